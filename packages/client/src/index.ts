@@ -1,0 +1,2 @@
+export { NodeRpcClient } from "./rpc.js";
+export type { RpcClientOptions } from "./rpc.js";

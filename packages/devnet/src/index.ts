@@ -1,0 +1,2 @@
+export { PRESETS, resolveDevnetOptions } from "./presets.js";
+export type { DevnetOptions, PresetName } from "./presets.js";

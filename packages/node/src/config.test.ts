@@ -1,0 +1,53 @@
+import { ErrorCode, isEnigmaError } from "@enigma/protocol";
+import { describe, expect, it } from "vitest";
+import { resolveNodeConfig } from "./config.js";
+
+const ethereum = {
+  enigmaAddress: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+  tokenAddress: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+};
+
+function problemsOf(input: unknown): string[] {
+  try {
+    resolveNodeConfig(input);
+  } catch (e) {
+    if (isEnigmaError(e, ErrorCode.InvalidConfig)) return e.details["problems"] as string[];
+    throw e;
+  }
+  throw new Error("expected InvalidConfig");
+}
+
+describe("resolveNodeConfig", () => {
+  it("fills in defaults for a minimal worker config and freezes the result", () => {
+    const c = resolveNodeConfig({ dataDir: "/tmp/w1", ethereum });
+    expect(c.roles).toEqual(["worker", "gateway"]);
+    expect(c.ethereum.rpcUrl).toBe("http://127.0.0.1:8545");
+    expect(c.ethereum.confirmations).toBe(0);
+    expect(c.p2p).toEqual({ host: "127.0.0.1", port: 0, bootstrap: [] });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("reports every problem with its path at once", () => {
+    const problems = problemsOf({
+      dataDir: "",
+      ethereum: { ...ethereum, enigmaAddress: "0x1234", confirmations: -1 },
+      rpc: { port: 70_000 },
+    });
+    expect(problems.some((p) => p.startsWith("dataDir:"))).toBe(true);
+    expect(
+      problems.some(
+        (p) => p.startsWith("ethereum.enigmaAddress:") && p.includes("20-byte address"),
+      ),
+    ).toBe(true);
+    expect(problems.some((p) => p.startsWith("ethereum.confirmations:"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("rpc.port:"))).toBe(true);
+  });
+
+  it("rejects unknown keys (typos) and a principal sharing its process", () => {
+    expect(problemsOf({ dataDir: "/d", ethereum, rpcPort: 1 }).join()).toMatch(/rpcPort/);
+    expect(problemsOf({ dataDir: "/d", ethereum, roles: ["principal", "worker"] }).join()).toMatch(
+      /principal role runs alone/,
+    );
+    expect(problemsOf(null)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,2 @@
+export { resolveNodeConfig, NodeUserConfigSchema } from "./config.js";
+export type { NodeConfig, NodeUserConfig } from "./config.js";

@@ -1,0 +1,81 @@
+/**
+ * The error catalog shared by contracts, node, client and CLI. Codes are stable: a code is
+ * never reused for another meaning. Ranges: 1xx input and configuration, 2xx chain, 3xx
+ * enclave and execution, 4xx network and node, 5xx client-side checks.
+ */
+export const ErrorCode = {
+  InvalidArgument: 100,
+  InvalidConfig: 101,
+  InvalidAmount: 102,
+  ChainError: 200,
+  SealedDataRejected: 300,
+  RpcError: 400,
+  RpcTransport: 401,
+  UnknownCommand: 500,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export type ErrorName = keyof typeof ErrorCode;
+
+const codeNames = new Map<number, ErrorName>(
+  Object.entries(ErrorCode).map(([name, code]) => [code, name as ErrorName]),
+);
+
+// A registered symbol, so that the guard works across packages and duplicated copies of
+// this module (instanceof would not).
+const BRAND = Symbol.for("enigma.error");
+
+export interface EnigmaErrorOptions {
+  /** Structured context: what was wrong and where (a field path, a task id...). */
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/**
+ * An error with a stable code from the catalog, a short message saying what went wrong and
+ * what to do, structured details and the cause chain.
+ *
+ * @example
+ * throw new EnigmaError(ErrorCode.InvalidAmount, "amount must be a decimal ENG value", { details: { input } });
+ */
+export class EnigmaError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly [BRAND] = true;
+
+  constructor(code: ErrorCode, message: string, options: EnigmaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = `EnigmaError(${errorName(code)})`;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** A JSON form for RPC replies and `--json` output. */
+  toJSON(): {
+    code: ErrorCode;
+    name: ErrorName;
+    message: string;
+    details: Record<string, unknown>;
+  } {
+    return {
+      code: this.code,
+      name: errorName(this.code),
+      message: this.message,
+      details: { ...this.details },
+    };
+  }
+}
+
+/** The catalog name of a code (`InvalidArgument` for 100). */
+export function errorName(code: ErrorCode): ErrorName {
+  const name = codeNames.get(code);
+  if (name === undefined) throw new RangeError(`unknown error code ${code}`);
+  return name;
+}
+
+/** True when `e` is an EnigmaError (from any copy of this package), optionally of one code. */
+export function isEnigmaError(e: unknown, code?: ErrorCode): e is EnigmaError {
+  if (typeof e !== "object" || e === null || (e as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
+  return code === undefined || (e as EnigmaError).code === code;
+}

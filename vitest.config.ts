@@ -1,0 +1,44 @@
+import { defineConfig } from "vitest/config";
+
+// Workspace packages export `enigma-source` -> src/*.ts, so tests run against sources (no
+// build step between an edit and a test run) while published entry points stay on dist/.
+const resolve = { conditions: ["enigma-source"] };
+
+export default defineConfig({
+  resolve,
+  ssr: { resolve: { conditions: ["enigma-source"], externalConditions: ["enigma-source"] } },
+  test: {
+    // CI reads the JSON report (see .ci/run); people read the default reporter.
+    reporters: ["default", ["json", { outputFile: ".test-results/vitest.json" }]],
+    projects: [
+      {
+        resolve,
+        test: {
+          name: "unit",
+          include: ["packages/*/src/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: "contracts",
+          include: ["contracts/test/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: "e2e",
+          include: ["test/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});

@@ -9,6 +9,7 @@ export const ErrorCode = {
   InvalidAmount: 102,
   ChainError: 200,
   SealedDataRejected: 300,
+  DecryptionFailed: 301,
   RpcError: 400,
   RpcTransport: 401,
   UnknownCommand: 500,

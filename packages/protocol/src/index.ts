@@ -21,3 +21,107 @@ export {
 } from "./crypto.js";
 export { QUOTE_BYTES, QUOTE_OFFSETS, encodeQuote, decodeQuote } from "./attestation.js";
 export type { QuoteFields, AttestationReport, SignedAttestationReport } from "./attestation.js";
+export { toBytes } from "./bytes.js";
+export type { BytesLike } from "./bytes.js";
+export { base64Encode, base64Decode } from "./base64.js";
+export { inputsHash, deploymentInputsHash } from "./inputs.js";
+export {
+  generateKeyPair,
+  publicKeyOf,
+  normalizePublicKey,
+  publicKeyToAddress,
+  toChecksumAddress,
+  sameAddress,
+  signDigest,
+  recoverAddress,
+} from "./keys.js";
+export type { KeyPair } from "./keys.js";
+export { deriveSharedKey, encryptTo, decryptFrom } from "./envelope.js";
+export {
+  workerKeyMessage,
+  workerKeyDigest,
+  signWorkerKey,
+  recoverWorkerKeySigner,
+  verifyWorkerKey,
+} from "./workerKey.js";
+export {
+  parseFunctionSignature,
+  parseAbiTypes,
+  encodeArgs,
+  encodeValues,
+  decodeArgs,
+  decodeValues,
+} from "./abi.js";
+export type { FunctionSignature } from "./abi.js";
+export {
+  RPC_LIMITS,
+  RPC_METHODS,
+  TaskResultStatus,
+  hexSchema,
+  addressSchema,
+  bytes32Schema,
+  publicKey64Schema,
+  signatureSchema,
+  payloadSchema,
+  taskResultStatusSchema,
+  getInfoParamsSchema,
+  getInfoResultSchema,
+  getWorkerEncryptionKeyParamsSchema,
+  getWorkerEncryptionKeyResultSchema,
+  deploySecretContractParamsSchema,
+  sendTaskInputParamsSchema,
+  taskInputResultSchema,
+  getTaskStatusParamsSchema,
+  getTaskStatusResultSchema,
+  getTaskResultParamsSchema,
+  taskResultSchema,
+  getTaskResultResultSchema,
+  rpcRequestSchema,
+  isRpcMethod,
+  parseRpcParams,
+  parseRpcResult,
+  parseMessage,
+  toRpcHex,
+} from "./schemas.js";
+export type { RpcMethod, RpcParams, RpcResult } from "./schemas.js";
+export {
+  attestationPolicySchema,
+  trustRootSchema,
+  attestationReportSchema,
+  parseAttestationPolicy,
+  parseTrustRoot,
+  trustRootToJwk,
+  trustRootFromJwk,
+  trustRootToSpki,
+  trustRootFromSpki,
+  trustRootFromPem,
+  encodeAttestationReport,
+  parseAttestationReport,
+  verifyAttestationReport,
+} from "./attestation-verify.js";
+export type {
+  RsaTrustRoot,
+  RsaPublicJwk,
+  AttestationPolicy,
+  VerifiedAttestation,
+} from "./attestation-verify.js";
+export {
+  MAX_STATE_KEYS_PER_REQUEST,
+  stateKeyRequestDigest,
+  stateKeyResponseDigest,
+  stateKeyRequestSchema,
+  stateKeyResponseSchema,
+} from "./state-keys.js";
+export type { StateKeyRequest, StateKeyResponse } from "./state-keys.js";
+export { discoverySelection, drawWorker, selectWorker } from "./selection.js";
+export type { EpochWorkers, WorkerSelectionStrategy } from "./selection.js";
+export { CONTRACT_ERROR_CODES, contractErrorCode } from "./abi/contract-errors.js";
+export {
+  ENIGMA_EIP712_NAME,
+  ENIGMA_EIP712_VERSION,
+  enigmaDomain,
+  RECEIPT_BATCH_TYPES,
+  WORKERS_PARAMS_TYPES,
+} from "./abi/receipts.js";
+export type { ChainReceipt } from "./abi/receipts.js";
+export { ENIGMA_ABI, ENIGMA_TOKEN_ABI } from "./abi/contracts.js";

@@ -1,5 +1,13 @@
 // A counter kept in secret state: the smallest contract that uses state, dispatch and output.
-import { bytesToU64, functionName, readState, ret, u64ToBytes, writeState } from "../assembly";
+import {
+  bytesToU64,
+  functionName,
+  readState,
+  ret,
+  u64ToBytes,
+  unknownFunction,
+  writeState,
+} from "../assembly";
 
 const KEY = "count";
 
@@ -21,6 +29,6 @@ export function call(): void {
   } else if (f == "get()") {
     ret(u64ToBytes(current()));
   } else {
-    unreachable(); // unknown function: the runtime reports a typed failure
+    unknownFunction(); // the runtime reports the typed failure UnknownFunction
   }
 }

@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
-import asc from "assemblyscript/asc";
 
 export interface CompileResult {
   /** The module, ready for the enclave to deploy. */
@@ -44,6 +43,10 @@ export async function compileSecretContract(sourceFile: string): Promise<Compile
       return true;
     },
   };
+  // Imported on first use: the compiler costs about 1 s to load, and at import time it reads
+  // `--wasm <path>` from process.argv (to load itself as WebAssembly), which would capture
+  // `enigma sc exec --wasm <file>`.
+  const { default: asc } = await import("assemblyscript/asc");
   const { error } = await asc.main(
     [
       relative(baseDir, abs),

@@ -1,7 +1,15 @@
 import { fileURLToPath } from "node:url";
 
 /** The example secret contracts shipped with the SDK. */
-export const EXAMPLES = Object.freeze(["counter"] as const);
+export const EXAMPLES = Object.freeze([
+  "counter",
+  "calculator",
+  "millionaires",
+  "voting",
+  "coin_flip",
+  "auction",
+  "token",
+] as const);
 export type ExampleName = (typeof EXAMPLES)[number];
 
 /** Path of an example's AssemblyScript source. */

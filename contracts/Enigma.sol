@@ -1,0 +1,916 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+// Event parameters stay unindexed and getter structs keep their field order: Discovery's
+// client decodes them with its own ABI (DESIGN.md section 5). Typehash strings are EIP-712's.
+// Non-strict comparisons below are the specified semantics (timeouts, epochs, selection).
+/* solhint-disable gas-indexed-events, gas-struct-packing, gas-small-strings, gas-strict-inequalities */
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Attestation} from "./libraries/Attestation.sol";
+import {TaskRecord} from "./libraries/TaskRecord.sol";
+import {WorkerSelection} from "./libraries/WorkerSelection.sol";
+
+/// @title Enigma: worker registry and stake, epochs, worker selection, secret contracts,
+/// task records with fee escrow, batched receipts and refunds
+/// @notice The client-facing ABI is Discovery's (`enigma-js@0.3.0`); the worker-facing receipt
+/// batch (`commitReceipts`) is ours. Amounts are ENG grains (8 decimals).
+contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using TaskRecord for TaskRecord.Stored;
+    using Attestation for Attestation.Policy;
+
+    // ============================================ Types ============================================
+
+    /// @notice Discovery's worker status values.
+    enum WorkerStatus {
+        Unregistered,
+        LoggedIn,
+        LoggedOut
+    }
+
+    /// @notice Discovery's secret contract status values.
+    enum SecretContractStatus {
+        Undefined,
+        Deployed
+    }
+
+    /// @notice Discovery's worker log entry (kept for the getter's layout; see `getWorker`).
+    struct WorkerLog {
+        uint8 workerEventType;
+        uint256 blockNumber;
+        uint256 balance;
+    }
+
+    /// @notice What `getWorker` returns, in Discovery's layout.
+    struct Worker {
+        address signer;
+        uint8 status;
+        bytes report;
+        uint256 balance;
+        WorkerLog[] workerLogs;
+    }
+
+    /// @notice What `getSecretContract` returns, in Discovery's layout.
+    struct SecretContract {
+        address owner;
+        bytes32 preCodeHash;
+        bytes32 codeHash;
+        bytes32[] stateDeltaHashes;
+        uint8 status;
+    }
+
+    /// @notice One result in a receipt batch (EIP-712 type `Receipt`).
+    /// @param taskId the task record's id
+    /// @param scAddr the secret contract; for a deployment, equal to `taskId`
+    /// @param stateDeltaHash the new state delta's hash, zero for none (must be zero on failure)
+    /// @param outputHash hash of the encrypted output
+    /// @param gasUsed enclave gas used, at most the record's `gasLimit`
+    /// @param success false for a failed task (status 3)
+    /// @param preCodeHash deployments only: hash of the pre-deployment code
+    /// @param codeHash deployments only: hash of the deployed code (non-zero on success)
+    /// @param ethAddress optional Ethereum call target (zero for none)
+    /// @param ethCalldata the call's data
+    struct Receipt {
+        bytes32 taskId;
+        bytes32 scAddr;
+        bytes32 stateDeltaHash;
+        bytes32 outputHash;
+        uint64 gasUsed;
+        bool success;
+        bytes32 preCodeHash;
+        bytes32 codeHash;
+        address ethAddress;
+        bytes ethCalldata;
+    }
+
+    /// @notice Deployment parameters.
+    struct Config {
+        address token;
+        /// The principal node's enclave signer: signs epoch seeds, is never selected.
+        address principal;
+        uint64 epochSize;
+        /// Blocks after its record after which a pending task can be refunded.
+        uint64 taskTimeout;
+        /// Minimum stake to log in and to be part of an epoch.
+        uint256 stakingThreshold;
+        /// Gas handed to a task's Ethereum call.
+        uint32 callbackGasLimit;
+        /// Maximum number of logged-in workers (bounds the epoch snapshot).
+        uint32 maxWorkers;
+    }
+
+    /// @notice Attestation policy at deployment (every field owner-settable later).
+    struct AttestationConfig {
+        bytes rsaModulus;
+        bytes rsaExponent;
+        string[] acceptedStatuses;
+        bool allowDebug;
+        bytes32[] mrEnclaves;
+        bytes32[] mrSigners;
+        uint16 minIsvSvn;
+    }
+
+    struct StoredWorker {
+        address signer;
+        WorkerStatus status;
+        uint64 logoutBlock;
+        uint16 activeIndex; // 1-based position in `activeWorkers`, 0 when not logged in
+        uint256 balance;
+        bytes report;
+    }
+
+    struct StoredContract {
+        address owner;
+        SecretContractStatus status;
+        uint64 lastDeltaSeq; // record order of the task that wrote the last delta
+        bytes32 preCodeHash;
+        bytes32 codeHash;
+        bytes32[] stateDeltaHashes;
+    }
+
+    /// @dev slot 0: firstBlockNumber | inclusionBlockNumber | totalStake.
+    struct Epoch {
+        uint64 firstBlockNumber;
+        uint64 inclusionBlockNumber;
+        uint128 totalStake;
+        uint256 seed;
+        address[] workers;
+        uint256[] stakes;
+    }
+
+    /// @dev The fields every task record reads and writes, packed in one slot.
+    struct Head {
+        uint64 currentFirstBlock;
+        uint32 epochCount;
+        uint64 taskCount;
+    }
+
+    // ============================================ Events ===========================================
+
+    event Registered(address custodian, address signer);
+    event WorkersParameterized(
+        uint256 seed,
+        uint256 firstBlockNumber,
+        uint256 inclusionBlockNumber,
+        address[] workers,
+        uint256[] stakes,
+        uint256 nonce
+    );
+    event TaskRecordCreated(
+        bytes32 taskId,
+        bytes32 inputsHash,
+        uint64 gasLimit,
+        uint64 gasPx,
+        address sender,
+        uint256 blockNumber
+    );
+    event ReceiptVerified(
+        bytes32 taskId,
+        bytes32 stateDeltaHash,
+        bytes32 outputHash,
+        bytes32 scAddr,
+        uint256 gasUsed,
+        uint256 deltaHashIndex,
+        bytes optionalEthereumData,
+        address optionalEthereumContractAddress,
+        address workerAddress,
+        bytes sig
+    );
+    event ReceiptFailed(bytes32 taskId, bytes sig);
+    event ReceiptFailedETH(bytes32 taskId, bytes sig);
+    event TaskFeeReturned(bytes32 taskId);
+    event DepositSuccessful(address from, uint256 value);
+    event WithdrawSuccessful(address to, uint256 value);
+    event SecretContractDeployed(bytes32 scAddr, bytes32 codeHash, bytes32 initStateDeltaHash);
+    /// @notice Ours: one per committed batch, with the worker paid and its fee total.
+    event ReceiptsCommitted(address indexed workerSigner, uint256 count, uint256 fees);
+    event LoggedIn(address indexed custodian);
+    event LoggedOut(address indexed custodian);
+    event Unregistered(address indexed custodian, address signer);
+    event RegistrationPaused(bool paused);
+    event AttestationPolicyChanged();
+
+    // ============================================ Errors ===========================================
+
+    error ZeroAddress();
+    error InvalidConfig();
+    error ZeroAmount();
+    error RegistrationIsPaused();
+    error AttestationRejected(Attestation.Result reason);
+    error SignerAlreadyRegistered(address signer);
+    error WorkerNotRegistered(address custodian);
+    error WorkerNotLoggedIn(address custodian);
+    error WorkerNotLoggedOut(address custodian);
+    error PrincipalCannotLogIn();
+    error StakeBelowThreshold(uint256 balance, uint256 threshold);
+    error TooManyWorkers(uint256 max);
+    error InsufficientBalance(uint256 balance, uint256 requested);
+    error WithdrawInLogoutEpoch(uint256 logoutBlock);
+    error BalanceNotWithdrawn(uint256 balance);
+    error InvalidPrincipalSignature(address recovered);
+    error PrincipalNotRegistered();
+    error EpochTooEarly(uint256 nextAllowedBlock);
+    error InvalidEpochBlockNumber(uint256 blockNumber);
+    error NoEpoch();
+    error WrongEpoch(uint256 currentFirstBlock, uint256 given);
+    error NonceMismatch(uint256 expected, uint256 given);
+    error ZeroGasLimit();
+    error EmptyBatch();
+    error UnknownSigner(address signer);
+    error TaskNotPending(bytes32 taskId, uint8 status);
+    error NotSelectedWorker(bytes32 taskId, address selected);
+    error GasUsedAboveLimit(bytes32 taskId, uint64 gasUsed, uint64 gasLimit);
+    error InvalidReceipt(bytes32 taskId);
+    error SecretContractNotDeployed(bytes32 scAddr);
+    error SecretContractAlreadyDeployed(bytes32 scAddr);
+    error DeltaOutOfOrder(bytes32 scAddr, bytes32 taskId);
+    error InsufficientGasForCallback();
+    error TaskNotTimedOut(bytes32 taskId, uint256 refundableFromBlock);
+
+    // ============================================ State ============================================
+
+    bytes32 public constant RECEIPT_TYPEHASH = keccak256(
+        "Receipt(bytes32 taskId,bytes32 scAddr,bytes32 stateDeltaHash,bytes32 outputHash,uint64 gasUsed,bool success,bytes32 preCodeHash,bytes32 codeHash,address ethAddress,bytes ethCalldata)"
+    );
+    bytes32 public constant RECEIPT_BATCH_TYPEHASH = keccak256(
+        "ReceiptBatch(Receipt[] receipts)Receipt(bytes32 taskId,bytes32 scAddr,bytes32 stateDeltaHash,bytes32 outputHash,uint64 gasUsed,bool success,bytes32 preCodeHash,bytes32 codeHash,address ethAddress,bytes ethCalldata)"
+    );
+    bytes32 public constant WORKERS_PARAMS_TYPEHASH = keccak256(
+        "WorkersParams(uint256 blockNumber,uint256 seed,uint256 nonce)"
+    );
+
+    IERC20 public immutable TOKEN;
+    address public immutable PRINCIPAL;
+    uint256 internal immutable EPOCH_SIZE;
+    uint256 internal immutable TASK_TIMEOUT;
+    uint256 public immutable STAKING_THRESHOLD;
+    uint256 public immutable CALLBACK_GAS_LIMIT;
+    uint256 public immutable MAX_WORKERS;
+
+    Head internal head;
+    bool public registrationPaused;
+    Attestation.Policy internal policy;
+
+    mapping(address custodian => StoredWorker) internal workers;
+    mapping(address signer => address custodian) internal custodianOf;
+    address[] internal activeWorkers; // custodians, logged in
+
+    mapping(uint256 index => Epoch) internal epochs;
+
+    mapping(bytes32 taskId => TaskRecord.Stored) internal tasks;
+    mapping(address sender => uint256) internal userTaskDeployments;
+
+    mapping(bytes32 scAddr => StoredContract) internal contracts;
+    bytes32[] internal scAddresses;
+
+    // ========================================= Constructor =========================================
+
+    constructor(
+        Config memory config,
+        AttestationConfig memory attestation
+    ) Ownable(msg.sender) EIP712("Enigma", "1") {
+        if (config.token == address(0) || config.principal == address(0)) revert ZeroAddress();
+        if (
+            config.epochSize == 0 ||
+            config.stakingThreshold == 0 ||
+            config.maxWorkers == 0 ||
+            config.maxWorkers > type(uint16).max
+        ) {
+            revert InvalidConfig();
+        }
+        TOKEN = IERC20(config.token);
+        PRINCIPAL = config.principal;
+        EPOCH_SIZE = config.epochSize;
+        TASK_TIMEOUT = config.taskTimeout;
+        STAKING_THRESHOLD = config.stakingThreshold;
+        CALLBACK_GAS_LIMIT = config.callbackGasLimit;
+        MAX_WORKERS = config.maxWorkers;
+        policy.rsaModulus = attestation.rsaModulus;
+        policy.rsaExponent = attestation.rsaExponent;
+        policy.allowDebug = attestation.allowDebug;
+        policy.minIsvSvn = attestation.minIsvSvn;
+        for (uint256 i = 0; i < attestation.acceptedStatuses.length; ++i) {
+            policy.acceptedStatus[keccak256(bytes(attestation.acceptedStatuses[i]))] = true;
+        }
+        for (uint256 i = 0; i < attestation.mrEnclaves.length; ++i) {
+            policy.mrEnclave[attestation.mrEnclaves[i]] = true;
+        }
+        for (uint256 i = 0; i < attestation.mrSigners.length; ++i) {
+            policy.mrSigner[attestation.mrSigners[i]] = true;
+        }
+    }
+
+    // ==================================== Owner: policy as data ====================================
+
+    function setRegistrationPaused(bool paused) external onlyOwner {
+        registrationPaused = paused;
+        emit RegistrationPaused(paused);
+    }
+
+    function setAttestationRoot(
+        bytes calldata modulus,
+        bytes calldata exponent
+    ) external onlyOwner {
+        policy.rsaModulus = modulus;
+        policy.rsaExponent = exponent;
+        emit AttestationPolicyChanged();
+    }
+
+    function setQuoteStatusAccepted(string calldata status, bool accepted) external onlyOwner {
+        policy.acceptedStatus[keccak256(bytes(status))] = accepted;
+        emit AttestationPolicyChanged();
+    }
+
+    function setMrEnclaveAllowed(bytes32 mrenclave, bool allowed) external onlyOwner {
+        policy.mrEnclave[mrenclave] = allowed;
+        emit AttestationPolicyChanged();
+    }
+
+    function setMrSignerAllowed(bytes32 mrsigner, bool allowed) external onlyOwner {
+        policy.mrSigner[mrsigner] = allowed;
+        emit AttestationPolicyChanged();
+    }
+
+    function setAllowDebug(bool allowed) external onlyOwner {
+        policy.allowDebug = allowed;
+        emit AttestationPolicyChanged();
+    }
+
+    function setMinIsvSvn(uint16 minIsvSvn) external onlyOwner {
+        policy.minIsvSvn = minIsvSvn;
+        emit AttestationPolicyChanged();
+    }
+
+    // ==================================== Workers and stake ========================================
+
+    /// @notice Registers the caller as a worker custodian whose enclave signs as `signer`, after
+    /// checking the attestation report on chain. Re-registering (a new enclave) is allowed while
+    /// logged out. The worker starts logged out.
+    function register(address signer, bytes calldata report, bytes calldata signature) external {
+        if (registrationPaused) revert RegistrationIsPaused();
+        if (signer == address(0)) revert ZeroAddress();
+        address holder = custodianOf[signer];
+        if (holder != address(0) && holder != msg.sender) revert SignerAlreadyRegistered(signer);
+        StoredWorker storage w = workers[msg.sender];
+        if (w.status == WorkerStatus.LoggedIn) revert WorkerNotLoggedOut(msg.sender);
+        Attestation.Result result = policy.check(signer, report, signature);
+        if (result != Attestation.Result.Ok) revert AttestationRejected(result);
+        if (w.signer != address(0) && w.signer != signer) delete custodianOf[w.signer];
+        custodianOf[signer] = msg.sender;
+        w.signer = signer;
+        w.status = WorkerStatus.LoggedOut;
+        w.report = report;
+        emit Registered(msg.sender, signer);
+    }
+
+    /// @notice Removes a logged-out worker whose stake has been withdrawn.
+    function unregister() external {
+        StoredWorker storage w = workers[msg.sender];
+        if (w.status != WorkerStatus.LoggedOut) revert WorkerNotLoggedOut(msg.sender);
+        if (w.balance != 0) revert BalanceNotWithdrawn(w.balance);
+        address signer = w.signer;
+        delete custodianOf[signer];
+        delete workers[msg.sender];
+        emit Unregistered(msg.sender, signer);
+    }
+
+    /// @notice Deposits `amount` ENG from the caller into `custodian`'s stake (ERC20 allowance needed).
+    function deposit(address custodian, uint256 amount) external nonReentrant {
+        StoredWorker storage w = workers[custodian];
+        if (w.status == WorkerStatus.Unregistered) revert WorkerNotRegistered(custodian);
+        if (amount == 0) revert ZeroAmount();
+        w.balance += amount;
+        emit DepositSuccessful(msg.sender, amount);
+        TOKEN.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Withdraws stake; only when logged out since an earlier epoch (the epoch in which a
+    /// worker logged out may still hold its tasks).
+    function withdraw(uint256 amount) external nonReentrant {
+        StoredWorker storage w = workers[msg.sender];
+        if (w.status != WorkerStatus.LoggedOut) revert WorkerNotLoggedOut(msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        if (head.currentFirstBlock <= w.logoutBlock) revert WithdrawInLogoutEpoch(w.logoutBlock);
+        uint256 balance = w.balance;
+        if (balance < amount) revert InsufficientBalance(balance, amount);
+        w.balance = balance - amount;
+        emit WithdrawSuccessful(msg.sender, amount);
+        TOKEN.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Joins the active set: the next epoch snapshot includes the caller.
+    function login() external {
+        StoredWorker storage w = workers[msg.sender];
+        if (w.status != WorkerStatus.LoggedOut) revert WorkerNotLoggedOut(msg.sender);
+        if (w.signer == PRINCIPAL) revert PrincipalCannotLogIn();
+        if (w.balance < STAKING_THRESHOLD) revert StakeBelowThreshold(w.balance, STAKING_THRESHOLD);
+        if (activeWorkers.length >= MAX_WORKERS) revert TooManyWorkers(MAX_WORKERS);
+        activeWorkers.push(msg.sender);
+        w.activeIndex = uint16(activeWorkers.length);
+        w.status = WorkerStatus.LoggedIn;
+        emit LoggedIn(msg.sender);
+    }
+
+    /// @notice Leaves the active set from the next epoch on.
+    function logout() external {
+        StoredWorker storage w = workers[msg.sender];
+        if (w.status != WorkerStatus.LoggedIn) revert WorkerNotLoggedIn(msg.sender);
+        uint256 index = w.activeIndex - 1;
+        uint256 last = activeWorkers.length - 1;
+        if (index != last) {
+            address moved = activeWorkers[last];
+            activeWorkers[index] = moved;
+            workers[moved].activeIndex = uint16(index + 1);
+        }
+        activeWorkers.pop();
+        w.activeIndex = 0;
+        w.status = WorkerStatus.LoggedOut;
+        w.logoutBlock = uint64(block.number);
+        emit LoggedOut(msg.sender);
+    }
+
+    // ============================================ Epochs ===========================================
+
+    /// @notice Starts a new epoch at this block with `seed`, signed by the principal's enclave
+    /// (EIP-712 `WorkersParams(blockNumber, seed, nonce)`, nonce = the new epoch's index).
+    /// Snapshots the logged-in workers with at least the staking threshold, and their stakes.
+    /// @dev Loops over the active set, bounded by `MAX_WORKERS`; paid by the principal.
+    function setWorkersParams(uint256 blockNumber, uint256 seed, bytes calldata sig) external {
+        Head memory h = head;
+        if (h.epochCount != 0 && block.number < h.currentFirstBlock + EPOCH_SIZE) {
+            revert EpochTooEarly(h.currentFirstBlock + EPOCH_SIZE);
+        }
+        if (blockNumber > block.number) revert InvalidEpochBlockNumber(blockNumber);
+        uint256 nonce = h.epochCount;
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(WORKERS_PARAMS_TYPEHASH, blockNumber, seed, nonce))
+        );
+        address recovered = ECDSA.recover(digest, sig);
+        if (recovered != PRINCIPAL) revert InvalidPrincipalSignature(recovered);
+        if (workers[custodianOf[PRINCIPAL]].status == WorkerStatus.Unregistered) {
+            revert PrincipalNotRegistered();
+        }
+
+        Epoch storage e = epochs[nonce];
+        uint256 total;
+        uint256 count = activeWorkers.length;
+        for (uint256 i = 0; i < count; ++i) {
+            StoredWorker storage w = workers[activeWorkers[i]];
+            uint256 stake = w.balance;
+            if (stake < STAKING_THRESHOLD) continue;
+            e.workers.push(w.signer);
+            e.stakes.push(stake);
+            total += stake;
+        }
+        e.firstBlockNumber = uint64(block.number);
+        e.inclusionBlockNumber = uint64(blockNumber);
+        e.totalStake = uint128(total);
+        e.seed = seed;
+        head.currentFirstBlock = uint64(block.number);
+        head.epochCount = uint32(nonce + 1);
+        emit WorkersParameterized(seed, block.number, blockNumber, e.workers, e.stakes, nonce);
+    }
+
+    // ===================================== Task records ============================================
+
+    /// @notice Records a deployment task: escrows `gasLimit * gasPx`, checks the epoch and that
+    /// `nonce` is the caller's task counter (the new contract's address is this task's id).
+    function createDeploymentTaskRecord(
+        bytes32 inputsHash,
+        uint64 gasLimit,
+        uint64 gasPx,
+        uint256 firstBlockNumber,
+        uint256 nonce
+    ) external nonReentrant {
+        uint256 expected = userTaskDeployments[msg.sender];
+        if (nonce != expected) revert NonceMismatch(expected, nonce);
+        uint256 fee = _createTaskRecord(inputsHash, gasLimit, gasPx, firstBlockNumber, true);
+        TOKEN.safeTransferFrom(msg.sender, address(this), fee);
+    }
+
+    /// @notice Records a task: escrows `gasLimit * gasPx` ENG (allowance needed), checks that
+    /// `firstBlockNumber` is the current epoch's, bumps the caller's nonce.
+    function createTaskRecord(
+        bytes32 inputsHash,
+        uint64 gasLimit,
+        uint64 gasPx,
+        uint256 firstBlockNumber
+    ) external nonReentrant {
+        uint256 fee = _createTaskRecord(inputsHash, gasLimit, gasPx, firstBlockNumber, false);
+        TOKEN.safeTransferFrom(msg.sender, address(this), fee);
+    }
+
+    /// @notice Records many tasks in one transaction (one token transfer for all fees).
+    function createTaskRecords(
+        bytes32[] calldata inputsHashes,
+        uint64 gasLimit,
+        uint64 gasPx,
+        uint256 firstBlockNumber
+    ) external nonReentrant {
+        uint256 total;
+        for (uint256 i = 0; i < inputsHashes.length; ++i) {
+            total += _createTaskRecord(inputsHashes[i], gasLimit, gasPx, firstBlockNumber, false);
+        }
+        TOKEN.safeTransferFrom(msg.sender, address(this), total);
+    }
+
+    function _createTaskRecord(
+        bytes32 inputsHash,
+        uint64 gasLimit,
+        uint64 gasPx,
+        uint256 firstBlockNumber,
+        bool isDeployment
+    ) internal returns (uint256 fee) {
+        Head memory h = head;
+        if (h.epochCount == 0) revert NoEpoch();
+        if (firstBlockNumber != h.currentFirstBlock)
+            revert WrongEpoch(h.currentFirstBlock, firstBlockNumber);
+        if (gasLimit == 0) revert ZeroGasLimit();
+        uint256 nonce = userTaskDeployments[msg.sender];
+        bytes32 taskId = keccak256(abi.encodePacked(msg.sender, nonce));
+        userTaskDeployments[msg.sender] = nonce + 1;
+        // A fresh (sender, nonce) pair can never name an existing record.
+        tasks[taskId] = TaskRecord.Stored({
+            sender: msg.sender,
+            blockNumber: uint64(block.number),
+            status: TaskRecord.RECORD_CREATED,
+            isDeployment: isDeployment,
+            gasLimit: gasLimit,
+            gasPx: gasPx,
+            seq: h.taskCount,
+            epoch: h.epochCount - 1,
+            inputsHash: inputsHash,
+            outputHash: bytes32(0)
+        });
+        head.taskCount = h.taskCount + 1;
+        emit TaskRecordCreated(taskId, inputsHash, gasLimit, gasPx, msg.sender, block.number);
+        return uint256(gasLimit) * uint256(gasPx);
+    }
+
+    /// @notice Refunds a task's whole fee to its sender once it has been pending for more than
+    /// `getTaskTimeoutSize()` blocks. Anyone may call it. Status becomes 5.
+    function returnFeesForTask(bytes32 taskId) external nonReentrant {
+        TaskRecord.Stored storage t = tasks[taskId];
+        if (t.status != TaskRecord.RECORD_CREATED) revert TaskNotPending(taskId, t.status);
+        uint256 refundableFrom = uint256(t.blockNumber) + TASK_TIMEOUT + 1;
+        if (block.number < refundableFrom) revert TaskNotTimedOut(taskId, refundableFrom);
+        t.status = TaskRecord.RECEIPT_FAILED_RETURN;
+        emit TaskFeeReturned(taskId);
+        TOKEN.safeTransfer(t.sender, t.fee());
+    }
+
+    // ======================================= Receipts ==============================================
+
+    /// @dev Per-batch working memory (keeps the loop's stack small).
+    struct BatchCtx {
+        address signer;
+        uint32 selEpoch;
+        bytes32 selScAddr;
+        address selected;
+        uint256 workerFees;
+        address[] payees;
+        uint256[] refunds;
+        uint256 payeeCount;
+    }
+
+    /// @notice Commits a batch of task results signed once by the selected worker's enclave
+    /// (EIP-712 `ReceiptBatch(Receipt[] receipts)`, domain `Enigma`/`1` with chain id and this
+    /// contract). Anyone may submit it. Every task must be pending and selected to the signer
+    /// in its epoch; deltas of a contract must come in task-record order. Fees: `gasUsed *
+    /// gasPx` to the worker's stake, the rest back to each sender.
+    /// @dev A task's Ethereum call gets `CALLBACK_GAS_LIMIT` gas; if it fails the task ends
+    /// with status 4 and no delta, and the rest of the batch still commits.
+    function commitReceipts(Receipt[] calldata receipts, bytes calldata sig) external nonReentrant {
+        uint256 count = receipts.length;
+        if (count == 0) revert EmptyBatch();
+        BatchCtx memory c;
+        c.signer = ECDSA.recover(_hashBatch(receipts), sig);
+        address custodian = custodianOf[c.signer];
+        if (custodian == address(0)) revert UnknownSigner(c.signer);
+        StoredWorker storage w = workers[custodian];
+        if (w.status != WorkerStatus.LoggedIn) revert WorkerNotLoggedIn(custodian);
+        c.selEpoch = type(uint32).max;
+        c.payees = new address[](count);
+        c.refunds = new uint256[](count);
+
+        for (uint256 i = 0; i < count; ++i) {
+            _commitOne(c, receipts[i], sig);
+        }
+
+        w.balance += c.workerFees;
+        emit ReceiptsCommitted(c.signer, count, c.workerFees);
+        for (uint256 i = 0; i < c.payeeCount; ++i) {
+            if (c.refunds[i] != 0) TOKEN.safeTransfer(c.payees[i], c.refunds[i]);
+        }
+    }
+
+    function _commitOne(BatchCtx memory c, Receipt calldata r, bytes calldata sig) internal {
+        TaskRecord.Stored storage t = tasks[r.taskId];
+        if (t.status != TaskRecord.RECORD_CREATED) revert TaskNotPending(r.taskId, t.status);
+        if (r.gasUsed > t.gasLimit) revert GasUsedAboveLimit(r.taskId, r.gasUsed, t.gasLimit);
+        if (!r.success && (r.stateDeltaHash != bytes32(0) || r.ethAddress != address(0))) {
+            revert InvalidReceipt(r.taskId);
+        }
+        if (t.isDeployment && r.scAddr != r.taskId) revert InvalidReceipt(r.taskId);
+        _checkSelected(c, t.epoch, r.scAddr, r.taskId);
+
+        StoredContract storage sc = contracts[r.scAddr];
+        uint8 status = r.success ? TaskRecord.RECEIPT_VERIFIED : TaskRecord.RECEIPT_FAILED;
+        if (t.isDeployment) {
+            if (sc.status != SecretContractStatus.Undefined)
+                revert SecretContractAlreadyDeployed(r.scAddr);
+            if (r.success && r.codeHash == bytes32(0)) revert InvalidReceipt(r.taskId);
+        } else if (sc.status != SecretContractStatus.Deployed) {
+            revert SecretContractNotDeployed(r.scAddr);
+        }
+
+        // Effects first; the optional call comes last and can only downgrade this task to 4.
+        t.status = status;
+        t.outputHash = r.outputHash;
+        uint256 workerFee = uint256(r.gasUsed) * t.gasPx;
+        c.workerFees += workerFee;
+        _addRefund(c, t.sender, t.fee() - workerFee);
+
+        if (!r.success) {
+            emit ReceiptFailed(r.taskId, sig);
+            return;
+        }
+        if (r.ethAddress != address(0) && !_callback(r.ethAddress, r.ethCalldata)) {
+            t.status = TaskRecord.RECEIPT_FAILED_ETH;
+            emit ReceiptFailedETH(r.taskId, sig);
+            return;
+        }
+        _applySuccess(t, sc, r, c.signer, sig);
+    }
+
+    /// @dev A verified task: registers a deployed contract, appends the delta in record order.
+    function _applySuccess(
+        TaskRecord.Stored storage t,
+        StoredContract storage sc,
+        Receipt calldata r,
+        address signer,
+        bytes calldata sig
+    ) internal {
+        uint256 deltaIndex = sc.stateDeltaHashes.length;
+        if (t.isDeployment) {
+            sc.owner = t.sender;
+            sc.status = SecretContractStatus.Deployed;
+            sc.preCodeHash = r.preCodeHash;
+            sc.codeHash = r.codeHash;
+            scAddresses.push(r.scAddr);
+            emit SecretContractDeployed(r.scAddr, r.codeHash, r.stateDeltaHash);
+        }
+        if (r.stateDeltaHash != bytes32(0)) {
+            if (deltaIndex != 0 && t.seq <= sc.lastDeltaSeq)
+                revert DeltaOutOfOrder(r.scAddr, r.taskId);
+            sc.lastDeltaSeq = t.seq;
+            sc.stateDeltaHashes.push(r.stateDeltaHash);
+        }
+        _emitVerified(r, deltaIndex, signer, sig);
+    }
+
+    function _emitVerified(
+        Receipt calldata r,
+        uint256 deltaIndex,
+        address signer,
+        bytes calldata sig
+    ) internal {
+        emit ReceiptVerified(
+            r.taskId,
+            r.stateDeltaHash,
+            r.outputHash,
+            r.scAddr,
+            r.gasUsed,
+            deltaIndex,
+            r.ethCalldata,
+            r.ethAddress,
+            signer,
+            sig
+        );
+    }
+
+    function _checkSelected(
+        BatchCtx memory c,
+        uint32 epoch,
+        bytes32 scAddr,
+        bytes32 taskId
+    ) internal {
+        // Consecutive receipts of one contract and epoch share the draw.
+        if (epoch != c.selEpoch || scAddr != c.selScAddr) {
+            Epoch storage e = epochs[epoch];
+            c.selected = WorkerSelection.drawStored(
+                e.seed,
+                scAddr,
+                0,
+                e.workers,
+                e.stakes,
+                e.totalStake
+            );
+            c.selEpoch = epoch;
+            c.selScAddr = scAddr;
+        }
+        if (c.selected != c.signer) revert NotSelectedWorker(taskId, c.selected);
+    }
+
+    /// @dev Sums refunds of consecutive receipts of one sender into one transfer.
+    function _addRefund(BatchCtx memory c, address sender, uint256 amount) internal pure {
+        uint256 n = c.payeeCount;
+        if (n != 0 && c.payees[n - 1] == sender) {
+            c.refunds[n - 1] += amount;
+        } else {
+            c.payees[n] = sender;
+            c.refunds[n] = amount;
+            c.payeeCount = n + 1;
+        }
+    }
+
+    /// @dev The task's Ethereum call: bounded gas, no return data copied (no return bomb), never
+    /// the token or this contract (which would let a secret contract move escrowed ENG): such
+    /// a call fails without being made.
+    function _callback(address target, bytes calldata data) internal returns (bool ok) {
+        // Counted as a failed call (status 4), so a secret contract cannot block a batch with it.
+        if (target == address(TOKEN) || target == address(this)) return false;
+        uint256 budget = CALLBACK_GAS_LIMIT;
+        // A worker must not be able to make the call fail by starving it (EIP-150 keeps 1/64).
+        if (gasleft() < budget + budget / 63 + 5_000) revert InsufficientGasForCallback();
+        bytes memory payload = data;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            ok := call(budget, target, 0, add(payload, 0x20), mload(payload), 0, 0)
+        }
+    }
+
+    function _hashBatch(Receipt[] calldata receipts) internal view returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](receipts.length);
+        for (uint256 i = 0; i < receipts.length; ++i) {
+            Receipt calldata r = receipts[i];
+            hashes[i] = keccak256(
+                abi.encode(
+                    RECEIPT_TYPEHASH,
+                    r.taskId,
+                    r.scAddr,
+                    r.stateDeltaHash,
+                    r.outputHash,
+                    r.gasUsed,
+                    r.success,
+                    r.preCodeHash,
+                    r.codeHash,
+                    r.ethAddress,
+                    keccak256(r.ethCalldata)
+                )
+            );
+        }
+        return
+            _hashTypedDataV4(
+                keccak256(abi.encode(RECEIPT_BATCH_TYPEHASH, keccak256(abi.encodePacked(hashes))))
+            );
+    }
+
+    // ======================================== Getters ==============================================
+
+    function getEpochSize() external view returns (uint256) {
+        return EPOCH_SIZE;
+    }
+
+    function getTaskTimeoutSize() external view returns (uint256) {
+        return TASK_TIMEOUT;
+    }
+
+    function getUserTaskDeployments(address sender) external view returns (uint256) {
+        return userTaskDeployments[sender];
+    }
+
+    function getTaskRecord(bytes32 taskId) external view returns (TaskRecord.View memory) {
+        return tasks[taskId].toView();
+    }
+
+    function getSecretContract(bytes32 scAddr) external view returns (SecretContract memory) {
+        StoredContract storage s = contracts[scAddr];
+        return
+            SecretContract(s.owner, s.preCodeHash, s.codeHash, s.stateDeltaHashes, uint8(s.status));
+    }
+
+    function countSecretContracts() external view returns (uint256) {
+        return scAddresses.length;
+    }
+
+    /// @notice Deployed secret contracts `[start, stop)`, clamped to the list.
+    function getSecretContractAddresses(
+        uint256 start,
+        uint256 stop
+    ) external view returns (bytes32[] memory out) {
+        uint256 len = scAddresses.length;
+        if (stop > len) stop = len;
+        if (start >= stop) return new bytes32[](0);
+        out = new bytes32[](stop - start);
+        for (uint256 i = start; i < stop; ++i) out[i - start] = scAddresses[i];
+    }
+
+    function getAllSecretContractAddresses() external view returns (bytes32[] memory) {
+        return scAddresses;
+    }
+
+    /// @notice A worker by custodian. `workerLogs` is always empty: stakes are snapshotted per
+    /// epoch instead of replayed from logs.
+    function getWorker(address custodian) public view returns (Worker memory) {
+        StoredWorker storage w = workers[custodian];
+        return Worker(w.signer, uint8(w.status), w.report, w.balance, new WorkerLog[](0));
+    }
+
+    function getWorkerFromSigningAddress(
+        address signer
+    ) external view returns (address, Worker memory) {
+        address custodian = custodianOf[signer];
+        return (custodian, getWorker(custodian));
+    }
+
+    /// @notice The caller's enclave signer.
+    function getSigningAddress() external view returns (address) {
+        return workers[msg.sender].signer;
+    }
+
+    function getReport(address custodian) external view returns (address, bytes memory) {
+        StoredWorker storage w = workers[custodian];
+        if (w.status == WorkerStatus.Unregistered) revert WorkerNotRegistered(custodian);
+        return (w.signer, w.report);
+    }
+
+    /// @notice 0 when the report passes signature and policy, else an `Attestation.Result`.
+    function verifyReport(
+        bytes calldata data,
+        bytes calldata signature
+    ) external view returns (uint256) {
+        return uint256(policy.check(address(0), data, signature));
+    }
+
+    /// @notice The workers the next epoch would snapshot now (signers and stakes). Discovery
+    /// took a block number; only the present is kept, so `blockNumber` is ignored.
+    function getActiveWorkers(
+        uint256
+    ) external view returns (address[] memory signers, uint256[] memory stakes) {
+        uint256 count = activeWorkers.length;
+        signers = new address[](count);
+        stakes = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            StoredWorker storage w = workers[activeWorkers[i]];
+            signers[i] = w.signer;
+            stakes[i] = w.balance;
+        }
+    }
+
+    /// @notice First block of the epoch in force at `blockNumber` (0 before the first epoch).
+    function getFirstBlockNumber(uint256 blockNumber) external view returns (uint256) {
+        (bool found, uint256 index) = _epochAt(blockNumber);
+        return found ? epochs[index].firstBlockNumber : 0;
+    }
+
+    /// @notice The epoch in force at `blockNumber`: first block, seed, worker signers, stakes.
+    function getWorkerParams(
+        uint256 blockNumber
+    ) external view returns (uint256, uint256, address[] memory, uint256[] memory) {
+        (bool found, uint256 index) = _epochAt(blockNumber);
+        if (!found) return (0, 0, new address[](0), new uint256[](0));
+        Epoch storage e = epochs[index];
+        return (e.firstBlockNumber, e.seed, e.workers, e.stakes);
+    }
+
+    /// @notice The selected worker (group of size 1) for `scAddr` in the epoch at `blockNumber`.
+    function getWorkerGroup(
+        uint256 blockNumber,
+        bytes32 scAddr
+    ) external view returns (address[] memory group) {
+        (bool found, uint256 index) = _epochAt(blockNumber);
+        if (!found) return new address[](0);
+        Epoch storage e = epochs[index];
+        address selected = WorkerSelection.drawStored(
+            e.seed,
+            scAddr,
+            0,
+            e.workers,
+            e.stakes,
+            e.totalStake
+        );
+        if (selected == address(0)) return new address[](0);
+        group = new address[](1);
+        group[0] = selected;
+    }
+
+    /// @dev Binary search for the last epoch whose first block is at or before `blockNumber`.
+    function _epochAt(uint256 blockNumber) internal view returns (bool found, uint256 index) {
+        uint256 lo = 0;
+        uint256 hi = head.epochCount;
+        while (lo < hi) {
+            uint256 mid = (lo + hi) / 2;
+            if (epochs[mid].firstBlockNumber <= blockNumber) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == 0) return (false, 0);
+        return (true, lo - 1);
+    }
+}

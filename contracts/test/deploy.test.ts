@@ -1,0 +1,69 @@
+import hre from "hardhat";
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deployEnigma } from "../../scripts/deploy.js";
+import { attestationRoot, MRENCLAVE, MRSIGNER } from "./fixture.js";
+
+type Connection = Awaited<ReturnType<typeof hre.network.create>>;
+let connection: Connection;
+let ethers: HardhatEthers;
+
+beforeAll(async () => {
+  connection = await hre.network.create();
+  ethers = connection.ethers;
+});
+
+afterAll(async () => {
+  await connection.close();
+});
+
+describe("deployEnigma", () => {
+  const root = attestationRoot();
+  const attestation = {
+    rsaModulus: root.modulus,
+    rsaExponent: root.exponent,
+    mrEnclaves: [MRENCLAVE],
+    mrSigners: [MRSIGNER],
+  };
+
+  it("deploys token and Enigma with the given parameters, or reuses a token", async () => {
+    const [owner, principal] = await ethers.getSigners();
+    if (owner === undefined || principal === undefined) throw new Error();
+    const d = await deployEnigma(owner, {
+      principal: principal.address,
+      epochSize: 7,
+      taskTimeout: 21,
+      attestation,
+    });
+    expect(await d.enigma.getFunction("getEpochSize")()).toBe(7n);
+    expect(await d.enigma.getFunction("getTaskTimeoutSize")()).toBe(21n);
+    expect(await d.enigma.getFunction("TOKEN")()).toBe(d.tokenAddress);
+    expect(await d.enigma.getFunction("PRINCIPAL")()).toBe(principal.address);
+    expect(await d.enigma.getFunction("STAKING_THRESHOLD")()).toBe(10n ** 8n);
+    expect(await d.enigma.getFunction("owner")()).toBe(owner.address);
+    expect(await d.enigma.getFunction("registrationPaused")()).toBe(false);
+    const again = await deployEnigma(owner, {
+      token: d.tokenAddress,
+      principal: principal.address,
+      attestation,
+    });
+    expect(again.tokenAddress).toBe(d.tokenAddress);
+    expect(await again.enigma.getFunction("getEpochSize")()).toBe(10n);
+    expect(await again.enigma.getFunction("getTaskTimeoutSize")()).toBe(30n);
+  });
+
+  it("refuses a zero principal, a zero epoch size and an unbounded worker set", async () => {
+    const [owner] = await ethers.getSigners();
+    if (owner === undefined) throw new Error();
+    const zero = `0x${"00".repeat(20)}`;
+    await expect(deployEnigma(owner, { principal: zero, attestation })).rejects.toThrow(
+      /ZeroAddress/,
+    );
+    await expect(
+      deployEnigma(owner, { principal: owner.address, epochSize: 0, attestation }),
+    ).rejects.toThrow(/InvalidConfig/);
+    await expect(
+      deployEnigma(owner, { principal: owner.address, maxWorkers: 70_000, attestation }),
+    ).rejects.toThrow(/InvalidConfig/);
+  });
+});

@@ -1,0 +1,167 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exampleSourcePath } from "@enigma/secret-contract";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "./main.js";
+
+async function run(...argv: string[]) {
+  let out = "";
+  let err = "";
+  const code = await main(argv, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+  });
+  return { code, out, err };
+}
+
+let dir: string;
+let calculator: string;
+let counter: string;
+let voting: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "enigma-sc-"));
+  calculator = join(dir, "calculator.wasm");
+  counter = join(dir, "counter.wasm");
+  voting = join(dir, "voting.wasm");
+  for (const [name, out] of [
+    ["calculator", calculator],
+    ["counter", counter],
+    ["voting", voting],
+  ] as const) {
+    const r = await run("sc", "compile", exampleSourcePath(name), "-o", out);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^wrote .*\.wasm \(\d+ bytes\)\n$/);
+  }
+}, 120_000);
+
+describe("enigma sc exec", () => {
+  it("runs a call and prints the decoded output and gas used", async () => {
+    const r = await run(
+      "sc",
+      "exec",
+      "--wasm",
+      calculator,
+      "--fn",
+      "add(uint256,uint256)",
+      "--args",
+      '["1000000000000000000000", 2]',
+      "--returns",
+      "uint256",
+    );
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('output     ["1000000000000000000002"]');
+    expect(r.out).toMatch(/gas used\s+\d+/);
+  });
+
+  it("--json prints the deploy and the call, with the plaintext delta", async () => {
+    const r = await run("sc", "exec", "--wasm", counter, "--fn", "increment()", "--json");
+    expect(r.code).toBe(0);
+    const [deploy, call] = JSON.parse(r.out) as Record<string, unknown>[];
+    expect(deploy).toMatchObject({ ok: true, delta: { index: 0 } });
+    expect(call).toMatchObject({
+      ok: true,
+      output: "0x0000000000000001",
+      delta: { index: 1, changes: [{ keyText: '"count"', value: "0x0000000000000001" }] },
+    });
+  });
+
+  it("keeps state across runs with --state-dir", async () => {
+    const stateDir = join(dir, "state");
+    for (const expected of ["0x0000000000000001", "0x0000000000000002", "0x0000000000000003"]) {
+      const r = await run(
+        "sc",
+        "exec",
+        "--wasm",
+        counter,
+        "--fn",
+        "increment()",
+        "--state-dir",
+        stateDir,
+        "--json",
+      );
+      expect(r.code).toBe(0);
+      const reports = JSON.parse(r.out) as { output?: string }[];
+      expect(reports[reports.length - 1]?.output).toBe(expected);
+    }
+    // another contract cannot use the same directory
+    const other = await run("sc", "exec", "--wasm", calculator, "--state-dir", stateDir);
+    expect(other.code).not.toBe(0);
+    expect(other.err).toMatch(/holds another contract/);
+  });
+
+  it("shows the Ethereum call a contract asks for", async () => {
+    const r = await run(
+      "sc",
+      "exec",
+      "--wasm",
+      voting,
+      "--ctor",
+      "construct(address)",
+      "--ctor-args",
+      '["0x00000000000000000000000000000000000000aa"]',
+      "--fn",
+      "close_poll()",
+      "--returns",
+      "uint256,uint256",
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('output     ["0","0"]');
+    expect(r.out).toMatch(/eth call\s+0x0{38}aa 0x[0-9a-f]{8}0{128}/);
+  });
+
+  it("bad input exits non-zero with a one-line reason", async () => {
+    const notWasm = join(dir, "x.wasm");
+    await writeFile(notWasm, "hello world");
+    const cases: [string[], RegExp][] = [
+      [["--wasm", join(dir, "missing.wasm"), "--fn", "f()"], /cannot read .*missing\.wasm: ENOENT/],
+      [["--wasm", notWasm, "--fn", "f()"], /is not a WebAssembly module/],
+      [
+        ["--wasm", calculator, "--fn", "div(uint256,uint256)", "--args", "[1,2]"],
+        /UnknownFunction \(322\)/,
+      ],
+      [["--wasm", calculator, "--fn", "add(uint256,uint256)", "--args", "[1]"], /bad args/],
+      [["--wasm", calculator, "--fn", "add(uint256,uint256)", "--args", '["x", 1]'], /bad args/],
+      [["--wasm", calculator, "--fn", "add(uint256", "--args", "[]"], /signature/],
+      [["--wasm", calculator, "--fn", "add(uint256,uint256)", "--args", "not json"], /not JSON/],
+      [
+        [
+          "--wasm",
+          calculator,
+          "--fn",
+          "add(uint256,uint256)",
+          "--args",
+          "[1,2]",
+          "--gas-limit",
+          "100",
+        ],
+        /OutOfGas/,
+      ],
+    ];
+    for (const [args, reason] of cases) {
+      const r = await run("sc", "exec", ...args);
+      expect(r.code, args.join(" ")).not.toBe(0);
+      expect(r.err).toMatch(reason);
+      expect(r.err.trimEnd().split("\n")).toHaveLength(1);
+    }
+  });
+});
+
+describe("enigma sc compile", () => {
+  it("reports a missing or broken source in one line", async () => {
+    const broken = join(dir, "broken.ts");
+    await writeFile(broken, "export function deploy(): void { let x: i32 = 'no'; }\n");
+    for (const file of [join(dir, "nope.ts"), broken]) {
+      const r = await run("sc", "compile", file);
+      expect(r.code).toBe(1);
+      expect(r.err.trimEnd().split("\n")).toHaveLength(1);
+      expect(r.err).toMatch(/^enigma: cannot compile/);
+    }
+  }, 60_000);
+});

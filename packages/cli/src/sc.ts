@@ -1,0 +1,307 @@
+// `enigma sc compile` and `enigma sc exec`: secret contracts on this machine, no network. exec
+// deploys into a throwaway (or, with --state-dir, persistent) local enclave context and shows
+// the output, the gas and the state delta in plaintext: this is a simulation, showing it is
+// the point.
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import {
+  ContractRuntime,
+  DeployedContract,
+  type EncryptedDelta,
+  type ExecutionResult,
+  type TaskOutcome,
+} from "@enigma/enclave";
+import {
+  EnigmaError,
+  ErrorCode,
+  bytesToHex,
+  concatBytes,
+  decodeValues,
+  encodeArgs,
+  equalBytes,
+  hexToBytes,
+  keccak256,
+  parseFunctionSignature,
+  u64be,
+} from "@enigma/protocol";
+import { compileSecretContract } from "@enigma/secret-contract";
+import type { Command } from "commander";
+import type { CliIo } from "./main.js";
+
+function bad(message: string, details: Record<string, unknown> = {}): EnigmaError {
+  return new EnigmaError(ErrorCode.InvalidArgument, message, { details });
+}
+
+/** ABI-encodes a JSON array of arguments for `signature`; returns the canonical signature too. */
+export function encodeJsonArgs(signature: string, json: string): { fn: string; args: Uint8Array } {
+  const sig = parseFunctionSignature(signature);
+  let values: unknown;
+  try {
+    values = JSON.parse(json);
+  } catch {
+    throw bad(`bad args for ${sig.signature}: not JSON`);
+  }
+  if (!Array.isArray(values)) throw bad(`bad args for ${sig.signature}: expected a JSON array`);
+  try {
+    return { fn: sig.signature, args: encodeArgs(sig, values) };
+  } catch (e) {
+    throw bad(`bad args for ${sig.signature}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function jsonValue(v: unknown): unknown {
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return v.map(jsonValue);
+  return v;
+}
+
+function printable(b: Uint8Array): string {
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(b);
+  return /^[\x20-\x7e]+$/.test(text) ? JSON.stringify(text) : bytesToHex(b);
+}
+
+interface ExecOptions {
+  wasm: string;
+  fn?: string;
+  args: string;
+  ctor: string;
+  ctorArgs: string;
+  returns?: string;
+  gasLimit: number;
+  stateDir?: string;
+  seed?: string;
+  json?: boolean;
+}
+
+interface Persisted {
+  stateKey: string;
+  codeHash: string;
+  tasks: number;
+  deltas: { index: number; hash: string; data: string }[];
+}
+
+function describeResult(
+  label: string,
+  outcome: TaskOutcome,
+  returns: readonly string[] | undefined,
+): Record<string, unknown> {
+  const r: ExecutionResult = outcome.result;
+  const base: Record<string, unknown> = { task: label, ok: r.ok, gasUsed: r.gasUsed };
+  if (!r.ok) return { ...base, error: r.error, logs: r.logs };
+  let decoded: unknown;
+  if (returns !== undefined) {
+    try {
+      decoded = jsonValue(decodeValues(returns, r.output));
+    } catch {
+      decoded = undefined;
+    }
+  }
+  return {
+    ...base,
+    output: bytesToHex(r.output),
+    ...(decoded === undefined ? {} : { decoded }),
+    delta:
+      outcome.delta === null
+        ? null
+        : {
+            index: outcome.delta.index,
+            hash: bytesToHex(outcome.delta.hash),
+            changes: r.changes.map((c) => ({
+              key: bytesToHex(c.key),
+              keyText: printable(c.key),
+              value: c.value === null ? null : bytesToHex(c.value),
+            })),
+          },
+    ethCall:
+      r.ethCall === null
+        ? null
+        : { address: bytesToHex(r.ethCall.address), payload: bytesToHex(r.ethCall.payload) },
+    logs: r.logs,
+  };
+}
+
+function printHuman(io: CliIo, d: Record<string, unknown>): void {
+  const line = (k: string, v: string) => {
+    io.out(`${k.padEnd(10)} ${v}\n`);
+  };
+  line("task", String(d["task"]));
+  if (d["ok"] !== true) {
+    const e = d["error"] as { name: string; code: number; message: string };
+    line("status", `FAILED ${e.name} (${e.code}): ${e.message}`);
+    line("gas used", String(d["gasUsed"]));
+    return;
+  }
+  line("status", "ok");
+  if (d["decoded"] !== undefined) line("output", JSON.stringify(d["decoded"]));
+  else line("output", String(d["output"]));
+  line("gas used", String(d["gasUsed"]));
+  const delta = d["delta"] as {
+    index: number;
+    hash: string;
+    changes: { keyText: string; value: string | null }[];
+  } | null;
+  if (delta === null) {
+    line("delta", "(none)");
+  } else {
+    line(
+      "delta",
+      `#${delta.index} ${delta.hash}${delta.changes.length === 0 ? " (no changes)" : ""}`,
+    );
+    for (const c of delta.changes) {
+      io.out(`  ${c.keyText} ${c.value === null ? "(removed)" : `= ${c.value}`}\n`);
+    }
+  }
+  const eth = d["ethCall"] as { address: string; payload: string } | null;
+  if (eth !== null) line("eth call", `${eth.address} ${eth.payload}`);
+  for (const l of d["logs"] as string[]) line("log", l);
+}
+
+async function readWasm(path: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? "unreadable";
+    throw bad(`cannot read ${path}: ${code}`);
+  }
+  if (bytes.length < 8 || !equalBytes(bytes.subarray(0, 4), Uint8Array.of(0, 0x61, 0x73, 0x6d))) {
+    throw bad(`${path} is not a WebAssembly module`);
+  }
+  return bytes;
+}
+
+async function exec(io: CliIo, opts: ExecOptions): Promise<number> {
+  const code = await readWasm(opts.wasm);
+  const call = opts.fn === undefined ? undefined : encodeJsonArgs(opts.fn, opts.args);
+  const ctor = encodeJsonArgs(opts.ctor, opts.ctorArgs);
+  const returns =
+    opts.returns === undefined ? undefined : parseFunctionSignature(`r(${opts.returns})`).types;
+  const seed =
+    opts.seed === undefined ? randomBytes(32) : keccak256(new TextEncoder().encode(opts.seed));
+  const runtime = new ContractRuntime();
+  const codeHash = bytesToHex(keccak256(code));
+
+  let persisted: Persisted | undefined;
+  const stateFile = opts.stateDir === undefined ? undefined : join(opts.stateDir, "contract.json");
+  if (stateFile !== undefined) {
+    try {
+      persisted = JSON.parse(await readFile(stateFile, "utf8")) as Persisted;
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENOENT") throw bad(`cannot read ${stateFile}`);
+    }
+  }
+  if (persisted !== undefined && persisted.codeHash !== codeHash) {
+    throw bad(`${opts.stateDir ?? ""} holds another contract (code hash ${persisted.codeHash})`);
+  }
+  const taskId = (n: number) => keccak256(concatBytes(hexToBytes(codeHash), u64be(n)));
+  const reports: Record<string, unknown>[] = [];
+  let contract: DeployedContract | undefined;
+  let tasks = persisted?.tasks ?? 0;
+  let stateKey: Uint8Array;
+  if (persisted === undefined) {
+    stateKey = randomBytes(32);
+    const deployed = DeployedContract.deploy(runtime, code, stateKey, {
+      functionName: ctor.fn,
+      args: ctor.args,
+      gasLimit: opts.gasLimit,
+      taskId: taskId(tasks++),
+      seed,
+    });
+    reports.push(describeResult(`deploy ${ctor.fn}`, deployed.outcome, undefined));
+    contract = deployed.contract;
+  } else {
+    stateKey = hexToBytes(persisted.stateKey);
+    const deltas: EncryptedDelta[] = persisted.deltas.map((d) => ({
+      index: d.index,
+      hash: hexToBytes(d.hash),
+      data: hexToBytes(d.data),
+    }));
+    contract = DeployedContract.restore(runtime, code, stateKey, deltas);
+  }
+  if (contract !== undefined && call !== undefined) {
+    const outcome = contract.run({
+      functionName: call.fn,
+      args: call.args,
+      gasLimit: opts.gasLimit,
+      taskId: taskId(tasks++),
+      seed,
+    });
+    reports.push(describeResult(`call ${call.fn}`, outcome, returns));
+  }
+  if (contract !== undefined && opts.stateDir !== undefined && stateFile !== undefined) {
+    await mkdir(opts.stateDir, { recursive: true });
+    const out: Persisted = {
+      stateKey: bytesToHex(stateKey),
+      codeHash,
+      tasks,
+      deltas: contract.deltas.map((d) => ({
+        index: d.index,
+        hash: bytesToHex(d.hash),
+        data: bytesToHex(d.data),
+      })),
+    };
+    await writeFile(stateFile, `${JSON.stringify(out, null, 1)}\n`);
+  }
+  if (opts.json === true) {
+    io.out(`${JSON.stringify(reports)}\n`);
+  } else {
+    reports.forEach((r, i) => {
+      if (i > 0) io.out("\n");
+      printHuman(io, r);
+    });
+  }
+  const failed = reports.find((r) => r["ok"] !== true);
+  if (failed !== undefined) {
+    const e = failed["error"] as { name: string; code: number; message: string };
+    io.err(`enigma: ${String(failed["task"])} failed: ${e.name} (${e.code}): ${e.message}\n`);
+    return 2;
+  }
+  return 0;
+}
+
+function gasArg(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw bad("--gas-limit must be a whole number");
+  }
+  return Number(value);
+}
+
+/** Adds `sc compile` and `sc exec` to the program; `setExit` records a non-zero exit code. */
+export function registerSc(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  const sc = program.command("sc").description("secret contracts on this machine").exitOverride();
+  sc.command("compile")
+    .description("compile an AssemblyScript secret contract to WebAssembly")
+    .argument("<file.ts>", "contract source")
+    .option("-o, --out <file>", "output file (default: the source name with .wasm)")
+    .exitOverride()
+    .action(async (file: string, opts: { out?: string }) => {
+      const { wasm } = await compileSecretContract(file).catch((e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        const first = msg.split("\n").find((l) => /ERROR|ENOENT/.test(l)) ?? msg.split("\n")[0];
+        throw bad(`cannot compile ${file}: ${(first ?? "").trim()}`);
+      });
+      const out = resolve(
+        opts.out ?? join(dirname(file), `${basename(file).replace(/\.ts$/, "")}.wasm`),
+      );
+      await mkdir(dirname(out), { recursive: true });
+      await writeFile(out, wasm);
+      io.out(`wrote ${out} (${wasm.length} bytes)\n`);
+    });
+  sc.command("exec")
+    .description("deploy a contract into a local enclave and run one call")
+    .requiredOption("--wasm <file>", "compiled contract")
+    .option("--fn <signature>", "function to call, e.g. 'add(uint256,uint256)'")
+    .option("--args <json>", "JSON array of arguments", "[]")
+    .option("--ctor <signature>", "constructor signature", "construct()")
+    .option("--ctor-args <json>", "JSON array of constructor arguments", "[]")
+    .option("--returns <types>", "output types to decode, e.g. 'uint256' or 'bool,address'")
+    .option("--gas-limit <n>", "gas limit per task", gasArg, 10_000_000)
+    .option("--state-dir <dir>", "keep the contract and its deltas here across runs")
+    .option("--seed <text>", "seed for rand (reproducible runs)")
+    .option("--json", "print JSON only")
+    .exitOverride()
+    .action(async (opts: ExecOptions) => {
+      setExit(await exec(io, opts));
+    });
+}

@@ -1,0 +1,111 @@
+import { createDecipheriv } from "node:crypto";
+import {
+  ErrorCode,
+  decryptFrom,
+  deriveSharedKey,
+  encryptTo,
+  generateKeyPair,
+  inputsHash,
+  isEnigmaError,
+  recoverWorkerKeySigner,
+  toRpcHex,
+  verifyWorkerKey,
+} from "@enigma/protocol";
+import { describe, expect, it } from "vitest";
+import { EnclaveIdentity } from "./identity.js";
+import { UserKeyExchange } from "./keyexchange.js";
+
+const id = EnclaveIdentity.generate(new TextEncoder().encode("key exchange test seed"));
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+function code(fn: () => unknown): number | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return isEnigmaError(e) ? e.code : -1;
+  }
+  return undefined;
+}
+
+describe("UserKeyExchange", () => {
+  it("runs the client flow: signed key, encrypted inputs, encrypted output", () => {
+    const kx = new UserKeyExchange(id);
+    const user = generateKeyPair();
+    // enigma-js sends the key as un-prefixed hex.
+    const { workerEncryptionKey, workerSig } = kx.newKey(toRpcHex(user.publicKey));
+    expect(workerEncryptionKey.length).toBe(64);
+    expect(recoverWorkerKeySigner(workerEncryptionKey, workerSig)).toBe(id.signer);
+    verifyWorkerKey(workerEncryptionKey, workerSig, id.signer);
+
+    const encFn = encryptTo(user.privateKey, workerEncryptionKey, utf8("add(uint256,uint256)"));
+    const encArgs = encryptTo(user.privateKey, workerEncryptionKey, new Uint8Array(64).fill(3));
+    expect(kx.decrypt(user.publicKey, encFn)).toEqual(utf8("add(uint256,uint256)"));
+    expect(kx.decrypt(user.publicKey, encArgs)).toEqual(new Uint8Array(64).fill(3));
+    // The inputs hash the record commits to is computed over the same bytes.
+    expect(inputsHash(encFn, encArgs, new Uint8Array(32), user.publicKey)).toMatch(
+      /^0x[0-9a-f]{64}$/,
+    );
+
+    const out = kx.encrypt(user.publicKey, Uint8Array.of(91));
+    expect(decryptFrom(user.privateKey, workerEncryptionKey, out)).toEqual(Uint8Array.of(91));
+    // Independently: node:crypto with the user's derived key.
+    const key = deriveSharedKey(user.privateKey, workerEncryptionKey);
+    const d = createDecipheriv("aes-256-gcm", key, out.subarray(out.length - 12));
+    d.setAuthTag(out.subarray(1, 17));
+    expect([...Buffer.concat([d.update(out.subarray(0, 1)), d.final()])]).toEqual([91]);
+  });
+
+  it("hands out a fresh key per request; the latest one for a user key is the live one", () => {
+    const kx = new UserKeyExchange(id);
+    const user = generateKeyPair();
+    const a = kx.newKey(user.publicKey);
+    const b = kx.newKey(user.publicKey);
+    expect(a.workerEncryptionKey).not.toEqual(b.workerEncryptionKey);
+    expect(kx.size).toBe(1);
+    const msg = encryptTo(user.privateKey, b.workerEncryptionKey, utf8("x"));
+    expect(kx.decrypt(user.publicKey, msg)).toEqual(utf8("x"));
+    const stale = encryptTo(user.privateKey, a.workerEncryptionKey, utf8("x"));
+    expect(code(() => kx.decrypt(user.publicKey, stale))).toBe(ErrorCode.DecryptionFailed);
+  });
+
+  it("refuses inputs from another user key and unknown keys", () => {
+    const kx = new UserKeyExchange(id);
+    const user = generateKeyPair();
+    const mallory = generateKeyPair();
+    const { workerEncryptionKey } = kx.newKey(user.publicKey);
+    const forged = encryptTo(mallory.privateKey, workerEncryptionKey, utf8("x"));
+    expect(code(() => kx.decrypt(user.publicKey, forged))).toBe(ErrorCode.DecryptionFailed);
+    expect(code(() => kx.decrypt(mallory.publicKey, forged))).toBe(ErrorCode.KeyExchangeKeyUnknown);
+    expect(code(() => kx.newKey(new Uint8Array(64)))).toBe(ErrorCode.InvalidPublicKey);
+  });
+
+  it("expires keys and bounds their number", () => {
+    let now = 1_000;
+    const kx = new UserKeyExchange(id, { ttlMs: 100, maxKeys: 3, now: () => now });
+    const users = Array.from({ length: 5 }, () => generateKeyPair());
+    for (const u of users) kx.newKey(u.publicKey);
+    expect(kx.size).toBe(3);
+    expect(users.map((u) => kx.has(u.publicKey))).toEqual([false, false, true, true, true]);
+    now += 100;
+    expect(kx.has(users[4]?.publicKey ?? "")).toBe(false);
+    expect(code(() => kx.encrypt(users[4]?.publicKey ?? "", utf8("x")))).toBe(
+      ErrorCode.KeyExchangeKeyUnknown,
+    );
+    expect(kx.prune()).toBe(3);
+    expect(kx.size).toBe(0);
+    const u = generateKeyPair();
+    kx.newKey(u.publicKey);
+    expect(kx.release(u.publicKey)).toBe(true);
+    expect(kx.has(u.publicKey)).toBe(false);
+    expect(() => new UserKeyExchange(id, { maxKeys: 0 })).toThrow(/maxKeys/);
+  });
+
+  it("is reproducible with a seed", () => {
+    const seed = utf8("seeded devnet kx 01");
+    const user = generateKeyPair(utf8("user key seed 0001"));
+    const a = new UserKeyExchange(id, { seed }).newKey(user.publicKey);
+    const b = new UserKeyExchange(id, { seed }).newKey(user.publicKey);
+    expect(a.workerEncryptionKey).toEqual(b.workerEncryptionKey);
+    expect(a.workerSig).toBe(b.workerSig);
+  });
+});

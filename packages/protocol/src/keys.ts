@@ -1,0 +1,168 @@
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { toBytes, type BytesLike } from "./bytes.js";
+import { keccak256 } from "./crypto.js";
+import { EnigmaError, ErrorCode } from "./errors.js";
+import { bytesToHex, type Hex } from "./hex.js";
+
+/** A secp256k1 key pair; `publicKey` is Discovery's 64-byte form (x || y, no `04` prefix). */
+export interface KeyPair {
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+const SEED_INFO = new TextEncoder().encode("enigma secp256k1 key v1");
+
+/**
+ * A fresh random key pair, or with `seed` (at least 16 bytes) a reproducible one for seeded
+ * devnets and tests: the secret key is derived with HKDF-SHA256 and reduced into the curve
+ * order without bias.
+ */
+export function generateKeyPair(seed?: Uint8Array): KeyPair {
+  let privateKey: Uint8Array;
+  if (seed === undefined) {
+    privateKey = secp256k1.utils.randomSecretKey();
+  } else {
+    if (seed.length < 16) {
+      throw new EnigmaError(ErrorCode.InvalidArgument, "a key seed must be at least 16 bytes", {
+        details: { length: seed.length },
+      });
+    }
+    privateKey = secp256k1.utils.randomSecretKey(hkdf(sha256, seed, undefined, SEED_INFO, 48));
+  }
+  return { privateKey, publicKey: publicKeyOf(privateKey) };
+}
+
+/** The 64-byte public key of a 32-byte private key. */
+export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
+  checkPrivateKey(privateKey);
+  return secp256k1.getPublicKey(privateKey, false).slice(1);
+}
+
+/**
+ * Normalises a public key to Discovery's 64-byte form. Accepts 64 bytes, 65 with the `04`
+ * prefix, or 33 compressed, as bytes or hex; throws `InvalidPublicKey` unless it is a point
+ * on secp256k1.
+ */
+export function normalizePublicKey(publicKey: BytesLike, what = "publicKey"): Uint8Array {
+  let b: Uint8Array;
+  try {
+    b = toBytes(publicKey, what);
+  } catch (cause) {
+    throw invalidKey(what, "not hex", cause);
+  }
+  const sec1 = b.length === 64 ? concat(Uint8Array.of(4), b) : b;
+  if (sec1.length !== 65 && sec1.length !== 33) {
+    throw invalidKey(what, `${b.length} bytes (expected 64, 65 or 33)`);
+  }
+  try {
+    return secp256k1.Point.fromBytes(sec1).toBytes(false).slice(1);
+  } catch (cause) {
+    throw invalidKey(what, "not a point on secp256k1", cause);
+  }
+}
+
+/** The Ethereum address (EIP-55 checksummed) of a public key in any accepted form. */
+export function publicKeyToAddress(publicKey: BytesLike): Hex {
+  const pub = normalizePublicKey(publicKey);
+  return toChecksumAddress(bytesToHex(keccak256(pub).slice(12)));
+}
+
+/** EIP-55 checksum of a 20-byte address (with or without `0x`); throws on anything else. */
+export function toChecksumAddress(address: BytesLike): Hex {
+  const hex = bytesToHex(toBytes(address, "address", 20)).slice(2);
+  const hash = keccak256(new TextEncoder().encode(hex));
+  let out = "0x";
+  for (let i = 0; i < 40; i++) {
+    const c = hex.charAt(i);
+    const nibble = ((hash[i >> 1] ?? 0) >> (i % 2 === 0 ? 4 : 0)) & 0xf;
+    out += nibble >= 8 ? c.toUpperCase() : c;
+  }
+  return out as Hex;
+}
+
+/** True when two addresses are the same 20 bytes (case and `0x` ignored). */
+export function sameAddress(a: BytesLike, b: BytesLike): boolean {
+  const x = toBytes(a, "address", 20);
+  const y = toBytes(b, "address", 20);
+  return x.every((v, i) => v === y[i]);
+}
+
+/**
+ * Signs a 32-byte digest (no further hashing) Ethereum style: 65 bytes `r || s || v`,
+ * low-s, `v` = 27 + recovery id. Deterministic (RFC 6979).
+ */
+export function signDigest(privateKey: Uint8Array, digest: Uint8Array): Uint8Array {
+  checkPrivateKey(privateKey);
+  toBytes(digest, "digest", 32);
+  const rec = secp256k1.sign(digest, privateKey, { prehash: false, format: "recovered" });
+  const out = new Uint8Array(65);
+  out.set(rec.subarray(1), 0);
+  out[64] = 27 + (rec[0] ?? 0);
+  return out;
+}
+
+/**
+ * The address that produced a 65-byte `r || s || v` signature over `digest` (`v` may be
+ * 0/1 or 27/28). Throws `InvalidSignature` when nothing can be recovered.
+ */
+export function recoverAddress(digest: BytesLike, signature: BytesLike): Hex {
+  const d = toBytes(digest, "digest", 32);
+  let sig: Uint8Array;
+  try {
+    sig = toBytes(signature, "signature", 65);
+  } catch (cause) {
+    throw new EnigmaError(ErrorCode.InvalidSignature, "a signature must be 65 bytes r||s||v", {
+      cause,
+    });
+  }
+  const v = sig[64] ?? 0;
+  const recovery = v >= 27 ? v - 27 : v;
+  if (recovery !== 0 && recovery !== 1) {
+    throw new EnigmaError(ErrorCode.InvalidSignature, "signature v must be 27 or 28 (or 0/1)", {
+      details: { v },
+    });
+  }
+  try {
+    const rec = concat(Uint8Array.of(recovery), sig.subarray(0, 64));
+    const pub = secp256k1.recoverPublicKey(rec, d, { prehash: false });
+    return publicKeyToAddress(pub);
+  } catch (cause) {
+    throw new EnigmaError(ErrorCode.InvalidSignature, "no public key recovers from signature", {
+      cause,
+    });
+  }
+}
+
+/**
+ * The raw ECDH point `privateKey * peer` in compressed form (33 bytes: `02|parity(y)` then x).
+ * Internal to the envelope and enclave; callers want `deriveSharedKey`.
+ */
+export function ecdhPoint(privateKey: Uint8Array, peerPublicKey: BytesLike): Uint8Array {
+  checkPrivateKey(privateKey);
+  const pub = normalizePublicKey(peerPublicKey, "peerPublicKey");
+  return secp256k1.getSharedSecret(privateKey, concat(Uint8Array.of(4), pub), true);
+}
+
+function checkPrivateKey(privateKey: Uint8Array): void {
+  if (!secp256k1.utils.isValidSecretKey(privateKey)) {
+    throw new EnigmaError(ErrorCode.InvalidArgument, "a private key must be 32 bytes in [1, n-1]", {
+      details: { length: privateKey.length },
+    });
+  }
+}
+
+function invalidKey(what: string, reason: string, cause?: unknown): EnigmaError {
+  return new EnigmaError(ErrorCode.InvalidPublicKey, `${what} is not a secp256k1 public key`, {
+    details: { what, reason },
+    cause,
+  });
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

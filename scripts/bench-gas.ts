@@ -1,0 +1,118 @@
+/**
+ * Gas benchmark of the Ethereum layer (not a timed test): task records, and receipt batches of
+ * 1, 10 and 100 tasks with the amortised gas per task. Run with `pnpm bench:gas`.
+ */
+import hre from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { keccak256, toUtf8Bytes, Wallet } from "ethers";
+import {
+  createTask,
+  currentFirstBlock,
+  deploySecretContract,
+  type Env,
+  mined,
+  receipt,
+  setup,
+  signBatch,
+  signedReport,
+  as,
+} from "../contracts/test/fixture.js";
+
+const connection = await hre.network.create();
+const rows: [string, string][] = [];
+const row = (what: string, gas: bigint | number) => {
+  rows.push([what, Number(gas).toLocaleString("en-US")]);
+};
+
+async function gasOf(p: Promise<unknown>): Promise<bigint> {
+  return (await mined(p)).gasUsed;
+}
+
+async function recordGas(env: Env, u: HardhatEthersSigner, deployment = false): Promise<bigint> {
+  const e = as(env.enigma, u);
+  const nonce = (await env.enigma.getFunction("getUserTaskDeployments")(u.address)) as bigint;
+  const first = await currentFirstBlock(env);
+  const h = keccak256(toUtf8Bytes(`bench ${u.address} ${nonce}`));
+  return deployment
+    ? gasOf(e.getFunction("createDeploymentTaskRecord")(h, 1000n, 100n, first, nonce))
+    : gasOf(e.getFunction("createTaskRecord")(h, 1000n, 100n, first));
+}
+
+async function batch(env: Env, n: number, senders: HardhatEthersSigner[], withDelta: boolean) {
+  const first = senders[0];
+  if (first === undefined) throw new Error("no sender");
+  const { scAddr, enclave } = await deploySecretContract(env, first);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await createTask(env, senders[i % senders.length] ?? first));
+  const rs = ids.map((taskId, i) =>
+    receipt({
+      taskId,
+      scAddr,
+      gasUsed: 600n,
+      ...(withDelta ? { stateDeltaHash: keccak256(toUtf8Bytes(`delta ${i} ${taskId}`)) } : {}),
+    }),
+  );
+  const sig = await signBatch(env, enclave, rs);
+  return gasOf(env.enigma.getFunction("commitReceipts")(rs, sig));
+}
+
+try {
+  const env = await setup(connection.ethers);
+  const [u1, u2, u3] = env.users;
+  if (u1 === undefined || u2 === undefined || u3 === undefined) throw new Error("users");
+
+  {
+    const signer = Wallet.createRandom().address;
+    const { report, signature } = signedReport(env.root, signer);
+    row(
+      "register (attestation check)",
+      await gasOf(as(env.enigma, u3).getFunction("register")(signer, report, signature)),
+    );
+  }
+  row("createTaskRecord, a sender's first task", await recordGas(env, u1));
+  row("createTaskRecord, later tasks", await recordGas(env, u1));
+  row("createDeploymentTaskRecord, later tasks", await recordGas(env, u1, true));
+  {
+    const hashes = Array.from({ length: 10 }, (_, i) => keccak256(toUtf8Bytes(`many ${i}`)));
+    const g = await gasOf(
+      as(env.enigma, u1).getFunction("createTaskRecords")(
+        hashes,
+        1000n,
+        100n,
+        await currentFirstBlock(env),
+      ),
+    );
+    row("createTaskRecords x10, per task", g / 10n);
+  }
+
+  const scenarios: [string, HardhatEthersSigner[], boolean][] = [
+    ["one sender, with delta", [u1], true],
+    ["3 senders interleaved, with delta", [u1, u2, u3], true],
+    ["one sender, no delta", [u1], false],
+  ];
+  const perTask: Record<string, Record<number, bigint>> = {};
+  for (const [name, senders, withDelta] of scenarios) {
+    perTask[name] = {};
+    for (const n of [1, 10, 100]) {
+      const g = await batch(env, n, senders, withDelta);
+      (perTask[name] ?? {})[n] = g / BigInt(n);
+      row(`commitReceipts x${n} (${name}): total`, g);
+      row(`commitReceipts x${n} (${name}): per task`, g / BigInt(n));
+    }
+  }
+
+  const width = Math.max(...rows.map(([w]) => w.length));
+  console.log(`\nEnigma gas benchmark (solc 0.8.30, optimizer 200 runs, prague, EDR)\n`);
+  for (const [what, gas] of rows) console.log(`${what.padEnd(width)}  ${gas.padStart(12)}`);
+  console.log("");
+  for (const [name, byN] of Object.entries(perTask)) {
+    const one = byN[1] ?? 1n;
+    const hundred = byN[100] ?? 0n;
+    const ratio = Number(hundred) / Number(one);
+    console.log(
+      `${name}: per task at 100 = ${(ratio * 100).toFixed(1)}% of a batch of 1 (target <= 33.3%: ${ratio <= 1 / 3 ? "met" : "NOT met"})`,
+    );
+  }
+} finally {
+  await connection.close();
+}

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { AbiCoder, getBytes } from "ethers";
-import { ContractRuntime, DeployedContract, rebuildState } from "../packages/enclave/dist/index.js";
+import { ContractRuntime, DeployedContract, rebuildState } from "@enigma/enclave";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const DELTAS = Number(process.env.BENCH_DELTAS ?? 10_000);

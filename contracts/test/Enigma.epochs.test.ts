@@ -1,9 +1,8 @@
-import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { type BaseWallet, type Contract, hexlify, Wallet } from "ethers";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { discoverySelection, drawWorker } from "../../packages/protocol/src/selection.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { discoverySelection, drawWorker } from "@enigma/protocol";
 import {
   as,
   domain,
@@ -16,18 +15,11 @@ import {
   WORKERS_PARAMS_TYPES,
   type Env,
 } from "./fixture.js";
+import { useChain } from "./chain.js";
 
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
-let connection: Connection;
 let ethers: HardhatEthers;
-
-beforeAll(async () => {
-  connection = await hre.network.create();
-  ethers = connection.ethers;
-});
-
-afterAll(async () => {
-  await connection.close();
+useChain((e) => {
+  ethers = e;
 });
 
 async function revertName(env: Env, p: Promise<unknown>): Promise<string> {

@@ -1,8 +1,7 @@
-import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { keccak256, Signature, toUtf8Bytes, Wallet } from "ethers";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   as,
   balanceOf,
@@ -27,18 +26,11 @@ import {
   taskRecord,
   type Env,
 } from "./fixture.js";
+import { useChain } from "./chain.js";
 
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
-let connection: Connection;
 let ethers: HardhatEthers;
-
-beforeAll(async () => {
-  connection = await hre.network.create();
-  ethers = connection.ethers;
-});
-
-afterAll(async () => {
-  await connection.close();
+useChain((e) => {
+  ethers = e;
 });
 
 const FEE = 1000n * 100n; // default gasLimit * gasPx

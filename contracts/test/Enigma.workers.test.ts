@@ -1,8 +1,7 @@
-import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { toUtf8Bytes, Wallet } from "ethers";
 import { generateKeyPairSync } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   as,
   attestationRoot,
@@ -20,20 +19,12 @@ import {
   type AttestationRoot,
   type Env,
 } from "./fixture.js";
+import { useChain } from "./chain.js";
 
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
-let connection: Connection;
 let ethers: HardhatEthers;
-let root: AttestationRoot;
-
-beforeAll(async () => {
-  connection = await hre.network.create();
-  ethers = connection.ethers;
-  root = attestationRoot();
-});
-
-afterAll(async () => {
-  await connection.close();
+const root: AttestationRoot = attestationRoot();
+useChain((e) => {
+  ethers = e;
 });
 
 /** Attestation.Result values. */

@@ -1,19 +1,11 @@
-import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { ContractTransactionResponse } from "ethers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useChain } from "./chain.js";
 
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
-let connection: Connection;
 let ethers: HardhatEthers;
-
-beforeAll(async () => {
-  connection = await hre.network.create();
-  ethers = connection.ethers;
-});
-
-afterAll(async () => {
-  await connection.close();
+useChain((e) => {
+  ethers = e;
 });
 
 async function deploy() {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Interface } from "ethers";
 import { describe, expect, it } from "vitest";
-import { ENIGMA_ABI } from "../../packages/protocol/src/abi/contracts.js";
+import { ENIGMA_ABI } from "@enigma/protocol";
 import { ABI_MODULE, renderAbiModule } from "../../scripts/gen-abi.js";
 
 describe("ABIs exported by @enigma/protocol", () => {

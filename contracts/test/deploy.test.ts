@@ -1,20 +1,12 @@
-import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { deployEnigma } from "../../scripts/deploy.js";
 import { attestationRoot, MRENCLAVE, MRSIGNER } from "./fixture.js";
+import { useChain } from "./chain.js";
 
-type Connection = Awaited<ReturnType<typeof hre.network.create>>;
-let connection: Connection;
 let ethers: HardhatEthers;
-
-beforeAll(async () => {
-  connection = await hre.network.create();
-  ethers = connection.ethers;
-});
-
-afterAll(async () => {
-  await connection.close();
+useChain((e) => {
+  ethers = e;
 });
 
 describe("deployEnigma", () => {

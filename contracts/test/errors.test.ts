@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Interface, type InterfaceAbi } from "ethers";
 import { describe, expect, it } from "vitest";
-import { CONTRACT_ERROR_CODES } from "../../packages/protocol/src/abi/contract-errors.js";
-import { ErrorCode } from "../../packages/protocol/src/errors.js";
+import { CONTRACT_ERROR_CODES, ErrorCode } from "@enigma/protocol";
 
 describe("Enigma custom errors", () => {
   it("every error the contract can revert with has a catalog code in the 2xx chain range or a shared one", async () => {

@@ -15,14 +15,12 @@ import {
   toUtf8Bytes,
   Wallet,
 } from "ethers";
-// The parity, attestation and EIP-712 tests need the protocol's own code; the root workspace
-// has no dependency on @enigma/protocol, so these pure modules are imported by path.
-import { encodeQuote } from "../../packages/protocol/src/attestation.js";
-import { selectWorker } from "../../packages/protocol/src/selection.js";
 import {
+  encodeQuote,
   RECEIPT_BATCH_TYPES,
+  selectWorker,
   WORKERS_PARAMS_TYPES as PROTOCOL_WORKERS_PARAMS_TYPES,
-} from "../../packages/protocol/src/abi/receipts.js";
+} from "@enigma/protocol";
 import { deployEnigma } from "../../scripts/deploy.js";
 
 export const ENG = 10n ** 8n;

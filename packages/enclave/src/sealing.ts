@@ -1,7 +1,12 @@
 import { gcm } from "@noble/ciphers/aes.js";
 import { randomBytes } from "@noble/ciphers/utils.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import {
+  concatBytes as concat,
+  EnigmaError,
+  equalBytes as equal,
+  ErrorCode,
+} from "@enigma/protocol";
 
 /** Sealed blob layout: magic(4) | version(1) | platform id(8) | iv(12) | ciphertext+tag. */
 const MAGIC = new Uint8Array([0x45, 0x53, 0x45, 0x4c]); // "ESEL"
@@ -71,18 +76,4 @@ export class Sealer {
 
 function aad(label: string, header: Uint8Array): Uint8Array {
   return concat(new TextEncoder().encode(label), Uint8Array.of(0), header);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

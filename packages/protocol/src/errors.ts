@@ -70,6 +70,19 @@ export const ErrorCode = {
   InvalidMessage: 405,
   InvalidRpcParams: 406,
   InvalidRpcResult: 407,
+  // 450-469: node storage
+  StoreNotOpen: 450,
+  StoreOpenFailed: 451,
+  StoreCorrupt: 452,
+  DeltaIndexGap: 453,
+  DeltaConflict: 454,
+  ContractCodeConflict: 455,
+  TaskUnknown: 456,
+  TaskStatusTransition: 457,
+  TaskConflict: 458,
+  ReceiptAlreadyQueued: 459,
+  ReceiptAlreadyCommitted: 460,
+  ReceiptNotPending: 461,
   UnknownCommand: 500,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,610 @@
+import {
+  EnigmaError,
+  ErrorCode,
+  TaskResultStatus,
+  bytesToHex,
+  equalBytes,
+  keccak256,
+  type ChainReceipt,
+  type Hex,
+} from "@enigma/protocol";
+import { Level } from "level";
+import {
+  MAX_DELTA_INDEX,
+  TASK_STATUSES,
+  checkMeta,
+  checkReceipt,
+  checkResult,
+  decodeHashed,
+  decodeJson,
+  decodeReceipt,
+  decodeTask,
+  deltaKey,
+  encodeHashed,
+  encodeJson,
+  encodeReceipt,
+  encodeTask,
+  fixedBytes,
+  anyBytes,
+  index,
+  invalid,
+  metaJson,
+  readU64be,
+  u64be,
+  type BytesInput,
+  type MetaValue,
+  type StoredTask,
+  type TaskResultData,
+} from "./codec.js";
+
+/** A state delta as the store keeps it (the enclave's `EncryptedDelta`). */
+export interface StoredDelta {
+  index: number;
+  /** keccak256(data) */
+  hash: Uint8Array;
+  data: Uint8Array;
+}
+
+export interface StoredCode {
+  code: Uint8Array;
+  /** keccak256(code) */
+  codeHash: Uint8Array;
+}
+
+export interface NodeStoreOptions {
+  /** Directory of the LevelDB database (created when missing). */
+  dir: string;
+}
+
+/** What `updateTask` may write together with a status, in the same atomic batch. */
+export interface TaskUpdate {
+  status: TaskResultStatus;
+  result?: TaskResultData;
+  /** The task's state delta, appended to its contract's chain (must be the next index). */
+  delta?: StoredDelta;
+  /** The task's receipt, queued for the next commit. */
+  receipt?: ChainReceipt;
+}
+
+const FINAL: ReadonlySet<TaskResultStatus> = new Set([
+  TaskResultStatus.Success,
+  TaskResultStatus.Failed,
+  TaskResultStatus.EthereumFailure,
+]);
+
+/**
+ * Allowed status changes. Forward only: UNVERIFIED -> INPROGRESS -> a final status (a node
+ * that learns a result from gossip may skip INPROGRESS). One edge leaves a final status:
+ * SUCCESS -> ETHEREUMFAILURE, because a successful execution's Ethereum callback runs (and can
+ * fail) only when its receipt is committed. FAILED and ETHEREUMFAILURE are terminal.
+ */
+export const TASK_TRANSITIONS: Readonly<Record<TaskResultStatus, readonly TaskResultStatus[]>> =
+  Object.freeze({
+    [TaskResultStatus.Unverified]: [
+      TaskResultStatus.InProgress,
+      TaskResultStatus.Success,
+      TaskResultStatus.Failed,
+      TaskResultStatus.EthereumFailure,
+    ],
+    [TaskResultStatus.InProgress]: [
+      TaskResultStatus.Success,
+      TaskResultStatus.Failed,
+      TaskResultStatus.EthereumFailure,
+    ],
+    [TaskResultStatus.Success]: [TaskResultStatus.EthereumFailure],
+    [TaskResultStatus.Failed]: [],
+    [TaskResultStatus.EthereumFailure]: [],
+  });
+
+type Db = Level<Uint8Array, Uint8Array>;
+const VIEW = { keyEncoding: "view", valueEncoding: "view" } as const;
+function sublevel(db: Db, name: string) {
+  return db.sublevel<Uint8Array, Uint8Array>(name, VIEW);
+}
+type Sub = ReturnType<typeof sublevel>;
+interface Subs {
+  code: Sub;
+  delta: Sub;
+  task: Sub;
+  receipt: Sub;
+  receiptIndex: Sub;
+  meta: Sub;
+}
+/** One pending write: [sublevel, key, value] (value undefined: delete). */
+type Op = readonly [Sub, Uint8Array, Uint8Array | undefined];
+
+const utf8 = new TextEncoder();
+/**
+ * The node's LevelDB store: secret-contract code, the ordered encrypted deltas of each contract,
+ * tasks with status and result, pending (unconfirmed) receipts and node metadata. Every write
+ * that touches several keys is one atomic batch, and read-check-write operations run one at a
+ * time, so a crash or a concurrent caller never leaves half of an operation behind. Bad input
+ * is refused with `InvalidArgument` before anything is written.
+ *
+ * @example
+ * const store = new NodeStore({ dir: ".devnet/worker-1/db" });
+ * await store.start();
+ * await store.putDelta(contract, { index: 0, hash, data });
+ * const deltas = await store.getDeltas(contract, 0, 100);
+ * await store.stop();
+ */
+export class NodeStore {
+  readonly #dir: string;
+  #db: Db | undefined;
+  #subs: Subs | undefined;
+  #starting: Promise<void> | undefined;
+  // Serialises read-check-write operations (LevelDB has no transactions).
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(options: NodeStoreOptions) {
+    if (
+      typeof (options as unknown) !== "object" ||
+      typeof options.dir !== "string" ||
+      options.dir.length === 0
+    ) {
+      throw invalid("store dir must be a non-empty path");
+    }
+    this.#dir = options.dir;
+  }
+
+  get isStarted(): boolean {
+    return this.#db !== undefined;
+  }
+
+  /** Opens (or creates) the database; StoreOpenFailed when, e.g., another process holds it. */
+  async start(): Promise<void> {
+    this.#starting ??= this.#open().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #open(): Promise<void> {
+    if (this.#db !== undefined) return;
+    const db: Db = new Level<Uint8Array, Uint8Array>(this.#dir, VIEW);
+    try {
+      await db.open();
+    } catch (cause) {
+      throw new EnigmaError(
+        ErrorCode.StoreOpenFailed,
+        `cannot open the node store at ${this.#dir}: is another node using this data directory?`,
+        { details: { dir: this.#dir }, cause },
+      );
+    }
+    const sub = (name: string) => sublevel(db, name);
+    this.#subs = {
+      code: sub("code"),
+      delta: sub("delta"),
+      task: sub("task"),
+      receipt: sub("receipt"),
+      receiptIndex: sub("receipt-index"),
+      meta: sub("meta"),
+    };
+    this.#db = db;
+  }
+
+  /** Waits for writes in flight, then closes. Idempotent. */
+  async stop(): Promise<void> {
+    const db = this.#db;
+    if (db === undefined) return;
+    await this.#tail;
+    this.#db = undefined;
+    this.#subs = undefined;
+    await db.close();
+  }
+
+  // ---- secret-contract code ----
+
+  /**
+   * Stores a contract's code and returns it with its keccak256 hash. Storing the same code
+   * again is a no-op; different code for a stored contract is ContractCodeConflict.
+   */
+  async putCode(contract: BytesInput, code: BytesInput): Promise<StoredCode> {
+    const addr = fixedBytes(contract, 32, "contract");
+    const bytes = anyBytes(code, "code");
+    if (bytes.length === 0) throw invalid("code must not be empty");
+    const codeHash = keccak256(bytes);
+    return this.#exclusive(async (s) => {
+      const existing = await s.code.get(addr);
+      if (existing !== undefined) {
+        const stored = decodeHashed(existing, "code");
+        if (!equalBytes(stored.hash, codeHash)) {
+          throw new EnigmaError(
+            ErrorCode.ContractCodeConflict,
+            `contract ${bytesToHex(addr)} already has different code`,
+            { details: { contract: bytesToHex(addr), stored: bytesToHex(stored.hash) } },
+          );
+        }
+        return { code: stored.data, codeHash };
+      }
+      await s.code.put(addr, encodeHashed(codeHash, bytes));
+      return { code: bytes, codeHash };
+    });
+  }
+
+  async getCode(contract: BytesInput): Promise<StoredCode | undefined> {
+    const addr = fixedBytes(contract, 32, "contract");
+    const v = await this.#s().code.get(addr);
+    if (v === undefined) return undefined;
+    const { hash, data } = decodeHashed(v, "code");
+    return { code: data, codeHash: hash };
+  }
+
+  // ---- deltas ----
+
+  /**
+   * Appends a contract's next delta. Returns true when written, false when the identical
+   * delta is already stored (a duplicate from gossip or sync). A gap is DeltaIndexGap, a
+   * different delta at a stored index DeltaConflict; neither changes anything.
+   */
+  async putDelta(contract: BytesInput, delta: StoredDelta): Promise<boolean> {
+    return (await this.putDeltas(contract, [delta])) === 1;
+  }
+
+  /**
+   * Appends consecutive deltas (a peer's range answer) in one batch: all or nothing. Deltas
+   * already stored identically are skipped. Returns how many were written.
+   */
+  async putDeltas(contract: BytesInput, deltas: readonly StoredDelta[]): Promise<number> {
+    const addr = fixedBytes(contract, 32, "contract");
+    if (!Array.isArray(deltas)) throw invalid("deltas must be an array");
+    const checked = deltas.map((d, i) => checkDelta(d, `deltas[${i}]`));
+    return this.#exclusive(async (s) => {
+      const ops = await this.#deltaOps(s, addr, checked);
+      await this.#write(ops);
+      return ops.length;
+    });
+  }
+
+  /**
+   * Deltas `from <= index < to` of a contract, in index order (`to` defaults to the end).
+   * Exactly the stored part of that window: fewer when the chain is shorter.
+   */
+  async getDeltas(contract: BytesInput, from = 0, to = MAX_DELTA_INDEX): Promise<StoredDelta[]> {
+    const addr = fixedBytes(contract, 32, "contract");
+    index(from, "from");
+    index(to, "to");
+    if (to < from) throw invalid("range end must not be before its start", { from, to });
+    const entries = await this.#s()
+      .delta.iterator({ gte: deltaKey(addr, from), lt: deltaKey(addr, to) })
+      .all();
+    return entries.map(([k, v]) => ({ index: readU64be(k, 32), ...decodeHashed(v, "delta") }));
+  }
+
+  /** Number of stored deltas of a contract (they are contiguous from 0: the next index). */
+  async deltaCount(contract: BytesInput): Promise<number> {
+    const last = await this.lastDelta(contract);
+    return last === undefined ? 0 : last.index + 1;
+  }
+
+  async lastDelta(contract: BytesInput): Promise<StoredDelta | undefined> {
+    const addr = fixedBytes(contract, 32, "contract");
+    return this.#last(this.#s(), addr);
+  }
+
+  // ---- tasks ----
+
+  /**
+   * Records a task (status UNVERIFIED unless given). Adding the same task for the same
+   * contract again is a no-op returning the stored task; another contract is TaskConflict.
+   */
+  async addTask(
+    taskId: BytesInput,
+    contract: BytesInput,
+    status: TaskResultStatus = TaskResultStatus.Unverified,
+  ): Promise<StoredTask> {
+    const id = bytesToHex(fixedBytes(taskId, 32, "taskId"));
+    const sc = bytesToHex(fixedBytes(contract, 32, "contract"));
+    checkStatus(status);
+    return this.#exclusive(async (s) => {
+      const existing = await this.#task(s, id);
+      if (existing !== undefined) {
+        if (existing.contract !== sc) {
+          throw new EnigmaError(
+            ErrorCode.TaskConflict,
+            `task ${id} is already recorded for contract ${existing.contract}`,
+            { details: { taskId: id, stored: existing.contract, given: sc } },
+          );
+        }
+        return existing;
+      }
+      const task: StoredTask = { taskId: id, contract: sc, status, committed: false };
+      await s.task.put(keyOf(id), encodeTask(task));
+      return task;
+    });
+  }
+
+  async getTask(taskId: BytesInput): Promise<StoredTask | undefined> {
+    const id = bytesToHex(fixedBytes(taskId, 32, "taskId"));
+    return this.#task(this.#s(), id);
+  }
+
+  /**
+   * Moves a task to a new status, optionally with its result, its state delta (appended to
+   * the task's contract) and its receipt (queued), all in one atomic batch: a crash leaves
+   * either all of them or none. A transition not in TASK_TRANSITIONS is TaskStatusTransition;
+   * repeating the current status with the same result is a no-op (returns false).
+   *
+   * @example
+   * await store.updateTask(taskId, { status: "SUCCESS", result: { output, usedGas }, delta, receipt });
+   */
+  async updateTask(taskId: BytesInput, update: TaskUpdate): Promise<boolean> {
+    const id = bytesToHex(fixedBytes(taskId, 32, "taskId"));
+    if (typeof update !== "object" || (update as unknown) === null) {
+      throw invalid("update must be an object");
+    }
+    checkStatus(update.status);
+    const result = update.result === undefined ? undefined : checkResult(update.result);
+    if (result !== undefined && !FINAL.has(update.status)) {
+      throw invalid("a result goes with a final status (SUCCESS, FAILED, ETHEREUMFAILURE)");
+    }
+    const delta = update.delta === undefined ? undefined : checkDelta(update.delta, "delta");
+    const receipt = update.receipt === undefined ? undefined : checkReceipt(update.receipt);
+    if (receipt !== undefined && receipt.taskId !== id) {
+      throw invalid("receipt.taskId must be the updated task", {
+        taskId: id,
+        receipt: receipt.taskId,
+      });
+    }
+    return this.#exclusive(async (s) => {
+      const task = await this.#task(s, id);
+      if (task === undefined) throw unknownTask(id);
+      const ops: Op[] = [];
+      let changed = false;
+      if (task.status !== update.status || !sameResult(task.result, result)) {
+        const same = task.status === update.status;
+        if (same || !TASK_TRANSITIONS[task.status].includes(update.status)) {
+          throw new EnigmaError(
+            ErrorCode.TaskStatusTransition,
+            same
+              ? `task ${id} is already ${task.status} with a different result`
+              : `task ${id} cannot go from ${task.status} to ${update.status}`,
+            { details: { taskId: id, from: task.status, to: update.status } },
+          );
+        }
+        const next: StoredTask = { ...task, status: update.status };
+        if (result !== undefined) next.result = result;
+        ops.push([s.task, keyOf(id), encodeTask(next)]);
+        changed = true;
+      }
+      if (delta !== undefined) {
+        ops.push(...(await this.#deltaOps(s, hexKey(task.contract), [delta])));
+      }
+      if (receipt !== undefined) {
+        ops.push(...(await this.#receiptOps(s, task, receipt)));
+      }
+      await this.#write(ops);
+      return changed || ops.length > 0;
+    });
+  }
+
+  // ---- pending receipts ----
+
+  /**
+   * Queues a task's receipt for the next commit. The task must be recorded and not committed
+   * (ReceiptAlreadyCommitted); queueing the identical receipt again is a no-op (false), a
+   * different one for a queued task is ReceiptAlreadyQueued.
+   */
+  async queueReceipt(receipt: ChainReceipt): Promise<boolean> {
+    const r = checkReceipt(receipt);
+    return this.#exclusive(async (s) => {
+      const task = await this.#task(s, r.taskId);
+      if (task === undefined) throw unknownTask(r.taskId);
+      const ops = await this.#receiptOps(s, task, r);
+      await this.#write(ops);
+      return ops.length > 0;
+    });
+  }
+
+  /** Pending receipts in the order they were queued. */
+  async pendingReceipts(): Promise<ChainReceipt[]> {
+    const values = await this.#s().receipt.values().all();
+    return values.map(decodeReceipt);
+  }
+
+  /**
+   * Removes committed receipts from the queue and marks their tasks committed, in one batch.
+   * Every id must be pending (ReceiptNotPending otherwise, and nothing changes).
+   */
+  async commitReceipts(taskIds: readonly BytesInput[]): Promise<void> {
+    if (!Array.isArray(taskIds)) throw invalid("taskIds must be an array");
+    const ids = taskIds.map((t, i) => bytesToHex(fixedBytes(t, 32, `taskIds[${i}]`)));
+    if (new Set(ids).size !== ids.length) throw invalid("taskIds must not repeat");
+    await this.#exclusive(async (s) => {
+      const ops: Op[] = [];
+      for (const id of ids) {
+        const seq = await s.receiptIndex.get(keyOf(id));
+        const task = await this.#task(s, id);
+        if (seq === undefined || task === undefined) {
+          throw new EnigmaError(ErrorCode.ReceiptNotPending, `no pending receipt for task ${id}`, {
+            details: { taskId: id, committed: task?.committed ?? false },
+          });
+        }
+        ops.push([s.receipt, seq, undefined]);
+        ops.push([s.receiptIndex, keyOf(id), undefined]);
+        ops.push([s.task, keyOf(id), encodeTask({ ...task, committed: true })]);
+      }
+      await this.#write(ops);
+    });
+  }
+
+  // ---- metadata ----
+
+  async getMeta(key: string): Promise<MetaValue | undefined> {
+    const v = await this.#s().meta.get(metaKey(key));
+    return v === undefined ? undefined : decodeJson(metaJson, v, `meta "${key}"`);
+  }
+
+  async putMeta(key: string, value: MetaValue): Promise<void> {
+    const k = metaKey(key);
+    const bytes = encodeJson(checkMeta(value));
+    await this.#exclusive((s) => s.meta.put(k, bytes));
+  }
+
+  async delMeta(key: string): Promise<void> {
+    const k = metaKey(key);
+    await this.#exclusive((s) => s.meta.del(k));
+  }
+
+  // ---- internals ----
+
+  #s(): Subs {
+    if (this.#subs === undefined) throw this.#notOpen();
+    return this.#subs;
+  }
+
+  #exclusive<T>(fn: (s: Subs) => Promise<T>): Promise<T> {
+    const run = this.#tail.then(() => fn(this.#s()));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #write(ops: readonly Op[]): Promise<void> {
+    if (ops.length === 0) return;
+    const db = this.#db;
+    if (db === undefined) throw this.#notOpen();
+    const batch = db.batch();
+    for (const [sublevel, key, value] of ops) {
+      if (value === undefined) batch.del(key, { sublevel });
+      else batch.put(key, value, { sublevel });
+    }
+    await batch.write();
+  }
+
+  #notOpen(): EnigmaError {
+    return new EnigmaError(ErrorCode.StoreNotOpen, "the node store is not started", {
+      details: { dir: this.#dir },
+    });
+  }
+
+  async #last(s: Subs, addr: Uint8Array): Promise<StoredDelta | undefined> {
+    const [entry] = await s.delta
+      .iterator({
+        gte: deltaKey(addr, 0),
+        lte: deltaKey(addr, MAX_DELTA_INDEX),
+        reverse: true,
+        limit: 1,
+      })
+      .all();
+    if (entry === undefined) return undefined;
+    return { index: readU64be(entry[0], 32), ...decodeHashed(entry[1], "delta") };
+  }
+
+  /** Ops appending `deltas` after the stored chain; throws on a gap or conflict. */
+  async #deltaOps(s: Subs, addr: Uint8Array, deltas: readonly StoredDelta[]): Promise<Op[]> {
+    const last = await this.#last(s, addr);
+    let next = last === undefined ? 0 : last.index + 1;
+    const ops: Op[] = [];
+    for (const d of deltas) {
+      if (d.index < next) {
+        const stored = await s.delta.get(deltaKey(addr, d.index));
+        const pending = ops.find(([, k]) => readU64be(k, 32) === d.index);
+        const hash =
+          stored !== undefined ? decodeHashed(stored, "delta").hash : pending?.[2]?.subarray(0, 32);
+        if (hash !== undefined && equalBytes(hash, d.hash)) continue;
+        throw new EnigmaError(
+          ErrorCode.DeltaConflict,
+          `contract ${bytesToHex(addr)} already has a different delta ${d.index}`,
+          { details: { contract: bytesToHex(addr), index: d.index } },
+        );
+      }
+      if (d.index > next) {
+        throw new EnigmaError(
+          ErrorCode.DeltaIndexGap,
+          `contract ${bytesToHex(addr)} expects delta ${next} next, got ${d.index}: fetch the missing deltas first`,
+          { details: { contract: bytesToHex(addr), expected: next, got: d.index } },
+        );
+      }
+      ops.push([s.delta, deltaKey(addr, d.index), encodeHashed(d.hash, d.data)]);
+      next++;
+    }
+    return ops;
+  }
+
+  /** Ops queueing a receipt (none when the identical one is queued). */
+  async #receiptOps(s: Subs, task: StoredTask, r: ChainReceipt): Promise<Op[]> {
+    if (task.committed) {
+      throw new EnigmaError(
+        ErrorCode.ReceiptAlreadyCommitted,
+        `the receipt of task ${task.taskId} was already committed`,
+        { details: { taskId: task.taskId } },
+      );
+    }
+    const encoded = encodeReceipt(r);
+    const seq = await s.receiptIndex.get(keyOf(task.taskId));
+    if (seq !== undefined) {
+      const queued = await s.receipt.get(seq);
+      if (queued !== undefined && equalBytes(queued, encoded)) return [];
+      throw new EnigmaError(
+        ErrorCode.ReceiptAlreadyQueued,
+        `a different receipt is already queued for task ${task.taskId}`,
+        { details: { taskId: task.taskId } },
+      );
+    }
+    // Sequence numbers order the queue; after the queue empties they may start over.
+    const [lastKey] = await s.receipt.keys({ reverse: true, limit: 1 }).all();
+    const nextSeq = u64be(lastKey === undefined ? 0 : readU64be(lastKey, 0) + 1);
+    return [
+      [s.receipt, nextSeq, encoded],
+      [s.receiptIndex, keyOf(task.taskId), nextSeq],
+    ];
+  }
+
+  async #task(s: Subs, id: string): Promise<StoredTask | undefined> {
+    const v = await s.task.get(keyOf(id));
+    return v === undefined ? undefined : decodeTask(v);
+  }
+}
+
+function keyOf(id: string): Uint8Array {
+  return fixedBytes(id, 32, "taskId");
+}
+
+function hexKey(h: Hex): Uint8Array {
+  return fixedBytes(h, 32, "contract");
+}
+
+function metaKey(key: unknown): Uint8Array {
+  if (typeof key !== "string" || key.length === 0 || key.length > 256) {
+    throw invalid("metadata key must be a string of 1 to 256 characters");
+  }
+  return utf8.encode(key);
+}
+
+function checkStatus(status: unknown): asserts status is TaskResultStatus {
+  if (!TASK_STATUSES.includes(status as TaskResultStatus)) {
+    throw invalid(`status must be one of ${TASK_STATUSES.join(", ")}`, { status: String(status) });
+  }
+}
+
+function checkDelta(value: unknown, what: string): StoredDelta {
+  if (typeof value !== "object" || value === null)
+    throw invalid(`${what} must be {index, hash, data}`);
+  const d = value as Record<string, unknown>;
+  const checked = {
+    index: index(d["index"], `${what}.index`),
+    hash: fixedBytes(d["hash"], 32, `${what}.hash`),
+    data: anyBytes(d["data"], `${what}.data`),
+  };
+  if (!equalBytes(keccak256(checked.data), checked.hash)) {
+    throw new EnigmaError(ErrorCode.DeltaTampered, `${what}: hash is not keccak256 of its data`, {
+      details: { index: checked.index },
+    });
+  }
+  return checked;
+}
+
+function unknownTask(id: string): EnigmaError {
+  return new EnigmaError(ErrorCode.TaskUnknown, `task ${id} is not recorded by this node`, {
+    details: { taskId: id },
+  });
+}
+
+function sameResult(a: TaskResultData | undefined, b: TaskResultData | undefined): boolean {
+  if (b === undefined) return true; // no result given: the stored one stays
+  if (a === undefined) return false;
+  return equalBytes(
+    encodeTask({ taskId: "0x", contract: "0x", status: "UNVERIFIED", committed: false, result: a }),
+    encodeTask({ taskId: "0x", contract: "0x", status: "UNVERIFIED", committed: false, result: b }),
+  );
+}

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ErrorCode, isEnigmaError } from "@enigma/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rejectedCode } from "@enigma/protocol/testing";
 import { NodeRpcClient } from "./rpc.js";
 
 let server: Server;
@@ -52,15 +53,6 @@ afterAll(async () => {
   });
 });
 
-async function codeOf(p: Promise<unknown>): Promise<number | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return isEnigmaError(e) ? e.code : -1;
-  }
-  return undefined;
-}
-
 describe("NodeRpcClient", () => {
   it("sends JSON-RPC 2.0 and returns the result", async () => {
     const rpc = new NodeRpcClient(url);
@@ -83,8 +75,8 @@ describe("NodeRpcClient", () => {
 
   it("reports transport problems as RpcTransport: non-JSON, wrong id, unreachable", async () => {
     const rpc = new NodeRpcClient(url);
-    expect(await codeOf(rpc.call("html", {}))).toBe(ErrorCode.RpcTransport);
-    expect(await codeOf(rpc.call("wrongId", {}))).toBe(ErrorCode.RpcTransport);
+    expect(await rejectedCode(rpc.call("html", {}))).toBe(ErrorCode.RpcTransport);
+    expect(await rejectedCode(rpc.call("wrongId", {}))).toBe(ErrorCode.RpcTransport);
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
     const port = (closed.address() as AddressInfo).port;
@@ -93,9 +85,9 @@ describe("NodeRpcClient", () => {
         r();
       });
     });
-    expect(await codeOf(new NodeRpcClient(`http://127.0.0.1:${port}`).call("getInfo", {}))).toBe(
-      ErrorCode.RpcTransport,
-    );
+    expect(
+      await rejectedCode(new NodeRpcClient(`http://127.0.0.1:${port}`).call("getInfo", {})),
+    ).toBe(ErrorCode.RpcTransport);
   });
 
   it("rejects a URL that is not http(s)", () => {

@@ -6,7 +6,6 @@ import {
   encryptTo,
   generateKeyPair,
   inputsHash,
-  isEnigmaError,
   recoverWorkerKeySigner,
   toRpcHex,
   verifyWorkerKey,
@@ -14,18 +13,10 @@ import {
 import { describe, expect, it } from "vitest";
 import { EnclaveIdentity } from "./identity.js";
 import { UserKeyExchange } from "./keyexchange.js";
+import { thrownCode } from "@enigma/protocol/testing";
 
 const id = EnclaveIdentity.generate(new TextEncoder().encode("key exchange test seed"));
 const utf8 = (s: string) => new TextEncoder().encode(s);
-
-function code(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isEnigmaError(e) ? e.code : -1;
-  }
-  return undefined;
-}
 
 describe("UserKeyExchange", () => {
   it("runs the client flow: signed key, encrypted inputs, encrypted output", () => {
@@ -65,7 +56,7 @@ describe("UserKeyExchange", () => {
     const msg = encryptTo(user.privateKey, b.workerEncryptionKey, utf8("x"));
     expect(kx.decrypt(user.publicKey, msg)).toEqual(utf8("x"));
     const stale = encryptTo(user.privateKey, a.workerEncryptionKey, utf8("x"));
-    expect(code(() => kx.decrypt(user.publicKey, stale))).toBe(ErrorCode.DecryptionFailed);
+    expect(thrownCode(() => kx.decrypt(user.publicKey, stale))).toBe(ErrorCode.DecryptionFailed);
   });
 
   it("refuses inputs from another user key and unknown keys", () => {
@@ -74,9 +65,11 @@ describe("UserKeyExchange", () => {
     const mallory = generateKeyPair();
     const { workerEncryptionKey } = kx.newKey(user.publicKey);
     const forged = encryptTo(mallory.privateKey, workerEncryptionKey, utf8("x"));
-    expect(code(() => kx.decrypt(user.publicKey, forged))).toBe(ErrorCode.DecryptionFailed);
-    expect(code(() => kx.decrypt(mallory.publicKey, forged))).toBe(ErrorCode.KeyExchangeKeyUnknown);
-    expect(code(() => kx.newKey(new Uint8Array(64)))).toBe(ErrorCode.InvalidPublicKey);
+    expect(thrownCode(() => kx.decrypt(user.publicKey, forged))).toBe(ErrorCode.DecryptionFailed);
+    expect(thrownCode(() => kx.decrypt(mallory.publicKey, forged))).toBe(
+      ErrorCode.KeyExchangeKeyUnknown,
+    );
+    expect(thrownCode(() => kx.newKey(new Uint8Array(64)))).toBe(ErrorCode.InvalidPublicKey);
   });
 
   it("expires keys and bounds their number", () => {
@@ -88,7 +81,7 @@ describe("UserKeyExchange", () => {
     expect(users.map((u) => kx.has(u.publicKey))).toEqual([false, false, true, true, true]);
     now += 100;
     expect(kx.has(users[4]?.publicKey ?? "")).toBe(false);
-    expect(code(() => kx.encrypt(users[4]?.publicKey ?? "", utf8("x")))).toBe(
+    expect(thrownCode(() => kx.encrypt(users[4]?.publicKey ?? "", utf8("x")))).toBe(
       ErrorCode.KeyExchangeKeyUnknown,
     );
     expect(kx.prune()).toBe(3);

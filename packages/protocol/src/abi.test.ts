@@ -9,15 +9,7 @@ import {
 } from "./abi.js";
 import { ErrorCode, isEnigmaError } from "./errors.js";
 import { bytesToHex } from "./hex.js";
-
-function code(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isEnigmaError(e) ? e.code : -1;
-  }
-  return undefined;
-}
+import { thrownCode } from "./testing.js";
 
 describe("function signatures", () => {
   it("parses and canonicalises", () => {
@@ -47,7 +39,7 @@ describe("function signatures", () => {
       "add(uint256",
     ]) {
       expect(
-        code(() => parseFunctionSignature(bad)),
+        thrownCode(() => parseFunctionSignature(bad)),
         bad,
       ).toBe(ErrorCode.InvalidFunctionSignature);
     }
@@ -95,14 +87,20 @@ describe("ABI encode/decode", () => {
     })();
     expect(isEnigmaError(e, ErrorCode.AbiEncodingFailed)).toBe(true);
     expect(isEnigmaError(e) && e.details.index).toBe(1);
-    expect(code(() => encodeArgs("add(uint256,uint256)", [1]))).toBe(ErrorCode.AbiEncodingFailed);
-    expect(code(() => encodeArgs("add(uint256)", [-1]))).toBe(ErrorCode.AbiEncodingFailed);
-    expect(code(() => encodeArgs("f(address)", ["0x1234"]))).toBe(ErrorCode.AbiEncodingFailed);
-    expect(code(() => encodeValues(["uint256"], [[1n, 2n]]))).toBe(ErrorCode.AbiEncodingFailed);
-    expect(code(() => decodeValues(["uint256", "uint256"], new Uint8Array(32)))).toBe(
+    expect(thrownCode(() => encodeArgs("add(uint256,uint256)", [1]))).toBe(
+      ErrorCode.AbiEncodingFailed,
+    );
+    expect(thrownCode(() => encodeArgs("add(uint256)", [-1]))).toBe(ErrorCode.AbiEncodingFailed);
+    expect(thrownCode(() => encodeArgs("f(address)", ["0x1234"]))).toBe(
+      ErrorCode.AbiEncodingFailed,
+    );
+    expect(thrownCode(() => encodeValues(["uint256"], [[1n, 2n]]))).toBe(
+      ErrorCode.AbiEncodingFailed,
+    );
+    expect(thrownCode(() => decodeValues(["uint256", "uint256"], new Uint8Array(32)))).toBe(
       ErrorCode.AbiDecodingFailed,
     );
-    expect(code(() => decodeValues(["uint999"], new Uint8Array(32)))).toBe(
+    expect(thrownCode(() => decodeValues(["uint999"], new Uint8Array(32)))).toBe(
       ErrorCode.InvalidFunctionSignature,
     );
   });

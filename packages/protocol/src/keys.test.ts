@@ -10,7 +10,7 @@ import {
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decryptFrom, deriveSharedKey, encryptTo } from "./envelope.js";
-import { ErrorCode, isEnigmaError } from "./errors.js";
+import { ErrorCode } from "./errors.js";
 import { bytesToHex } from "./hex.js";
 import {
   generateKeyPair,
@@ -28,17 +28,9 @@ import {
   workerKeyDigest,
   workerKeyMessage,
 } from "./workerKey.js";
+import { thrownCode } from "./testing.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-
-function code(fn: () => unknown): number | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return isEnigmaError(e) ? e.code : -1;
-  }
-  return undefined;
-}
 
 describe("key pairs and addresses", () => {
   it("64-byte public keys and addresses agree with ethers", () => {
@@ -58,7 +50,7 @@ describe("key pairs and addresses", () => {
     expect(generateKeyPair(seed).privateKey).not.toEqual(
       generateKeyPair(new TextEncoder().encode("devnet seed 0002")).privateKey,
     );
-    expect(code(() => generateKeyPair(new Uint8Array(8)))).toBe(ErrorCode.InvalidArgument);
+    expect(thrownCode(() => generateKeyPair(new Uint8Array(8)))).toBe(ErrorCode.InvalidArgument);
   });
 
   it("checksums addresses like ethers", () => {
@@ -69,13 +61,17 @@ describe("key pairs and addresses", () => {
   });
 
   it("refuses public keys that are not points on the curve", () => {
-    expect(code(() => normalizePublicKey(new Uint8Array(64)))).toBe(ErrorCode.InvalidPublicKey);
-    expect(code(() => normalizePublicKey(new Uint8Array(63)))).toBe(ErrorCode.InvalidPublicKey);
-    expect(code(() => normalizePublicKey("xyz"))).toBe(ErrorCode.InvalidPublicKey);
+    expect(thrownCode(() => normalizePublicKey(new Uint8Array(64)))).toBe(
+      ErrorCode.InvalidPublicKey,
+    );
+    expect(thrownCode(() => normalizePublicKey(new Uint8Array(63)))).toBe(
+      ErrorCode.InvalidPublicKey,
+    );
+    expect(thrownCode(() => normalizePublicKey("xyz"))).toBe(ErrorCode.InvalidPublicKey);
     const kp = generateKeyPair();
     const bad = kp.publicKey.slice();
     bad[63] = (bad[63] ?? 0) ^ 1;
-    expect(code(() => normalizePublicKey(bad))).toBe(ErrorCode.InvalidPublicKey);
+    expect(thrownCode(() => normalizePublicKey(bad))).toBe(ErrorCode.InvalidPublicKey);
   });
 });
 
@@ -103,8 +99,8 @@ describe("Ethereum-style signatures", () => {
     expect(recoverAddress(d, v01)).toBe(publicKeyToAddress(kp.publicKey));
     const bad = sig.slice();
     bad[64] = 5;
-    expect(code(() => recoverAddress(d, bad))).toBe(ErrorCode.InvalidSignature);
-    expect(code(() => recoverAddress(d, sig.slice(0, 64)))).toBe(ErrorCode.InvalidSignature);
+    expect(thrownCode(() => recoverAddress(d, bad))).toBe(ErrorCode.InvalidSignature);
+    expect(thrownCode(() => recoverAddress(d, sig.slice(0, 64)))).toBe(ErrorCode.InvalidSignature);
   });
 });
 
@@ -146,7 +142,7 @@ describe("user encryption envelope", () => {
     ).toEqual(msg);
     expect(decryptFrom(enclave.privateKey, user.publicKey, bytesToHex(wire).slice(2))).toEqual(msg);
     const other = generateKeyPair();
-    expect(code(() => decryptFrom(other.privateKey, user.publicKey, wire))).toBe(
+    expect(thrownCode(() => decryptFrom(other.privateKey, user.publicKey, wire))).toBe(
       ErrorCode.DecryptionFailed,
     );
   });
@@ -180,13 +176,13 @@ describe("worker encryption-key signature", () => {
     const sig = signWorkerKey(signer.privateKey, key);
     const other = publicKeyToAddress(generateKeyPair().publicKey);
     expect(
-      code(() => {
+      thrownCode(() => {
         verifyWorkerKey(key, sig, other);
       }),
     ).toBe(ErrorCode.SignerMismatch);
     const swapped = generateKeyPair().publicKey;
     expect(
-      code(() => {
+      thrownCode(() => {
         verifyWorkerKey(swapped, sig, publicKeyToAddress(signer.publicKey));
       }),
     ).toBe(ErrorCode.SignerMismatch);

@@ -1,4 +1,4 @@
-import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import { EnigmaError, ErrorCode, validationIssues } from "@enigma/protocol";
 import { z } from "zod";
 
 const port = z.number().int().min(0).max(65_535);
@@ -54,8 +54,8 @@ export type NodeConfig = Readonly<z.output<typeof NodeUserConfigSchema>>;
 export function resolveNodeConfig(input: unknown): NodeConfig {
   const parsed = NodeUserConfigSchema.safeParse(input);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${i.path.length > 0 ? i.path.join(".") : "(root)"}: ${i.message}`,
+    const problems = validationIssues(parsed.error).map(
+      (i) => `${i.path || "(root)"}: ${i.message}`,
     );
     throw new EnigmaError(ErrorCode.InvalidConfig, `invalid node config: ${problems.join("; ")}`, {
       details: { problems },

@@ -10,6 +10,7 @@ import { toBytes, type BytesLike } from "./bytes.js";
 import { EnigmaError, ErrorCode } from "./errors.js";
 import { bytesToHex, type Hex } from "./hex.js";
 import { sameAddress, toChecksumAddress } from "./keys.js";
+import { validationIssues } from "./issues.js";
 
 /**
  * The attestation service's RSA public key as the `Enigma` contract stores it: big-endian
@@ -102,10 +103,7 @@ export function parseAttestationPolicy(input: unknown): AttestationPolicy {
   if (!r.success) {
     throw new EnigmaError(ErrorCode.InvalidAttestationPolicy, "invalid attestation policy", {
       details: {
-        issues: r.error.issues.map((i) => ({
-          path: i.path.map(String).join("."),
-          message: i.message,
-        })),
+        issues: validationIssues(r.error),
       },
     });
   }
@@ -129,10 +127,7 @@ export function parseTrustRoot(input: unknown): RsaTrustRoot {
   if (!r.success) {
     throw new EnigmaError(ErrorCode.InvalidTrustRoot, "invalid RSA trust root", {
       details: {
-        issues: r.error.issues.map((i) => ({
-          path: i.path.map(String).join("."),
-          message: i.message,
-        })),
+        issues: validationIssues(r.error),
       },
     });
   }
@@ -219,10 +214,7 @@ export function parseAttestationReport(text: string): AttestationReport {
       "format",
       "the report lacks a field or has a wrong type",
       {
-        issues: r.error.issues.map((i) => ({
-          path: i.path.map(String).join("."),
-          message: i.message,
-        })),
+        issues: validationIssues(r.error),
       },
     );
   }

@@ -125,3 +125,5 @@ export {
 } from "./abi/receipts.js";
 export type { ChainReceipt } from "./abi/receipts.js";
 export { ENIGMA_ABI, ENIGMA_TOKEN_ABI } from "./abi/contracts.js";
+export { validationIssues } from "./issues.js";
+export type { ValidationIssue } from "./issues.js";

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { EnigmaError, ErrorCode } from "./errors.js";
 import type { Hex } from "./hex.js";
 import { normalizePublicKey } from "./keys.js";
+import { validationIssues } from "./issues.js";
 
 /**
  * Message schemas for the node JSON-RPC of DESIGN.md section 5 (Discovery's methods). Hex
@@ -230,10 +231,7 @@ function parseWith<S extends z.ZodType>(
 ): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => ({
-    path: i.path.map(String).join("."),
-    message: i.message,
-  }));
+  const issues = validationIssues(r.error);
   const first = issues[0];
   throw new EnigmaError(
     code,

@@ -1,6 +1,7 @@
 import { CommanderError, Command, InvalidArgumentError } from "commander";
 import { resolveDevnetOptions, type DevnetOptions } from "@enigma/devnet";
 import { isEnigmaError } from "@enigma/protocol";
+import { registerNode } from "./node.js";
 import { registerSc } from "./sc.js";
 
 /** Where the CLI writes; injected so tests can capture output. */
@@ -80,6 +81,7 @@ function build(io: CliIo, setExit: (code: number) => void): Command {
       },
     );
   registerSc(program, io, setExit);
+  registerNode(program, io);
   return program;
 }
 

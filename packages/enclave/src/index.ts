@@ -38,3 +38,14 @@ export { UserKeyExchange } from "./keyexchange.js";
 export type { KeyExchangeOptions, WorkerEncryptionKey } from "./keyexchange.js";
 export { StateKeyAuthority, StateKeyStore, MASTER_FILE } from "./statekeys.js";
 export type { StateKeyHolder, StateKeyAuthorityOptions, StateKeyAuthorizer } from "./statekeys.js";
+export { WorkerEnclave, STATE_KEYS_FILE, RECEIPTS_FILE } from "./worker-enclave.js";
+export type {
+  WorkerEnclaveOptions,
+  EnclaveTaskInput,
+  EnclaveTaskResult,
+  EnclaveDelta,
+} from "./worker-enclave.js";
+export { PrincipalEnclave } from "./principal-enclave.js";
+export type { PrincipalEnclaveOptions } from "./principal-enclave.js";
+export { PLATFORM_KEY_FILE, peerIdentityDigest } from "./enclave-base.js";
+export type { EnclaveAttester } from "./enclave-base.js";

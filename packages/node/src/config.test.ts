@@ -7,6 +7,8 @@ const ethereum = {
   tokenAddress: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
 };
 
+const attestation = { serviceKeyFile: "/devnet/attestation-service.pem" };
+
 function problemsOf(input: unknown): string[] {
   try {
     resolveNodeConfig(input);
@@ -19,12 +21,27 @@ function problemsOf(input: unknown): string[] {
 
 describe("resolveNodeConfig", () => {
   it("fills in defaults for a minimal worker config and freezes the result", () => {
-    const c = resolveNodeConfig({ dataDir: "/tmp/w1", ethereum });
+    const c = resolveNodeConfig({ dataDir: "/tmp/w1", ethereum, attestation });
     expect(c.roles).toEqual(["worker", "gateway"]);
     expect(c.ethereum.rpcUrl).toBe("http://127.0.0.1:8545");
     expect(c.ethereum.confirmations).toBe(0);
     expect(c.p2p).toEqual({ host: "127.0.0.1", port: 0, bootstrap: [] });
+    expect(c.worker).toEqual({ stake: "100", orderingWindowMs: 1000, maxBatch: 100 });
+    expect(c.seed).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("validates keys, seeds and stakes, and requires the attestation service key", () => {
+    const problems = problemsOf({
+      dataDir: "/d",
+      seed: "0x1234",
+      ethereum: { ...ethereum, privateKey: "0xzz" },
+      worker: { stake: "1.123456789" },
+    });
+    expect(problems.some((p) => p.startsWith("seed:"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("ethereum.privateKey:"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("worker.stake:"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("attestation:"))).toBe(true);
   });
 
   it("reports every problem with its path at once", () => {
@@ -44,8 +61,8 @@ describe("resolveNodeConfig", () => {
   });
 
   it("rejects unknown keys (typos) and a principal sharing its process", () => {
-    expect(problemsOf({ dataDir: "/d", ethereum, rpcPort: 1 }).join()).toMatch(/rpcPort/);
-    expect(problemsOf({ dataDir: "/d", ethereum, roles: ["principal", "worker"] }).join()).toMatch(
+    expect(problemsOf({ dataDir: "/d", ethereum, attestation, rpcPort: 1 }).join()).toMatch(/rpcPort/);
+    expect(problemsOf({ dataDir: "/d", ethereum, attestation, roles: ["principal", "worker"] }).join()).toMatch(
       /principal role runs alone/,
     );
     expect(problemsOf(null)).toHaveLength(1);

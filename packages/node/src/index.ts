@@ -1,5 +1,28 @@
 export { resolveNodeConfig, NodeUserConfigSchema } from "./config.js";
 export type { NodeConfig, NodeUserConfig } from "./config.js";
 export { NodeStore, TASK_TRANSITIONS } from "./store/store.js";
-export type { NodeStoreOptions, StoredCode, StoredDelta, TaskUpdate } from "./store/store.js";
+export type {
+  MessageKind,
+  NodeStoreOptions,
+  StoredCode,
+  StoredDelta,
+  TaskUpdate,
+} from "./store/store.js";
 export type { BytesInput, MetaValue, StoredTask, TaskResultData } from "./store/codec.js";
+export { createLogger, silentLogger, NodeMetrics } from "./observability.js";
+export type { Logger, LoggerOptions, NodeMetricsOptions } from "./observability.js";
+export { RpcServer } from "./rpc/server.js";
+export type { RpcHandlers, RpcServerOptions, RpcWireResult } from "./rpc/server.js";
+export { EnigmaNode, enclaveSeedOf } from "./node.js";
+export type { EnigmaNodeOptions, NodeEndpoints } from "./node.js";
+export { loadNodeConfig, runNode } from "./run.js";
+export { TOPICS, PROTOCOLS } from "./messages.js";
+export { EnigmaChain, WorkerStatus } from "./chain/enigma-chain.js";
+export type {
+  ChainEvent,
+  ChainOptions,
+  EpochInfo,
+  SecretContractInfo,
+  TaskRecordInfo,
+  WorkerInfo,
+} from "./chain/enigma-chain.js";

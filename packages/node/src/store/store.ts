@@ -109,6 +109,7 @@ interface Subs {
   receipt: Sub;
   receiptIndex: Sub;
   meta: Sub;
+  message: Sub;
 }
 /** One pending write: [sublevel, key, value] (value undefined: delete). */
 type Op = readonly [Sub, Uint8Array, Uint8Array | undefined];
@@ -179,6 +180,7 @@ export class NodeStore {
       receipt: sub("receipt"),
       receiptIndex: sub("receipt-index"),
       meta: sub("meta"),
+      message: sub("message"),
     };
     this.#db = db;
   }
@@ -428,6 +430,38 @@ export class NodeStore {
     });
   }
 
+  /** Every task, optionally only those with one of `statuses` (restart recovery). */
+  async listTasks(statuses?: readonly TaskResultStatus[]): Promise<StoredTask[]> {
+    if (statuses !== undefined) for (const st of statuses) checkStatus(st);
+    const values = await this.#s().task.values().all();
+    const tasks = values.map(decodeTask);
+    return statuses === undefined ? tasks : tasks.filter((t) => statuses.includes(t.status));
+  }
+
+  // ---- messages (task inputs and results as peers sent them) ----
+
+  /**
+   * Keeps a task's message of one kind (`input` or `result`) as JSON, replacing an older one.
+   * The caller validated it; readers validate again (it is peer data at rest).
+   */
+  async putMessage(kind: MessageKind, taskId: BytesInput, value: unknown): Promise<void> {
+    const key = messageKey(kind, taskId);
+    const bytes = encodeJson(value);
+    await this.#exclusive((s) => s.message.put(key, bytes));
+  }
+
+  async getMessage(kind: MessageKind, taskId: BytesInput): Promise<unknown> {
+    const v = await this.#s().message.get(messageKey(kind, taskId));
+    if (v === undefined) return undefined;
+    try {
+      return JSON.parse(new TextDecoder().decode(v)) as unknown;
+    } catch (cause) {
+      throw new EnigmaError(ErrorCode.StoreCorrupt, `stored ${kind} message cannot be decoded`, {
+        cause,
+      });
+    }
+  }
+
   // ---- metadata ----
 
   async getMeta(key: string): Promise<MetaValue | undefined> {
@@ -554,6 +588,18 @@ export class NodeStore {
     const v = await s.task.get(keyOf(id));
     return v === undefined ? undefined : decodeTask(v);
   }
+}
+
+export type MessageKind = "input" | "result";
+const MESSAGE_KINDS: Record<MessageKind, number> = { input: 1, result: 2 };
+
+function messageKey(kind: MessageKind, taskId: BytesInput): Uint8Array {
+  const tag = MESSAGE_KINDS[kind] as number | undefined;
+  if (tag === undefined) throw invalid('message kind must be "input" or "result"');
+  const key = new Uint8Array(33);
+  key[0] = tag;
+  key.set(fixedBytes(taskId, 32, "taskId"), 1);
+  return key;
 }
 
 function keyOf(id: string): Uint8Array {

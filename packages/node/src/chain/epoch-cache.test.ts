@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { EpochCache } from "./epoch-cache.js";
+import type { EpochInfo } from "./types.js";
+
+const epoch = (index: number, firstBlockNumber: number): EpochInfo => ({
+  index,
+  firstBlockNumber,
+  inclusionBlockNumber: firstBlockNumber - 1,
+  seed: BigInt(index),
+  workers: [],
+  stakes: [],
+});
+
+describe("EpochCache", () => {
+  it("answers a block only when the epoch's successor is known", () => {
+    const c = new EpochCache();
+    c.remember(epoch(1, 20));
+    expect(c.at(25)).toBeNull(); // epoch 2 may start at any later block
+    expect(c.at(15)).toBeNull(); // epoch 0 unknown
+    c.remember(epoch(0, 10));
+    expect(c.at(9)).toBeUndefined(); // before epoch 0: no epoch at all
+    expect(c.at(10)?.index).toBe(0);
+    expect(c.at(19)?.index).toBe(0);
+    expect(c.at(20)).toBeNull();
+    c.remember(epoch(3, 40)); // not the successor of 1: blocks of epoch 1 stay unknown
+    expect(c.at(30)).toBeNull();
+    c.remember(epoch(2, 30));
+    expect(c.at(29)?.index).toBe(1);
+    expect(c.at(30)?.index).toBe(2);
+    expect(c.at(45)).toBeNull();
+    expect(c.startingAt(30)?.index).toBe(2);
+  });
+
+  it("keeps each epoch once and drops the oldest beyond its size", () => {
+    const c = new EpochCache(2);
+    c.remember(epoch(0, 10));
+    c.remember(epoch(0, 10));
+    expect(c.size).toBe(1);
+    c.remember(epoch(1, 20));
+    c.remember(epoch(2, 30));
+    expect(c.size).toBe(2);
+    expect(c.startingAt(10)).toBeUndefined();
+    expect(c.at(25)?.index).toBe(1);
+  });
+});

@@ -1,0 +1,52 @@
+// Epochs already read from the chain. An epoch never changes once started, and the epoch in
+// force at a block is settled once its successor is known: a block below the successor's
+// first block stays in it. Only those answers are served from here.
+import type { EpochInfo } from "./types.js";
+
+export class EpochCache {
+  readonly #max: number;
+  /** Sorted by index; not necessarily contiguous. */
+  readonly #epochs: EpochInfo[] = [];
+
+  /** Keeps at most `max` epochs (each holds its worker list), dropping the oldest. */
+  constructor(max = 1_024) {
+    this.#max = max;
+  }
+
+  get size(): number {
+    return this.#epochs.length;
+  }
+
+  /** The epoch in force at block `b`: undefined = none (before epoch 0), null = not known here. */
+  at(b: number): EpochInfo | undefined | null {
+    const epochs = this.#epochs;
+    let lo = 0;
+    let hi = epochs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((epochs[mid]?.firstBlockNumber ?? 0) <= b) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) {
+      const first = epochs[0];
+      return first?.index === 0 && b < first.firstBlockNumber ? undefined : null;
+    }
+    const e = epochs[lo - 1];
+    const next = epochs[lo];
+    return e !== undefined && next?.index === e.index + 1 ? e : null;
+  }
+
+  /** The known epoch that starts at block `first`. */
+  startingAt(first: number): EpochInfo | undefined {
+    return this.#epochs.find((e) => e.firstBlockNumber === first);
+  }
+
+  remember(epoch: EpochInfo): void {
+    const epochs = this.#epochs;
+    const at = epochs.findIndex((e) => e.index >= epoch.index);
+    if (at === -1) epochs.push(epoch);
+    else if (epochs[at]?.index !== epoch.index) epochs.splice(at, 0, epoch);
+    // Drop the oldest: recent epochs are the ones tasks and receipts ask about.
+    if (epochs.length > this.#max) epochs.shift();
+  }
+}

@@ -1,0 +1,93 @@
+// The polling loop behind `EnigmaChain.watch`: consecutive block ranges, each delivered once
+// it has enough confirmations and only after the previous one's handler has finished.
+import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import { backoffDelay, sleep } from "./retry.js";
+import type { ChainEvent, ChainWatch, WatchOptions } from "./types.js";
+
+export interface WatchSource {
+  /** The latest block number (one attempt: the loop does its own backoff). */
+  head(): Promise<number>;
+  /** The events of `[from, to]` in chain order (one attempt per request). */
+  events(from: number, to: number): Promise<ChainEvent[]>;
+  pollIntervalMs: number;
+  baseDelayMs: number;
+  /** Largest range handed to `onEvents` at once (bounds memory while catching up). */
+  maxRange: number;
+  /** Aborted when the chain connection closes. */
+  closed: AbortSignal;
+}
+
+function checkCount(name: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    throw new EnigmaError(ErrorCode.InvalidArgument, `${name} must be a non-negative integer`, {
+      details: { [name]: String(v) },
+    });
+  }
+  return v;
+}
+
+/**
+ * Polls `source` every `pollIntervalMs`. Block `b` is delivered when `head - b >=
+ * confirmations`. Failures (RPC or handler) go to `onError` and are retried with exponential
+ * backoff from `baseDelayMs` (capped at 10 s); they never end the loop. `stop()` resolves once
+ * the loop has ended.
+ */
+export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
+  const fromBlock = checkCount("fromBlock", o.fromBlock);
+  const confirmations = checkCount("confirmations", o.confirmations ?? 0);
+  if (typeof o.onEvents !== "function") {
+    throw new EnigmaError(ErrorCode.InvalidArgument, "watch needs an onEvents function");
+  }
+  const stopping = new AbortController();
+  const onClose = () => {
+    stopping.abort();
+  };
+  source.closed.addEventListener("abort", onClose, { once: true });
+  const signal = stopping.signal;
+  // A function, so that TypeScript does not narrow `aborted` across the awaits below.
+  const stopped = () => signal.aborted;
+
+  const report = (e: unknown) => {
+    try {
+      o.onError?.(e);
+    } catch {
+      // A throwing error handler must not end the watch either.
+    }
+  };
+
+  const loop = (async () => {
+    let next = fromBlock;
+    let failures = 0;
+    while (!stopped()) {
+      let behind = false;
+      try {
+        const safe = (await source.head()) - confirmations;
+        if (safe >= next && !stopped()) {
+          const to = Math.min(safe, next + source.maxRange - 1);
+          const events = await source.events(next, to);
+          if (stopped()) break;
+          await o.onEvents(events, to);
+          next = to + 1;
+          behind = to < safe;
+        }
+        failures = 0;
+      } catch (e) {
+        if (stopped()) break;
+        failures++;
+        report(e);
+        await sleep(backoffDelay(failures, source.baseDelayMs), signal);
+        continue;
+      }
+      // Still catching up: go on at once instead of waiting for the next poll.
+      if (!behind) await sleep(source.pollIntervalMs, signal);
+    }
+  })();
+
+  return {
+    stop: async () => {
+      stopping.abort();
+      await loop;
+      source.closed.removeEventListener("abort", onClose);
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// The services one node is built from, handed to each part explicitly (no globals), so that a
+// test can build several nodes in one process.
+import { selectWorker, sameAddress, type Hex } from "@enigma/protocol";
+import type { EnigmaChain, EpochInfo } from "./chain/enigma-chain.js";
+import type { NodeConfig } from "./config.js";
+import type { Logger, NodeMetrics } from "./observability.js";
+import type { P2PNetwork } from "./p2p/network.js";
+import type { NodeStore } from "./store/store.js";
+
+export interface NodeContext {
+  readonly config: NodeConfig;
+  readonly store: NodeStore;
+  readonly chain: EnigmaChain;
+  readonly p2p: P2PNetwork;
+  readonly metrics: NodeMetrics;
+  readonly log: Logger;
+}
+
+/** What the chain watcher learned about a task record (its order is `(blockNumber, logIndex)`). */
+export interface RecordInfo {
+  taskId: Hex;
+  inputsHash: Hex;
+  gasLimit: bigint;
+  gasPx: bigint;
+  sender: Hex;
+  blockNumber: number;
+  logIndex: number;
+  /** When this node learned of the record (ms since epoch). */
+  seenAt: number;
+}
+
+/** Record order as one number: block, then log index. */
+export function recordOrder(r: { blockNumber: number; logIndex: number }): number {
+  return r.blockNumber * 1_000_000 + r.logIndex;
+}
+
+/** The worker selected for `contract` in `epoch` (lower-case), or undefined when none is staked. */
+export function selectedWorker(contract: string, epoch: EpochInfo): Hex | undefined {
+  const w = selectWorker(contract, epoch);
+  return w === undefined ? undefined : (w.toLowerCase() as Hex);
+}
+
+/** Whether `signer` is the selected worker of `contract` in the epoch in force at `blockNumber`. */
+export async function isSelected(
+  chain: EnigmaChain,
+  contract: string,
+  blockNumber: number,
+  signer: string,
+): Promise<boolean> {
+  const epoch = await chain.getEpoch(blockNumber);
+  if (epoch === undefined) return false;
+  const w = selectedWorker(contract, epoch);
+  return w !== undefined && sameAddress(w, signer);
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

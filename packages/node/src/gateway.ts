@@ -1,0 +1,265 @@
+// The gateway role: Discovery's JSON-RPC methods for clients (DESIGN.md section 5). It takes a
+// client's task input, checks what it can (the record on chain and the selected worker, when
+// the record is already there), stores it, hands it straight to the selected worker and
+// publishes it on gossip for everyone. It answers status and result queries from its own store,
+// asking the worker when it missed the result on gossip.
+import {
+  EnigmaError,
+  ErrorCode,
+  RPC_METHODS,
+  bytesToHex,
+  hexToBytes,
+  isEnigmaError,
+  parseMessage,
+  recoverWorkerKeySigner,
+  sameAddress,
+  toRpcHex,
+  type Hex,
+  type RpcParams,
+  type RpcResult,
+} from "@enigma/protocol";
+import type { WorkerEnclave } from "@enigma/enclave";
+import { isSelected, selectedWorker, type NodeContext } from "./context.js";
+import type { PeerDirectory } from "./directory.js";
+import {
+  PROTOCOLS,
+  TOPICS,
+  decodePreCode,
+  encodeMessage,
+  taskInputSchema,
+  taskResultSchema,
+  type TaskInput,
+  type TaskResult,
+} from "./messages.js";
+import type { RpcHandlers, RpcWireResult } from "./rpc/server.js";
+
+export interface GatewayDeps {
+  directory: PeerDirectory;
+  /** This node's worker enclave, when it is also a worker. */
+  enclave?: WorkerEnclave;
+  /** Delivers an input to this node's own pipeline (when it is also a worker). */
+  deliverLocally?: (input: TaskInput) => void;
+  /** Stores a result heard from a peer (shared with the gossip path). */
+  acceptResult: (result: TaskResult) => Promise<void>;
+  info: () => Record<string, unknown>;
+}
+
+const nothing = (): undefined => undefined;
+
+export class Gateway {
+  readonly #ctx: NodeContext;
+  readonly #d: GatewayDeps;
+
+  constructor(ctx: NodeContext, deps: GatewayDeps) {
+    this.#ctx = ctx;
+    this.#d = deps;
+  }
+
+  handlers(): RpcHandlers {
+    return {
+      getInfo: async () => ({ ...this.#d.info(), blockNumber: await this.#ctx.chain.blockNumber() }),
+      getWorkerEncryptionKey: (p) => this.#workerKey(p),
+      deploySecretContract: (p) => this.#submit({ ...p, taskId: p.contractAddress }),
+      sendTaskInput: (p) => this.#submit(p),
+      getTaskStatus: (p) => this.#status(p),
+      getTaskResult: (p) => this.#result(p),
+    };
+  }
+
+  /** Serves the worker-key protocol (a gateway forwarding a client's request to this worker). */
+  async start(): Promise<void> {
+    const { p2p } = this.#ctx;
+    const enclave = this.#d.enclave;
+    if (enclave !== undefined) {
+      await p2p.handle(PROTOCOLS.workerKey, (raw) => {
+        const p = parseMessage(RPC_METHODS.getWorkerEncryptionKey.params, raw, "worker key request");
+        if (!sameAddress(p.workerAddress, enclave.signer)) {
+          throw new EnigmaError(ErrorCode.WorkerUnknown, "this node is not that worker", {
+            details: { workerAddress: p.workerAddress },
+          });
+        }
+        const k = enclave.workerEncryptionKey(p.userPubKey);
+        return Promise.resolve({
+          workerEncryptionKey: bytesToHex(k.workerEncryptionKey),
+          workerSig: k.workerSig,
+        });
+      });
+      await p2p.handle(PROTOCOLS.taskInput, (raw) => {
+        const input = parseMessage(taskInputSchema, raw, "task input");
+        this.#d.deliverLocally?.(input);
+        return Promise.resolve(true);
+      });
+    }
+    await p2p.handle(PROTOCOLS.taskResult, async (raw) => {
+      const { taskId } = parseMessage(RPC_METHODS.getTaskResult.params, raw, "task result request");
+      return (await this.#ctx.store.getMessage("result", taskId)) ?? null;
+    });
+  }
+
+  async #workerKey(
+    p: RpcParams<"getWorkerEncryptionKey">,
+  ): Promise<RpcResult<"getWorkerEncryptionKey">> {
+    const enclave = this.#d.enclave;
+    let key: Hex;
+    let sig: Hex;
+    if (enclave !== undefined && sameAddress(enclave.signer, p.workerAddress)) {
+      const k = enclave.workerEncryptionKey(p.userPubKey);
+      key = bytesToHex(k.workerEncryptionKey);
+      sig = k.workerSig;
+    } else {
+      const peer = await this.#d.directory.peerOf(p.workerAddress);
+      const raw = await this.#ctx.p2p.request(peer, PROTOCOLS.workerKey, p, { timeoutMs: 10_000 });
+      const r = parseMessage(RPC_METHODS.getWorkerEncryptionKey.result, raw, "worker key");
+      // The client checks this too; a gateway does not pass on a key its worker did not sign.
+      if (!sameAddress(recoverWorkerKeySigner(r.workerEncryptionKey, r.workerSig), p.workerAddress)) {
+        throw new EnigmaError(ErrorCode.SignerMismatch, "the worker key is not signed by that worker", {
+          details: { workerAddress: p.workerAddress },
+        });
+      }
+      key = r.workerEncryptionKey;
+      sig = r.workerSig;
+    }
+    // enigma-js prefixes 0x itself.
+    return {
+      workerEncryptionKey: toRpcHex(hexToBytes(key)),
+      workerSig: toRpcHex(hexToBytes(sig)),
+    } as unknown as RpcResult<"getWorkerEncryptionKey">;
+  }
+
+  async #submit(p: RpcParams<"sendTaskInput"> & { preCode?: string }): Promise<boolean> {
+    const { store, chain, p2p, metrics, log } = this.#ctx;
+    const input: TaskInput = {
+      taskId: p.taskId,
+      contractAddress: p.contractAddress,
+      workerAddress: p.workerAddress,
+      encryptedFn: p.encryptedFn,
+      encryptedArgs: p.encryptedArgs,
+      userDHKey: p.userDHKey,
+      ...(p.preCode === undefined ? {} : { preCode: p.preCode }),
+    };
+    if (input.preCode !== undefined) decodePreCode(input.preCode);
+    // When the record is already on chain (it normally is: clients record first), refuse a
+    // task addressed to a worker that is not the selected one, or for a missing contract.
+    const record = await chain.getTaskRecord(input.taskId);
+    if (record !== undefined) {
+      if (record.status !== 1) {
+        throw new EnigmaError(ErrorCode.TaskNotPending, `task ${input.taskId} is already settled`, {
+          details: { taskId: input.taskId, status: record.status },
+        });
+      }
+      if (!(await isSelected(chain, input.contractAddress, record.blockNumber, input.workerAddress))) {
+        const epoch = await chain.getEpoch(record.blockNumber);
+        throw new EnigmaError(
+          ErrorCode.WorkerNotSelected,
+          `worker ${input.workerAddress} is not the selected worker for this contract in the task's epoch`,
+          {
+            details: {
+              taskId: input.taskId,
+              workerAddress: input.workerAddress,
+              selected: epoch === undefined ? null : (selectedWorker(input.contractAddress, epoch) ?? null),
+            },
+          },
+        );
+      }
+    }
+    if (input.preCode === undefined && (await store.getCode(input.contractAddress)) === undefined) {
+      const sc = await chain.getSecretContract(input.contractAddress);
+      if (sc === undefined) {
+        throw new EnigmaError(
+          ErrorCode.SecretContractNotDeployed,
+          `secret contract ${input.contractAddress} is not deployed`,
+          { details: { contractAddress: input.contractAddress } },
+        );
+      }
+    }
+    await store.addTask(input.taskId, input.contractAddress);
+    await store.putMessage("input", input.taskId, input);
+    metrics.tasksReceived.inc({ kind: input.preCode === undefined ? "compute" : "deploy" });
+    const enclave = this.#d.enclave;
+    if (enclave !== undefined && sameAddress(enclave.signer, input.workerAddress)) {
+      this.#d.deliverLocally?.(input);
+    } else {
+      void this.#handOver(input);
+    }
+    void p2p.publish(TOPICS.tasks, encodeMessage(input), { minPeers: 1, timeoutMs: 5_000 }).catch(
+      (e: unknown) => {
+        log.warn({ taskId: input.taskId, err: String(e) }, "task input not gossiped");
+      },
+    );
+    return true;
+  }
+
+  /** Direct delivery to the named worker; gossip is the fallback (and the broadcast). */
+  async #handOver(input: TaskInput): Promise<void> {
+    try {
+      const peer = await this.#d.directory.peerOf(input.workerAddress);
+      await this.#ctx.p2p.request(peer, PROTOCOLS.taskInput, input, { timeoutMs: 5_000 });
+    } catch (e) {
+      this.#ctx.log.debug({ taskId: input.taskId, err: String(e) }, "direct hand-over failed");
+    }
+  }
+
+  async #status(p: RpcParams<"getTaskStatus">): Promise<RpcResult<"getTaskStatus">> {
+    const task = await this.#known(p.taskId, p.workerAddress);
+    const out: { status: string; output?: string } = { status: task.status };
+    if (p.withResult && task.result?.output !== undefined) out.output = toRpcHex(task.result.output);
+    return out as RpcResult<"getTaskStatus">;
+  }
+
+  async #result(p: RpcParams<"getTaskResult">): Promise<RpcResult<"getTaskResult">> {
+    const { store } = this.#ctx;
+    const task = await store.getTask(p.taskId);
+    if (task === undefined) return null;
+    if (task.result === undefined) {
+      return { taskId: toRpcHex(hexToBytes(task.taskId)), status: task.status } as unknown as RpcResult<"getTaskResult">;
+    }
+    const r = task.result;
+    const delta =
+      r.delta === undefined
+        ? undefined
+        : (await store.getDeltas(task.contract, r.delta.index, r.delta.index + 1))[0];
+    const out: Record<string, unknown> = {
+      taskId: toRpcHex(hexToBytes(task.taskId)),
+      status: task.status,
+      output: r.output === undefined ? "" : toRpcHex(r.output),
+      usedGas: r.usedGas ?? 0,
+      ethereumPayload: r.ethereumPayload === undefined ? "" : toRpcHex(r.ethereumPayload),
+      ethereumAddress: r.ethereumAddress === undefined ? "" : toRpcHex(r.ethereumAddress),
+      signature: r.signature === undefined ? "" : toRpcHex(r.signature),
+      preCodeHash: r.preCodeHash === undefined ? "" : toRpcHex(r.preCodeHash),
+    };
+    if (delta !== undefined) out["delta"] = { key: delta.index, data: toRpcHex(delta.data) };
+    return out as unknown as RpcResult<"getTaskResult">;
+  }
+
+  /** The stored task; asks the worker for its result when this node missed it. */
+  async #known(taskId: Hex, workerAddress?: Hex) {
+    const { store } = this.#ctx;
+    let task = await store.getTask(taskId);
+    if (task === undefined || task.result === undefined) {
+      await this.#fetchResult(taskId, workerAddress).catch(nothing);
+      task = await store.getTask(taskId);
+    }
+    if (task === undefined) {
+      throw new EnigmaError(ErrorCode.TaskUnknown, `task ${taskId} is not known to this node`, {
+        details: { taskId },
+      });
+    }
+    return task;
+  }
+
+  async #fetchResult(taskId: Hex, workerAddress?: Hex): Promise<void> {
+    if (workerAddress === undefined) return;
+    if (this.#d.enclave !== undefined && sameAddress(this.#d.enclave.signer, workerAddress)) return;
+    const peer = await this.#d.directory.peerOf(workerAddress);
+    const raw = await this.#ctx.p2p.request(peer, PROTOCOLS.taskResult, { taskId }, { timeoutMs: 3_000 });
+    if (raw === null) return;
+    try {
+      await this.#d.acceptResult(parseMessage(taskResultSchema, raw, "task result"));
+    } catch (e) {
+      if (!isEnigmaError(e)) throw e;
+      this.#ctx.log.warn({ taskId, err: e.message }, "fetched result rejected");
+    }
+  }
+}
+

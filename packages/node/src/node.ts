@@ -1,0 +1,555 @@
+// One node program, three roles: principal, worker, gateway (a node can be a worker and a
+// gateway at once). `EnigmaNode` builds the node's services from its resolved config, starts
+// them in dependency order and stops them in reverse.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  EnigmaError,
+  ErrorCode,
+  TaskResultStatus,
+  bytesToHex,
+  concatBytes,
+  engToGrains,
+  hexToBytes,
+  isEnigmaError,
+  keccak256,
+  parseMessage,
+  recoverAddress,
+  sameAddress,
+  type Hex,
+} from "@enigma/protocol";
+import {
+  PrincipalEnclave,
+  SimulatedAttestationService,
+  WorkerEnclave,
+  devnetAttestationPolicy,
+} from "@enigma/enclave";
+import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
+import type { NodeConfig } from "./config.js";
+import { isSelected, type NodeContext } from "./context.js";
+import { PeerDirectory } from "./directory.js";
+import { Gateway } from "./gateway.js";
+import {
+  TOPICS,
+  checkResultShape,
+  decodeJson,
+  decodePreCode,
+  receiptBatchDigest,
+  receiptOf,
+  taskInputSchema,
+  taskResultSchema,
+  type TaskInput,
+  type TaskResult,
+} from "./messages.js";
+import { NodeMetrics, createLogger, type Logger } from "./observability.js";
+import { P2PNetwork, type GossipVerdict } from "./p2p/network.js";
+import { PrincipalService } from "./principal.js";
+import { RpcServer } from "./rpc/server.js";
+import { NodeStore } from "./store/store.js";
+import { DeltaSync } from "./sync.js";
+import { TaskPipeline, resultData } from "./worker/pipeline.js";
+import { ReceiptBatcher } from "./worker/receipts.js";
+import { StateKeyClient } from "./worker/state-keys.js";
+
+export interface EnigmaNodeOptions {
+  /** A logger to use instead of one built from `config.logLevel`. */
+  logger?: Logger;
+}
+
+/** Where a started node can be reached. */
+export interface NodeEndpoints {
+  peerId: string;
+  multiaddrs: string[];
+  rpcUrl: string | undefined;
+  signer: Hex | undefined;
+  roles: NodeConfig["roles"];
+}
+
+const CURSOR = "chainCursor";
+
+/**
+ * @example
+ * const node = new EnigmaNode(resolveNodeConfig(json));
+ * await node.start();
+ * console.log(node.endpoints());
+ * await node.stop();
+ */
+export class EnigmaNode {
+  readonly config: NodeConfig;
+  readonly metrics: NodeMetrics;
+  readonly log: Logger;
+  #ctx: NodeContext | undefined;
+  #worker: WorkerEnclave | undefined;
+  #principalEnclave: PrincipalEnclave | undefined;
+  #directory: PeerDirectory | undefined;
+  #sync: DeltaSync | undefined;
+  #pipeline: TaskPipeline | undefined;
+  #batcher: ReceiptBatcher | undefined;
+  #principal: PrincipalService | undefined;
+  #rpc: RpcServer | undefined;
+  #watcher: { stop(): Promise<void> } | undefined;
+  #stops: (() => Promise<void>)[] = [];
+  #state: "new" | "starting" | "started" | "stopped" = "new";
+
+  constructor(config: NodeConfig, options: EnigmaNodeOptions = {}) {
+    this.config = config;
+    this.metrics = new NodeMetrics();
+    this.log = options.logger ?? createLogger({ level: config.logLevel, name: "enigma-node" });
+  }
+
+  has(role: NodeConfig["roles"][number]): boolean {
+    return this.config.roles.includes(role);
+  }
+
+  /** The enclave signer of a worker or principal. */
+  get signer(): Hex | undefined {
+    return this.#worker?.signer ?? this.#principalEnclave?.signer;
+  }
+
+  endpoints(): NodeEndpoints {
+    const ctx = this.#live();
+    return {
+      peerId: ctx.p2p.peerId,
+      multiaddrs: ctx.p2p.multiaddrs,
+      rpcUrl: this.#rpc?.url,
+      signer: this.signer,
+      roles: this.config.roles,
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== "new") {
+      throw new EnigmaError(ErrorCode.NodeNotReady, `a node can start once (it is ${this.#state})`);
+    }
+    this.#state = "starting";
+    try {
+      await this.#start();
+      this.#state = "started";
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** Stops every service this node started, in reverse order. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#state = "stopped";
+    const stops = this.#stops.reverse();
+    this.#stops = [];
+    for (const stop of stops) {
+      try {
+        await stop();
+      } catch (e) {
+        this.log.warn({ err: String(e) }, "error while stopping");
+      }
+    }
+  }
+
+  async #start(): Promise<void> {
+    const c = this.config;
+    const derive = (label: string) => (c.seed === undefined ? undefined : deriveSeed(c.seed, label));
+
+    const store = new NodeStore({ dir: join(c.dataDir, "db") });
+    await store.start();
+    this.#stops.push(() => store.stop());
+
+    const chain = await EnigmaChain.connect({
+      rpcUrl: c.ethereum.rpcUrl,
+      enigmaAddress: c.ethereum.enigmaAddress,
+      tokenAddress: c.ethereum.tokenAddress,
+      pollIntervalMs: c.ethereum.pollIntervalMs,
+      ...(c.ethereum.privateKey === undefined ? {} : { privateKey: c.ethereum.privateKey }),
+    });
+    this.#stops.push(() => chain.close());
+
+    const service = await loadAttestationService(c.attestation.serviceKeyFile);
+    const attest = (quote: Uint8Array) => service.attest(quote);
+    const enclaveDir = join(c.dataDir, "enclave");
+    const enclaveSeed = derive("enclave");
+    if (this.has("worker")) {
+      this.#worker = await WorkerEnclave.open({
+        dir: enclaveDir,
+        attest,
+        chainId: chain.chainId,
+        enigmaAddress: chain.enigmaAddress,
+        ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
+      });
+    }
+    if (this.has("principal")) {
+      this.#principalEnclave = await PrincipalEnclave.open({
+        dir: enclaveDir,
+        attest,
+        chainId: chain.chainId,
+        enigmaAddress: chain.enigmaAddress,
+        trustRoot: service.trustRoot,
+        policy: devnetAttestationPolicy(),
+        ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
+      });
+    }
+    const enclaveSigner = this.#worker ?? this.#principalEnclave;
+
+    const p2pSeed = derive("p2p");
+    const p2p = new P2PNetwork({
+      host: c.p2p.host,
+      port: c.p2p.port,
+      bootstrap: [...c.p2p.bootstrap],
+      logger: this.log.child({ module: "p2p" }),
+      ...(p2pSeed === undefined ? {} : { privateKeySeed: p2pSeed }),
+    });
+    const ctx: NodeContext = {
+      config: c,
+      store,
+      chain,
+      p2p,
+      metrics: this.metrics,
+      log: this.log.child({ ...(enclaveSigner === undefined ? {} : { worker: enclaveSigner.signer }) }),
+    };
+    this.#ctx = ctx;
+
+    const directory = new PeerDirectory({
+      p2p,
+      roles: c.roles,
+      log: ctx.log,
+      ...(enclaveSigner === undefined
+        ? {}
+        : { enclave: { signer: enclaveSigner.signer, signPeerIdentity: (p: string) => enclaveSigner.signPeerIdentity(p) } }),
+    });
+    this.#directory = directory;
+    const sync = new DeltaSync(ctx);
+    this.#sync = sync;
+    await p2p.start();
+    this.#stops.push(() => p2p.stop());
+    await directory.start();
+    this.#stops.push(() => directory.stop());
+    await sync.start();
+
+    if (this.#worker !== undefined) {
+      const batcher = new ReceiptBatcher(ctx, this.#worker);
+      batcher.onCommitted = (outcome) => this.#onCommitted(outcome);
+      this.#batcher = batcher;
+      this.#pipeline = new TaskPipeline(ctx, {
+        enclave: this.#worker,
+        batcher,
+        stateKeys: new StateKeyClient(ctx, this.#worker, directory),
+        sync,
+        onResult: (r) => this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED"),
+      });
+      this.#stops.push(() => batcher.stop());
+      this.#stops.push(() => this.#pipeline?.stop() ?? Promise.resolve());
+    }
+    if (this.#principalEnclave !== undefined) {
+      const principal = new PrincipalService(ctx, this.#principalEnclave);
+      await principal.start();
+      this.#principal = principal;
+      this.#stops.push(() => principal.stop());
+    }
+
+    // Every node hears every task input and every result.
+    p2p.subscribe(
+      TOPICS.tasks,
+      (data) => this.#verdict(TOPICS.tasks, () => this.#checkInput(data)),
+      (data) => this.#onInput(parseMessage(taskInputSchema, decodeJson(data, "task input"), "task input")),
+    );
+    p2p.subscribe(
+      TOPICS.results,
+      (data) => this.#verdict(TOPICS.results, () => this.#checkResult(data)),
+      (data) =>
+        this.#acceptVerified(parseMessage(taskResultSchema, decodeJson(data, "task result"), "task result")),
+    );
+
+    // Chain: register, stake and log in (worker), or register (principal).
+    await this.#joinChain();
+
+    const gateway = new Gateway(ctx, {
+      directory,
+      ...(this.#worker === undefined ? {} : { enclave: this.#worker }),
+      deliverLocally: (input) => this.#pipeline?.onInput(input),
+      acceptResult: (r) => this.#acceptResult(r),
+      info: () => this.#info(),
+    });
+    await gateway.start();
+    if (this.has("gateway")) {
+      const rpc = new RpcServer({
+        host: c.rpc.host,
+        port: c.rpc.port,
+        handlers: gateway.handlers(),
+        metrics: this.metrics,
+        logger: ctx.log.child({ module: "rpc" }),
+      });
+      await rpc.start();
+      this.#rpc = rpc;
+      this.#stops.push(() => rpc.stop());
+    }
+
+    const head = await chain.blockNumber();
+    const cursor = await store.getMeta(CURSOR);
+    const window = chain.taskTimeout + chain.epochSize;
+    const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
+    await this.#pipeline?.start(head);
+    this.#watcher = chain.watch({
+      fromBlock,
+      confirmations: c.ethereum.confirmations,
+      onEvents: (events, toBlock) => this.#onChain(events, toBlock),
+      onError: (e) => ctx.log.warn({ err: String(e) }, "chain watcher error"),
+    });
+    this.#stops.push(() => this.#watcher?.stop() ?? Promise.resolve());
+    if ((await store.pendingReceipts()).length > 0) void this.#batcher?.trigger("restart");
+    void sync.catchUpAll();
+    ctx.log.info({ ...this.endpoints(), fromBlock }, "node started");
+  }
+
+  #live(): NodeContext {
+    if (this.#ctx === undefined) throw new EnigmaError(ErrorCode.NodeNotReady, "the node is not started");
+    return this.#ctx;
+  }
+
+  #info(): Record<string, unknown> {
+    const ctx = this.#live();
+    return {
+      name: "enigma-node",
+      roles: this.config.roles,
+      peerId: ctx.p2p.peerId,
+      peers: ctx.p2p.peers().length,
+      signer: this.signer ?? null,
+      chainId: ctx.chain.chainId.toString(),
+      enigmaAddress: ctx.chain.enigmaAddress,
+    };
+  }
+
+  async #joinChain(): Promise<void> {
+    const { chain, log } = this.#live();
+    if (this.#worker !== undefined) {
+      const a = this.#worker.attestation;
+      const done = await chain.ensureWorker({
+        signer: this.#worker.signer,
+        report: new TextEncoder().encode(a.report),
+        signature: a.signature,
+        stake: engToGrains(this.config.worker.stake),
+      });
+      log.info(done, "worker registered, staked and logged in");
+    }
+    if (this.#principalEnclave !== undefined) {
+      const custodian = chain.account;
+      if (custodian === undefined) {
+        throw new EnigmaError(ErrorCode.InvalidConfig, "the principal needs ethereum.privateKey");
+      }
+      const w = await chain.getWorker(custodian);
+      if (w.status === 0) {
+        const a = this.#principalEnclave.attestation;
+        await chain.register(this.#principalEnclave.signer, new TextEncoder().encode(a.report), a.signature);
+        log.info({ signer: this.#principalEnclave.signer }, "principal registered");
+      }
+    }
+  }
+
+  async #onChain(events: ChainEvent[], toBlock: number): Promise<void> {
+    const { store, chain, log } = this.#live();
+    for (const e of events) {
+      switch (e.type) {
+        case "TaskRecordCreated":
+          this.#pipeline?.onRecord({
+            taskId: e.taskId as Hex,
+            inputsHash: e.inputsHash as Hex,
+            gasLimit: e.gasLimit,
+            gasPx: e.gasPx,
+            sender: e.sender as Hex,
+            blockNumber: e.blockNumber,
+            logIndex: e.logIndex,
+            seenAt: Date.now(),
+          });
+          break;
+        case "WorkersParameterized":
+          void this.#batcher?.trigger("epoch-end");
+          break;
+        case "ReceiptFailedETH":
+          await this.#setStatus(e.taskId as Hex, TaskResultStatus.EthereumFailure);
+          break;
+        case "ReceiptVerified":
+          await this.#checkCommittedDelta(e.scAddr as Hex, e.deltaHashIndex, e.stateDeltaHash);
+          break;
+        default:
+          break;
+      }
+    }
+    await store.putMeta(CURSOR, toBlock);
+    this.#pipeline?.onBlock(toBlock);
+    if (this.#principal !== undefined) await this.#principal.onBlock(toBlock);
+    if (this.#batcher !== undefined && (await store.pendingReceipts()).length > 0) {
+      const epoch = await chain.currentEpoch();
+      if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + chain.epochSize - 1) {
+        void this.#batcher.trigger("epoch-end");
+      }
+    }
+    log.trace({ toBlock, events: events.length }, "chain events");
+  }
+
+  /** Every node checks its copy of a committed delta against the chain. */
+  async #checkCommittedDelta(contract: Hex, index: number, hash: string): Promise<void> {
+    if (/^0x0*$/.test(hash)) return;
+    const { store, log } = this.#live();
+    const [stored] = await store.getDeltas(contract, index, index + 1);
+    if (stored === undefined) {
+      void this.#sync?.catchUp(contract).catch((e: unknown) => {
+        log.warn({ contract, err: String(e) }, "delta sync failed");
+      });
+    } else if (bytesToHex(stored.hash) !== hash.toLowerCase()) {
+      log.error({ contract, index }, "stored delta differs from the hash committed on Ethereum");
+    }
+  }
+
+  async #onCommitted(outcome: Map<string, number>): Promise<void> {
+    for (const [taskId, status] of outcome) {
+      if (status === 4) await this.#setStatus(taskId as Hex, TaskResultStatus.EthereumFailure);
+    }
+  }
+
+  async #setStatus(taskId: Hex, status: TaskResultStatus): Promise<void> {
+    const { store } = this.#live();
+    const task = await store.getTask(taskId);
+    if (task === undefined || task.status === status) return;
+    try {
+      await store.updateTask(taskId, { status });
+      this.#rpc?.notifyTaskStatus(taskId, status);
+    } catch (e) {
+      if (!isEnigmaError(e, ErrorCode.TaskStatusTransition)) throw e;
+    }
+  }
+
+  async #verdict(topic: string, check: () => Promise<GossipVerdict> | GossipVerdict): Promise<GossipVerdict> {
+    let verdict: GossipVerdict;
+    try {
+      verdict = await check();
+    } catch (e) {
+      this.#live().log.debug({ topic, err: String(e) }, "gossip message rejected");
+      verdict = "reject";
+    }
+    this.metrics.gossipMessages.inc({ topic, verdict });
+    return verdict;
+  }
+
+  #checkInput(data: Uint8Array): GossipVerdict {
+    const input = parseMessage(taskInputSchema, decodeJson(data, "task input"), "task input");
+    if (input.preCode !== undefined) {
+      if (input.contractAddress !== input.taskId) return "reject";
+      decodePreCode(input.preCode);
+    }
+    return "accept";
+  }
+
+  async #onInput(input: TaskInput): Promise<void> {
+    const { store } = this.#live();
+    try {
+      await store.addTask(input.taskId, input.contractAddress);
+      if ((await store.getMessage("input", input.taskId)) === undefined) {
+        await store.putMessage("input", input.taskId, input);
+      }
+    } catch (e) {
+      if (!isEnigmaError(e, ErrorCode.TaskConflict)) throw e;
+      return;
+    }
+    this.#pipeline?.onInput(input);
+  }
+
+  async #checkResult(data: Uint8Array): Promise<GossipVerdict> {
+    const r = parseMessage(taskResultSchema, decodeJson(data, "task result"), "task result");
+    return this.#verifyResult(r);
+  }
+
+  /**
+   * A result is accepted when it is consistent, signed by the worker it names, and that worker
+   * was the selected one for the contract in the epoch of the task's record. A result whose
+   * record this node cannot see yet is ignored (not penalised).
+   */
+  async #verifyResult(r: TaskResult): Promise<GossipVerdict> {
+    const { chain } = this.#live();
+    checkResultShape(r);
+    const digest = receiptBatchDigest(chain.chainId, chain.enigmaAddress, [receiptOf(r)]);
+    if (!sameAddress(recoverAddress(digest, r.signature), r.workerAddress)) return "reject";
+    const record = await chain.getTaskRecord(r.taskId);
+    if (record === undefined) return "ignore";
+    if (!(await isSelected(chain, r.contractAddress, record.blockNumber, r.workerAddress))) return "reject";
+    return "accept";
+  }
+
+  /** A result from a peer outside gossip (fetched): verified like a gossip one. */
+  async #acceptResult(r: TaskResult): Promise<void> {
+    const verdict = await this.#verifyResult(r);
+    if (verdict !== "accept") {
+      throw new EnigmaError(ErrorCode.ResultRejected, `result of ${r.taskId} rejected (${verdict})`);
+    }
+    await this.#acceptVerified(r);
+  }
+
+  /** Stores a verified result of another worker: the task, its code, its delta, its status. */
+  async #acceptVerified(r: TaskResult): Promise<void> {
+    const { store, log } = this.#live();
+    try {
+      await store.addTask(r.taskId, r.contractAddress);
+    } catch (e) {
+      if (!isEnigmaError(e, ErrorCode.TaskConflict)) throw e;
+      log.warn({ taskId: r.taskId }, "result for a task recorded under another contract: ignored");
+      return;
+    }
+    if (r.success && r.preCodeHash !== null && (await store.getCode(r.contractAddress)) === undefined) {
+      const input = await store.getMessage("input", r.taskId);
+      const parsed = taskInputSchema.safeParse(input);
+      if (parsed.success && parsed.data.preCode !== undefined) {
+        const code = decodePreCode(parsed.data.preCode);
+        if (bytesToHex(keccak256(code)) === r.codeHash) await store.putCode(r.contractAddress, code);
+      }
+    }
+    let delta: { index: number; hash: Uint8Array; data: Uint8Array } | undefined;
+    if (r.delta !== null) {
+      const count = await store.deltaCount(r.contractAddress);
+      if (r.delta.index <= count) {
+        delta = { index: r.delta.index, hash: hexToBytes(r.delta.hash), data: hexToBytes(r.delta.data) };
+      } else {
+        log.warn(
+          { contract: r.contractAddress, index: r.delta.index, have: count },
+          "delta arrived ahead of its predecessors; catching up from peers",
+        );
+        void this.#sync?.catchUp(r.contractAddress).catch(() => undefined);
+      }
+    }
+    try {
+      await store.updateTask(r.taskId, {
+        status: r.success ? TaskResultStatus.Success : TaskResultStatus.Failed,
+        result: resultData(r),
+        ...(delta === undefined ? {} : { delta }),
+      });
+    } catch (e) {
+      if (!isEnigmaError(e)) throw e;
+      log.debug({ taskId: r.taskId, err: e.message }, "result not applied");
+    }
+    await store.putMessage("result", r.taskId, r);
+    if (delta !== undefined) this.#pipeline?.markStale(r.contractAddress);
+    this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED");
+  }
+}
+
+function deriveSeed(seed: string, label: string): Uint8Array {
+  return keccak256(concatBytes(hexToBytes(seed, "seed"), new TextEncoder().encode(label)));
+}
+
+/**
+ * The enclave seed a node derives from its config `seed`: a devnet uses it to know the
+ * principal's enclave signer before the contracts are deployed.
+ */
+export function enclaveSeedOf(seed: string): Uint8Array {
+  return deriveSeed(seed, "enclave");
+}
+
+async function loadAttestationService(file: string): Promise<SimulatedAttestationService> {
+  let pem: string;
+  try {
+    pem = await readFile(file, "utf8");
+  } catch (cause) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `cannot read the attestation service key ${file} (attestation.serviceKeyFile)`,
+      { details: { file }, cause },
+    );
+  }
+  return SimulatedAttestationService.fromPem(pem);
+}

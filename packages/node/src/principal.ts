@@ -1,0 +1,86 @@
+// The principal node: at each epoch boundary it draws the seed in its enclave and calls
+// `setWorkersParams`; it hands out contract state keys, encrypted to the requesting enclave,
+// only to an attested worker selected for that contract (current epoch, or the one before it,
+// so a task recorded just before the boundary can still be run).
+import { EnigmaError, ErrorCode, isEnigmaError, sameAddress, type Hex } from "@enigma/protocol";
+import type { PrincipalEnclave } from "@enigma/enclave";
+import type { StateKeyRequest } from "@enigma/protocol";
+import { selectedWorker, type NodeContext } from "./context.js";
+import { PROTOCOLS } from "./messages.js";
+
+export class PrincipalService {
+  readonly #ctx: NodeContext;
+  readonly #enclave: PrincipalEnclave;
+  #inflight: Promise<void> | undefined;
+
+  constructor(ctx: NodeContext, enclave: PrincipalEnclave) {
+    this.#ctx = ctx;
+    this.#enclave = enclave;
+  }
+
+  async start(): Promise<void> {
+    const { p2p, metrics, log } = this.#ctx;
+    await p2p.handle(PROTOCOLS.stateKeys, async (raw, from) => {
+      try {
+        const response = await this.#enclave.issueStateKeys(raw as StateKeyRequest, (signer, contract) =>
+          this.#authorize(signer, contract),
+        );
+        metrics.stateKeyRequests.inc({ outcome: "granted" });
+        log.info({ peer: from, worker: response.recipient, contracts: response.keys.length }, "state keys issued");
+        return response;
+      } catch (e) {
+        metrics.stateKeyRequests.inc({ outcome: "refused" });
+        log.warn({ peer: from, err: String(e) }, "state key request refused");
+        throw e;
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#inflight;
+  }
+
+  /** Starts the next epoch when the current one is over (or none exists yet). */
+  onBlock(head: number): Promise<void> {
+    if (this.#inflight !== undefined) return this.#inflight;
+    this.#inflight = this.#maybeNewEpoch(head).finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  async #maybeNewEpoch(head: number): Promise<void> {
+    const { chain, metrics, log } = this.#ctx;
+    const current = await chain.currentEpoch();
+    if (current !== undefined && head < current.firstBlockNumber + chain.epochSize) return;
+    const index = current === undefined ? 0 : current.index + 1;
+    const seed = this.#enclave.epochSeed(index);
+    const sig = this.#enclave.signWorkersParams(head, seed, index);
+    try {
+      const { blockNumber } = await chain.setWorkersParams(head, seed, sig);
+      metrics.epochs.inc();
+      log.info({ epoch: index, firstBlock: blockNumber }, "epoch started");
+    } catch (e) {
+      // Another attempt raced us (EpochRejected: too early / already set): the next block retries.
+      if (isEnigmaError(e, ErrorCode.EpochRejected)) return;
+      log.warn({ epoch: index, err: String(e) }, "setWorkersParams failed");
+    }
+  }
+
+  async #authorize(signer: Hex, contract: Hex): Promise<boolean> {
+    const { chain } = this.#ctx;
+    const current = await chain.currentEpoch();
+    if (current === undefined) {
+      throw new EnigmaError(ErrorCode.NoEpoch, "no epoch has started yet");
+    }
+    const epochs = [current];
+    if (current.firstBlockNumber > 0) {
+      const previous = await chain.getEpoch(current.firstBlockNumber - 1);
+      if (previous !== undefined) epochs.push(previous);
+    }
+    return epochs.some((e) => {
+      const w = selectedWorker(contract, e);
+      return w !== undefined && sameAddress(w, signer);
+    });
+  }
+}

@@ -1,0 +1,353 @@
+// A whole network in one process for the node's tests: a Hardhat chain served over HTTP (the
+// production code path), the contracts, a principal and N worker+gateway nodes, and a small
+// client that does what enigma-js does (encrypt, record, submit, poll, decrypt).
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import {
+  EnclaveIdentity,
+  SIMULATED_ENCLAVE_MEASUREMENT,
+  SimulatedAttestationService,
+} from "@enigma/enclave";
+import {
+  base64Encode,
+  bytesToHex,
+  decryptFrom,
+  deploymentInputsHash,
+  encodeArgs,
+  encryptTo,
+  generateKeyPair,
+  hexToBytes,
+  inputsHash,
+  recoverWorkerKeySigner,
+  sameAddress,
+  selectWorker,
+  taskId as taskIdOf,
+  trustRootToJwk,
+  type Hex,
+  type KeyPair,
+} from "@enigma/protocol";
+import { Contract, HDNodeWallet, JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import hre from "hardhat";
+import { deployEnigma } from "../../../scripts/deploy.js";
+import { EnigmaChain } from "./chain/enigma-chain.js";
+import { resolveNodeConfig, type NodeUserConfig } from "./config.js";
+import { EnigmaNode, enclaveSeedOf } from "./node.js";
+import { createLogger } from "./observability.js";
+
+const MNEMONIC = "test test test test test test test test test test test junk";
+export const ENG = 10n ** 8n;
+
+export function account(i: number): Wallet {
+  const w = HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`);
+  return new Wallet(w.privateKey);
+}
+
+export interface TestNetOptions {
+  workers?: number;
+  epochSize?: number;
+  seed?: string;
+  logLevel?: string;
+}
+
+export interface TestNet {
+  rpcUrl: string;
+  provider: JsonRpcProvider;
+  chain: EnigmaChain;
+  enigma: Contract;
+  token: Contract;
+  enigmaAddress: string;
+  tokenAddress: string;
+  dir: string;
+  principal: EnigmaNode;
+  workers: EnigmaNode[];
+  /** Builds a node config like the others (for restarts and late joiners). */
+  configFor(i: number, extra?: Partial<NodeUserConfig>): NodeUserConfig;
+  mine(blocks: number): Promise<void>;
+  /** Mines to the next epoch and waits until the principal has started it. */
+  advanceEpoch(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
+  const nWorkers = o.workers ?? 3;
+  const epochSize = o.epochSize ?? 20;
+  const seed = o.seed ?? `0x${"42".repeat(32)}`;
+  const logLevel = (o.logLevel ?? process.env["ENIGMA_TEST_LOG"] ?? "silent") as "silent";
+  const dir = await mkdtemp(join(tmpdir(), "enigma-testnet-"));
+  const server = await hre.network.createServer("default", "127.0.0.1", 0);
+  const { address, port } = await server.listen();
+  const rpcUrl = `http://${address}:${port}`;
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
+  const deployer = new NonceManager(account(0).connect(provider));
+
+  const service = SimulatedAttestationService.generate();
+  const serviceKeyFile = join(dir, "attestation-service.pem");
+  await writeFile(serviceKeyFile, service.exportPem(), { mode: 0o600 });
+  const jwk = trustRootToJwk(service.trustRoot);
+  const b64 = (s: string) => bytesToHex(new Uint8Array(Buffer.from(s, "base64url")));
+
+  const nodeSeed = (i: number): Hex =>
+    bytesToHex(hexToBytes(seed).map((b, k) => (k === 31 ? (b + i) & 0xff : b)));
+  const principalSigner = EnclaveIdentity.generate(enclaveSeedOf(nodeSeed(0))).signer;
+  const d = await deployEnigma(deployer, {
+    principal: principalSigner,
+    epochSize,
+    taskTimeout: epochSize * 3,
+    attestation: {
+      rsaModulus: b64(jwk.n),
+      rsaExponent: b64(jwk.e),
+      mrEnclaves: [SIMULATED_ENCLAVE_MEASUREMENT.mrenclave],
+      mrSigners: [SIMULATED_ENCLAVE_MEASUREMENT.mrsigner],
+    },
+  });
+  // Worker custodians (accounts 2..) get ENG for their stake; users (from 10) for fees.
+  for (let i = 0; i < nWorkers; i++) {
+    await (await d.token.getFunction("transfer")(account(2 + i).address, 1_000n * ENG)).wait();
+  }
+  for (let i = 10; i < 13; i++) {
+    await (await d.token.getFunction("transfer")(account(i).address, 10_000n * ENG)).wait();
+  }
+
+  const configFor = (i: number, extra: Partial<NodeUserConfig> = {}): NodeUserConfig => ({
+    roles: i === 0 ? ["principal"] : ["worker", "gateway"],
+    dataDir: join(dir, i === 0 ? "principal" : `worker-${i}`),
+    seed: nodeSeed(i),
+    ethereum: {
+      rpcUrl,
+      enigmaAddress: d.enigmaAddress,
+      tokenAddress: d.tokenAddress,
+      privateKey: account(i === 0 ? 1 : 1 + i).privateKey,
+      pollIntervalMs: 50,
+    },
+    attestation: { serviceKeyFile },
+    worker: { stake: "100", orderingWindowMs: 200, maxBatch: 100 },
+    logLevel,
+    ...extra,
+  });
+  const log = (name: string) => createLogger({ level: logLevel, name });
+  const nodes: EnigmaNode[] = [];
+  let current: TestNet | undefined;
+  const stopAll = async () => {
+    // Tests may replace workers (restarts): stop the current ones and every one started here.
+    const all = new Set([...(current?.workers ?? []), ...nodes.reverse()]);
+    for (const n of all) await n.stop();
+    provider.destroy();
+    await chain.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  const chain = await EnigmaChain.connect({
+    rpcUrl,
+    enigmaAddress: d.enigmaAddress,
+    tokenAddress: d.tokenAddress,
+  });
+  try {
+    const principal = new EnigmaNode(resolveNodeConfig(configFor(0)), { logger: log("principal") });
+    await principal.start();
+    nodes.push(principal);
+    const bootstrap = principal.endpoints().multiaddrs;
+    const workers: EnigmaNode[] = [];
+    for (let i = 1; i <= nWorkers; i++) {
+      const cfg = configFor(i, { p2p: { host: "127.0.0.1", port: 0, bootstrap } });
+      const w = new EnigmaNode(resolveNodeConfig(cfg), { logger: log(`worker-${i}`) });
+      await w.start();
+      nodes.push(w);
+      workers.push(w);
+    }
+    const mine = async (blocks: number) => {
+      await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`]);
+    };
+    const net: TestNet = {
+      rpcUrl,
+      provider,
+      chain,
+      enigma: d.enigma,
+      token: d.token,
+      enigmaAddress: d.enigmaAddress,
+      tokenAddress: d.tokenAddress,
+      dir,
+      principal,
+      workers,
+      configFor: (i, extra) =>
+        configFor(i, { p2p: { host: "127.0.0.1", port: 0, bootstrap }, ...extra }),
+      mine,
+      advanceEpoch: async () => {
+        const before = await chain.currentEpoch();
+        const head = await chain.blockNumber();
+        const target = (before?.firstBlockNumber ?? head) + epochSize;
+        if (head < target) await mine(target - head);
+        return waitFor(async () => {
+          const now = await chain.currentEpoch();
+          return now !== undefined && now.index !== before?.index ? now.index : undefined;
+        }, "the next epoch");
+      },
+      stop: stopAll,
+    };
+    current = net;
+    // The first epoch may have been set before the workers logged in: start one with all of them.
+    await waitFor(async () => {
+      const e = await chain.currentEpoch();
+      if (e !== undefined && e.workers.length === nWorkers) return true;
+      await net.advanceEpoch();
+      return undefined;
+    }, "an epoch with every worker");
+    return net;
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** Polls `probe` until it returns a value (event-driven waits are not available across HTTP). */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function rpc(url: string, method: string, params: unknown): Promise<unknown> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
+  if (body.error !== undefined) {
+    const e = new Error(body.error.message) as Error & { code: number };
+    e.code = body.error.code;
+    throw e;
+  }
+  return body.result;
+}
+
+export interface SubmittedTask {
+  taskId: Hex;
+  worker: Hex;
+  /** The worker encryption key the inputs were encrypted to (outputs come back under it). */
+  workerKey: Hex;
+  /** The task's user key pair (one per task, as enigma-js does). */
+  user: KeyPair;
+}
+
+/** What a dApp does through enigma-js, against one gateway. */
+export class TestClient {
+  readonly #net: TestNet;
+  readonly #wallet: NonceManager;
+  readonly #address: string;
+  gateway: string;
+
+  constructor(net: TestNet, accountIndex: number, gateway: string) {
+    this.#net = net;
+    const w = account(accountIndex).connect(net.provider);
+    this.#address = w.address;
+    this.#wallet = new NonceManager(w);
+    this.gateway = gateway;
+  }
+
+  async #prepare(contract: string | undefined) {
+    const user = generateKeyPair();
+    const enigma = this.#net.enigma.connect(this.#wallet) as Contract;
+    const nonce = (await enigma.getFunction("getUserTaskDeployments")(this.#address)) as bigint;
+    const taskId = taskIdOf(this.#address, nonce);
+    const epoch = await this.#net.chain.currentEpoch();
+    if (epoch === undefined) throw new Error("no epoch");
+    const worker = selectWorker(contract ?? taskId, epoch);
+    if (worker === undefined) throw new Error("no worker");
+    const userPubKey = bytesToHex(user.publicKey).slice(2);
+    const k = (await rpc(this.gateway, "getWorkerEncryptionKey", {
+      workerAddress: worker.slice(2),
+      userPubKey,
+    })) as { workerEncryptionKey: string; workerSig: string };
+    if (!sameAddress(recoverWorkerKeySigner(`0x${k.workerEncryptionKey}`, `0x${k.workerSig}`), worker)) {
+      throw new Error("worker key not signed by the selected worker");
+    }
+    return {
+      enigma,
+      nonce,
+      taskId,
+      epoch,
+      user,
+      worker: worker.toLowerCase() as Hex,
+      workerKey: `0x${k.workerEncryptionKey}` as Hex,
+    };
+  }
+
+  async #approve(fee: bigint) {
+    const token = this.#net.token.connect(this.#wallet) as Contract;
+    await (await token.getFunction("approve")(this.#net.enigmaAddress, fee)).wait();
+  }
+
+  async deploy(
+    wasm: Uint8Array,
+    ctor: string,
+    args: unknown[],
+    gasLimit = 5_000_000n,
+  ): Promise<SubmittedTask> {
+    const p = await this.#prepare(undefined);
+    const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(ctor));
+    const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(ctor, args));
+    const hash = deploymentInputsHash(encFn, encArgs, wasm, p.user.publicKey);
+    await this.#approve(gasLimit);
+    await (
+      await p.enigma.getFunction("createDeploymentTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber, p.nonce)
+    ).wait();
+    await rpc(this.gateway, "deploySecretContract", {
+      workerAddress: p.worker.slice(2),
+      preCode: base64Encode(gzipSync(wasm)),
+      encryptedArgs: bytesToHex(encArgs).slice(2),
+      encryptedFn: bytesToHex(encFn).slice(2),
+      userDHKey: bytesToHex(p.user.publicKey).slice(2),
+      contractAddress: p.taskId.slice(2),
+    });
+    return { taskId: p.taskId, worker: p.worker, workerKey: p.workerKey, user: p.user };
+  }
+
+  async compute(
+    contract: Hex,
+    fn: string,
+    args: unknown[],
+    gasLimit = 1_000_000n,
+    opts: { workerAddress?: Hex } = {},
+  ): Promise<SubmittedTask> {
+    const p = await this.#prepare(contract);
+    const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(fn));
+    const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(fn, args));
+    const hash = inputsHash(encFn, encArgs, contract, p.user.publicKey);
+    await this.#approve(gasLimit);
+    await (await p.enigma.getFunction("createTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber)).wait();
+    await rpc(this.gateway, "sendTaskInput", {
+      taskId: p.taskId.slice(2),
+      workerAddress: (opts.workerAddress ?? p.worker).slice(2),
+      encryptedFn: bytesToHex(encFn).slice(2),
+      encryptedArgs: bytesToHex(encArgs).slice(2),
+      userDHKey: bytesToHex(p.user.publicKey).slice(2),
+      contractAddress: contract.slice(2),
+    });
+    return { taskId: p.taskId, worker: p.worker, workerKey: p.workerKey, user: p.user };
+  }
+
+  /** Polls getTaskStatus until the task is done; returns its status and decrypted output. */
+  async result(t: SubmittedTask): Promise<{ status: string; output: Uint8Array }> {
+    const status = await waitFor(async () => {
+      const s = (await rpc(this.gateway, "getTaskStatus", {
+        taskId: t.taskId.slice(2),
+        workerAddress: t.worker.slice(2),
+        withResult: true,
+      })) as { status: string; output?: string };
+      return s.status === "SUCCESS" || s.status === "FAILED" ? s : undefined;
+    }, `task ${t.taskId}`);
+    const output = status.output === undefined || status.output === "" ? new Uint8Array() : hexToBytes(status.output);
+    const plain = output.length === 0 ? output : decryptFrom(t.user.privateKey, t.workerKey, output);
+    return { status: status.status, output: plain };
+  }
+}

@@ -1,0 +1,401 @@
+// The worker's task pipeline: a task runs when its input has been heard, its record is on
+// Ethereum (with the configured confirmations), the input matches the record's inputsHash and
+// this worker is the one selected for the contract in the record's epoch. Tasks of one secret
+// contract run one at a time in the order of their records (block, log index), never in arrival
+// order: a ready task waits (up to the ordering window) for the inputs of earlier records, which
+// may be for the same contract, and a task whose earlier-recorded sibling already ran after it
+// fails instead of breaking the contract's delta order on chain.
+import {
+  EnigmaError,
+  ErrorCode,
+  TaskResultStatus,
+  bytesToHex,
+  hexToBytes,
+  isEnigmaError,
+  type Hex,
+} from "@enigma/protocol";
+import type { EnclaveTaskResult, WorkerEnclave } from "@enigma/enclave";
+import { recordOrder, selectedWorker, type NodeContext, type RecordInfo } from "../context.js";
+import {
+  TOPICS,
+  decodePreCode,
+  encodeMessage,
+  inputsHashOf,
+  type TaskInput,
+  type TaskResult,
+} from "../messages.js";
+import type { DeltaSync } from "../sync.js";
+import type { StateKeyClient } from "./state-keys.js";
+import type { ReceiptBatcher } from "./receipts.js";
+
+interface Pending {
+  input?: TaskInput;
+  record?: RecordInfo;
+  receivedAt: number;
+}
+
+export interface PipelineDeps {
+  enclave: WorkerEnclave;
+  batcher: ReceiptBatcher;
+  stateKeys: StateKeyClient;
+  sync: DeltaSync;
+  /** Told about every result this worker produced (RPC notifications). */
+  onResult?: (result: TaskResult) => void;
+}
+
+export class TaskPipeline {
+  readonly #ctx: NodeContext;
+  readonly #d: PipelineDeps;
+  readonly #pending = new Map<string, Pending>();
+  /** Per contract: the promise chain that runs its tasks one at a time. */
+  readonly #lanes = new Map<string, Promise<void>>();
+  /** Per contract: record order of the last task that ran. */
+  readonly #lastRun = new Map<string, number>();
+  /** Contracts whose enclave copy may be behind the store (a delta came from elsewhere). */
+  readonly #stale = new Set<string>();
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #pumping = false;
+  #again = false;
+  #stopped = false;
+
+  constructor(ctx: NodeContext, deps: PipelineDeps) {
+    this.#ctx = ctx;
+    this.#d = deps;
+  }
+
+  /** Re-queues tasks that were heard but not finished before a restart. */
+  async start(head: number): Promise<void> {
+    this.#head = head;
+    const { store, chain } = this.#ctx;
+    const open = await store.listTasks([TaskResultStatus.Unverified, TaskResultStatus.InProgress]);
+    for (const t of open) {
+      const raw = await store.getMessage("input", t.taskId);
+      if (raw === undefined) continue;
+      const record = await chain.getTaskRecord(t.taskId);
+      if (record === undefined || record.status !== 1) continue;
+      const p = this.#entry(t.taskId);
+      p.input = raw as TaskInput;
+      // Restored records keep their block; tasks recorded in one block keep their stored order.
+      p.record ??= {
+        taskId: t.taskId,
+        inputsHash: record.inputsHash as Hex,
+        gasLimit: record.gasLimit,
+        gasPx: record.gasPx,
+        sender: record.sender as Hex,
+        blockNumber: record.blockNumber,
+        logIndex: 0,
+        seenAt: 0,
+      };
+    }
+    this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await Promise.allSettled([...this.#lanes.values()]);
+  }
+
+  /** A task input heard on gossip, handed over directly, or taken by this node's RPC. */
+  onInput(input: TaskInput): void {
+    const p = this.#entry(input.taskId);
+    if (p.input !== undefined) return;
+    p.input = input;
+    this.#schedule(0);
+  }
+
+  /** A task record seen on chain (delivered in chain order by the watcher). */
+  onRecord(record: RecordInfo): void {
+    const p = this.#entry(record.taskId);
+    p.record ??= record;
+    this.#schedule(0);
+  }
+
+  /** A new head block (confirmations are counted from it). */
+  onBlock(head: number): void {
+    this.#head = Math.max(this.#head, head);
+    if (this.#pending.size > 0) this.#schedule(0);
+  }
+
+  /** A delta of `contract` was stored from elsewhere: reload the enclave copy before next use. */
+  markStale(contract: string): void {
+    this.#stale.add(contract.toLowerCase());
+  }
+
+  /** Tasks waiting (for an input, a record, confirmations or their turn). */
+  get waiting(): number {
+    return this.#pending.size;
+  }
+
+  #entry(taskId: string): Pending {
+    let p = this.#pending.get(taskId);
+    if (p === undefined) {
+      p = { receivedAt: Date.now() };
+      this.#pending.set(taskId, p);
+    }
+    return p;
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    if (ms === 0) {
+      void this.#pump();
+      return;
+    }
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#pump();
+    }, ms);
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        await this.#pumpOnce();
+      } while (this.#again && !this.#stopped);
+    } catch (e) {
+      this.#ctx.log.error({ err: String(e) }, "task pipeline error");
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #pumpOnce(): Promise<void> {
+    const { config, chain, log } = this.#ctx;
+    const now = Date.now();
+    const window = config.worker.orderingWindowMs;
+    const confirmed = (r: RecordInfo) => r.blockNumber + config.ethereum.confirmations <= this.#head;
+    const entries = [...this.#pending.entries()]
+      .filter((e): e is [string, Pending & { record: RecordInfo }] => e[1].record !== undefined)
+      .sort((a, b) => recordOrder(a[1].record) - recordOrder(b[1].record));
+    let wakeAt = Infinity;
+    for (const [taskId, p] of entries) {
+      const record = p.record;
+      if (p.input === undefined) {
+        // A record without an input: forget it once it can no longer hold anything up.
+        if (now - record.seenAt > window) this.#pending.delete(taskId);
+        continue;
+      }
+      if (!confirmed(record)) continue;
+      const input = p.input;
+      let preCode: Uint8Array | undefined;
+      try {
+        preCode = input.preCode === undefined ? undefined : decodePreCode(input.preCode);
+        if (inputsHashOf(input, preCode) !== record.inputsHash) {
+          log.warn({ taskId }, "task input does not match its record's inputsHash: dropped");
+          p.input = undefined;
+          continue;
+        }
+      } catch (e) {
+        log.warn({ taskId, err: String(e) }, "task input rejected");
+        p.input = undefined;
+        continue;
+      }
+      const epoch = await chain.getEpoch(record.blockNumber);
+      const selected = epoch === undefined ? undefined : selectedWorker(input.contractAddress, epoch);
+      if (selected !== this.#d.enclave.signer.toLowerCase()) {
+        this.#pending.delete(taskId);
+        continue;
+      }
+      // Hold while an earlier record (maybe for the same contract) still lacks its input.
+      const blocker = entries.find(
+        ([, q]) =>
+          q.input === undefined &&
+          recordOrder(q.record) < recordOrder(record) &&
+          now - q.record.seenAt <= window,
+      );
+      if (blocker !== undefined) {
+        wakeAt = Math.min(wakeAt, blocker[1].record.seenAt + window + 1);
+        continue;
+      }
+      this.#pending.delete(taskId);
+      this.#enqueue(input, record, preCode);
+    }
+    if (wakeAt !== Infinity) this.#schedule(Math.max(1, wakeAt - Date.now()));
+  }
+
+  #enqueue(input: TaskInput, record: RecordInfo, preCode: Uint8Array | undefined): void {
+    const lane = input.contractAddress;
+    const prev = this.#lanes.get(lane) ?? Promise.resolve();
+    const next = prev.then(() => this.#run(input, record, preCode));
+    this.#lanes.set(lane, next);
+    void next.finally(() => {
+      if (this.#lanes.get(lane) === next) this.#lanes.delete(lane);
+    });
+  }
+
+  async #run(input: TaskInput, record: RecordInfo, preCode: Uint8Array | undefined): Promise<void> {
+    const { store, metrics, log } = this.#ctx;
+    const { taskId, contractAddress } = input;
+    const started = performance.now();
+    const tlog = log.child({ taskId, contract: contractAddress, block: record.blockNumber });
+    try {
+      const task = await store.addTask(taskId, contractAddress);
+      if (task.status !== TaskResultStatus.Unverified && task.status !== TaskResultStatus.InProgress)
+        return; // done before a restart
+      await store.putMessage("input", taskId, input);
+      if (task.status === TaskResultStatus.Unverified) {
+        await store.updateTask(taskId, { status: TaskResultStatus.InProgress });
+      }
+      const order = recordOrder(record);
+      const last = this.#lastRun.get(contractAddress);
+      let result: EnclaveTaskResult | undefined;
+      let failure: EnigmaError | undefined;
+      if (last !== undefined && order < last) {
+        failure = new EnigmaError(
+          ErrorCode.TaskOutOfOrder,
+          "the task's input arrived after a later task of the same contract had run",
+          { details: { taskId } },
+        );
+      } else {
+        try {
+          result = await this.#execute(input, record, preCode);
+        } catch (e) {
+          failure = isEnigmaError(e)
+            ? e
+            : new EnigmaError(ErrorCode.TaskInputRejected, String(e), { cause: e });
+        }
+      }
+      this.#lastRun.set(contractAddress, Math.max(order, last ?? order));
+      if (result === undefined) {
+        // Nothing the chain can settle (unknown contract, no state key): the fee comes back
+        // through returnFeesForTask after the timeout.
+        const message = failure?.message ?? "task could not run";
+        await store.updateTask(taskId, { status: TaskResultStatus.Failed });
+        metrics.tasksFailed.inc({ reason: failure === undefined ? "unknown" : String(failure.code) });
+        tlog.warn({ err: message, code: failure?.code }, "task not executed");
+        return;
+      }
+      await this.#record(result, tlog);
+      metrics.taskLatency.observe((performance.now() - started) / 1000);
+    } catch (e) {
+      tlog.error({ err: String(e) }, "task pipeline failure");
+    }
+  }
+
+  async #execute(
+    input: TaskInput,
+    record: RecordInfo,
+    preCode: Uint8Array | undefined,
+  ): Promise<EnclaveTaskResult> {
+    const { enclave, stateKeys } = this.#d;
+    const { store } = this.#ctx;
+    const task = {
+      taskId: input.taskId,
+      contractAddress: input.contractAddress,
+      encryptedFn: hexToBytes(input.encryptedFn),
+      encryptedArgs: hexToBytes(input.encryptedArgs),
+      userPubKey: hexToBytes(input.userDHKey),
+      gasLimit: record.gasLimit,
+    };
+    if (preCode !== undefined) {
+      await stateKeys.ensure([input.contractAddress]);
+      const result = enclave.deploy({ ...task, preCode });
+      if (result.success) await store.putCode(input.contractAddress, preCode);
+      return result;
+    }
+    await this.#ensureLoaded(input.contractAddress);
+    return enclave.compute(task);
+  }
+
+  /** Loads a contract into the enclave from the store (catching up from peers first). */
+  async #ensureLoaded(contract: Hex): Promise<void> {
+    const { enclave, stateKeys, sync } = this.#d;
+    const { store } = this.#ctx;
+    await sync.catchUp(contract);
+    const count = await store.deltaCount(contract);
+    const loaded = enclave.hasContract(contract) && !this.#stale.has(contract);
+    if (loaded && enclave.deltaCount(contract) === count) return;
+    const code = await store.getCode(contract);
+    if (code === undefined) {
+      throw new EnigmaError(
+        ErrorCode.SecretContractNotDeployed,
+        `secret contract ${contract} is not deployed (no code on this node or its peers)`,
+        { details: { contract } },
+      );
+    }
+    await stateKeys.ensure([contract]);
+    const deltas = await store.getDeltas(contract);
+    enclave.loadContract(contract, code.code, deltas);
+    this.#stale.delete(contract);
+  }
+
+  /** Stores a result with its delta and queued receipt (one batch), then publishes it. */
+  async #record(result: EnclaveTaskResult, tlog: NodeContext["log"]): Promise<void> {
+    const { store, p2p, metrics } = this.#ctx;
+    const message: TaskResult = {
+      taskId: result.taskId,
+      contractAddress: result.contractAddress,
+      workerAddress: this.#d.enclave.signer,
+      success: result.success,
+      output: bytesToHex(result.output),
+      delta:
+        result.delta === null
+          ? null
+          : {
+              index: result.delta.index,
+              hash: result.delta.hash,
+              data: bytesToHex(result.delta.data),
+            },
+      gasUsed: result.gasUsed.toString(),
+      ethCall:
+        result.ethCall === null
+          ? null
+          : { address: result.ethCall.address, payload: bytesToHex(result.ethCall.payload) },
+      preCodeHash: isZero(result.receipt.preCodeHash) ? null : (result.receipt.preCodeHash as Hex),
+      codeHash: isZero(result.receipt.codeHash) ? null : (result.receipt.codeHash as Hex),
+      error: result.error === undefined ? null : { code: result.error.code, message: result.error.message },
+      signature: result.signature,
+    };
+    await store.updateTask(result.taskId, {
+      status: result.success ? TaskResultStatus.Success : TaskResultStatus.Failed,
+      result: resultData(message),
+      ...(result.delta === null
+        ? {}
+        : { delta: { index: result.delta.index, hash: hexToBytes(result.delta.hash), data: result.delta.data } }),
+      receipt: result.receipt,
+    });
+    await store.putMessage("result", result.taskId, message);
+    metrics.tasksExecuted.inc({ status: result.success ? "success" : "failed" });
+    metrics.gasUsed.inc(Number(result.gasUsed));
+    metrics.pendingReceipts.inc();
+    tlog.info(
+      { success: result.success, gasUsed: message.gasUsed, delta: message.delta?.index, code: result.error?.code },
+      "task executed",
+    );
+    this.#d.onResult?.(message);
+    try {
+      await p2p.publish(TOPICS.results, encodeMessage(message), { minPeers: 1, timeoutMs: 2_000 });
+    } catch (e) {
+      // Peers that miss it ask for it (task-result protocol); the receipt is queued anyway.
+      tlog.warn({ err: String(e) }, "result not gossiped");
+    }
+    if (result.ethCall !== null) await this.#d.batcher.trigger("ethereum-call");
+  }
+}
+
+function isZero(h: string): boolean {
+  return /^0x0*$/.test(h);
+}
+
+/** The stored task result (what getTaskResult serves) of a result message. */
+export function resultData(m: TaskResult) {
+  return {
+    output: hexToBytes(m.output),
+    ...(m.delta === null ? {} : { delta: { index: m.delta.index, hash: hexToBytes(m.delta.hash) } }),
+    usedGas: Number(m.gasUsed),
+    ...(m.ethCall === null
+      ? {}
+      : { ethereumPayload: hexToBytes(m.ethCall.payload), ethereumAddress: hexToBytes(m.ethCall.address) }),
+    signature: hexToBytes(m.signature),
+    ...(m.preCodeHash === null ? {} : { preCodeHash: hexToBytes(m.preCodeHash) }),
+  };
+}

@@ -20,7 +20,12 @@ contract VotingTally {
         ENIGMA = enigma;
     }
 
-    function publish(uint256 pollId, uint256 yesVotes, uint256 noVotes) external {
+    /// @notice The voting example's callback (`pollClosed(uint256,uint256)`): publishes poll 0.
+    function pollClosed(uint256 yesVotes, uint256 noVotes) external {
+        publish(0, yesVotes, noVotes);
+    }
+
+    function publish(uint256 pollId, uint256 yesVotes, uint256 noVotes) public {
         if (msg.sender != ENIGMA) revert OnlyEnigma(msg.sender);
         if (published[pollId]) revert PollAlreadyPublished(pollId);
         published[pollId] = true;

@@ -16,7 +16,11 @@ export function registerNode(program: Command, io: CliIo): void {
     .action(async (opts: { config: string; checkConfig?: boolean; json?: boolean }) => {
       const config = await loadNodeConfig(opts.config);
       if (opts.checkConfig === true) {
-        io.out(opts.json === true ? `${JSON.stringify({ ok: true, roles: config.roles })}\n` : "config ok\n");
+        io.out(
+          opts.json === true
+            ? `${JSON.stringify({ ok: true, roles: config.roles })}\n`
+            : "config ok\n",
+        );
         return;
       }
       await runNode(config, {

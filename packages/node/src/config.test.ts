@@ -61,10 +61,12 @@ describe("resolveNodeConfig", () => {
   });
 
   it("rejects unknown keys (typos) and a principal sharing its process", () => {
-    expect(problemsOf({ dataDir: "/d", ethereum, attestation, rpcPort: 1 }).join()).toMatch(/rpcPort/);
-    expect(problemsOf({ dataDir: "/d", ethereum, attestation, roles: ["principal", "worker"] }).join()).toMatch(
-      /principal role runs alone/,
+    expect(problemsOf({ dataDir: "/d", ethereum, attestation, rpcPort: 1 }).join()).toMatch(
+      /rpcPort/,
     );
+    expect(
+      problemsOf({ dataDir: "/d", ethereum, attestation, roles: ["principal", "worker"] }).join(),
+    ).toMatch(/principal role runs alone/);
     expect(problemsOf(null)).toHaveLength(1);
   });
 });

@@ -6,7 +6,9 @@ const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixe
 const privateKey = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
-const engAmount = z.string().regex(/^\d+(\.\d{1,8})?$/, "must be a decimal ENG amount (8 decimals)");
+const engAmount = z
+  .string()
+  .regex(/^\d+(\.\d{1,8})?$/, "must be a decimal ENG amount (8 decimals)");
 
 /** What a user may write in a node's config file or pass on the command line. */
 export const NodeUserConfigSchema = z

@@ -123,12 +123,15 @@ export class PeerDirectory {
     // any worker directly.
     const connected = new Set(this.#o.p2p.peers());
     for (const k of id.known) {
-      if (k.peerId === this.#o.p2p.peerId || connected.has(k.peerId) || this.#byPeer.has(k.peerId)) continue;
+      if (k.peerId === this.#o.p2p.peerId || connected.has(k.peerId) || this.#byPeer.has(k.peerId))
+        continue;
       const addr = k.multiaddrs.find((a) => a.endsWith(`/p2p/${k.peerId}`)) ?? k.multiaddrs[0];
       if (addr === undefined) continue;
-      void this.#o.p2p.dial(addr.includes("/p2p/") ? addr : `${addr}/p2p/${k.peerId}`).catch((e: unknown) => {
-        this.#o.log.debug({ peer: k.peerId, err: String(e) }, "peer exchange dial failed");
-      });
+      void this.#o.p2p
+        .dial(addr.includes("/p2p/") ? addr : `${addr}/p2p/${k.peerId}`)
+        .catch((e: unknown) => {
+          this.#o.log.debug({ peer: k.peerId, err: String(e) }, "peer exchange dial failed");
+        });
     }
   }
 }

@@ -16,7 +16,6 @@ import {
   toRpcHex,
   type Hex,
   type RpcParams,
-  type RpcResult,
 } from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
 import { isSelected, selectedWorker, type NodeContext } from "./context.js";
@@ -57,7 +56,10 @@ export class Gateway {
 
   handlers(): RpcHandlers {
     return {
-      getInfo: async () => ({ ...this.#d.info(), blockNumber: await this.#ctx.chain.blockNumber() }),
+      getInfo: async () => ({
+        ...this.#d.info(),
+        blockNumber: await this.#ctx.chain.blockNumber(),
+      }),
       getWorkerEncryptionKey: (p) => this.#workerKey(p),
       deploySecretContract: (p) => this.#submit({ ...p, taskId: p.contractAddress }),
       sendTaskInput: (p) => this.#submit(p),
@@ -72,7 +74,11 @@ export class Gateway {
     const enclave = this.#d.enclave;
     if (enclave !== undefined) {
       await p2p.handle(PROTOCOLS.workerKey, (raw) => {
-        const p = parseMessage(RPC_METHODS.getWorkerEncryptionKey.params, raw, "worker key request");
+        const p = parseMessage(
+          RPC_METHODS.getWorkerEncryptionKey.params,
+          raw,
+          "worker key request",
+        );
         if (!sameAddress(p.workerAddress, enclave.signer)) {
           throw new EnigmaError(ErrorCode.WorkerUnknown, "this node is not that worker", {
             details: { workerAddress: p.workerAddress },
@@ -98,7 +104,7 @@ export class Gateway {
 
   async #workerKey(
     p: RpcParams<"getWorkerEncryptionKey">,
-  ): Promise<RpcResult<"getWorkerEncryptionKey">> {
+  ): Promise<RpcWireResult<"getWorkerEncryptionKey">> {
     const enclave = this.#d.enclave;
     let key: Hex;
     let sig: Hex;
@@ -111,10 +117,16 @@ export class Gateway {
       const raw = await this.#ctx.p2p.request(peer, PROTOCOLS.workerKey, p, { timeoutMs: 10_000 });
       const r = parseMessage(RPC_METHODS.getWorkerEncryptionKey.result, raw, "worker key");
       // The client checks this too; a gateway does not pass on a key its worker did not sign.
-      if (!sameAddress(recoverWorkerKeySigner(r.workerEncryptionKey, r.workerSig), p.workerAddress)) {
-        throw new EnigmaError(ErrorCode.SignerMismatch, "the worker key is not signed by that worker", {
-          details: { workerAddress: p.workerAddress },
-        });
+      if (
+        !sameAddress(recoverWorkerKeySigner(r.workerEncryptionKey, r.workerSig), p.workerAddress)
+      ) {
+        throw new EnigmaError(
+          ErrorCode.SignerMismatch,
+          "the worker key is not signed by that worker",
+          {
+            details: { workerAddress: p.workerAddress },
+          },
+        );
       }
       key = r.workerEncryptionKey;
       sig = r.workerSig;
@@ -123,7 +135,7 @@ export class Gateway {
     return {
       workerEncryptionKey: toRpcHex(hexToBytes(key)),
       workerSig: toRpcHex(hexToBytes(sig)),
-    } as unknown as RpcResult<"getWorkerEncryptionKey">;
+    };
   }
 
   async #submit(p: RpcParams<"sendTaskInput"> & { preCode?: string }): Promise<boolean> {
@@ -147,7 +159,9 @@ export class Gateway {
           details: { taskId: input.taskId, status: record.status },
         });
       }
-      if (!(await isSelected(chain, input.contractAddress, record.blockNumber, input.workerAddress))) {
+      if (
+        !(await isSelected(chain, input.contractAddress, record.blockNumber, input.workerAddress))
+      ) {
         const epoch = await chain.getEpoch(record.blockNumber);
         throw new EnigmaError(
           ErrorCode.WorkerNotSelected,
@@ -156,7 +170,8 @@ export class Gateway {
             details: {
               taskId: input.taskId,
               workerAddress: input.workerAddress,
-              selected: epoch === undefined ? null : (selectedWorker(input.contractAddress, epoch) ?? null),
+              selected:
+                epoch === undefined ? null : (selectedWorker(input.contractAddress, epoch) ?? null),
             },
           },
         );
@@ -181,11 +196,11 @@ export class Gateway {
     } else {
       void this.#handOver(input);
     }
-    void p2p.publish(TOPICS.tasks, encodeMessage(input), { minPeers: 1, timeoutMs: 5_000 }).catch(
-      (e: unknown) => {
+    void p2p
+      .publish(TOPICS.tasks, encodeMessage(input), { minPeers: 1, timeoutMs: 5_000 })
+      .catch((e: unknown) => {
         log.warn({ taskId: input.taskId, err: String(e) }, "task input not gossiped");
-      },
-    );
+      });
     return true;
   }
 
@@ -199,26 +214,27 @@ export class Gateway {
     }
   }
 
-  async #status(p: RpcParams<"getTaskStatus">): Promise<RpcResult<"getTaskStatus">> {
+  async #status(p: RpcParams<"getTaskStatus">): Promise<RpcWireResult<"getTaskStatus">> {
     const task = await this.#known(p.taskId, p.workerAddress);
-    const out: { status: string; output?: string } = { status: task.status };
-    if (p.withResult && task.result?.output !== undefined) out.output = toRpcHex(task.result.output);
-    return out as RpcResult<"getTaskStatus">;
+    const out: RpcWireResult<"getTaskStatus"> = { status: task.status };
+    if (p.withResult && task.result?.output !== undefined)
+      out.output = toRpcHex(task.result.output);
+    return out;
   }
 
-  async #result(p: RpcParams<"getTaskResult">): Promise<RpcResult<"getTaskResult">> {
+  async #result(p: RpcParams<"getTaskResult">): Promise<RpcWireResult<"getTaskResult">> {
     const { store } = this.#ctx;
     const task = await store.getTask(p.taskId);
     if (task === undefined) return null;
     if (task.result === undefined) {
-      return { taskId: toRpcHex(hexToBytes(task.taskId)), status: task.status } as unknown as RpcResult<"getTaskResult">;
+      return { taskId: toRpcHex(hexToBytes(task.taskId)), status: task.status };
     }
     const r = task.result;
     const delta =
       r.delta === undefined
         ? undefined
         : (await store.getDeltas(task.contract, r.delta.index, r.delta.index + 1))[0];
-    const out: Record<string, unknown> = {
+    const out: NonNullable<RpcWireResult<"getTaskResult">> = {
       taskId: toRpcHex(hexToBytes(task.taskId)),
       status: task.status,
       output: r.output === undefined ? "" : toRpcHex(r.output),
@@ -229,7 +245,7 @@ export class Gateway {
       preCodeHash: r.preCodeHash === undefined ? "" : toRpcHex(r.preCodeHash),
     };
     if (delta !== undefined) out["delta"] = { key: delta.index, data: toRpcHex(delta.data) };
-    return out as unknown as RpcResult<"getTaskResult">;
+    return out;
   }
 
   /** The stored task; asks the worker for its result when this node missed it. */
@@ -252,7 +268,12 @@ export class Gateway {
     if (workerAddress === undefined) return;
     if (this.#d.enclave !== undefined && sameAddress(this.#d.enclave.signer, workerAddress)) return;
     const peer = await this.#d.directory.peerOf(workerAddress);
-    const raw = await this.#ctx.p2p.request(peer, PROTOCOLS.taskResult, { taskId }, { timeoutMs: 3_000 });
+    const raw = await this.#ctx.p2p.request(
+      peer,
+      PROTOCOLS.taskResult,
+      { taskId },
+      { timeoutMs: 3_000 },
+    );
     if (raw === null) return;
     try {
       await this.#d.acceptResult(parseMessage(taskResultSchema, raw, "task result"));
@@ -262,4 +283,3 @@ export class Gateway {
     }
   }
 }
-

@@ -100,7 +100,10 @@ export const taskResultSchema = z
     ethCall: z.object({ address: addressSchema, payload: payloadSchema }).strict().nullable(),
     preCodeHash: bytes32Schema.nullable(),
     codeHash: bytes32Schema.nullable(),
-    error: z.object({ code: z.number().int(), message: z.string().max(4096) }).strict().nullable(),
+    error: z
+      .object({ code: z.number().int(), message: z.string().max(4096) })
+      .strict()
+      .nullable(),
     /** EIP-712 signature of the one-receipt batch `receiptOf(result)`. */
     signature: signatureSchema,
   })
@@ -110,7 +113,10 @@ export type TaskResult = z.output<typeof taskResultSchema>;
 export const identitySchema = z
   .object({
     peerId: z.string().min(1).max(128),
-    roles: z.array(z.enum(["principal", "worker", "gateway"])).min(1).max(3),
+    roles: z
+      .array(z.enum(["principal", "worker", "gateway"]))
+      .min(1)
+      .max(3),
     /** Enclave signer; absent for a gateway-only node. */
     signer: addressSchema.optional(),
     /** The signer's signature over the enclave's `peerIdentityDigest(peerId)`. */
@@ -121,7 +127,10 @@ export const identitySchema = z
     known: z
       .array(
         z
-          .object({ peerId: z.string().min(1).max(128), multiaddrs: z.array(z.string().min(1).max(256)).max(16) })
+          .object({
+            peerId: z.string().min(1).max(128),
+            multiaddrs: z.array(z.string().min(1).max(256)).max(16),
+          })
           .strict(),
       )
       .max(64)

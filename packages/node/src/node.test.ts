@@ -6,6 +6,7 @@ import {
   ErrorCode,
   bytesToHex,
   decodeValues,
+  generateKeyPair,
   hexToBytes,
   keccak256,
   sameAddress,
@@ -13,22 +14,40 @@ import {
   type Hex,
 } from "@enigma/protocol";
 import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contract";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SimulatedAttestationService, WorkerEnclave } from "@enigma/enclave";
+import { ContractFactory, Contract } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readArtifact } from "../../../scripts/deploy.js";
+import { TOPICS, PROTOCOLS, encodeMessage } from "./messages.js";
+import { P2PNetwork } from "./p2p/network.js";
 import { resolveNodeConfig } from "./config.js";
 import { EnigmaNode } from "./node.js";
-import { TestClient, rpc, startTestNet, waitFor, type TestNet } from "./testnet.fixture.js";
+import {
+  TestClient,
+  account,
+  rpc,
+  startTestNet,
+  waitFor,
+  type TestNet,
+} from "./testnet.fixture.js";
 
 let net: TestNet;
 let counter: Uint8Array;
 let calculator: Uint8Array;
+let voting: Uint8Array;
 
 beforeAll(async () => {
   counter = (await compileSecretContract(exampleSourcePath("counter"))).wasm;
   calculator = (await compileSecretContract(exampleSourcePath("calculator"))).wasm;
+  voting = (await compileSecretContract(exampleSourcePath("voting"))).wasm;
   net = await startTestNet({ workers: 3 });
 }, 120_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed
   await net?.stop();
 }, 60_000);
 
@@ -72,7 +91,9 @@ describe("an Enigma network in one process", () => {
     // Every node hears the result: code and delta 0 on all three workers.
     await waitFor(async () => {
       for (const w of net.workers) {
-        const info = (await rpc(w.endpoints().rpcUrl ?? "", "getTaskResult", { taskId: t.taskId })) as {
+        const info = (await rpc(w.endpoints().rpcUrl ?? "", "getTaskResult", {
+          taskId: t.taskId,
+        })) as {
           status: string;
           delta?: { key: number };
         } | null;
@@ -93,7 +114,7 @@ describe("an Enigma network in one process", () => {
     const sc = await net.chain.getSecretContract(scAddr);
     expect(sc).toBeUndefined(); // nothing committed yet: receipts wait for the epoch end
     const epoch = await net.chain.currentEpoch();
-    const selected = epoch === undefined ? "" : selectWorker(scAddr, epoch) ?? "";
+    const selected = epoch === undefined ? "" : (selectWorker(scAddr, epoch) ?? "");
     const worker = nodeOf(selected);
     const custodian = worker.config.ethereum.privateKey ?? "";
     const before = (await net.chain.getWorkerBySigner(selected))?.balance ?? 0n;
@@ -118,23 +139,30 @@ describe("an Enigma network in one process", () => {
   it("refuses a task sent to a worker that is not the selected one, storing nothing", async () => {
     const c = new TestClient(net, 11, net.workers[0]?.endpoints().rpcUrl ?? "");
     const epoch = await net.chain.currentEpoch();
-    
+
     const selected = epoch === undefined ? undefined : selectWorker(scAddr, epoch);
-    const wrong = epoch?.workers.find((w) => selected === undefined || !sameAddress(w, selected)) as Hex;
-    await expect(c.compute(scAddr, "increment()", [], 1_000_000n, { workerAddress: wrong })).rejects.toMatchObject({
+    const wrong = epoch?.workers.find(
+      (w) => selected === undefined || !sameAddress(w, selected),
+    ) as Hex;
+    await expect(
+      c.compute(scAddr, "increment()", [], 1_000_000n, { workerAddress: wrong }),
+    ).rejects.toMatchObject({
       code: ErrorCode.WorkerNotSelected,
     });
   }, 60_000);
 
   it("moves a contract to a newly selected worker, which gets the state key and goes on", async () => {
     const first = await net.chain.currentEpoch();
-    
+
     const owner = first === undefined ? undefined : selectWorker(scAddr, first);
     let moved = false;
     for (let i = 0; i < 12 && !moved; i++) {
       await net.advanceEpoch();
       const e = await net.chain.currentEpoch();
-      moved = e !== undefined && owner !== undefined && !sameAddress(selectWorker(scAddr, e) ?? "", owner);
+      moved =
+        e !== undefined &&
+        owner !== undefined &&
+        !sameAddress(selectWorker(scAddr, e) ?? "", owner);
     }
     expect(moved).toBe(true);
     const t = await client.compute(scAddr, "increment()", []);
@@ -156,12 +184,216 @@ describe("an Enigma network in one process", () => {
     const worker = nodeOf(t.worker);
     const index = net.workers.indexOf(worker);
     const cfg = worker.config;
+    const oldUrl = worker.endpoints().rpcUrl;
     await worker.stop();
-    const again = new EnigmaNode(resolveNodeConfig({ ...cfg, rpc: { host: "127.0.0.1", port: 0 } }));
+    const again = new EnigmaNode(
+      resolveNodeConfig({ ...cfg, rpc: { host: "127.0.0.1", port: 0 } }),
+    );
     await again.start();
     net.workers[index] = again;
+    if (client.gateway === oldUrl) client.gateway = again.endpoints().rpcUrl ?? "";
     expect(await chainStatus(t.taskId)).toBe(1);
     await net.advanceEpoch();
-    await waitFor(async () => ((await chainStatus(t.taskId)) === 2 ? true : undefined), "the commit after restart");
+    await waitFor(
+      async () => ((await chainStatus(t.taskId)) === 2 ? true : undefined),
+      "the commit after restart",
+    );
   }, 120_000);
+
+  it("commits at once when a task calls an Ethereum contract, and reports a failed call as status 4", async () => {
+    const deployer = account(13).connect(net.provider);
+    const a = await readArtifact(
+      "VotingTally",
+      new URL("../../../artifacts/contracts/mocks/", import.meta.url),
+    );
+    const tally = (await new ContractFactory(a.abi, a.bytecode, deployer).deploy(
+      net.enigmaAddress,
+    )) as Contract;
+    await tally.waitForDeployment();
+    const tallyAddress = await tally.getAddress();
+
+    const poll = await client.deploy(voting, "construct(address)", [tallyAddress]);
+    expect((await client.result(poll)).status).toBe("SUCCESS");
+    const voter = (n: number) => bytesToHex(keccak256(new TextEncoder().encode(`voter ${n}`)));
+    for (const [n, yes] of [
+      [1, true],
+      [2, true],
+      [3, false],
+    ] as const) {
+      const v = await client.compute(poll.taskId, "cast_vote(bytes32,bool)", [voter(n), yes]);
+      expect((await client.result(v)).status).toBe("SUCCESS");
+    }
+    const close = await client.compute(poll.taskId, "close_poll()", []);
+    expect(decodeValues(["uint64", "uint64"], (await client.result(close)).output)).toEqual([
+      2n,
+      1n,
+    ]);
+    // No epoch end needed: the call is committed with everything pending before it.
+    await waitFor(
+      async () => ((await chainStatus(close.taskId)) === 2 ? true : undefined),
+      "the callback",
+    );
+    expect(await tally.getFunction("yes")(0)).toBe(2n);
+    expect(await tally.getFunction("no")(0)).toBe(1n);
+
+    // A poll reporting to a contract without pollClosed: the call fails on chain (status 4).
+    const bad = await client.deploy(voting, "construct(address)", [net.tokenAddress]);
+    expect((await client.result(bad)).status).toBe("SUCCESS");
+    const badClose = await client.compute(bad.taskId, "close_poll()", []);
+    await waitFor(
+      async () => ((await chainStatus(badClose.taskId)) === 4 ? true : undefined),
+      "status 4",
+    );
+    const gateway = nodeOf(badClose.worker).endpoints().rpcUrl ?? "";
+    await waitFor(async () => {
+      const s = (await rpc(gateway, "getTaskStatus", {
+        taskId: badClose.taskId,
+        workerAddress: badClose.worker,
+      })) as { status: string };
+      return s.status === "ETHEREUMFAILURE" ? true : undefined;
+    }, "ETHEREUMFAILURE at the worker's gateway");
+  }, 120_000);
+
+  it("rejects bad client input with stable JSON-RPC errors and stores nothing", async () => {
+    const url = net.workers[0]?.endpoints().rpcUrl ?? "";
+    await expect(rpc(url, "sendTaskInput", { taskId: "xyz" })).rejects.toMatchObject({
+      code: -32602,
+    });
+    await expect(rpc(url, "noSuchMethod", {})).rejects.toMatchObject({ code: -32601 });
+    // A compute task for a contract that does not exist.
+    const c = new TestClient(net, 12, url);
+    await expect(c.compute(`0x${"ab".repeat(32)}`, "get()", [])).rejects.toMatchObject({
+      code: ErrorCode.SecretContractNotDeployed,
+    });
+    // A deployment whose pre-code is not gzip.
+    await expect(
+      rpc(url, "deploySecretContract", {
+        workerAddress: "00".repeat(20),
+        preCode: "AAAA",
+        encryptedArgs: "00",
+        encryptedFn: "00",
+        userDHKey: bytesToHex(generateKeyPair().publicKey).slice(2),
+        contractAddress: "cd".repeat(32),
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.InvalidMessage });
+    expect(await rpc(url, "getTaskResult", { taskId: "cd".repeat(32) })).toBeNull();
+    // Metrics count what happened.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/enigma_rpc_requests_total\{[^}]*outcome="invalid_params"/);
+    expect(metrics).toMatch(/enigma_tasks_received_total/);
+  }, 60_000);
+
+  it("a node that joins late fetches code and deltas from peers and checks them against the chain", async () => {
+    await net.advanceEpoch(); // commit everything pending
+    const onChain = await waitFor(async () => {
+      const sc = await net.chain.getSecretContract(scAddr);
+      return sc !== undefined && sc.stateDeltaHashes.length >= 4 ? sc : undefined;
+    }, "committed deltas");
+    const cfg = net.configFor(9, { roles: ["gateway"] });
+    const late = new EnigmaNode(
+      resolveNodeConfig({ ...cfg, ethereum: { ...cfg.ethereum, privateKey: undefined } }),
+    );
+    await late.start();
+    try {
+      const stored = await waitFor(async () => {
+        const c = await late.contract(scAddr);
+        return c.deltas === onChain.stateDeltaHashes.length ? c : undefined;
+      }, "the late node to catch up");
+      expect(stored.codeHash).toBe(onChain.codeHash);
+      expect(stored.lastDeltaHash).toBe(onChain.stateDeltaHashes.at(-1));
+    } finally {
+      await late.stop();
+    }
+  }, 60_000);
+
+  it("drops a result not signed by the selected worker (gossip rejects it)", async () => {
+    const t = await client.compute(scAddr, "get()", []);
+    const before = await client.result(t);
+    expect(before.status).toBe("SUCCESS");
+    const intruder = new P2PNetwork({});
+    await intruder.start();
+    try {
+      await intruder.dial(net.workers[0]?.endpoints().multiaddrs[0] ?? "");
+      const forged = {
+        taskId: `0x${"77".repeat(32)}`,
+        contractAddress: scAddr,
+        workerAddress: t.worker,
+        success: true,
+        output: "0x00",
+        delta: null,
+        gasUsed: "1",
+        ethCall: null,
+        preCodeHash: null,
+        codeHash: null,
+        error: null,
+        signature: `0x${"11".repeat(64)}1b`,
+      };
+      const rejectsBefore = await rejected(net.workers[0] as EnigmaNode);
+      await intruder.publish(TOPICS.results, encodeMessage(forged), {
+        minPeers: 1,
+        timeoutMs: 5_000,
+      });
+      await waitFor(
+        async () =>
+          (await rejected(net.workers[0] as EnigmaNode)) > rejectsBefore ? true : undefined,
+        "the forged result to be rejected",
+      );
+      expect(
+        await rpc(net.workers[0]?.endpoints().rpcUrl ?? "", "getTaskResult", {
+          taskId: forged.taskId,
+        }),
+      ).toBeNull();
+    } finally {
+      await intruder.stop();
+    }
+  }, 60_000);
+
+  it("the principal gives state keys only to the attested worker selected for the contract", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "enigma-outsider-"));
+    const intruder = new P2PNetwork({});
+    try {
+      const service = SimulatedAttestationService.fromPem(
+        await readFile(net.principal.config.attestation.serviceKeyFile, "utf8"),
+      );
+      // An attested enclave that is not a worker of this epoch.
+      const outsider = await WorkerEnclave.open({
+        dir,
+        attest: (q) => service.attest(q),
+        chainId: net.chain.chainId,
+        enigmaAddress: net.enigmaAddress,
+      });
+      await intruder.start();
+      const principal = await intruder.dial(net.principal.endpoints().multiaddrs[0] ?? "");
+      const request = outsider.createStateKeyRequest([scAddr]);
+      await expect(intruder.request(principal, PROTOCOLS.stateKeys, request)).rejects.toMatchObject(
+        {
+          code: ErrorCode.StateKeyRequestRefused,
+        },
+      );
+      // A request whose signature does not match its attestation is refused too.
+      await expect(
+        intruder.request(principal, PROTOCOLS.stateKeys, {
+          ...request,
+          signature: `0x${"22".repeat(64)}1c`,
+        }),
+      ).rejects.toMatchObject({ code: ErrorCode.StateKeyRequestRefused });
+      await outsider.close();
+    } finally {
+      await intruder.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
+
+async function rejected(node: EnigmaNode): Promise<number> {
+  const text = await node.metrics.text();
+  const line = text
+    .split("\n")
+    .find(
+      (l) =>
+        l.startsWith("enigma_gossip_messages_total") &&
+        l.includes('verdict="reject"') &&
+        l.includes(TOPICS.results),
+    );
+  return line === undefined ? 0 : Number(line.split(" ").at(-1));
+}

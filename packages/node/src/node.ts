@@ -81,7 +81,6 @@ export class EnigmaNode {
   #ctx: NodeContext | undefined;
   #worker: WorkerEnclave | undefined;
   #principalEnclave: PrincipalEnclave | undefined;
-  #directory: PeerDirectory | undefined;
   #sync: DeltaSync | undefined;
   #pipeline: TaskPipeline | undefined;
   #batcher: ReceiptBatcher | undefined;
@@ -117,6 +116,20 @@ export class EnigmaNode {
     };
   }
 
+  /** What this node stores of a secret contract (code hash and its delta chain). */
+  async contract(
+    address: string,
+  ): Promise<{ codeHash: Hex | undefined; deltas: number; lastDeltaHash: Hex | undefined }> {
+    const { store } = this.#live();
+    const code = await store.getCode(address);
+    const last = await store.lastDelta(address);
+    return {
+      codeHash: code === undefined ? undefined : bytesToHex(code.codeHash),
+      deltas: last === undefined ? 0 : last.index + 1,
+      lastDeltaHash: last === undefined ? undefined : bytesToHex(last.hash),
+    };
+  }
+
   async start(): Promise<void> {
     if (this.#state !== "new") {
       throw new EnigmaError(ErrorCode.NodeNotReady, `a node can start once (it is ${this.#state})`);
@@ -148,7 +161,8 @@ export class EnigmaNode {
 
   async #start(): Promise<void> {
     const c = this.config;
-    const derive = (label: string) => (c.seed === undefined ? undefined : deriveSeed(c.seed, label));
+    const derive = (label: string) =>
+      c.seed === undefined ? undefined : deriveSeed(c.seed, label);
 
     const store = new NodeStore({ dir: join(c.dataDir, "db") });
     await store.start();
@@ -203,7 +217,9 @@ export class EnigmaNode {
       chain,
       p2p,
       metrics: this.metrics,
-      log: this.log.child({ ...(enclaveSigner === undefined ? {} : { worker: enclaveSigner.signer }) }),
+      log: this.log.child({
+        ...(enclaveSigner === undefined ? {} : { worker: enclaveSigner.signer }),
+      }),
     };
     this.#ctx = ctx;
 
@@ -213,9 +229,13 @@ export class EnigmaNode {
       log: ctx.log,
       ...(enclaveSigner === undefined
         ? {}
-        : { enclave: { signer: enclaveSigner.signer, signPeerIdentity: (p: string) => enclaveSigner.signPeerIdentity(p) } }),
+        : {
+            enclave: {
+              signer: enclaveSigner.signer,
+              signPeerIdentity: (p: string) => enclaveSigner.signPeerIdentity(p),
+            },
+          }),
     });
-    this.#directory = directory;
     const sync = new DeltaSync(ctx);
     this.#sync = sync;
     await p2p.start();
@@ -249,13 +269,16 @@ export class EnigmaNode {
     p2p.subscribe(
       TOPICS.tasks,
       (data) => this.#verdict(TOPICS.tasks, () => this.#checkInput(data)),
-      (data) => this.#onInput(parseMessage(taskInputSchema, decodeJson(data, "task input"), "task input")),
+      (data) =>
+        this.#onInput(parseMessage(taskInputSchema, decodeJson(data, "task input"), "task input")),
     );
     p2p.subscribe(
       TOPICS.results,
       (data) => this.#verdict(TOPICS.results, () => this.#checkResult(data)),
       (data) =>
-        this.#acceptVerified(parseMessage(taskResultSchema, decodeJson(data, "task result"), "task result")),
+        this.#acceptVerified(
+          parseMessage(taskResultSchema, decodeJson(data, "task result"), "task result"),
+        ),
     );
 
     // Chain: register, stake and log in (worker), or register (principal).
@@ -291,7 +314,9 @@ export class EnigmaNode {
       fromBlock,
       confirmations: c.ethereum.confirmations,
       onEvents: (events, toBlock) => this.#onChain(events, toBlock),
-      onError: (e) => ctx.log.warn({ err: String(e) }, "chain watcher error"),
+      onError: (e) => {
+        ctx.log.warn({ err: String(e) }, "chain watcher error");
+      },
     });
     this.#stops.push(() => this.#watcher?.stop() ?? Promise.resolve());
     if ((await store.pendingReceipts()).length > 0) void this.#batcher?.trigger("restart");
@@ -300,7 +325,8 @@ export class EnigmaNode {
   }
 
   #live(): NodeContext {
-    if (this.#ctx === undefined) throw new EnigmaError(ErrorCode.NodeNotReady, "the node is not started");
+    if (this.#ctx === undefined)
+      throw new EnigmaError(ErrorCode.NodeNotReady, "the node is not started");
     return this.#ctx;
   }
 
@@ -337,7 +363,11 @@ export class EnigmaNode {
       const w = await chain.getWorker(custodian);
       if (w.status === 0) {
         const a = this.#principalEnclave.attestation;
-        await chain.register(this.#principalEnclave.signer, new TextEncoder().encode(a.report), a.signature);
+        await chain.register(
+          this.#principalEnclave.signer,
+          new TextEncoder().encode(a.report),
+          a.signature,
+        );
         log.info({ signer: this.#principalEnclave.signer }, "principal registered");
       }
     }
@@ -416,7 +446,10 @@ export class EnigmaNode {
     }
   }
 
-  async #verdict(topic: string, check: () => Promise<GossipVerdict> | GossipVerdict): Promise<GossipVerdict> {
+  async #verdict(
+    topic: string,
+    check: () => Promise<GossipVerdict> | GossipVerdict,
+  ): Promise<GossipVerdict> {
     let verdict: GossipVerdict;
     try {
       verdict = await check();
@@ -468,7 +501,8 @@ export class EnigmaNode {
     if (!sameAddress(recoverAddress(digest, r.signature), r.workerAddress)) return "reject";
     const record = await chain.getTaskRecord(r.taskId);
     if (record === undefined) return "ignore";
-    if (!(await isSelected(chain, r.contractAddress, record.blockNumber, r.workerAddress))) return "reject";
+    if (!(await isSelected(chain, r.contractAddress, record.blockNumber, r.workerAddress)))
+      return "reject";
     return "accept";
   }
 
@@ -476,7 +510,10 @@ export class EnigmaNode {
   async #acceptResult(r: TaskResult): Promise<void> {
     const verdict = await this.#verifyResult(r);
     if (verdict !== "accept") {
-      throw new EnigmaError(ErrorCode.ResultRejected, `result of ${r.taskId} rejected (${verdict})`);
+      throw new EnigmaError(
+        ErrorCode.ResultRejected,
+        `result of ${r.taskId} rejected (${verdict})`,
+      );
     }
     await this.#acceptVerified(r);
   }
@@ -491,19 +528,28 @@ export class EnigmaNode {
       log.warn({ taskId: r.taskId }, "result for a task recorded under another contract: ignored");
       return;
     }
-    if (r.success && r.preCodeHash !== null && (await store.getCode(r.contractAddress)) === undefined) {
+    if (
+      r.success &&
+      r.preCodeHash !== null &&
+      (await store.getCode(r.contractAddress)) === undefined
+    ) {
       const input = await store.getMessage("input", r.taskId);
       const parsed = taskInputSchema.safeParse(input);
       if (parsed.success && parsed.data.preCode !== undefined) {
         const code = decodePreCode(parsed.data.preCode);
-        if (bytesToHex(keccak256(code)) === r.codeHash) await store.putCode(r.contractAddress, code);
+        if (bytesToHex(keccak256(code)) === r.codeHash)
+          await store.putCode(r.contractAddress, code);
       }
     }
     let delta: { index: number; hash: Uint8Array; data: Uint8Array } | undefined;
     if (r.delta !== null) {
       const count = await store.deltaCount(r.contractAddress);
       if (r.delta.index <= count) {
-        delta = { index: r.delta.index, hash: hexToBytes(r.delta.hash), data: hexToBytes(r.delta.data) };
+        delta = {
+          index: r.delta.index,
+          hash: hexToBytes(r.delta.hash),
+          data: hexToBytes(r.delta.data),
+        };
       } else {
         log.warn(
           { contract: r.contractAddress, index: r.delta.index, have: count },

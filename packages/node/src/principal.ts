@@ -22,11 +22,15 @@ export class PrincipalService {
     const { p2p, metrics, log } = this.#ctx;
     await p2p.handle(PROTOCOLS.stateKeys, async (raw, from) => {
       try {
-        const response = await this.#enclave.issueStateKeys(raw as StateKeyRequest, (signer, contract) =>
-          this.#authorize(signer, contract),
+        const response = await this.#enclave.issueStateKeys(
+          raw as StateKeyRequest,
+          (signer, contract) => this.#authorize(signer, contract),
         );
         metrics.stateKeyRequests.inc({ outcome: "granted" });
-        log.info({ peer: from, worker: response.recipient, contracts: response.keys.length }, "state keys issued");
+        log.info(
+          { peer: from, worker: response.recipient, contracts: response.keys.length },
+          "state keys issued",
+        );
         return response;
       } catch (e) {
         metrics.stateKeyRequests.inc({ outcome: "refused" });

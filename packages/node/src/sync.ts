@@ -91,9 +91,13 @@ export class DeltaSync {
             if (res.code === null) break;
             const code = hexToBytes(res.code);
             if (bytesToHex(keccak256(code)) !== sc.codeHash.toLowerCase()) {
-              throw new EnigmaError(ErrorCode.DeltaSyncFailed, "peer sent code that does not match the chain", {
-                details: { contract, peer },
-              });
+              throw new EnigmaError(
+                ErrorCode.DeltaSyncFailed,
+                "peer sent code that does not match the chain",
+                {
+                  details: { contract, peer },
+                },
+              );
             }
             await store.putCode(contract, code);
             needCode = false;
@@ -111,7 +115,11 @@ export class DeltaSync {
           }
           await store.putDeltas(
             contract,
-            fresh.map((d) => ({ index: d.index, hash: hexToBytes(d.hash), data: hexToBytes(d.data) })),
+            fresh.map((d) => ({
+              index: d.index,
+              hash: hexToBytes(d.hash),
+              data: hexToBytes(d.data),
+            })),
           );
           metrics.deltaSyncDeltas.inc(fresh.length);
           have = await store.deltaCount(contract);

@@ -28,7 +28,14 @@ import {
   type Hex,
   type KeyPair,
 } from "@enigma/protocol";
-import { Contract, HDNodeWallet, JsonRpcProvider, NonceManager, Wallet } from "ethers";
+import {
+  Contract,
+  type ContractTransactionResponse,
+  HDNodeWallet,
+  JsonRpcProvider,
+  NonceManager,
+  Wallet,
+} from "ethers";
 import hre from "hardhat";
 import { deployEnigma } from "../../../scripts/deploy.js";
 import { EnigmaChain } from "./chain/enigma-chain.js";
@@ -44,11 +51,23 @@ export function account(i: number): Wallet {
   return new Wallet(w.privateKey);
 }
 
+/** Sends a contract transaction and waits for it to be mined. */
+export async function sent(tx: Promise<unknown>): Promise<void> {
+  const response = (await tx) as ContractTransactionResponse;
+  await response.wait();
+}
+
 export interface TestNetOptions {
   workers?: number;
   epochSize?: number;
   seed?: string;
   logLevel?: string;
+  /** Every node's `ethereum.pollIntervalMs` (default 50). */
+  pollIntervalMs?: number;
+  /** Every node's `ethereum.confirmations` (default 0). */
+  confirmations?: number;
+  /** The workers' `worker.orderingWindowMs` (default 200). */
+  orderingWindowMs?: number;
 }
 
 export interface TestNet {
@@ -79,7 +98,10 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
   const server = await hre.network.createServer("default", "127.0.0.1", 0);
   const { address, port } = await server.listen();
   const rpcUrl = `http://${address}:${port}`;
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
+  const provider = new JsonRpcProvider(rpcUrl, undefined, {
+    cacheTimeout: -1,
+    staticNetwork: true,
+  });
   const deployer = new NonceManager(account(0).connect(provider));
 
   const service = SimulatedAttestationService.generate();
@@ -104,10 +126,10 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
   });
   // Worker custodians (accounts 2..) get ENG for their stake; users (from 10) for fees.
   for (let i = 0; i < nWorkers; i++) {
-    await (await d.token.getFunction("transfer")(account(2 + i).address, 1_000n * ENG)).wait();
+    await sent(d.token.getFunction("transfer")(account(2 + i).address, 1_000n * ENG));
   }
   for (let i = 10; i < 13; i++) {
-    await (await d.token.getFunction("transfer")(account(i).address, 10_000n * ENG)).wait();
+    await sent(d.token.getFunction("transfer")(account(i).address, 10_000n * ENG));
   }
 
   const configFor = (i: number, extra: Partial<NodeUserConfig> = {}): NodeUserConfig => ({
@@ -119,10 +141,11 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
       enigmaAddress: d.enigmaAddress,
       tokenAddress: d.tokenAddress,
       privateKey: account(i === 0 ? 1 : 1 + i).privateKey,
-      pollIntervalMs: 50,
+      pollIntervalMs: o.pollIntervalMs ?? 50,
+      confirmations: o.confirmations ?? 0,
     },
     attestation: { serviceKeyFile },
-    worker: { stake: "100", orderingWindowMs: 200, maxBatch: 100 },
+    worker: { stake: "100", orderingWindowMs: o.orderingWindowMs ?? 200, maxBatch: 100 },
     logLevel,
     ...extra,
   });
@@ -221,7 +244,10 @@ export async function rpc(url: string, method: string, params: unknown): Promise
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
   });
-  const body = (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
+  const body = (await res.json()) as {
+    result?: unknown;
+    error?: { code: number; message: string };
+  };
   if (body.error !== undefined) {
     const e = new Error(body.error.message) as Error & { code: number };
     e.code = body.error.code;
@@ -256,7 +282,7 @@ export class TestClient {
 
   async #prepare(contract: string | undefined) {
     const user = generateKeyPair();
-    const enigma = this.#net.enigma.connect(this.#wallet) as Contract;
+    const enigma = new Contract(this.#net.enigmaAddress, this.#net.enigma.interface, this.#wallet);
     const nonce = (await enigma.getFunction("getUserTaskDeployments")(this.#address)) as bigint;
     const taskId = taskIdOf(this.#address, nonce);
     const epoch = await this.#net.chain.currentEpoch();
@@ -268,7 +294,9 @@ export class TestClient {
       workerAddress: worker.slice(2),
       userPubKey,
     })) as { workerEncryptionKey: string; workerSig: string };
-    if (!sameAddress(recoverWorkerKeySigner(`0x${k.workerEncryptionKey}`, `0x${k.workerSig}`), worker)) {
+    if (
+      !sameAddress(recoverWorkerKeySigner(`0x${k.workerEncryptionKey}`, `0x${k.workerSig}`), worker)
+    ) {
       throw new Error("worker key not signed by the selected worker");
     }
     return {
@@ -278,13 +306,13 @@ export class TestClient {
       epoch,
       user,
       worker: worker.toLowerCase() as Hex,
-      workerKey: `0x${k.workerEncryptionKey}` as Hex,
+      workerKey: `0x${k.workerEncryptionKey}`,
     };
   }
 
   async #approve(fee: bigint) {
-    const token = this.#net.token.connect(this.#wallet) as Contract;
-    await (await token.getFunction("approve")(this.#net.enigmaAddress, fee)).wait();
+    const token = new Contract(this.#net.tokenAddress, this.#net.token.interface, this.#wallet);
+    await sent(token.getFunction("approve")(this.#net.enigmaAddress, fee));
   }
 
   async deploy(
@@ -298,9 +326,15 @@ export class TestClient {
     const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(ctor, args));
     const hash = deploymentInputsHash(encFn, encArgs, wasm, p.user.publicKey);
     await this.#approve(gasLimit);
-    await (
-      await p.enigma.getFunction("createDeploymentTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber, p.nonce)
-    ).wait();
+    await sent(
+      p.enigma.getFunction("createDeploymentTaskRecord")(
+        hash,
+        gasLimit,
+        1n,
+        p.epoch.firstBlockNumber,
+        p.nonce,
+      ),
+    );
     await rpc(this.gateway, "deploySecretContract", {
       workerAddress: p.worker.slice(2),
       preCode: base64Encode(gzipSync(wasm)),
@@ -324,7 +358,9 @@ export class TestClient {
     const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(fn, args));
     const hash = inputsHash(encFn, encArgs, contract, p.user.publicKey);
     await this.#approve(gasLimit);
-    await (await p.enigma.getFunction("createTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber)).wait();
+    await sent(
+      p.enigma.getFunction("createTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber),
+    );
     await rpc(this.gateway, "sendTaskInput", {
       taskId: p.taskId.slice(2),
       workerAddress: (opts.workerAddress ?? p.worker).slice(2),
@@ -346,8 +382,12 @@ export class TestClient {
       })) as { status: string; output?: string };
       return s.status === "SUCCESS" || s.status === "FAILED" ? s : undefined;
     }, `task ${t.taskId}`);
-    const output = status.output === undefined || status.output === "" ? new Uint8Array() : hexToBytes(status.output);
-    const plain = output.length === 0 ? output : decryptFrom(t.user.privateKey, t.workerKey, output);
+    const output =
+      status.output === undefined || status.output === ""
+        ? new Uint8Array()
+        : hexToBytes(status.output);
+    const plain =
+      output.length === 0 ? output : decryptFrom(t.user.privateKey, t.workerKey, output);
     return { status: status.status, output: plain };
   }
 }

@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { P2PNetwork, type GossipVerdict, type P2POptions } from "./network.js";
 
 // Every node runs in this process on 127.0.0.1 with an ephemeral port. Tests await
-// handlers and events through bounded waits; none sleeps for a fixed time.
+// handlers and events through bounded waits; none sleeps for a fixed time (the two polls,
+// for a peer score and for closed sockets, have no event to await and are bounded too).
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -97,7 +98,7 @@ describe("gossip", () => {
     const a = new P2PNetwork({ bootstrap: bootstrapFrom(b, c) });
     running.push(a);
     a.onPeerConnected((p) => connected.push(p));
-    await a.start(); // dials b and c directly, without the bootstrap module's delay
+    await a.start(); // resolves once b and c are dialled
     expect(new Set(connected)).toEqual(new Set([b.peerId, c.peerId]));
     expect(new Set(a.peers())).toEqual(new Set([b.peerId, c.peerId]));
     expect(a.multiaddrs[0]).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${a.peerId}$`));

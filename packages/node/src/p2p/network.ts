@@ -27,7 +27,7 @@ import {
   toWireError,
 } from "./wire.js";
 
-/** A pino-compatible logger; every method is optional to implement beyond these three. */
+/** The logger methods used here; a pino logger (or child) fits. */
 export interface P2PLogger {
   debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
@@ -103,12 +103,14 @@ const MESH_D = 6;
 const MESH_DLO = 4;
 const MESH_DHI = 12;
 
-// Peer scoring keeps only the penalty for invalid messages (P4): a validator's "reject"
-// costs the forwarding peer 10 * n^2 points, n decaying by 3% a second. Two rejects stop
-// gossip exchange with it (gossipThreshold -10), three graylist it (-80, its RPCs are
-// ignored) for about 25 s. The delivery-rate terms (P3, P3b) are off because quiet devnet
-// topics would otherwise penalise honest peers, and the positive terms (P1, P2) are off
-// because topicScoreCap would let them mask the penalty.
+// Peer scoring keeps only the penalty for invalid messages (P4). Each "reject" adds 1 to a
+// per-peer counter n that decays 3% a second; the peer's score is -10 * n^2 (thresholds are
+// gossipsub's defaults). One reject: -10. Two: -40, below gossipThreshold (-10), so no more
+// IHAVE/IWANT with it until n decays under 1 (~23 s). Three: -90, below publishThreshold
+// (-50) and graylistThreshold (-80): its RPCs are ignored until n < 2.83 (~2 s), and so on.
+// The delivery-rate terms (P3, P3b) are off because quiet devnet topics would penalise
+// honest peers, and the positive terms (P1, P2) because topicScoreCap would let them mask
+// the penalty.
 const TOPIC_SCORE: Partial<TopicScoreParams> = {
   topicWeight: 1,
   timeInMeshWeight: 0,

@@ -160,6 +160,8 @@ export class TaskPipeline {
       do {
         this.#again = false;
         await this.#pumpOnce();
+        // #again is set by a pump() call made while this one awaited.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set concurrently
       } while (this.#again && !this.#stopped);
     } catch (e) {
       this.#ctx.log.error({ err: String(e) }, "task pipeline error");
@@ -172,7 +174,8 @@ export class TaskPipeline {
     const { config, chain, log } = this.#ctx;
     const now = Date.now();
     const window = config.worker.orderingWindowMs;
-    const confirmed = (r: RecordInfo) => r.blockNumber + config.ethereum.confirmations <= this.#head;
+    const confirmed = (r: RecordInfo) =>
+      r.blockNumber + config.ethereum.confirmations <= this.#head;
     const entries = [...this.#pending.entries()]
       .filter((e): e is [string, Pending & { record: RecordInfo }] => e[1].record !== undefined)
       .sort((a, b) => recordOrder(a[1].record) - recordOrder(b[1].record));
@@ -200,7 +203,8 @@ export class TaskPipeline {
         continue;
       }
       const epoch = await chain.getEpoch(record.blockNumber);
-      const selected = epoch === undefined ? undefined : selectedWorker(input.contractAddress, epoch);
+      const selected =
+        epoch === undefined ? undefined : selectedWorker(input.contractAddress, epoch);
       if (selected !== this.#d.enclave.signer.toLowerCase()) {
         this.#pending.delete(taskId);
         continue;
@@ -239,7 +243,10 @@ export class TaskPipeline {
     const tlog = log.child({ taskId, contract: contractAddress, block: record.blockNumber });
     try {
       const task = await store.addTask(taskId, contractAddress);
-      if (task.status !== TaskResultStatus.Unverified && task.status !== TaskResultStatus.InProgress)
+      if (
+        task.status !== TaskResultStatus.Unverified &&
+        task.status !== TaskResultStatus.InProgress
+      )
         return; // done before a restart
       await store.putMessage("input", taskId, input);
       if (task.status === TaskResultStatus.Unverified) {
@@ -270,7 +277,9 @@ export class TaskPipeline {
         // through returnFeesForTask after the timeout.
         const message = failure?.message ?? "task could not run";
         await store.updateTask(taskId, { status: TaskResultStatus.Failed });
-        metrics.tasksFailed.inc({ reason: failure === undefined ? "unknown" : String(failure.code) });
+        metrics.tasksFailed.inc({
+          reason: failure === undefined ? "unknown" : String(failure.code),
+        });
         tlog.warn({ err: message, code: failure?.code }, "task not executed");
         return;
       }
@@ -352,7 +361,10 @@ export class TaskPipeline {
           : { address: result.ethCall.address, payload: bytesToHex(result.ethCall.payload) },
       preCodeHash: isZero(result.receipt.preCodeHash) ? null : (result.receipt.preCodeHash as Hex),
       codeHash: isZero(result.receipt.codeHash) ? null : (result.receipt.codeHash as Hex),
-      error: result.error === undefined ? null : { code: result.error.code, message: result.error.message },
+      error:
+        result.error === undefined
+          ? null
+          : { code: result.error.code, message: result.error.message },
       signature: result.signature,
     };
     await store.updateTask(result.taskId, {
@@ -360,7 +372,13 @@ export class TaskPipeline {
       result: resultData(message),
       ...(result.delta === null
         ? {}
-        : { delta: { index: result.delta.index, hash: hexToBytes(result.delta.hash), data: result.delta.data } }),
+        : {
+            delta: {
+              index: result.delta.index,
+              hash: hexToBytes(result.delta.hash),
+              data: result.delta.data,
+            },
+          }),
       receipt: result.receipt,
     });
     await store.putMessage("result", result.taskId, message);
@@ -368,7 +386,12 @@ export class TaskPipeline {
     metrics.gasUsed.inc(Number(result.gasUsed));
     metrics.pendingReceipts.inc();
     tlog.info(
-      { success: result.success, gasUsed: message.gasUsed, delta: message.delta?.index, code: result.error?.code },
+      {
+        success: result.success,
+        gasUsed: message.gasUsed,
+        delta: message.delta?.index,
+        code: result.error?.code,
+      },
       "task executed",
     );
     this.#d.onResult?.(message);
@@ -390,11 +413,16 @@ function isZero(h: string): boolean {
 export function resultData(m: TaskResult) {
   return {
     output: hexToBytes(m.output),
-    ...(m.delta === null ? {} : { delta: { index: m.delta.index, hash: hexToBytes(m.delta.hash) } }),
+    ...(m.delta === null
+      ? {}
+      : { delta: { index: m.delta.index, hash: hexToBytes(m.delta.hash) } }),
     usedGas: Number(m.gasUsed),
     ...(m.ethCall === null
       ? {}
-      : { ethereumPayload: hexToBytes(m.ethCall.payload), ethereumAddress: hexToBytes(m.ethCall.address) }),
+      : {
+          ethereumPayload: hexToBytes(m.ethCall.payload),
+          ethereumAddress: hexToBytes(m.ethCall.address),
+        }),
     signature: hexToBytes(m.signature),
     ...(m.preCodeHash === null ? {} : { preCodeHash: hexToBytes(m.preCodeHash) }),
   };

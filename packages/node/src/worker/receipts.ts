@@ -85,7 +85,10 @@ export class ReceiptBatcher {
         return true;
       } catch (e) {
         metrics.receiptCommitFailures.inc();
-        if (isEnigmaError(e, ErrorCode.TaskNotPending) || isEnigmaError(e, ErrorCode.ReceiptRejected)) {
+        if (
+          isEnigmaError(e, ErrorCode.TaskNotPending) ||
+          isEnigmaError(e, ErrorCode.ReceiptRejected)
+        ) {
           // Some task of the batch is settled already (committed before a crash, or refunded):
           // drop those from the queue and retry the rest.
           const settled = await this.#settled(batch);

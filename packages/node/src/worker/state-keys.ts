@@ -1,7 +1,13 @@
 // A worker's side of state-key transfer: it asks the principal (over libp2p request-response)
 // for the keys of contracts it was selected for; the request carries its attestation and the
 // answer is encrypted to its enclave, which keeps (and seals) the keys.
-import { EnigmaError, ErrorCode, isEnigmaError, type Hex, type StateKeyResponse } from "@enigma/protocol";
+import {
+  EnigmaError,
+  ErrorCode,
+  isEnigmaError,
+  type Hex,
+  type StateKeyResponse,
+} from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
 import type { NodeContext } from "../context.js";
 import type { PeerDirectory } from "../directory.js";
@@ -55,10 +61,14 @@ export class StateKeyClient {
     } catch (e) {
       metrics.stateKeyRequests.inc({ outcome: "refused" });
       if (isEnigmaError(e)) throw e;
-      throw new EnigmaError(ErrorCode.StateKeyRequestRefused, `state key request failed: ${String(e)}`, {
-        details: { contracts },
-        cause: e,
-      });
+      throw new EnigmaError(
+        ErrorCode.StateKeyRequestRefused,
+        `state key request failed: ${String(e)}`,
+        {
+          details: { contracts },
+          cause: e,
+        },
+      );
     }
   }
 }

@@ -176,6 +176,7 @@ class StatusWatcher {
   }
 
   #onMessage(ws: WebSocket, text: string): void {
+    if (process.env['WSDBG']) console.log('WS', typeof text, String(text).slice(0, 300));
     const m = JSON.parse(text) as {
       id?: number;
       error?: { message: string };

@@ -25,6 +25,7 @@ import {
   TOPICS,
   decodePreCode,
   encodeMessage,
+  inputsHashOf,
   taskInputSchema,
   taskResultSchema,
   type TaskInput,
@@ -36,14 +37,18 @@ export interface GatewayDeps {
   directory: PeerDirectory;
   /** This node's worker enclave, when it is also a worker. */
   enclave?: WorkerEnclave;
-  /** Delivers an input to this node's own pipeline (when it is also a worker). */
-  deliverLocally?: (input: TaskInput) => void;
+  /** Stores a verified input and hands it to this node's pipeline (when it is a worker). */
+  acceptInput: (input: TaskInput) => Promise<void>;
+  /** Checks an input against its task record on chain. */
+  verifyInput: (input: TaskInput) => Promise<"accept" | "reject" | "ignore">;
   /** Stores a result heard from a peer (shared with the gossip path). */
   acceptResult: (result: TaskResult) => Promise<void>;
   info: () => Record<string, unknown>;
 }
 
 const nothing = (): undefined => undefined;
+/** A task input with its largest pre-code (8 MiB of base64) and payloads. */
+const MAX_INPUT_BYTES = 12 * 1024 * 1024;
 
 export class Gateway {
   readonly #ctx: NodeContext;
@@ -90,11 +95,24 @@ export class Gateway {
           workerSig: k.workerSig,
         });
       });
-      await p2p.handle(PROTOCOLS.taskInput, (raw) => {
-        const input = parseMessage(taskInputSchema, raw, "task input");
-        this.#d.deliverLocally?.(input);
-        return Promise.resolve(true);
-      });
+      await p2p.handle(
+        PROTOCOLS.taskInput,
+        async (raw) => {
+          const input = parseMessage(taskInputSchema, raw, "task input");
+          if ((await this.#d.verifyInput(input)) !== "accept") {
+            throw new EnigmaError(
+              ErrorCode.InputsHashMismatch,
+              "the input does not match its task record",
+              {
+                details: { taskId: input.taskId },
+              },
+            );
+          }
+          await this.#d.acceptInput(input);
+          return true;
+        },
+        { maxRequestBytes: MAX_INPUT_BYTES },
+      );
     }
     await p2p.handle(PROTOCOLS.taskResult, async (raw) => {
       const { taskId } = parseMessage(RPC_METHODS.getTaskResult.params, raw, "task result request");
@@ -150,10 +168,17 @@ export class Gateway {
       ...(p.preCode === undefined ? {} : { preCode: p.preCode }),
     };
     if (input.preCode !== undefined) decodePreCode(input.preCode);
-    // When the record is already on chain (it normally is: clients record first), refuse a
-    // task addressed to a worker that is not the selected one, or for a missing contract.
-    const record = await chain.getTaskRecord(input.taskId);
-    if (record !== undefined) {
+    // Clients record the task before they send it: the input must match that record (so a
+    // task id cannot be taken over by another input) and name the selected worker.
+    const record = await this.#record(input.taskId);
+    if (inputsHashOf(input) !== record.inputsHash) {
+      throw new EnigmaError(
+        ErrorCode.InputsHashMismatch,
+        `the input does not match the inputsHash recorded on chain for task ${input.taskId}`,
+        { details: { taskId: input.taskId, recorded: record.inputsHash } },
+      );
+    }
+    {
       if (record.status !== 1) {
         throw new EnigmaError(ErrorCode.TaskNotPending, `task ${input.taskId} is already settled`, {
           details: { taskId: input.taskId, status: record.status },
@@ -187,13 +212,10 @@ export class Gateway {
         );
       }
     }
-    await store.addTask(input.taskId, input.contractAddress);
-    await store.putMessage("input", input.taskId, input);
+    await this.#d.acceptInput(input);
     metrics.tasksReceived.inc({ kind: input.preCode === undefined ? "compute" : "deploy" });
     const enclave = this.#d.enclave;
-    if (enclave !== undefined && sameAddress(enclave.signer, input.workerAddress)) {
-      this.#d.deliverLocally?.(input);
-    } else {
+    if (enclave === undefined || !sameAddress(enclave.signer, input.workerAddress)) {
       void this.#handOver(input);
     }
     void p2p
@@ -204,11 +226,25 @@ export class Gateway {
     return true;
   }
 
+  /** The task's record, waiting briefly for a chain endpoint that lags the client's. */
+  async #record(taskId: Hex) {
+    for (let i = 0; i < 20; i++) {
+      const r = await this.#ctx.chain.getTaskRecord(taskId);
+      if (r !== undefined) return r;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new EnigmaError(
+      ErrorCode.TaskRecordNotFound,
+      `task ${taskId} has no record on Ethereum: create the task record before sending its input`,
+      { details: { taskId } },
+    );
+  }
+
   /** Direct delivery to the named worker; gossip is the fallback (and the broadcast). */
   async #handOver(input: TaskInput): Promise<void> {
     try {
       const peer = await this.#d.directory.peerOf(input.workerAddress);
-      await this.#ctx.p2p.request(peer, PROTOCOLS.taskInput, input, { timeoutMs: 5_000 });
+      await this.#ctx.p2p.request(peer, PROTOCOLS.taskInput, input, { timeoutMs: 10_000 });
     } catch (e) {
       this.#ctx.log.debug({ taskId: input.taskId, err: String(e) }, "direct hand-over failed");
     }

@@ -252,6 +252,14 @@ describe("an Enigma network in one process", () => {
       })) as { status: string };
       return s.status === "ETHEREUMFAILURE" ? true : undefined;
     }, "ETHEREUMFAILURE at the worker's gateway");
+    // The contract recorded no delta for the failed call; neither does any node.
+    const onChain = await net.chain.getSecretContract(bad.taskId);
+    for (const w of net.workers) {
+      await waitFor(async () => {
+        const c = await w.contract(bad.taskId);
+        return c.deltas === onChain?.stateDeltaHashes.length ? true : undefined;
+      }, "nodes to drop the failed call's delta");
+    }
   }, 120_000);
 
   it("rejects bad client input with stable JSON-RPC errors and stores nothing", async () => {
@@ -265,6 +273,29 @@ describe("an Enigma network in one process", () => {
     await expect(c.compute(`0x${"ab".repeat(32)}`, "get()", [])).rejects.toMatchObject({
       code: ErrorCode.SecretContractNotDeployed,
     });
+    // An input that does not match the task's record on chain.
+    const rec = await c.compute(scAddr, "get()", [], 1_000_000n);
+    await expect(
+      rpc(url, "sendTaskInput", {
+        taskId: rec.taskId,
+        workerAddress: rec.worker,
+        encryptedFn: "00",
+        encryptedArgs: "00",
+        userDHKey: bytesToHex(generateKeyPair().publicKey),
+        contractAddress: scAddr,
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.InputsHashMismatch });
+    // An input sent before its task record exists.
+    await expect(
+      rpc(url, "sendTaskInput", {
+        taskId: `0x${"ef".repeat(32)}`,
+        workerAddress: rec.worker,
+        encryptedFn: "00",
+        encryptedArgs: "00",
+        userDHKey: bytesToHex(generateKeyPair().publicKey),
+        contractAddress: scAddr,
+      }),
+    ).rejects.toMatchObject({ code: ErrorCode.TaskRecordNotFound });
     // A deployment whose pre-code is not gzip.
     await expect(
       rpc(url, "deploySecretContract", {

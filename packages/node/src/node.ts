@@ -34,6 +34,7 @@ import {
   checkResultShape,
   decodeJson,
   decodePreCode,
+  inputsHashOf,
   receiptBatchDigest,
   receiptOf,
   taskInputSchema,
@@ -66,6 +67,13 @@ export interface NodeEndpoints {
 }
 
 const CURSOR = "chainCursor";
+/** Gossip messages carry inputs with pre-code up to the RPC limit (8 MiB of base64). */
+const MAX_GOSSIP_BYTES = 10 * 1024 * 1024;
+const LOCAL_FAILURES: ReadonlySet<number> = new Set([
+  ErrorCode.ChainError,
+  ErrorCode.NodeNotReady,
+  ErrorCode.StoreNotOpen,
+]);
 
 /**
  * @example
@@ -137,6 +145,12 @@ export class EnigmaNode {
     this.#state = "starting";
     try {
       await this.#start();
+      // stop() may have run while starting: then the services started since are stopped too.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() changes it meanwhile
+      if (this.#state !== "starting") {
+        await this.#stopAll();
+        throw new EnigmaError(ErrorCode.NodeNotReady, "the node was stopped while starting");
+      }
       this.#state = "started";
     } catch (e) {
       await this.stop();
@@ -148,6 +162,10 @@ export class EnigmaNode {
   async stop(): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "stopped";
+    await this.#stopAll();
+  }
+
+  async #stopAll(): Promise<void> {
     const stops = this.#stops.reverse();
     this.#stops = [];
     for (const stop of stops) {
@@ -189,6 +207,8 @@ export class EnigmaNode {
         enigmaAddress: chain.enigmaAddress,
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
       });
+      const worker = this.#worker;
+      this.#stops.push(() => worker.close());
     }
     if (this.has("principal")) {
       this.#principalEnclave = await PrincipalEnclave.open({
@@ -208,6 +228,7 @@ export class EnigmaNode {
       host: c.p2p.host,
       port: c.p2p.port,
       bootstrap: [...c.p2p.bootstrap],
+      maxMessageBytes: MAX_GOSSIP_BYTES,
       logger: this.log.child({ module: "p2p" }),
       ...(p2pSeed === undefined ? {} : { privateKeySeed: p2pSeed }),
     });
@@ -287,7 +308,8 @@ export class EnigmaNode {
     const gateway = new Gateway(ctx, {
       directory,
       ...(this.#worker === undefined ? {} : { enclave: this.#worker }),
-      deliverLocally: (input) => this.#pipeline?.onInput(input),
+      acceptInput: (input) => this.#onInput(input),
+      verifyInput: (input) => this.#verifyInput(input),
       acceptResult: (r) => this.#acceptResult(r),
       info: () => this.#info(),
     });
@@ -309,7 +331,7 @@ export class EnigmaNode {
     const cursor = await store.getMeta(CURSOR);
     const window = chain.taskTimeout + chain.epochSize;
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
-    await this.#pipeline?.start(head);
+    await this.#pipeline?.start(Math.max(0, head - c.ethereum.confirmations));
     this.#watcher = chain.watch({
       fromBlock,
       confirmations: c.ethereum.confirmations,
@@ -320,7 +342,9 @@ export class EnigmaNode {
     });
     this.#stops.push(() => this.#watcher?.stop() ?? Promise.resolve());
     if ((await store.pendingReceipts()).length > 0) void this.#batcher?.trigger("restart");
-    void sync.catchUpAll();
+    void sync.catchUpAll().catch((e: unknown) => {
+      ctx.log.warn({ err: String(e) }, "delta sync at start failed");
+    });
     ctx.log.info({ ...this.endpoints(), fromBlock }, "node started");
   }
 
@@ -435,7 +459,7 @@ export class EnigmaNode {
   }
 
   async #setStatus(taskId: Hex, status: TaskResultStatus): Promise<void> {
-    const { store } = this.#live();
+    const { store, log } = this.#live();
     const task = await store.getTask(taskId);
     if (task === undefined || task.status === status) return;
     try {
@@ -443,6 +467,20 @@ export class EnigmaNode {
       this.#rpc?.notifyTaskStatus(taskId, status);
     } catch (e) {
       if (!isEnigmaError(e, ErrorCode.TaskStatusTransition)) throw e;
+      return;
+    }
+    // The Ethereum call failed: the contract recorded no delta for the task, so the node
+    // drops it too and the enclave reloads the contract from the deltas that count.
+    const delta = task.result?.delta;
+    if (status === TaskResultStatus.EthereumFailure && delta !== undefined) {
+      if (await store.dropLastDelta(task.contract, delta.index)) {
+        this.#pipeline?.markStale(task.contract);
+      } else {
+        log.error(
+          { taskId, contract: task.contract, index: delta.index },
+          "cannot drop the delta of a failed Ethereum call: a later delta exists",
+        );
+      }
     }
   }
 
@@ -454,20 +492,35 @@ export class EnigmaNode {
     try {
       verdict = await check();
     } catch (e) {
-      this.#live().log.debug({ topic, err: String(e) }, "gossip message rejected");
-      verdict = "reject";
+      // This node's own trouble (the chain unreachable) is no fault of the sender.
+      const local = isEnigmaError(e) && LOCAL_FAILURES.has(e.code);
+      this.#live().log.debug(
+        { topic, err: String(e) },
+        local ? "gossip message ignored" : "gossip message rejected",
+      );
+      verdict = local ? "ignore" : "reject";
     }
     this.metrics.gossipMessages.inc({ topic, verdict });
     return verdict;
   }
 
-  #checkInput(data: Uint8Array): GossipVerdict {
-    const input = parseMessage(taskInputSchema, decodeJson(data, "task input"), "task input");
-    if (input.preCode !== undefined) {
-      if (input.contractAddress !== input.taskId) return "reject";
-      decodePreCode(input.preCode);
-    }
-    return "accept";
+  #checkInput(data: Uint8Array): Promise<GossipVerdict> {
+    return this.#verifyInput(
+      parseMessage(taskInputSchema, decodeJson(data, "task input"), "task input"),
+    );
+  }
+
+  /**
+   * An input is accepted only when it matches its task record on chain (inputs hash), so
+   * nobody can bind a task id to another input or contract before the real input arrives. An
+   * input whose record this node cannot see yet is ignored (the gateway hands it to the
+   * selected worker directly as well).
+   */
+  async #verifyInput(input: TaskInput): Promise<GossipVerdict> {
+    if (input.preCode !== undefined && input.contractAddress !== input.taskId) return "reject";
+    const record = await this.#live().chain.getTaskRecord(input.taskId);
+    if (record === undefined) return "ignore";
+    return inputsHashOf(input) === record.inputsHash ? "accept" : "reject";
   }
 
   async #onInput(input: TaskInput): Promise<void> {

@@ -265,6 +265,16 @@ export interface SubmittedTask {
   user: KeyPair;
 }
 
+interface Prepared {
+  enigma: Contract;
+  nonce: bigint;
+  taskId: Hex;
+  epoch: NonNullable<Awaited<ReturnType<EnigmaChain["currentEpoch"]>>>;
+  user: KeyPair;
+  worker: Hex;
+  workerKey: Hex;
+}
+
 /** What a dApp does through enigma-js, against one gateway. */
 export class TestClient {
   readonly #net: TestNet;
@@ -280,7 +290,7 @@ export class TestClient {
     this.gateway = gateway;
   }
 
-  async #prepare(contract: string | undefined) {
+  async #prepare(contract: string | undefined): Promise<Prepared> {
     const user = generateKeyPair();
     const enigma = new Contract(this.#net.enigmaAddress, this.#net.enigma.interface, this.#wallet);
     const nonce = (await enigma.getFunction("getUserTaskDeployments")(this.#address)) as bigint;
@@ -315,25 +325,56 @@ export class TestClient {
     await sent(token.getFunction("approve")(this.#net.enigmaAddress, fee));
   }
 
+  /**
+   * Encrypts the call for the selected worker and records the task; when an epoch starts in
+   * between (WrongEpoch), does it again for the new epoch, as a dApp must.
+   */
+  async #recorded(
+    contract: string | undefined,
+    fn: string,
+    args: unknown[],
+    gasLimit: bigint,
+    record: (p: Prepared, hash: string) => Promise<unknown>,
+    hashOf: (encFn: Uint8Array, encArgs: Uint8Array, user: Uint8Array) => string,
+  ): Promise<{ p: Prepared; encFn: Uint8Array; encArgs: Uint8Array }> {
+    const wrongEpoch = this.#net.enigma.interface.getError("WrongEpoch")?.selector ?? "-";
+    for (let attempt = 1; ; attempt++) {
+      const p = await this.#prepare(contract);
+      const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(fn));
+      const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(fn, args));
+      await this.#approve(gasLimit);
+      try {
+        await sent(record(p, hashOf(encFn, encArgs, p.user.publicKey)));
+        return { p, encFn, encArgs };
+      } catch (e) {
+        // The failed send consumed a nonce in the NonceManager: re-read it from the chain.
+        this.#wallet.reset();
+        const data = (e as { data?: unknown }).data;
+        if (attempt >= 3 || typeof data !== "string" || !data.startsWith(wrongEpoch)) throw e;
+      }
+    }
+  }
+
   async deploy(
     wasm: Uint8Array,
     ctor: string,
     args: unknown[],
     gasLimit = 5_000_000n,
   ): Promise<SubmittedTask> {
-    const p = await this.#prepare(undefined);
-    const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(ctor));
-    const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(ctor, args));
-    const hash = deploymentInputsHash(encFn, encArgs, wasm, p.user.publicKey);
-    await this.#approve(gasLimit);
-    await sent(
-      p.enigma.getFunction("createDeploymentTaskRecord")(
-        hash,
-        gasLimit,
-        1n,
-        p.epoch.firstBlockNumber,
-        p.nonce,
-      ),
+    const { p, encFn, encArgs } = await this.#recorded(
+      undefined,
+      ctor,
+      args,
+      gasLimit,
+      (p, hash) =>
+        p.enigma.getFunction("createDeploymentTaskRecord")(
+          hash,
+          gasLimit,
+          1n,
+          p.epoch.firstBlockNumber,
+          p.nonce,
+        ),
+      (encFn, encArgs, user) => deploymentInputsHash(encFn, encArgs, wasm, user),
     );
     await rpc(this.gateway, "deploySecretContract", {
       workerAddress: p.worker.slice(2),
@@ -353,13 +394,14 @@ export class TestClient {
     gasLimit = 1_000_000n,
     opts: { workerAddress?: Hex } = {},
   ): Promise<SubmittedTask> {
-    const p = await this.#prepare(contract);
-    const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(fn));
-    const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(fn, args));
-    const hash = inputsHash(encFn, encArgs, contract, p.user.publicKey);
-    await this.#approve(gasLimit);
-    await sent(
-      p.enigma.getFunction("createTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber),
+    const { p, encFn, encArgs } = await this.#recorded(
+      contract,
+      fn,
+      args,
+      gasLimit,
+      (p, hash) =>
+        p.enigma.getFunction("createTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber),
+      (encFn, encArgs, user) => inputsHash(encFn, encArgs, contract, user),
     );
     await rpc(this.gateway, "sendTaskInput", {
       taskId: p.taskId.slice(2),

@@ -26,7 +26,7 @@ import {
   encodeTask,
   fixedBytes,
   anyBytes,
-  index,
+  index as checkIndex,
   invalid,
   metaJson,
   readU64be,
@@ -264,8 +264,8 @@ export class NodeStore {
    */
   async getDeltas(contract: BytesInput, from = 0, to = MAX_DELTA_INDEX): Promise<StoredDelta[]> {
     const addr = fixedBytes(contract, 32, "contract");
-    index(from, "from");
-    index(to, "to");
+    checkIndex(from, "from");
+    checkIndex(to, "to");
     if (to < from) throw invalid("range end must not be before its start", { from, to });
     const entries = await this.#s()
       .delta.iterator({ gte: deltaKey(addr, from), lt: deltaKey(addr, to) })
@@ -282,6 +282,22 @@ export class NodeStore {
   async lastDelta(contract: BytesInput): Promise<StoredDelta | undefined> {
     const addr = fixedBytes(contract, 32, "contract");
     return this.#last(this.#s(), addr);
+  }
+
+  /**
+   * Removes a contract's last delta when it is `index` (a task whose Ethereum call failed on
+   * chain: the contract records no delta for it, so neither may the node). Returns whether a
+   * delta was removed; any other index is left alone.
+   */
+  async dropLastDelta(contract: BytesInput, index: number): Promise<boolean> {
+    const addr = fixedBytes(contract, 32, "contract");
+    const i = checkIndex(index, "index");
+    return this.#exclusive(async (s) => {
+      const last = await this.#last(s, addr);
+      if (last?.index !== i) return false;
+      await s.delta.del(deltaKey(addr, i));
+      return true;
+    });
   }
 
   // ---- tasks ----
@@ -590,12 +606,13 @@ export class NodeStore {
   }
 }
 
-export type MessageKind = "input" | "result";
-const MESSAGE_KINDS: Record<MessageKind, number> = { input: 1, result: 2 };
+/** `input` and `result` as peers sent them; `record` the chain record a worker matched. */
+export type MessageKind = "input" | "result" | "record";
+const MESSAGE_KINDS: Record<MessageKind, number> = { input: 1, result: 2, record: 3 };
 
 function messageKey(kind: MessageKind, taskId: BytesInput): Uint8Array {
   const tag = MESSAGE_KINDS[kind] as number | undefined;
-  if (tag === undefined) throw invalid('message kind must be "input" or "result"');
+  if (tag === undefined) throw invalid('message kind must be "input", "result" or "record"');
   const key = new Uint8Array(33);
   key[0] = tag;
   key.set(fixedBytes(taskId, 32, "taskId"), 1);
@@ -628,7 +645,7 @@ function checkDelta(value: unknown, what: string): StoredDelta {
     throw invalid(`${what} must be {index, hash, data}`);
   const d = value as Record<string, unknown>;
   const checked = {
-    index: index(d["index"], `${what}.index`),
+    index: checkIndex(d["index"], `${what}.index`),
     hash: fixedBytes(d["hash"], 32, `${what}.hash`),
     data: anyBytes(d["data"], `${what}.data`),
   };

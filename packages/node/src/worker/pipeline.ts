@@ -9,16 +9,20 @@ import {
   EnigmaError,
   ErrorCode,
   TaskResultStatus,
+  addressSchema,
+  bytes32Schema,
   bytesToHex,
   hexToBytes,
   isEnigmaError,
   type Hex,
 } from "@enigma/protocol";
 import type { EnclaveTaskResult, WorkerEnclave } from "@enigma/enclave";
+import { z } from "zod";
 import { recordOrder, selectedWorker, type NodeContext, type RecordInfo } from "../context.js";
 import {
   TOPICS,
   decodePreCode,
+  taskInputSchema,
   encodeMessage,
   inputsHashOf,
   type TaskInput,
@@ -27,6 +31,26 @@ import {
 import type { DeltaSync } from "../sync.js";
 import type { StateKeyClient } from "./state-keys.js";
 import type { ReceiptBatcher } from "./receipts.js";
+
+/** A matched record as the worker keeps it (restart recovery keeps record order). */
+const recordSchema = z.object({
+  inputsHash: bytes32Schema,
+  gasLimit: z.coerce.bigint(),
+  gasPx: z.coerce.bigint(),
+  sender: addressSchema,
+  blockNumber: z.number().int().nonnegative(),
+  logIndex: z.number().int().nonnegative(),
+});
+
+/** Failures worth another try: a peer, the principal or the chain briefly unavailable. */
+const TRANSIENT: ReadonlySet<number> = new Set([
+  ErrorCode.ChainError,
+  ErrorCode.PeerUnreachable,
+  ErrorCode.PeerTimeout,
+  ErrorCode.PeerRequestFailed,
+  ErrorCode.WorkerUnknown,
+  ErrorCode.DeltaSyncFailed,
+]);
 
 interface Pending {
   input?: TaskInput;
@@ -53,6 +77,8 @@ export class TaskPipeline {
   readonly #lastRun = new Map<string, number>();
   /** Contracts whose enclave copy may be behind the store (a delta came from elsewhere). */
   readonly #stale = new Set<string>();
+  /** Record look-ups in flight (inputs that arrived before the watcher saw their record). */
+  readonly #fetching = new Map<string, Promise<void>>();
   #head = 0;
   #timer: NodeJS.Timeout | undefined;
   #pumping = false;
@@ -64,29 +90,20 @@ export class TaskPipeline {
     this.#d = deps;
   }
 
-  /** Re-queues tasks that were heard but not finished before a restart. */
-  async start(head: number): Promise<void> {
-    this.#head = head;
-    const { store, chain } = this.#ctx;
+  /**
+   * Re-queues tasks that were heard but not finished before a restart. `confirmedHead` is the
+   * newest block with the configured confirmations on top.
+   */
+  async start(confirmedHead: number): Promise<void> {
+    this.#head = confirmedHead;
+    const { store } = this.#ctx;
     const open = await store.listTasks([TaskResultStatus.Unverified, TaskResultStatus.InProgress]);
     for (const t of open) {
-      const raw = await store.getMessage("input", t.taskId);
-      if (raw === undefined) continue;
-      const record = await chain.getTaskRecord(t.taskId);
-      if (record === undefined || record.status !== 1) continue;
-      const p = this.#entry(t.taskId);
-      p.input = raw as TaskInput;
-      // Restored records keep their block; tasks recorded in one block keep their stored order.
-      p.record ??= {
-        taskId: t.taskId,
-        inputsHash: record.inputsHash as Hex,
-        gasLimit: record.gasLimit,
-        gasPx: record.gasPx,
-        sender: record.sender as Hex,
-        blockNumber: record.blockNumber,
-        logIndex: 0,
-        seenAt: 0,
-      };
+      const input = taskInputSchema.safeParse(await store.getMessage("input", t.taskId));
+      if (!input.success) continue;
+      const saved = recordSchema.safeParse(await store.getMessage("record", t.taskId));
+      if (saved.success) this.onRecord({ ...saved.data, taskId: t.taskId, seenAt: Date.now() });
+      this.onInput(input.data);
     }
     this.#schedule(0);
   }
@@ -94,22 +111,69 @@ export class TaskPipeline {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await Promise.allSettled([...this.#lanes.values()]);
+    // Lanes can grow while earlier ones finish: wait until none is left.
+    while (this.#lanes.size > 0 || this.#fetching.size > 0) {
+      await Promise.allSettled([...this.#lanes.values(), ...this.#fetching.values()]);
+    }
   }
 
-  /** A task input heard on gossip, handed over directly, or taken by this node's RPC. */
+  /**
+   * A task input (verified against its record by the caller), heard on gossip, handed over
+   * directly, or taken by this node's RPC. When the record is not known yet (the watcher has
+   * not reached it, or this node restarted), it is fetched from the chain.
+   */
   onInput(input: TaskInput): void {
+    if (this.#stopped) return;
     const p = this.#entry(input.taskId);
     if (p.input !== undefined) return;
     p.input = input;
+    if (p.record === undefined) this.#fetchRecord(input.taskId);
     this.#schedule(0);
   }
 
   /** A task record seen on chain (delivered in chain order by the watcher). */
   onRecord(record: RecordInfo): void {
+    if (this.#stopped) return;
     const p = this.#entry(record.taskId);
-    p.record ??= record;
+    p.record = record;
     this.#schedule(0);
+  }
+
+  #fetchRecord(taskId: Hex): void {
+    if (this.#fetching.has(taskId)) return;
+    const { chain, log } = this.#ctx;
+    const job = (async () => {
+      const r = await chain.getTaskRecord(taskId);
+      if (r === undefined || r.status !== 1) {
+        // Settled (or unknown): nothing to run; forget the input.
+        const p = this.#pending.get(taskId);
+        if (p?.record === undefined) this.#pending.delete(taskId);
+        return;
+      }
+      const events = await chain.getEvents(r.blockNumber, r.blockNumber);
+      const e = events.find((x) => x.type === "TaskRecordCreated" && x.taskId === taskId);
+      if (this.#pending.get(taskId)?.record !== undefined) return; // the watcher was faster
+      this.onRecord({
+        taskId,
+        inputsHash: r.inputsHash as Hex,
+        gasLimit: r.gasLimit,
+        gasPx: r.gasPx,
+        sender: r.sender as Hex,
+        blockNumber: r.blockNumber,
+        logIndex: e?.logIndex ?? 0,
+        seenAt: Date.now(),
+      });
+    })()
+      .catch((e: unknown) => {
+        log.warn({ taskId, err: String(e) }, "cannot read the task record");
+        if (!this.#stopped) {
+          setTimeout(() => {
+            this.#fetchRecord(taskId);
+          }, 1_000).unref();
+        }
+      })
+      .finally(() => this.#fetching.delete(taskId));
+    this.#fetching.set(taskId, job);
   }
 
   /** A new head block (confirmations are counted from it). */
@@ -249,11 +313,19 @@ export class TaskPipeline {
       )
         return; // done before a restart
       await store.putMessage("input", taskId, input);
+      await store.putMessage("record", taskId, {
+        inputsHash: record.inputsHash,
+        gasLimit: record.gasLimit.toString(),
+        gasPx: record.gasPx.toString(),
+        sender: record.sender,
+        blockNumber: record.blockNumber,
+        logIndex: record.logIndex,
+      });
       if (task.status === TaskResultStatus.Unverified) {
         await store.updateTask(taskId, { status: TaskResultStatus.InProgress });
       }
       const order = recordOrder(record);
-      const last = this.#lastRun.get(contractAddress);
+      const last = await this.#lastRunOf(contractAddress);
       let result: EnclaveTaskResult | undefined;
       let failure: EnigmaError | undefined;
       if (last !== undefined && order < last) {
@@ -263,15 +335,25 @@ export class TaskPipeline {
           { details: { taskId } },
         );
       } else {
-        try {
-          result = await this.#execute(input, record, preCode);
-        } catch (e) {
-          failure = isEnigmaError(e)
-            ? e
-            : new EnigmaError(ErrorCode.TaskInputRejected, String(e), { cause: e });
+        for (let attempt = 1; ; attempt++) {
+          try {
+            result = await this.#execute(input, record, preCode);
+            failure = undefined;
+            break;
+          } catch (e) {
+            failure = isEnigmaError(e)
+              ? e
+              : new EnigmaError(ErrorCode.TaskInputRejected, String(e), { cause: e });
+            // The principal or a peer briefly unreachable, the chain busy: try again.
+            if (!TRANSIENT.has(failure.code) || attempt >= 5 || this.#stopped) break;
+            tlog.warn({ attempt, err: failure.message }, "task deferred");
+            await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+          }
         }
       }
-      this.#lastRun.set(contractAddress, Math.max(order, last ?? order));
+      const next = Math.max(order, last ?? order);
+      this.#lastRun.set(contractAddress, next);
+      await store.putMeta(`lastRun:${contractAddress}`, next);
       if (result === undefined) {
         // Nothing the chain can settle (unknown contract, no state key): the fee comes back
         // through returnFeesForTask after the timeout.
@@ -288,6 +370,13 @@ export class TaskPipeline {
     } catch (e) {
       tlog.error({ err: String(e) }, "task pipeline failure");
     }
+  }
+
+  async #lastRunOf(contract: Hex): Promise<number | undefined> {
+    const cached = this.#lastRun.get(contract);
+    if (cached !== undefined) return cached;
+    const stored = await this.#ctx.store.getMeta(`lastRun:${contract}`);
+    return typeof stored === "number" ? stored : undefined;
   }
 
   async #execute(

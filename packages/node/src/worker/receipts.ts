@@ -2,7 +2,7 @@
 // epoch, or a task that asks for an Ethereum call (then everything pending, up to and including
 // it, is committed with the call). The queue lives in LevelDB, so a restart loses nothing, and
 // a receipt leaves it only in the same batch that marks its task committed.
-import { ErrorCode, isEnigmaError, type ChainReceipt } from "@enigma/protocol";
+import { isEnigmaError, type ChainReceipt } from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
 import { delay, type NodeContext } from "../context.js";
 
@@ -43,7 +43,12 @@ export class ReceiptBatcher {
     this.#running = this.#running.then(async () => {
       const t = this.#queued ?? trigger;
       this.#queued = undefined;
-      await this.#commitAll(t);
+      try {
+        await this.#commitAll(t);
+      } catch (e) {
+        // Never leave a rejected chain behind: the next trigger must run.
+        this.#ctx.log.error({ trigger: t, err: errText(e) }, "receipt batcher failure");
+      }
     });
     return this.#running;
   }
@@ -81,23 +86,17 @@ export class ReceiptBatcher {
         metrics.receiptCommitDuration.observe((performance.now() - started) / 1000);
         metrics.pendingReceipts.set(0);
         log.info({ trigger, receipts: batch.length, tx: transactionHash }, "receipts committed");
-        await this.onCommitted?.(outcome);
+        try {
+          await this.onCommitted?.(outcome);
+        } catch (err) {
+          log.warn({ err: errText(err) }, "after-commit handler failed");
+        }
         return true;
       } catch (e) {
         metrics.receiptCommitFailures.inc();
-        if (
-          isEnigmaError(e, ErrorCode.TaskNotPending) ||
-          isEnigmaError(e, ErrorCode.ReceiptRejected)
-        ) {
-          // Some task of the batch is settled already (committed before a crash, or refunded):
-          // drop those from the queue and retry the rest.
-          const settled = await this.#settled(batch);
-          if (settled.length > 0) {
-            await store.commitReceipts(settled);
-            log.warn({ settled }, "dropped receipts of tasks already settled on chain");
-            return true;
-          }
-        }
+        const verdict = await this.#onRevert(e, batch);
+        if (verdict === "retry-rest") return true;
+        if (verdict === "give-up") return false;
         log.warn({ trigger, attempt, err: errText(e) }, "receipt commit failed");
         if (attempt === this.#attempts) return false;
         await delay(this.#baseDelayMs * 2 ** (attempt - 1), this.#stopping.signal);
@@ -105,6 +104,40 @@ export class ReceiptBatcher {
       }
     }
     return false;
+  }
+
+  /**
+   * What a failed commit means: a revert naming a task that is already settled on chain
+   * (committed before a crash, or refunded) or that can never be accepted (out of delta order,
+   * not selected...) removes that receipt from the queue and the rest is retried at once;
+   * a revert about the worker itself (not logged in) waits for the next trigger; anything
+   * else (the chain unreachable) is retried with backoff.
+   */
+  async #onRevert(
+    e: unknown,
+    batch: readonly ChainReceipt[],
+  ): Promise<"retry-rest" | "give-up" | "backoff"> {
+    const { store, log } = this.#ctx;
+    if (!isEnigmaError(e) || e.code < 201 || e.code > 249) return "backoff";
+    const settled = await this.#settled(batch);
+    const named =
+      typeof e.details["taskId"] === "string" ? e.details["taskId"].toLowerCase() : undefined;
+    const culprit = batch.find((r) => r.taskId.toLowerCase() === named);
+    const drop = new Set(settled);
+    if (culprit !== undefined) drop.add(culprit.taskId);
+    if (drop.size === 0) return "give-up";
+    await store.commitReceipts([...drop]);
+    for (const id of drop) {
+      if (!settled.includes(id)) {
+        log.error(
+          { taskId: id, code: e.code, err: e.message },
+          "receipt can never be committed: dropped (the fee is refundable after the timeout)",
+        );
+      }
+    }
+    if (settled.length > 0)
+      log.warn({ settled }, "dropped receipts of tasks already settled on chain");
+    return "retry-rest";
   }
 
   async #settled(batch: readonly ChainReceipt[]): Promise<string[]> {

@@ -47,7 +47,7 @@ export class StateKeyClient {
       peer = await this.#directory.peerOf(principal);
     } catch (cause) {
       throw new EnigmaError(
-        ErrorCode.StateKeyRequestRefused,
+        ErrorCode.PeerUnreachable,
         "the principal node is not reachable: cannot obtain the contract's state key",
         { details: { principal, contracts }, cause },
       );

@@ -37,18 +37,27 @@ export async function runNode(
   options: { onStarted?: (node: EnigmaNode) => void; signal?: AbortSignal } = {},
 ): Promise<void> {
   const node = new EnigmaNode(config);
+  let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      options.signal?.removeEventListener("abort", stop);
+    stop = () => {
+      cleanup();
       void node.stop().then(resolve, resolve);
     };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    options.signal?.addEventListener("abort", stop, { once: true });
   });
-  await node.start();
+  const cleanup = () => {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    options.signal?.removeEventListener("abort", stop);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  options.signal?.addEventListener("abort", stop, { once: true });
+  try {
+    await node.start();
+  } catch (e) {
+    cleanup(); // start() already stopped what it had started
+    throw e;
+  }
   options.onStarted?.(node);
   await stopped;
 }

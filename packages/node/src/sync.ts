@@ -19,6 +19,9 @@ import {
   deltaRangeResponseSchema,
 } from "./messages.js";
 
+/** Raw bytes (code and deltas) per sync response: 6 MiB, 12 MiB of hex under the 16 MiB cap. */
+const MAX_RESPONSE_DATA_BYTES = 6 * 1024 * 1024;
+
 export class DeltaSync {
   readonly #ctx: NodeContext;
   readonly #inflight = new Map<string, Promise<void>>();
@@ -35,14 +38,16 @@ export class DeltaSync {
       const to = Math.min(req.to, req.from + MAX_DELTAS_PER_RESPONSE);
       const deltas = await store.getDeltas(req.contract, req.from, to);
       const code = req.withCode ? await store.getCode(req.contract) : undefined;
-      return {
-        code: code === undefined ? null : bytesToHex(code.code),
-        deltas: deltas.map((d) => ({
-          index: d.index,
-          hash: bytesToHex(d.hash),
-          data: bytesToHex(d.data),
-        })),
-      };
+      // Stay well under the requester's response cap (hex doubles the size): the requester
+      // asks again from where this answer stops.
+      let budget = MAX_RESPONSE_DATA_BYTES - (code?.code.length ?? 0);
+      const out: { index: number; hash: string; data: string }[] = [];
+      for (const d of deltas) {
+        budget -= d.data.length;
+        if (budget < 0 && out.length > 0) break;
+        out.push({ index: d.index, hash: bytesToHex(d.hash), data: bytesToHex(d.data) });
+      }
+      return { code: code === undefined ? null : bytesToHex(code.code), deltas: out };
     });
   }
 

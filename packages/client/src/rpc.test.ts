@@ -32,6 +32,13 @@ beforeAll(async () => {
             error: { code: -32602, message: "invalid params", data: { field: "taskId" } },
           });
           break;
+        case "notSelected":
+          reply({
+            jsonrpc: "2.0",
+            id: msg.id,
+            error: { code: 413, message: "this node's worker is not selected for the task" },
+          });
+          break;
         case "html":
           res.statusCode = 502;
           res.end("<html>bad gateway</html>");
@@ -71,6 +78,14 @@ describe("NodeRpcClient", () => {
       expect(e.message).toBe("fails failed: invalid params");
       expect(e.details).toMatchObject({ rpcCode: -32602, data: { field: "taskId" } });
     }
+  });
+
+  it("raises a node's catalog error code as that EnigmaError", async () => {
+    const rpc = new NodeRpcClient(url);
+    const e = await rpc.call("notSelected", {}).catch((x: unknown) => x);
+    expect(isEnigmaError(e, ErrorCode.WorkerNotSelected)).toBe(true);
+    if (!isEnigmaError(e)) throw e;
+    expect(e.details).toMatchObject({ method: "notSelected", rpcCode: 413 });
   });
 
   it("reports transport problems as RpcTransport: non-JSON, wrong id, unreachable", async () => {

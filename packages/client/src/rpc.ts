@@ -1,4 +1,5 @@
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import { fromRpcError } from "./errors.js";
 
 export interface RpcClientOptions {
   /** Per-request timeout in milliseconds (default 30 s). */
@@ -89,9 +90,12 @@ export class NodeRpcClient {
     if (reply.error !== undefined) {
       const message =
         typeof reply.error.message === "string" ? reply.error.message : "unknown error";
-      throw new EnigmaError(ErrorCode.RpcError, `${method} failed: ${message}`, {
-        details: { method, rpcCode: reply.error.code, data: reply.error.data },
-      });
+      // A catalog code from the node (413 WorkerNotSelected...) becomes that EnigmaError.
+      throw fromRpcError(
+        new EnigmaError(ErrorCode.RpcError, `${method} failed: ${message}`, {
+          details: { method, rpcCode: reply.error.code, data: reply.error.data },
+        }),
+      );
     }
     if (!("result" in reply)) {
       throw new EnigmaError(

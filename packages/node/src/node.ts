@@ -96,6 +96,8 @@ export class EnigmaNode {
   #rpc: RpcServer | undefined;
   #watcher: { stop(): Promise<void> } | undefined;
   #stops: (() => Promise<void>)[] = [];
+  /** Immutable parts of task records (inputs hash, block), from the watcher or one read. */
+  readonly #records = new Map<string, { inputsHash: string; blockNumber: number }>();
   #state: "new" | "starting" | "started" | "stopped" = "new";
 
   constructor(config: NodeConfig, options: EnigmaNodeOptions = {}) {
@@ -402,6 +404,7 @@ export class EnigmaNode {
     for (const e of events) {
       switch (e.type) {
         case "TaskRecordCreated":
+          this.#remember(e.taskId, { inputsHash: e.inputsHash, blockNumber: e.blockNumber });
           this.#pipeline?.onRecord({
             taskId: e.taskId as Hex,
             inputsHash: e.inputsHash as Hex,
@@ -518,7 +521,7 @@ export class EnigmaNode {
    */
   async #verifyInput(input: TaskInput): Promise<GossipVerdict> {
     if (input.preCode !== undefined && input.contractAddress !== input.taskId) return "reject";
-    const record = await this.#live().chain.getTaskRecord(input.taskId);
+    const record = await this.#recordOf(input.taskId);
     if (record === undefined) return "ignore";
     return inputsHashOf(input) === record.inputsHash ? "accept" : "reject";
   }
@@ -552,11 +555,32 @@ export class EnigmaNode {
     checkResultShape(r);
     const digest = receiptBatchDigest(chain.chainId, chain.enigmaAddress, [receiptOf(r)]);
     if (!sameAddress(recoverAddress(digest, r.signature), r.workerAddress)) return "reject";
-    const record = await chain.getTaskRecord(r.taskId);
+    const record = await this.#recordOf(r.taskId);
     if (record === undefined) return "ignore";
     if (!(await isSelected(chain, r.contractAddress, record.blockNumber, r.workerAddress)))
       return "reject";
     return "accept";
+  }
+
+  async #recordOf(
+    taskId: string,
+  ): Promise<{ inputsHash: string; blockNumber: number } | undefined> {
+    const known = this.#records.get(taskId);
+    if (known !== undefined) return known;
+    const r = await this.#live().chain.getTaskRecord(taskId);
+    if (r === undefined) return undefined;
+    const kept = { inputsHash: r.inputsHash, blockNumber: r.blockNumber };
+    this.#remember(taskId, kept);
+    return kept;
+  }
+
+  #remember(taskId: string, record: { inputsHash: string; blockNumber: number }): void {
+    this.#records.set(taskId, record);
+    // Bounded: the oldest entries go first (Map keeps insertion order).
+    if (this.#records.size > 50_000) {
+      const oldest = this.#records.keys().next();
+      if (oldest.done !== true) this.#records.delete(oldest.value);
+    }
   }
 
   /** A result from a peer outside gossip (fetched): verified like a gossip one. */

@@ -337,6 +337,7 @@ export class EnigmaChain {
    */
   watch(o: WatchOptions): ChainWatch {
     this.#rpc.assertOpen("watch");
+    let from = o.fromBlock;
     const w = startWatch(
       {
         head: () =>
@@ -349,7 +350,33 @@ export class EnigmaChain {
         maxRange: this.#o.logChunkBlocks,
         closed: this.#closing.signal,
       },
-      o,
+      {
+        ...o,
+        // Epochs that start in the scanned blocks are known without a request, and the newest
+        // one answers getEpoch for every scanned block after it.
+        onEvents: async (events, toBlock) => {
+          this.#epochs.scanned(
+            from,
+            toBlock,
+            events.flatMap((e) =>
+              e.type === "WorkersParameterized"
+                ? [
+                    Object.freeze({
+                      index: e.nonce,
+                      firstBlockNumber: e.firstBlockNumber,
+                      inclusionBlockNumber: e.inclusionBlockNumber,
+                      seed: e.seed,
+                      workers: Object.freeze([...e.workers]) as string[],
+                      stakes: Object.freeze([...e.stakes]) as bigint[],
+                    }),
+                  ]
+                : [],
+            ),
+          );
+          from = toBlock + 1;
+          await o.onEvents(events, toBlock);
+        },
+      },
     );
     const handle: ChainWatch = {
       stop: async () => {

@@ -42,4 +42,18 @@ describe("EpochCache", () => {
     expect(c.startingAt(10)).toBeUndefined();
     expect(c.at(25)?.index).toBe(1);
   });
+
+  it("answers for the newest epoch only over blocks a watcher scanned after seeing it start", () => {
+    const c = new EpochCache();
+    c.remember(epoch(0, 10)); // read from the chain: a newer one may have started since
+    c.scanned(15, 30, []);
+    expect(c.at(20)).toBeNull(); // epoch 0 started before the scan: not vouched for
+    c.scanned(31, 40, [epoch(1, 35)]);
+    expect(c.at(34)?.index).toBe(0); // settled by its successor
+    expect(c.at(35)?.index).toBe(1);
+    expect(c.at(40)?.index).toBe(1);
+    expect(c.at(41)).toBeNull(); // not scanned yet
+    c.scanned(41, 50, []);
+    expect(c.at(50)?.index).toBe(1);
+  });
 });

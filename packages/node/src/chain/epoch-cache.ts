@@ -7,6 +7,9 @@ export class EpochCache {
   readonly #max: number;
   /** Sorted by index; not necessarily contiguous. */
   readonly #epochs: EpochInfo[] = [];
+  /** Blocks a watcher has scanned for WorkersParameterized, contiguously: [from, to]. */
+  #scannedFrom: number | undefined;
+  #scannedTo = -1;
 
   /** Keeps at most `max` epochs (each holds its worker list), dropping the oldest. */
   constructor(max = 1_024) {
@@ -33,7 +36,22 @@ export class EpochCache {
     }
     const e = epochs[lo - 1];
     const next = epochs[lo];
-    return e !== undefined && next?.index === e.index + 1 ? e : null;
+    if (e !== undefined && next?.index === e.index + 1) return e;
+    // The newest known epoch is still in force at `b` when a watcher saw it start and has
+    // scanned every block up to `b` without seeing another one start.
+    const sawItStart =
+      this.#scannedFrom !== undefined && e !== undefined && e.firstBlockNumber >= this.#scannedFrom;
+    return sawItStart && next === undefined && b <= this.#scannedTo ? e : null;
+  }
+
+  /**
+   * A watcher scanned blocks `from..to` (contiguous with its previous ranges) and saw these
+   * epochs start there.
+   */
+  scanned(from: number, to: number, started: readonly EpochInfo[]): void {
+    for (const e of started) this.remember(e);
+    if (this.#scannedFrom === undefined || from > this.#scannedTo + 1) this.#scannedFrom = from;
+    this.#scannedTo = Math.max(this.#scannedTo, to);
   }
 
   /** The known epoch that starts at block `first`. */

@@ -238,17 +238,20 @@ export class TaskPipeline {
     const { config, chain, log } = this.#ctx;
     const now = Date.now();
     const window = config.worker.orderingWindowMs;
-    const confirmed = (r: RecordInfo) =>
-      r.blockNumber + config.ethereum.confirmations <= this.#head;
+    // #head is the newest block with the configured confirmations on top already.
+    const confirmed = (r: RecordInfo) => r.blockNumber <= this.#head;
     const entries = [...this.#pending.entries()]
       .filter((e): e is [string, Pending & { record: RecordInfo }] => e[1].record !== undefined)
       .sort((a, b) => recordOrder(a[1].record) - recordOrder(b[1].record));
+    // Who had an input when this pass began: an input arriving during the awaits below must
+    // not let later tasks overtake it (the next pass takes it, in order).
+    const hadInput = new Set(entries.filter(([, p]) => p.input !== undefined).map(([id]) => id));
     let wakeAt = Infinity;
     for (const [taskId, p] of entries) {
       const record = p.record;
-      if (p.input === undefined) {
+      if (p.input === undefined || !hadInput.has(taskId)) {
         // A record without an input: forget it once it can no longer hold anything up.
-        if (now - record.seenAt > window) this.#pending.delete(taskId);
+        if (p.input === undefined && now - record.seenAt > window) this.#pending.delete(taskId);
         continue;
       }
       if (!confirmed(record)) continue;
@@ -275,8 +278,8 @@ export class TaskPipeline {
       }
       // Hold while an earlier record (maybe for the same contract) still lacks its input.
       const blocker = entries.find(
-        ([, q]) =>
-          q.input === undefined &&
+        ([id, q]) =>
+          !hadInput.has(id) &&
           recordOrder(q.record) < recordOrder(record) &&
           now - q.record.seenAt <= window,
       );
@@ -408,6 +411,9 @@ export class TaskPipeline {
   async #ensureLoaded(contract: Hex): Promise<void> {
     const { enclave, stateKeys, sync } = this.#d;
     const { store } = this.#ctx;
+    // The enclave copy is current unless a delta came from elsewhere (then it is marked
+    // stale); missing committed deltas trigger a catch-up when their receipt is seen.
+    if (enclave.hasContract(contract) && !this.#stale.has(contract)) return;
     await sync.catchUp(contract);
     const count = await store.deltaCount(contract);
     const loaded = enclave.hasContract(contract) && !this.#stale.has(contract);

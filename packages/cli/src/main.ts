@@ -1,6 +1,6 @@
-import { CommanderError, Command, InvalidArgumentError } from "commander";
-import { resolveDevnetOptions, type DevnetOptions } from "@enigma/devnet";
+import { CommanderError, Command } from "commander";
 import { isEnigmaError } from "@enigma/protocol";
+import { registerDevnet } from "./devnet.js";
 import { registerNode } from "./node.js";
 import { registerSc } from "./sc.js";
 
@@ -17,13 +17,6 @@ const processIo: CliIo = {
 
 export const VERSION = "0.1.0";
 
-function intArg(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
-    return Number(value);
-  };
-}
-
 function build(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("enigma")
     .description("Run and drive a simulated Enigma secret-contract network")
@@ -38,48 +31,7 @@ function build(io: CliIo, setExit: (code: number) => void): Command {
       },
     });
 
-  const devnet = program
-    .command("devnet")
-    .description("a whole network on this machine")
-    .exitOverride();
-  devnet
-    .command("config")
-    .description("print the devnet configuration a preset and flags resolve to")
-    .option("--preset <name>", "fast | realistic", "fast")
-    .option("--workers <n>", "number of workers", intArg("--workers"))
-    .option("--epoch-blocks <n>", "blocks per epoch", intArg("--epoch-blocks"))
-    .option("--block-time <ms|auto>", "block interval in ms, or auto")
-    .option("--seed <s>", "seed for keys and randomness")
-    .option("--json", "print JSON only")
-    .exitOverride()
-    .action(
-      (opts: {
-        preset: string;
-        workers?: number;
-        epochBlocks?: number;
-        blockTime?: string;
-        seed?: string;
-        json?: boolean;
-      }) => {
-        const overrides: Partial<DevnetOptions> = {
-          workers: opts.workers,
-          epochBlocks: opts.epochBlocks,
-          seed: opts.seed,
-          blockTime:
-            opts.blockTime === undefined
-              ? undefined
-              : opts.blockTime === "auto"
-                ? "auto"
-                : Number(opts.blockTime),
-        };
-        const resolved = resolveDevnetOptions(opts.preset, overrides);
-        if (opts.json === true) {
-          io.out(`${JSON.stringify(resolved)}\n`);
-        } else {
-          for (const [k, v] of Object.entries(resolved)) io.out(`${k.padEnd(18)} ${String(v)}\n`);
-        }
-      },
-    );
+  registerDevnet(program, io, setExit);
   registerSc(program, io, setExit);
   registerNode(program, io);
   return program;

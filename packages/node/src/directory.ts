@@ -24,11 +24,14 @@ export interface DirectoryOptions {
   log: Logger;
 }
 
+const REFRESH_MS = 2_000;
+
 export class PeerDirectory {
   readonly #o: DirectoryOptions;
   readonly #bySigner = new Map<string, PeerIdentity>();
   readonly #byPeer = new Map<string, PeerIdentity>();
   #unsubscribe: (() => void) | undefined;
+  #refresh: NodeJS.Timeout | undefined;
 
   constructor(options: DirectoryOptions) {
     this.#o = options;
@@ -43,9 +46,17 @@ export class PeerDirectory {
       });
     });
     await Promise.allSettled(p2p.peers().map((p) => this.#learn(p)));
+    // Peers that connected at the same moment may not have known each other yet: exchange
+    // peer lists again every few seconds, so the network ends up fully connected.
+    this.#refresh = setInterval(() => {
+      void this.#refreshAll();
+    }, REFRESH_MS);
+    this.#refresh.unref();
   }
 
   stop(): Promise<void> {
+    clearInterval(this.#refresh);
+    this.#refresh = undefined;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     return Promise.resolve();
@@ -77,9 +88,15 @@ export class PeerDirectory {
     const key = signer.toLowerCase();
     const known = this.#bySigner.get(key);
     if (known !== undefined && this.#o.p2p.peers().includes(known.peerId)) return known.peerId;
-    const unknown = this.#o.p2p.peers().filter((p) => !this.#byPeer.has(p));
-    await Promise.allSettled(unknown.map((p) => this.#learn(p)));
-    const found = this.#bySigner.get(key);
+    // Ask every connected peer again: one of them may know the node (peer exchange), which is
+    // then dialled; give the new connection a moment to identify itself.
+    let found: PeerIdentity | undefined;
+    for (let round = 0; round < 3 && found === undefined; round++) {
+      await this.#refreshAll();
+      found = this.#bySigner.get(key);
+      if (found === undefined) await new Promise((r) => setTimeout(r, 300));
+      found ??= this.#bySigner.get(key);
+    }
     if (found === undefined) {
       throw new EnigmaError(
         ErrorCode.WorkerUnknown,
@@ -88,6 +105,10 @@ export class PeerDirectory {
       );
     }
     return found.peerId;
+  }
+
+  async #refreshAll(): Promise<void> {
+    await Promise.allSettled(this.#o.p2p.peers().map((p) => this.#learn(p)));
   }
 
   /** Connected peers with a role. */

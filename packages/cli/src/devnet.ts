@@ -1,0 +1,387 @@
+// `enigma devnet config|up|status|down`: a whole network on this machine. `up` runs in the
+// foreground (chain in this process, every node an `enigma node start` child), records itself
+// in <dir>/devnet.json, and stops everything it started on Ctrl-C / SIGTERM; `status` and
+// `down` work from that file.
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Command, InvalidArgumentError } from "commander";
+import {
+  resolveDevnetOptions,
+  startDevnet,
+  type DevnetInfo,
+  type DevnetOptions,
+  type LogLevel,
+} from "@enigma/devnet";
+import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import type { CliIo } from "./main.js";
+
+/** What `devnet up` prints with --json and writes to <dir>/devnet.json. */
+export type DevnetRecord = DevnetInfo & { pid: number };
+
+export const DEFAULT_DEVNET_DIR = ".devnet";
+const RECORD = "devnet.json";
+const LOG_LEVELS: readonly LogLevel[] = [
+  "trace",
+  "debug",
+  "info",
+  "warn",
+  "error",
+  "fatal",
+  "silent",
+];
+
+function intArg(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
+    return Number(value);
+  };
+}
+
+interface ConfigFlags {
+  preset: string;
+  workers?: number;
+  epochBlocks?: number;
+  blockTime?: string;
+  seed?: string;
+}
+
+function withConfigFlags(cmd: Command): Command {
+  return cmd
+    .option("--preset <name>", "fast | realistic", "fast")
+    .option("--workers <n>", "number of workers", intArg("--workers"))
+    .option("--epoch-blocks <n>", "blocks per epoch", intArg("--epoch-blocks"))
+    .option("--block-time <ms|auto>", "block interval in ms, or auto")
+    .option("--seed <s>", "seed for keys and randomness");
+}
+
+/** Validates the flags into devnet options (InvalidConfig names the field). */
+export function devnetOptionsFromFlags(opts: ConfigFlags): DevnetOptions {
+  let blockTime: number | "auto" | undefined;
+  if (opts.blockTime !== undefined) {
+    if (opts.blockTime === "auto") blockTime = "auto";
+    else if (/^\d+$/.test(opts.blockTime)) blockTime = Number(opts.blockTime);
+    else {
+      throw new EnigmaError(
+        ErrorCode.InvalidConfig,
+        `--block-time must be "auto" or milliseconds, got "${opts.blockTime}"`,
+        { details: { path: "blockTime" } },
+      );
+    }
+  }
+  return resolveDevnetOptions(opts.preset, {
+    workers: opts.workers,
+    epochBlocks: opts.epochBlocks,
+    seed: opts.seed,
+    blockTime,
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function readRecord(dir: string): Promise<DevnetRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, RECORD), "utf8");
+  } catch {
+    return undefined;
+  }
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch (cause) {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `${join(dir, RECORD)} is not valid JSON`, {
+      cause,
+    });
+  }
+  const r = rec as Partial<DevnetRecord> | null;
+  if (
+    r === null ||
+    typeof r !== "object" ||
+    !Number.isInteger(r.pid) ||
+    typeof r.chain?.rpcUrl !== "string" ||
+    !Array.isArray(r.nodes)
+  ) {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `${join(dir, RECORD)} is not a devnet record`);
+  }
+  return r as DevnetRecord;
+}
+
+async function rpcCall(url: string, method: string, params: unknown): Promise<unknown> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    signal: AbortSignal.timeout(3_000),
+  });
+  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+  if (body.error !== undefined) throw new Error(body.error.message);
+  return body.result;
+}
+
+/** The table `devnet up` prints: what is up and where. */
+export function formatDevnet(r: DevnetRecord): string {
+  const rows: [string, string][] = [
+    ["state dir", r.dir],
+    ["pid", String(r.pid)],
+    ["chain", `${r.chain.rpcUrl} (chain id ${r.chain.chainId})`],
+    ["Enigma", r.chain.enigmaAddress],
+    ["ENG token", r.chain.tokenAddress],
+    [
+      "trust root",
+      `RSA modulus ${r.trustRoot.modulus.slice(0, 18)}... (${r.attestationServiceKeyFile})`,
+    ],
+  ];
+  for (const n of r.nodes) {
+    rows.push([
+      n.name,
+      `${n.rpcUrl ?? "(no rpc)"}  signer ${n.signer}  custodian ${n.custodian}${n.pid === undefined ? "" : `  pid ${n.pid}`}`,
+    ]);
+  }
+  r.accounts.forEach((a, i) => {
+    rows.push([`account ${i}`, `${a.address}  key ${a.privateKey}`]);
+  });
+  return rows.map(([k, v]) => `${k.padEnd(12)} ${v}\n`).join("");
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(): { done: Promise<string>; received(): string | undefined; dispose(): void } {
+  let dispose: () => void = () => undefined;
+  let received: string | undefined;
+  const done = new Promise<string>((resolve) => {
+    const on = (sig: string) => () => {
+      dispose();
+      received = sig;
+      resolve(sig);
+    };
+    const onInt = on("SIGINT");
+    const onTerm = on("SIGTERM");
+    process.once("SIGINT", onInt);
+    process.once("SIGTERM", onTerm);
+    dispose = () => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    };
+  });
+  return { done, received: () => received, dispose };
+}
+
+async function up(
+  io: CliIo,
+  opts: ConfigFlags & { dir: string; json?: boolean; chainPort?: number; logLevel?: string },
+): Promise<void> {
+  const options = devnetOptionsFromFlags(opts);
+  if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel as LogLevel)) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${opts.logLevel}"`,
+      { details: { path: "logLevel" } },
+    );
+  }
+  const dir = resolve(opts.dir);
+  const existing = await readRecord(dir).catch(() => undefined);
+  if (existing !== undefined && isAlive(existing.pid) && existing.pid !== process.pid) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `a devnet is already running from ${dir} (pid ${existing.pid}): run \`enigma devnet down --dir ${opts.dir}\` first`,
+    );
+  }
+  // Signals that arrive during bring-up stop the devnet as soon as it is up.
+  const signal = untilSignal();
+  const started = performance.now();
+  const devnet = await startDevnet({
+    ...options,
+    inProcess: false,
+    dir,
+    ...(opts.chainPort === undefined ? {} : { chainPort: opts.chainPort }),
+    ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel as LogLevel }),
+    // Same depth from src/ and dist/: packages/cli/<src|dist>/ -> packages/cli/bin/enigma.js.
+    nodeCommand: [process.execPath, fileURLToPath(new URL("../bin/enigma.js", import.meta.url))],
+    onProgress: (m) => {
+      io.err(`devnet: ${m}\n`);
+    },
+    onNodeExit: (node, how) => {
+      io.err(
+        `devnet: ${node.name} stopped on its own (${how}); see ${join(dir, "nodes", node.name, "node.log")}\n`,
+      );
+    },
+  }).catch((e: unknown) => {
+    signal.dispose();
+    // Ctrl-C reaches the node processes too, so a bring-up interrupted by a signal fails:
+    // that is the stop the user asked for, not an error.
+    const sig = signal.received();
+    if (sig !== undefined) return sig;
+    throw e;
+  });
+  if (typeof devnet === "string") {
+    io.err(`devnet: ${devnet} during bring-up; stopped everything it had started\n`);
+    return;
+  }
+  try {
+    const record: DevnetRecord = { ...devnet.info(), pid: process.pid };
+    await writeFile(join(dir, RECORD), `${JSON.stringify(record, null, 2)}\n`);
+    io.err(
+      `devnet: up in ${((performance.now() - started) / 1000).toFixed(1)} s; Ctrl-C or \`enigma devnet down\` stops it\n`,
+    );
+    io.out(opts.json === true ? `${JSON.stringify(record)}\n` : formatDevnet(record));
+    const sig = await signal.done;
+    io.err(`devnet: ${sig}, stopping\n`);
+  } finally {
+    signal.dispose();
+    await devnet.stop();
+    await rm(join(dir, RECORD), { force: true });
+  }
+  io.err("devnet: stopped\n");
+}
+
+async function status(io: CliIo, opts: { dir: string; json?: boolean }): Promise<number> {
+  const dir = resolve(opts.dir);
+  const rec = await readRecord(dir);
+  if (rec === undefined) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `no devnet recorded in ${dir} (no ${RECORD}): start one with \`enigma devnet up\``,
+    );
+  }
+  const check = async (url: string, method: string, params: unknown) => {
+    try {
+      return { ok: true, result: await rpcCall(url, method, params) };
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  };
+  const chain = await check(rec.chain.rpcUrl, "eth_blockNumber", []);
+  const nodes = await Promise.all(
+    rec.nodes.map(async (n) => ({
+      name: n.name,
+      rpcUrl: n.rpcUrl,
+      alive: n.pid === undefined ? undefined : isAlive(n.pid),
+      ...(n.rpcUrl === undefined
+        ? { ok: n.pid === undefined ? true : isAlive(n.pid) }
+        : await check(n.rpcUrl, "getInfo", {})),
+    })),
+  );
+  const report = {
+    dir,
+    pid: rec.pid,
+    running: isAlive(rec.pid),
+    chain: {
+      rpcUrl: rec.chain.rpcUrl,
+      ok: chain.ok,
+      ...(chain.ok ? { blockNumber: Number(chain.result) } : {}),
+    },
+    nodes: nodes.map((n) => ({ name: n.name, rpcUrl: n.rpcUrl, ok: n.ok })),
+  };
+  const healthy = report.running && report.chain.ok && report.nodes.every((n) => n.ok);
+  if (opts.json === true) {
+    io.out(`${JSON.stringify({ ...report, healthy })}\n`);
+  } else {
+    const mark = (ok: boolean) => (ok ? "up  " : "DOWN");
+    io.out(`${"devnet".padEnd(12)} ${mark(report.running)} pid ${rec.pid}\n`);
+    io.out(
+      `${"chain".padEnd(12)} ${mark(report.chain.ok)} ${rec.chain.rpcUrl}${report.chain.blockNumber === undefined ? "" : ` block ${report.chain.blockNumber}`}\n`,
+    );
+    for (const n of report.nodes) {
+      io.out(`${n.name.padEnd(12)} ${mark(n.ok)} ${n.rpcUrl ?? "(no rpc)"}\n`);
+    }
+  }
+  return healthy ? 0 : 1;
+}
+
+async function down(io: CliIo, opts: { dir: string; timeout: number }): Promise<void> {
+  const dir = resolve(opts.dir);
+  const rec = await readRecord(dir);
+  if (rec === undefined) {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `no devnet recorded in ${dir} (no ${RECORD})`);
+  }
+  if (!isAlive(rec.pid)) {
+    await rm(join(dir, RECORD), { force: true });
+    io.err(`devnet: pid ${rec.pid} is not running; removed the stale ${RECORD}\n`);
+    return;
+  }
+  process.kill(rec.pid, "SIGTERM");
+  io.err(`devnet: sent SIGTERM to pid ${rec.pid}, waiting for it to stop\n`);
+  const until = Date.now() + opts.timeout * 1000;
+  while (isAlive(rec.pid)) {
+    if (Date.now() > until) {
+      throw new EnigmaError(
+        ErrorCode.NodeNotReady,
+        `pid ${rec.pid} is still running after ${opts.timeout} s`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  io.err("devnet: stopped\n");
+}
+
+/** Adds `devnet config|up|status|down`; `setExit` records a non-zero exit code. */
+export function registerDevnet(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  const devnet = program
+    .command("devnet")
+    .description("a whole network on this machine")
+    .exitOverride();
+
+  withConfigFlags(
+    devnet
+      .command("config")
+      .description("print the devnet configuration a preset and flags resolve to"),
+  )
+    .option("--json", "print JSON only")
+    .exitOverride()
+    .action((opts: ConfigFlags & { json?: boolean }) => {
+      const resolved = devnetOptionsFromFlags(opts);
+      if (opts.json === true) {
+        io.out(`${JSON.stringify(resolved)}\n`);
+      } else {
+        for (const [k, v] of Object.entries(resolved)) io.out(`${k.padEnd(18)} ${String(v)}\n`);
+      }
+    });
+
+  withConfigFlags(
+    devnet
+      .command("up")
+      .description(
+        "start chain, contracts, principal and workers (one process each) in the foreground; Ctrl-C stops them",
+      ),
+  )
+    .option("--dir <dir>", "state folder (node data, logs, devnet.json)", DEFAULT_DEVNET_DIR)
+    .option(
+      "--chain-port <port>",
+      "chain JSON-RPC port (default: any free port)",
+      intArg("--chain-port"),
+    )
+    .option("--log-level <level>", "node log level (in <dir>/nodes/*/node.log)")
+    .option("--json", "print one JSON object on stdout (progress goes to stderr)")
+    .exitOverride()
+    .action(async (opts: Parameters<typeof up>[1]) => {
+      await up(io, opts);
+    });
+
+  devnet
+    .command("status")
+    .description("check that the recorded devnet's chain and nodes answer")
+    .option("--dir <dir>", "state folder", DEFAULT_DEVNET_DIR)
+    .option("--json", "print JSON only")
+    .exitOverride()
+    .action(async (opts: { dir: string; json?: boolean }) => {
+      setExit(await status(io, opts));
+    });
+
+  devnet
+    .command("down")
+    .description("stop the devnet started by `enigma devnet up` (SIGTERM to its process)")
+    .option("--dir <dir>", "state folder", DEFAULT_DEVNET_DIR)
+    .option("--timeout <s>", "seconds to wait for it to stop", intArg("--timeout"), 60)
+    .exitOverride()
+    .action(async (opts: { dir: string; timeout: number }) => {
+      await down(io, opts);
+    });
+}

@@ -1,0 +1,754 @@
+// A whole network on this machine: a Hardhat (EDR) chain served over HTTP from this process,
+// the token and Enigma contracts, the attestation service key, a principal and N worker+gateway
+// nodes, either as EnigmaNode instances in this process (tests) or as `enigma node start`
+// child processes (the CLI). Both modes share every step but the one that starts a node.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import {
+  EnclaveIdentity,
+  SIMULATED_ENCLAVE_MEASUREMENT,
+  SimulatedAttestationService,
+} from "@enigma/enclave";
+import {
+  EnigmaChain,
+  EnigmaNode,
+  WorkerStatus,
+  createLogger,
+  enclaveSeedOf,
+  resolveNodeConfig,
+  type NodeEndpoints,
+  type NodeUserConfig,
+} from "@enigma/node";
+import {
+  EnigmaError,
+  ErrorCode,
+  bytesToHex,
+  hexToBytes,
+  keccak256,
+  trustRootToJwk,
+  type AttestationPolicy,
+  type Hex,
+  type RsaTrustRoot,
+} from "@enigma/protocol";
+import {
+  type ContractTransactionResponse,
+  JsonRpcProvider,
+  NonceManager,
+  Wallet,
+  hexlify,
+} from "ethers";
+import { EnigmaClient, type EnigmaClientOptions } from "@enigma/client";
+import { createHardhatRuntimeEnvironment } from "hardhat/hre";
+import { deployContracts } from "./deploy.js";
+import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+
+/** 1 ENG in grains (8 decimals). */
+export const ENG = 10n ** 8n;
+const WORKER_FUNDS = 1_000n * ENG;
+const WORKER_STAKE = "100";
+const USER_FUNDS = 10_000n * ENG;
+const ETH_FUNDS = `0x${(1_000n * 10n ** 18n).toString(16)}`;
+// Hardhat's default account 0 (test mnemonic): it holds the ETH and, after deployment, all ENG.
+const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+// Same depth from src/ and dist/: packages/devnet/<src|dist>/ -> the repository root.
+const REPO_ROOT = new URL("../../../", import.meta.url);
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+export interface StartDevnetOptions extends Partial<DevnetOptions> {
+  /** Preset the other fields override (`fast` | `realistic`). Default `fast`. */
+  preset?: string;
+  /** Run nodes in this process (tests) rather than as `enigma node start` processes. Default true. */
+  inProcess?: boolean;
+  /**
+   * State folder (node data, configs, logs, the attestation service key). Default: a fresh
+   * temporary folder, removed by `stop()`. A given folder is kept; its node data is wiped at start.
+   */
+  dir?: string;
+  /** Funded user accounts in `accounts`. Default 3. */
+  users?: number;
+  /** Port of the chain's JSON-RPC. Default 0 (any free port). */
+  chainPort?: number;
+  /** Log level of the nodes (pino). Default `silent` in process, `info` for processes. */
+  logLevel?: LogLevel;
+  /** Progress lines ("deploying contracts", ...). */
+  onProgress?: (message: string) => void;
+  /** A node stopped that `stop()` did not stop (a crash, a kill from outside). */
+  onNodeExit?: (node: DevnetNode, how: string) => void;
+  /**
+   * Command that runs the CLI for node processes (`[executable, ...args]`, followed by
+   * `node start --config <file> --json`). Default: this Node.js running packages/cli/bin/enigma.js.
+   */
+  nodeCommand?: readonly string[];
+}
+
+export interface DevnetAccount {
+  address: Hex;
+  privateKey: Hex;
+}
+
+export interface DevnetChain {
+  rpcUrl: string;
+  chainId: number;
+  enigmaAddress: Hex;
+  tokenAddress: Hex;
+  /** Mines `blocks` empty blocks. */
+  mine(blocks: number): Promise<void>;
+  /** Mines to the next epoch boundary and resolves with the new epoch's index once it is set. */
+  advanceEpoch(): Promise<number>;
+}
+
+export type NodeRole = "principal" | "worker";
+
+export interface DevnetNode {
+  readonly name: string;
+  readonly role: NodeRole;
+  /** The enclave signer (also the worker address clients name). */
+  readonly signer: Hex;
+  /** The Ethereum account that registered, staked and logged the worker in. */
+  readonly custodian: Hex;
+  /** JSON-RPC of the node (the same after `restart()`); the principal serves none. */
+  readonly rpcUrl: string | undefined;
+  readonly peerId: string;
+  /** The OS process id, for process nodes while they run. */
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  stop(): Promise<void>;
+  /** Starts the node again on the same data folder, ports and seed (after `stop()` or a crash). */
+  restart(): Promise<void>;
+}
+
+/** What is up and where: what `enigma devnet up --json` prints and writes to devnet.json. */
+export interface DevnetInfo {
+  dir: string;
+  inProcess: boolean;
+  options: DevnetOptions;
+  chain: { rpcUrl: string; chainId: number; enigmaAddress: Hex; tokenAddress: Hex };
+  trustRoot: RsaTrustRoot;
+  attestationPolicy: AttestationPolicy;
+  attestationServiceKeyFile: string;
+  nodes: {
+    name: string;
+    role: NodeRole;
+    signer: Hex;
+    custodian: Hex;
+    rpcUrl?: string;
+    peerId: string;
+    pid?: number;
+  }[];
+  accounts: DevnetAccount[];
+}
+
+export interface Devnet {
+  readonly dir: string;
+  readonly options: DevnetOptions;
+  readonly chain: DevnetChain;
+  /** The attestation service's public key: the clients' and the Enigma contract's trust root. */
+  readonly trustRoot: RsaTrustRoot;
+  /** The policy the Enigma contract was deployed with (what clients should accept). */
+  readonly attestationPolicy: AttestationPolicy;
+  /** Principal first, then the workers in order. */
+  readonly nodes: readonly DevnetNode[];
+  readonly principal: DevnetNode;
+  readonly workers: readonly DevnetNode[];
+  /** Funded user accounts (ETH and ENG), derived from the seed. */
+  readonly accounts: readonly DevnetAccount[];
+  info(): DevnetInfo;
+  /**
+   * A client SDK instance paying from `accounts[account]`, talking to the first worker's
+   * gateway, verifying workers against the devnet's trust root and policy.
+   *
+   * @example
+   * const task = devnet.client().computeTask(scAddr, "increment()", [], { gasLimit: 1_000_000n, gasPx: 1n });
+   */
+  client(account?: number, options?: Partial<EnigmaClientOptions>): EnigmaClient;
+  /** Stops every node (workers first), the chain, and removes a temporary state folder. */
+  stop(): Promise<void>;
+}
+
+/** The 32-byte base seed: the seed itself when it is 32-byte hex, else keccak256 of its text. */
+export function baseSeed(seed: string): Uint8Array {
+  if (/^0x[0-9a-fA-F]{64}$/.test(seed)) return hexToBytes(seed);
+  return keccak256(new TextEncoder().encode(seed));
+}
+
+/** Node `i`'s seed (0 = principal), derived from the base seed as the node's test fixture does. */
+export function nodeSeed(base: Uint8Array, i: number): Hex {
+  return bytesToHex(base.map((b, k) => (k === 31 ? (b + i) & 0xff : b)));
+}
+
+/** A deterministic private key for `purpose` #`i` (custodians and users). */
+export function accountKey(base: Uint8Array, purpose: string, i: number): Hex {
+  const tag = new TextEncoder().encode(`enigma-devnet/${purpose}/${i}`);
+  const buf = new Uint8Array(base.length + tag.length);
+  buf.set(base);
+  buf.set(tag, base.length);
+  return bytesToHex(keccak256(buf));
+}
+
+/**
+ * Brings up a whole network and resolves once the first epoch with every worker is set.
+ *
+ * @example
+ * const devnet = await startDevnet({ workers: 3, seed: "demo" });
+ * const gateway = devnet.workers[0].rpcUrl;
+ * // ...
+ * await devnet.stop();
+ */
+export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
+  const options = resolveDevnetOptions(o.preset, {
+    workers: o.workers,
+    epochBlocks: o.epochBlocks,
+    blockTime: o.blockTime,
+    taskTimeoutBlocks: o.taskTimeoutBlocks,
+    seed: o.seed,
+  });
+  const inProcess = o.inProcess ?? true;
+  const users = o.users ?? 3;
+  if (!Number.isInteger(users) || users < 0 || users > 100) {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `users must be an integer from 0 to 100`, {
+      details: { path: "users" },
+    });
+  }
+  const chainPort = o.chainPort ?? 0;
+  if (!Number.isInteger(chainPort) || chainPort < 0 || chainPort > 65_535) {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `chainPort must be a port from 0 to 65535`, {
+      details: { path: "chainPort" },
+    });
+  }
+  const progress = o.onProgress ?? (() => undefined);
+  const logLevel = o.logLevel ?? (inProcess ? "silent" : "info");
+  const temporary = o.dir === undefined;
+  const dir =
+    o.dir === undefined ? await mkdtemp(join(tmpdir(), "enigma-devnet-")) : resolve(o.dir);
+  const base = baseSeed(options.seed);
+
+  // Everything started so far, stopped in reverse order by `cleanup`.
+  const undo: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const f of undo.reverse()) {
+      try {
+        await f();
+      } catch {
+        // Keep stopping the rest: one failed stop must not leave other processes behind.
+      }
+    }
+    undo.length = 0;
+    if (temporary) await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await mkdir(dir, { recursive: true });
+    await rm(join(dir, "nodes"), { recursive: true, force: true });
+    await mkdir(join(dir, "nodes"), { recursive: true });
+
+    progress("starting the chain");
+    // An empty config: the default in-process EDR network with Hardhat's test accounts. The
+    // project root is the repository (Hardhat wants a package.json there), not the cwd.
+    const hre = await createHardhatRuntimeEnvironment({}, {}, fileURLToPath(REPO_ROOT));
+    const server = await hre.network.createServer(
+      options.blockTime === "auto"
+        ? "default"
+        : {
+            network: "default",
+            // Sub-second blocks share timestamps; Hardhat wants that allowed explicitly.
+            override: {
+              mining: { auto: false, interval: options.blockTime },
+              allowBlocksWithSameTimestamp: options.blockTime < 1000,
+            },
+          },
+      "127.0.0.1",
+      chainPort,
+    );
+    const { address, port } = await server.listen();
+    undo.push(() => server.close());
+    const rpcUrl = `http://${address}:${port}`;
+    const provider = new JsonRpcProvider(rpcUrl, undefined, {
+      cacheTimeout: -1,
+      staticNetwork: true,
+    });
+    undo.push(() => {
+      provider.destroy();
+      return Promise.resolve();
+    });
+    const chainId = Number((await provider.getNetwork()).chainId);
+    const deployer = new NonceManager(new Wallet(DEPLOYER_KEY, provider));
+
+    const service = SimulatedAttestationService.generate();
+    const serviceKeyFile = join(dir, "attestation-service.pem");
+    await writeFile(serviceKeyFile, service.exportPem(), { mode: 0o600 });
+    const jwk = trustRootToJwk(service.trustRoot);
+    const b64 = (s: string) => hexlify(Buffer.from(s, "base64url"));
+
+    const attestationPolicy: AttestationPolicy = {
+      acceptedStatuses: ["OK"],
+      allowDebug: false,
+      mrenclaves: [bytesToHex(SIMULATED_ENCLAVE_MEASUREMENT.mrenclave)],
+      mrsigners: [bytesToHex(SIMULATED_ENCLAVE_MEASUREMENT.mrsigner)],
+      minIsvSvn: 0,
+    };
+
+    progress("deploying the token and Enigma contracts");
+    const principalSigner = EnclaveIdentity.generate(enclaveSeedOf(nodeSeed(base, 0))).signer;
+    const d = await deployContracts(deployer, {
+      principal: principalSigner,
+      epochSize: options.epochBlocks,
+      taskTimeout: options.taskTimeoutBlocks,
+      attestation: {
+        rsaModulus: b64(jwk.n),
+        rsaExponent: b64(jwk.e),
+        mrEnclaves: [SIMULATED_ENCLAVE_MEASUREMENT.mrenclave],
+        mrSigners: [SIMULATED_ENCLAVE_MEASUREMENT.mrsigner],
+      },
+    });
+
+    progress("funding accounts");
+    const custodians = Array.from(
+      { length: options.workers + 1 },
+      (_, i) => new Wallet(accountKey(base, "custodian", i)),
+    );
+    const accounts: DevnetAccount[] = Array.from({ length: users }, (_, i) => {
+      const w = new Wallet(accountKey(base, "user", i));
+      return { address: w.address as Hex, privateKey: w.privateKey as Hex };
+    });
+    // ETH through the chain's cheat code (no transactions); ENG by transfers, all sent before
+    // one wait so that they land in as few blocks as the chain mines.
+    for (const a of [...custodians.map((c) => c.address), ...accounts.map((a) => a.address)]) {
+      await provider.send("hardhat_setBalance", [a, ETH_FUNDS]);
+    }
+    const transfers: ContractTransactionResponse[] = [];
+    const transfer = d.token.getFunction("transfer");
+    for (const c of custodians.slice(1)) {
+      transfers.push((await transfer(c.address, WORKER_FUNDS)) as ContractTransactionResponse);
+    }
+    for (const a of accounts) {
+      transfers.push((await transfer(a.address, USER_FUNDS)) as ContractTransactionResponse);
+    }
+    await Promise.all(transfers.map((t) => t.wait()));
+
+    const chain = await EnigmaChain.connect({
+      rpcUrl,
+      enigmaAddress: d.enigmaAddress,
+      tokenAddress: d.tokenAddress,
+    });
+    undo.push(() => chain.close());
+
+    const configFor = (
+      i: number,
+      ports: { p2p: number; rpc: number },
+      bootstrap: string[],
+    ): NodeUserConfig => ({
+      roles: i === 0 ? ["principal"] : ["worker", "gateway"],
+      dataDir: join(dir, "nodes", nodeName(i), "data"),
+      seed: nodeSeed(base, i),
+      ethereum: {
+        rpcUrl,
+        enigmaAddress: d.enigmaAddress,
+        tokenAddress: d.tokenAddress,
+        privateKey: custodians[i]?.privateKey ?? "",
+        pollIntervalMs: 50,
+        confirmations: 0,
+      },
+      p2p: { host: "127.0.0.1", port: ports.p2p, bootstrap },
+      rpc: { host: "127.0.0.1", port: ports.rpc },
+      attestation: { serviceKeyFile },
+      worker: { stake: WORKER_STAKE, orderingWindowMs: 200, maxBatch: 100 },
+      logLevel,
+    });
+    const launch = inProcess
+      ? inProcessLauncher
+      : processLauncher(o.nodeCommand ?? defaultNodeCommand());
+
+    const nodes: ManagedNode[] = [];
+    undo.push(async () => {
+      for (const n of [...nodes].reverse()) await n.stop();
+    });
+    const startNode = async (i: number, bootstrap: string[]): Promise<ManagedNode> => {
+      const name = nodeName(i);
+      progress(`starting ${name}`);
+      const node = new ManagedNode(
+        name,
+        i === 0 ? "principal" : "worker",
+        custodians[i]?.address as Hex,
+        (ports) => configFor(i, ports, bootstrap),
+        join(dir, "nodes", name),
+        launch,
+        o.onNodeExit ?? (() => undefined),
+      );
+      nodes.push(node);
+      await node.restart();
+      return node;
+    };
+    const principal = await startNode(0, []);
+    const bootstrap = principal.multiaddrs;
+    // In process, workers start one after the other: cheap, and each meets the ones before it
+    // through the principal (see below). A process takes a second or more to load its
+    // modules, so process workers start together and the check below repairs missed meetings.
+    const workers: ManagedNode[] = [];
+    if (inProcess) {
+      for (let i = 1; i <= options.workers; i++) workers.push(await startNode(i, bootstrap));
+    } else {
+      workers.push(
+        ...(await Promise.all(
+          Array.from({ length: options.workers }, (_, k) => startNode(k + 1, bootstrap)),
+        )),
+      );
+    }
+    // Keep the node list in index order whatever order the starts finished in.
+    nodes.sort((a, b) => nodeIndex(a.name) - nodeIndex(b.name));
+
+    const mine = async (blocks: number) => {
+      if (!Number.isInteger(blocks) || blocks < 1) throw new Error("mine: blocks must be >= 1");
+      await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`]);
+    };
+    const advanceEpoch = async () => {
+      const before = await chain.currentEpoch();
+      const head = await chain.blockNumber();
+      const target = (before?.firstBlockNumber ?? head) + options.epochBlocks;
+      if (head < target) await mine(target - head);
+      return waitFor(async () => {
+        const now = await chain.currentEpoch();
+        return now !== undefined && now.index !== before?.index ? now.index : undefined;
+      }, "the next epoch");
+    };
+
+    progress("waiting for an epoch with every worker");
+    // The first epoch may have been set before every worker logged in: move on to one with all.
+    await waitFor(
+      async () => {
+        const e = await chain.currentEpoch();
+        if (e !== undefined && e.workers.length === options.workers) return true;
+        const workerCustodians = custodians.slice(1).map((c) => c.address);
+        if (e === undefined || (await moreLoggedIn(chain, workerCustodians, e.workers.length))) {
+          await advanceEpoch();
+        }
+        return undefined;
+      },
+      "an epoch with every worker",
+      60_000,
+    );
+
+    progress("waiting for the workers to connect to each other");
+    // A gateway reaches a worker's enclave only over a direct connection. Nodes meet through
+    // the principal's peer exchange, which a node gets once, when it connects: workers that
+    // connect to the principal at the same moment can miss each other for good. Restarting
+    // such a worker (same ports and identity) makes it meet everyone the principal knows.
+    const unconnected = async () => {
+      const missing: ManagedNode[] = [];
+      for (const w of workers) {
+        const url = w.rpcUrl;
+        if (url === undefined) continue;
+        const info = (await nodeRpc(url, "getInfo")) as { peers?: unknown };
+        if (typeof info.peers !== "number" || info.peers < options.workers) missing.push(w);
+      }
+      return missing;
+    };
+    for (let round = 1; ; round++) {
+      let missing = await unconnected();
+      const until = Date.now() + 1_000;
+      while (missing.length > 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        missing = await unconnected();
+      }
+      if (missing.length === 0) break;
+      if (round > 3) {
+        throw new EnigmaError(
+          ErrorCode.NodeNotReady,
+          `${missing.map((w) => w.name).join(", ")} did not connect to every other node`,
+        );
+      }
+      progress(`restarting ${missing.map((w) => w.name).join(", ")} to meet the other nodes`);
+      for (const w of missing) await w.restart();
+    }
+
+    const chainHandle: DevnetChain = {
+      rpcUrl,
+      chainId,
+      enigmaAddress: d.enigmaAddress as Hex,
+      tokenAddress: d.tokenAddress as Hex,
+      mine,
+      advanceEpoch,
+    };
+    let stopped: Promise<void> | undefined;
+    const devnet: Devnet = {
+      dir,
+      options,
+      chain: chainHandle,
+      trustRoot: service.trustRoot,
+      attestationPolicy,
+      nodes,
+      principal,
+      workers,
+      accounts,
+      info: () => ({
+        dir,
+        inProcess,
+        options,
+        chain: {
+          rpcUrl,
+          chainId,
+          enigmaAddress: chainHandle.enigmaAddress,
+          tokenAddress: chainHandle.tokenAddress,
+        },
+        trustRoot: service.trustRoot,
+        attestationPolicy,
+        attestationServiceKeyFile: serviceKeyFile,
+        nodes: nodes.map((n) => ({
+          name: n.name,
+          role: n.role,
+          signer: n.signer,
+          custodian: n.custodian,
+          ...(n.rpcUrl === undefined ? {} : { rpcUrl: n.rpcUrl }),
+          peerId: n.peerId,
+          ...(n.pid === undefined ? {} : { pid: n.pid }),
+        })),
+        accounts,
+      }),
+      client: (account = 0, extra = {}) => {
+        const a = accounts[account];
+        const nodeUrl = workers[0]?.rpcUrl;
+        if (a === undefined) throw new Error(`no account ${account} (the devnet has ${users})`);
+        if (nodeUrl === undefined) throw new Error("no gateway");
+        return new EnigmaClient({
+          signer: new Wallet(a.privateKey, provider),
+          enigmaAddress: d.enigmaAddress,
+          tokenAddress: d.tokenAddress,
+          nodeUrl,
+          trustRoot: service.trustRoot,
+          attestationPolicy,
+          pollIntervalMs: 50,
+          ...extra,
+        });
+      },
+      stop: () => (stopped ??= cleanup()),
+    };
+    progress("devnet up");
+    return devnet;
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** Whether more workers are logged in on chain than the current epoch holds. */
+async function moreLoggedIn(chain: EnigmaChain, custodians: readonly string[], inEpoch: number) {
+  let loggedIn = 0;
+  for (const c of custodians) {
+    if ((await chain.getWorker(c)).status === WorkerStatus.LoggedIn) loggedIn++;
+  }
+  return loggedIn > inEpoch;
+}
+
+function nodeName(i: number): string {
+  return i === 0 ? "principal" : `worker-${i}`;
+}
+
+function nodeIndex(name: string): number {
+  return name === "principal" ? 0 : Number(name.slice("worker-".length));
+}
+
+function defaultNodeCommand(): string[] {
+  // Same depth from src/ and dist/: packages/devnet/<src|dist>/ -> packages/cli/bin/enigma.js.
+  return [process.execPath, fileURLToPath(new URL("../../cli/bin/enigma.js", import.meta.url))];
+}
+
+/** A started node, whichever way it runs. */
+interface RunningNode {
+  endpoints: NodeEndpoints;
+  pid: number | undefined;
+  /** Resolves when the node has stopped (on its own or after `stop`), saying how. */
+  exited: Promise<string>;
+  stop(): Promise<void>;
+}
+
+type Launcher = (config: NodeUserConfig, dir: string, name: string) => Promise<RunningNode>;
+
+const inProcessLauncher: Launcher = async (config, _dir, name) => {
+  const resolved = resolveNodeConfig(config);
+  const node = new EnigmaNode(resolved, {
+    logger: createLogger({ level: resolved.logLevel, name }),
+  });
+  await node.start();
+  let done: () => void = () => undefined;
+  const exited = new Promise<string>((r) => {
+    done = () => {
+      r("stopped");
+    };
+  });
+  return {
+    endpoints: node.endpoints(),
+    pid: undefined,
+    exited,
+    stop: async () => {
+      await node.stop();
+      done();
+    },
+  };
+};
+
+function processLauncher(command: readonly string[]): Launcher {
+  const [exe, ...args] = command;
+  if (exe === undefined) throw new Error("nodeCommand must name an executable");
+  return async (config, dir, name) => {
+    const configFile = join(dir, "config.json");
+    await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    const log = createWriteStream(join(dir, "node.log"), { flags: "a" });
+    const child: ChildProcess = spawn(
+      exe,
+      [...args, "node", "start", "--config", configFile, "--json"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const exited = new Promise<string>((r) => {
+      child.once("close", (code, signal) => {
+        r(signal === null ? `exit code ${String(code)}` : `signal ${signal}`);
+      });
+    });
+    void exited.then(() => log.end());
+    let tail = "";
+    child.stderr?.on("data", (b: Buffer) => {
+      log.write(b);
+      tail = (tail + b.toString()).slice(-2000);
+    });
+    const stdout = child.stdout;
+    if (stdout === null) throw new Error("no stdout");
+    const line = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: stdout });
+      rl.once("line", resolve);
+      child.once("error", reject);
+      void exited.then(() => {
+        reject(new Error(`${name} exited before it was up; its log ends with:\n${tail.trim()}`));
+      });
+    });
+    // Keep draining stdout so the child never blocks on a full pipe.
+    stdout.on("data", (b: Buffer) => log.write(b));
+    const endpoints = JSON.parse(line) as NodeEndpoints;
+    return {
+      endpoints,
+      pid: child.pid,
+      exited,
+      stop: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+        await exited;
+      },
+    };
+  };
+}
+
+class ManagedNode implements DevnetNode {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly custodian: Hex;
+  readonly #config: (ports: { p2p: number; rpc: number }) => NodeUserConfig;
+  readonly #dir: string;
+  readonly #launch: Launcher;
+  #ports = { p2p: 0, rpc: 0 };
+  #endpoints: NodeEndpoints | undefined;
+  #running: RunningNode | undefined;
+  #stopping: RunningNode | undefined;
+  readonly #onExit: (node: DevnetNode, how: string) => void;
+
+  constructor(
+    name: string,
+    role: NodeRole,
+    custodian: Hex,
+    config: (ports: { p2p: number; rpc: number }) => NodeUserConfig,
+    dir: string,
+    launch: Launcher,
+    onExit: (node: DevnetNode, how: string) => void,
+  ) {
+    this.#onExit = onExit;
+    this.name = name;
+    this.role = role;
+    this.custodian = custodian;
+    this.#config = config;
+    this.#dir = dir;
+    this.#launch = launch;
+  }
+
+  get #ep(): NodeEndpoints {
+    if (this.#endpoints === undefined) throw new Error(`${this.name} has not started`);
+    return this.#endpoints;
+  }
+  get signer(): Hex {
+    return this.#ep.signer ?? "0x";
+  }
+  get rpcUrl(): string | undefined {
+    return this.#ep.rpcUrl;
+  }
+  get peerId(): string {
+    return this.#ep.peerId;
+  }
+  get multiaddrs(): string[] {
+    return this.#ep.multiaddrs;
+  }
+  get pid(): number | undefined {
+    return this.#running?.pid;
+  }
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  async stop(): Promise<void> {
+    const r = this.#running;
+    if (r === undefined) return;
+    this.#stopping = r;
+    await r.stop();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await mkdir(this.#dir, { recursive: true });
+    const r = await this.#launch(this.#config(this.#ports), this.#dir, this.name);
+    this.#running = r;
+    void r.exited.then((how) => {
+      if (this.#running === r) this.#running = undefined;
+      if (this.#stopping !== r) this.#onExit(this, how);
+    });
+    this.#endpoints = r.endpoints;
+    // A restart keeps the ports, so URLs handed out stay valid.
+    this.#ports = {
+      p2p: portOf(r.endpoints.multiaddrs[0]) ?? this.#ports.p2p,
+      rpc: r.endpoints.rpcUrl === undefined ? 0 : Number(new URL(r.endpoints.rpcUrl).port),
+    };
+  }
+}
+
+function portOf(multiaddr: string | undefined): number | undefined {
+  const m = multiaddr === undefined ? null : /\/tcp\/(\d+)/.exec(multiaddr);
+  return m === null ? undefined : Number(m[1]);
+}
+
+async function nodeRpc(url: string, method: string): Promise<unknown> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: {} }),
+  });
+  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+  if (body.error !== undefined) throw new Error(`${method}: ${body.error.message}`);
+  return body.result;
+}
+
+async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) {
+      throw new EnigmaError(ErrorCode.NodeNotReady, `timed out waiting for ${what}`, {
+        details: { what },
+      });
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -44,7 +44,7 @@ import {
 } from "ethers";
 import { EnigmaClient, type EnigmaClientOptions } from "@enigma/client";
 import { createHardhatRuntimeEnvironment } from "hardhat/hre";
-import { deployContracts } from "./deploy.js";
+import { deployEnigma } from "./deploy.js";
 import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
 
 /** 1 ENG in grains (8 decimals). */
@@ -296,7 +296,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
 
     progress("deploying the token and Enigma contracts");
     const principalSigner = EnclaveIdentity.generate(enclaveSeedOf(nodeSeed(base, 0))).signer;
-    const d = await deployContracts(deployer, {
+    const d = await deployEnigma(deployer, {
       principal: principalSigner,
       epochSize: options.epochBlocks,
       taskTimeout: options.taskTimeoutBlocks,

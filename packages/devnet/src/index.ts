@@ -11,3 +11,5 @@ export type {
   NodeRole,
   StartDevnetOptions,
 } from "./devnet.js";
+export { deployEnigma, readArtifact } from "./deploy.js";
+export type { AttestationParams, EnigmaDeployParams, EnigmaDeployment } from "./deploy.js";

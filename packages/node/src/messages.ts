@@ -15,6 +15,7 @@ import {
   hexSchema,
   hexToBytes,
   inputsHash,
+  parseMessage,
   keccak256,
   payloadSchema,
   publicKey64Schema,
@@ -25,6 +26,7 @@ import {
 } from "@enigma/protocol";
 import { TypedDataEncoder } from "ethers";
 import { z } from "zod";
+import { decodeJson, encodeJson } from "./p2p/wire.js";
 
 /** Gossip topics: every node subscribes to both. */
 export const TOPICS = Object.freeze({
@@ -172,20 +174,18 @@ export const deltaRangeResponseSchema = z
   })
   .strict();
 
-const enc = new TextEncoder();
-const dec = new TextDecoder("utf-8", { fatal: true });
-
+/** A message as gossip bytes (JSON). */
 export function encodeMessage(value: unknown): Uint8Array {
-  return enc.encode(JSON.stringify(value));
+  return encodeJson(value, "message");
 }
 
-/** Parses gossip bytes as JSON; InvalidMessage when they are not. */
-export function decodeJson(data: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(dec.decode(data)) as unknown;
-  } catch (cause) {
-    throw new EnigmaError(ErrorCode.InvalidMessage, `${what} is not JSON`, { cause });
-  }
+/** A gossip message of one schema, from its bytes; InvalidMessage when it is not one. */
+export function decodeMessage<S extends z.ZodType>(
+  schema: S,
+  data: Uint8Array,
+  what: string,
+): z.output<S> {
+  return parseMessage(schema, decodeJson(data, what), what);
 }
 
 /** The pre-code of a deployment input, un-gzipped (bounded); InvalidMessage when broken. */

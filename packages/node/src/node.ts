@@ -13,7 +13,6 @@ import {
   hexToBytes,
   isEnigmaError,
   keccak256,
-  parseMessage,
   recoverAddress,
   sameAddress,
   type Hex,
@@ -24,6 +23,7 @@ import {
   WorkerEnclave,
   devnetAttestationPolicy,
 } from "@enigma/enclave";
+import type { z } from "zod";
 import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
 import type { NodeConfig } from "./config.js";
 import { isSelected, type NodeContext } from "./context.js";
@@ -32,7 +32,7 @@ import { Gateway } from "./gateway.js";
 import {
   TOPICS,
   checkResultShape,
-  decodeJson,
+  decodeMessage,
   decodePreCode,
   inputsHashOf,
   receiptBatchDigest,
@@ -98,6 +98,7 @@ export class EnigmaNode {
   #stops: (() => Promise<void>)[] = [];
   /** Immutable parts of task records (inputs hash, block), from the watcher or one read. */
   readonly #records = new Map<string, { inputsHash: string; blockNumber: number }>();
+  readonly #parsedMessages = new WeakMap<Uint8Array, unknown>();
   #state: "new" | "starting" | "started" | "stopped" = "new";
 
   constructor(config: NodeConfig, options: EnigmaNodeOptions = {}) {
@@ -292,16 +293,12 @@ export class EnigmaNode {
     p2p.subscribe(
       TOPICS.tasks,
       (data) => this.#verdict(TOPICS.tasks, () => this.#checkInput(data)),
-      (data) =>
-        this.#onInput(parseMessage(taskInputSchema, decodeJson(data, "task input"), "task input")),
+      (data) => this.#onInput(this.#parsed(data, taskInputSchema, "task input")),
     );
     p2p.subscribe(
       TOPICS.results,
       (data) => this.#verdict(TOPICS.results, () => this.#checkResult(data)),
-      (data) =>
-        this.#acceptVerified(
-          parseMessage(taskResultSchema, decodeJson(data, "task result"), "task result"),
-        ),
+      (data) => this.#acceptVerified(this.#parsed(data, taskResultSchema, "task result")),
     );
 
     // Chain: register, stake and log in (worker), or register (principal).
@@ -343,7 +340,7 @@ export class EnigmaNode {
       },
     });
     this.#stops.push(() => this.#watcher?.stop() ?? Promise.resolve());
-    if ((await store.pendingReceipts()).length > 0) void this.#batcher?.trigger("restart");
+    if (await store.hasPendingReceipts()) void this.#batcher?.trigger("restart");
     void sync.catchUpAll().catch((e: unknown) => {
       ctx.log.warn({ err: String(e) }, "delta sync at start failed");
     });
@@ -432,7 +429,7 @@ export class EnigmaNode {
     await store.putMeta(CURSOR, toBlock);
     this.#pipeline?.onBlock(toBlock);
     if (this.#principal !== undefined) await this.#principal.onBlock(toBlock);
-    if (this.#batcher !== undefined && (await store.pendingReceipts()).length > 0) {
+    if (this.#batcher !== undefined && (await store.hasPendingReceipts())) {
       const epoch = await chain.currentEpoch();
       if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + chain.epochSize - 1) {
         void this.#batcher.trigger("epoch-end");
@@ -508,9 +505,19 @@ export class EnigmaNode {
   }
 
   #checkInput(data: Uint8Array): Promise<GossipVerdict> {
-    return this.#verifyInput(
-      parseMessage(taskInputSchema, decodeJson(data, "task input"), "task input"),
-    );
+    return this.#verifyInput(this.#parsed(data, taskInputSchema, "task input"));
+  }
+
+  /**
+   * A gossip message parsed once: the validator's parse (schemas check curve points, which is
+   * not cheap) is kept for the handler that gets the same bytes.
+   */
+  #parsed<S extends z.ZodType>(data: Uint8Array, schema: S, what: string): z.output<S> {
+    const kept = this.#parsedMessages.get(data);
+    if (kept !== undefined) return kept as z.output<S>;
+    const value = decodeMessage(schema, data, what);
+    this.#parsedMessages.set(data, value);
+    return value;
   }
 
   /**
@@ -541,8 +548,7 @@ export class EnigmaNode {
   }
 
   async #checkResult(data: Uint8Array): Promise<GossipVerdict> {
-    const r = parseMessage(taskResultSchema, decodeJson(data, "task result"), "task result");
-    return this.#verifyResult(r);
+    return this.#verifyResult(this.#parsed(data, taskResultSchema, "task result"));
   }
 
   /**

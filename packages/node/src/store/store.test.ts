@@ -286,6 +286,7 @@ describe("NodeStore tasks", () => {
 
 describe("NodeStore pending receipts", () => {
   it("survive a restart in insertion order and are removed atomically when committed", async () => {
+    expect(await store.hasPendingReceipts()).toBe(false);
     const tasks = ["c", "a", "b", "d"].map((l) => id(`task ${l}`));
     for (const t of tasks) {
       await store.addTask(t, contract);
@@ -293,6 +294,7 @@ describe("NodeStore pending receipts", () => {
       await store.queueReceipt(receipt(t, 1000n + BigInt(t.length)));
     }
     await restart();
+    expect(await store.hasPendingReceipts()).toBe(true);
     const pending = await store.pendingReceipts();
     expect(pending.map((r) => r.taskId)).toEqual(tasks);
     expect(pending[0]).toEqual(receipt(at(tasks, 0), 1000n + BigInt(at(tasks, 0).length)));

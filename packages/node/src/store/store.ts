@@ -414,6 +414,12 @@ export class NodeStore {
     });
   }
 
+  /** Whether any receipt waits for a commit (one key read, for the per-block check). */
+  async hasPendingReceipts(): Promise<boolean> {
+    const [first] = await this.#s().receipt.keys({ limit: 1 }).all();
+    return first !== undefined;
+  }
+
   /** Pending receipts in the order they were queued. */
   async pendingReceipts(): Promise<ChainReceipt[]> {
     const values = await this.#s().receipt.values().all();

@@ -409,10 +409,12 @@ async function prepare(
       Array.from({ length: Math.min(chunk, n - start) }, async (_, j) => {
         const i = start + j;
         const user = generateKeyPair();
-        const k = (await rpc(keyGateway, "getWorkerEncryptionKey", {
-          workerAddress: worker.slice(2),
-          userPubKey: bytesToHex(user.publicKey).slice(2),
-        })) as { workerEncryptionKey: string };
+        const k = (
+          (await rpc(keyGateway, "getWorkerEncryptionKey", {
+            workerAddress: worker.slice(2),
+            userPubKey: bytesToHex(user.publicKey).slice(2),
+          })) as { result: { workerEncryptionKey: string } }
+        ).result;
         const workerKey = hexToBytes(`0x${k.workerEncryptionKey}`);
         const shared = deriveSharedKey(user.privateKey, workerKey);
         const a = BigInt(i + 1);
@@ -570,10 +572,12 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
                   sweptAt = now();
                   // The executing worker knows; another gateway hears of no result in that case.
                   for (const [id, t] of open) {
-                    const s = (await rpc(localGateway, "getTaskStatus", {
-                      taskId: id.slice(2),
-                      workerAddress: worker.slice(2),
-                    })) as { status: string };
+                    const s = (
+                      (await rpc(localGateway, "getTaskStatus", {
+                        taskId: id.slice(2),
+                        workerAddress: worker.slice(2),
+                      })) as { result: { status: string } }
+                    ).result;
                     if (s.status === "FAILED") t.status = s.status;
                   }
                 }
@@ -594,11 +598,13 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
           const entry = ok[Math.floor((j * (ok.length - 1)) / 4)];
           if (entry === undefined) break;
           const [id, { task: p }] = entry;
-          const s = (await rpc(p.gateway, "getTaskStatus", {
-            taskId: id.slice(2),
-            workerAddress: worker.slice(2),
-            withResult: true,
-          })) as { status: string; output?: string };
+          const s = (
+            (await rpc(p.gateway, "getTaskStatus", {
+              taskId: id.slice(2),
+              workerAddress: worker.slice(2),
+              withResult: true,
+            })) as { result: { status: string; output?: string } }
+          ).result;
           const plain = decryptFrom(
             p.user.privateKey,
             p.workerKey,

@@ -258,18 +258,27 @@ export class EnigmaClient {
           encryptedArgs: toRpcHex(call.encryptedArgs),
           userDHKey: toRpcHex(p.user.publicKey),
         };
-        if (preCode !== undefined) {
-          await this.rpc.call("deploySecretContract", {
-            ...common,
-            preCode: base64Encode(preCode),
-            contractAddress: noHex(p.taskId),
-          });
-        } else {
-          await this.rpc.call("sendTaskInput", {
-            ...common,
-            taskId: noHex(p.taskId),
-            contractAddress: noHex(scAddr ?? ""),
-          });
+        const method = preCode !== undefined ? "deploySecretContract" : "sendTaskInput";
+        const sent =
+          preCode !== undefined
+            ? await this.rpc.call("deploySecretContract", {
+                ...common,
+                preCode: base64Encode(preCode),
+                contractAddress: noHex(p.taskId),
+              })
+            : await this.rpc.call("sendTaskInput", {
+                ...common,
+                taskId: noHex(p.taskId),
+                contractAddress: noHex(scAddr ?? ""),
+              });
+        if (!parseRpcResult(method, sent).sendTaskResult) {
+          throw new EnigmaError(
+            ErrorCode.TaskInputRejected,
+            `the node did not take task ${p.taskId}`,
+            {
+              details: { taskId: p.taskId, worker: p.worker },
+            },
+          );
         }
         emit({ type: "submitted", taskId: p.taskId, worker: p.worker });
         return p.taskId;
@@ -423,7 +432,7 @@ export class EnigmaClient {
       workerAddress: noHex(worker),
       userPubKey: toRpcHex(user.publicKey),
     });
-    const k = parseRpcResult("getWorkerEncryptionKey", raw);
+    const k = parseRpcResult("getWorkerEncryptionKey", raw).result;
     // Refuse before anything is encrypted to the key: signed by the selected worker...
     checkWorkerKey(k.workerEncryptionKey, k.workerSig, worker);
     // ...whose enclave is attested by the trust root under our policy.
@@ -443,7 +452,7 @@ export class EnigmaClient {
     await this.#send(this.#token, "approve", this.enigmaAddress, fee);
   }
 
-  async #pollStatus(taskId: Hex, worker: Hex): Promise<RpcResult<"getTaskStatus">> {
+  async #pollStatus(taskId: Hex, worker: Hex): Promise<RpcResult<"getTaskStatus">["result"]> {
     const until = Date.now() + this.#resultTimeout;
     for (;;) {
       const raw = await this.rpc.call("getTaskStatus", {
@@ -451,7 +460,7 @@ export class EnigmaClient {
         workerAddress: noHex(worker),
         withResult: true,
       });
-      const s = parseRpcResult("getTaskStatus", raw);
+      const s = parseRpcResult("getTaskStatus", raw).result;
       if (DONE.has(s.status)) return s;
       if (Date.now() > until) {
         throw new EnigmaError(ErrorCode.PeerTimeout, `task ${taskId} has no result yet`, {
@@ -522,9 +531,9 @@ export class EnigmaClient {
   }
 
   /** The node's copy of a task's result (encrypted output, delta, gas), or null. */
-  async getTaskResult(taskId: string): Promise<RpcResult<"getTaskResult">> {
+  async getTaskResult(taskId: string): Promise<RpcResult<"getTaskResult">["result"]> {
     const raw = await this.rpc.call("getTaskResult", { taskId: noHex(taskId) });
-    return parseRpcResult("getTaskResult", raw);
+    return parseRpcResult("getTaskResult", raw).result;
   }
 
   /**

@@ -46,17 +46,31 @@ describe("UserKeyExchange", () => {
     expect([...Buffer.concat([d.update(out.subarray(0, 1)), d.final()])]).toEqual([91]);
   });
 
-  it("hands out a fresh key per request; the latest one for a user key is the live one", () => {
-    const kx = new UserKeyExchange(id);
+  it("hands out a fresh key per request; every live key of a user key opens what was sent to it", () => {
+    const kx = new UserKeyExchange(id, { maxKeysPerUser: 2 });
     const user = generateKeyPair();
     const a = kx.newKey(user.publicKey);
     const b = kx.newKey(user.publicKey);
     expect(a.workerEncryptionKey).not.toEqual(b.workerEncryptionKey);
-    expect(kx.size).toBe(1);
-    const msg = encryptTo(user.privateKey, b.workerEncryptionKey, utf8("x"));
-    expect(kx.decrypt(user.publicKey, msg)).toEqual(utf8("x"));
-    const stale = encryptTo(user.privateKey, a.workerEncryptionKey, utf8("x"));
-    expect(thrownCode(() => kx.decrypt(user.publicKey, stale))).toBe(ErrorCode.DecryptionFailed);
+    expect(kx.size).toBe(2);
+    // Two tasks in flight under one user key (as Discovery's client does): both open, and
+    // each output goes back under the key its input came with.
+    const toA = encryptTo(user.privateKey, a.workerEncryptionKey, utf8("a"));
+    const toB = encryptTo(user.privateKey, b.workerEncryptionKey, utf8("b"));
+    expect(kx.decrypt(user.publicKey, toA)).toEqual(utf8("a"));
+    expect(kx.decrypt(user.publicKey, toB)).toEqual(utf8("b"));
+    const outA = kx.encrypt(user.publicKey, utf8("out a"), undefined, toA);
+    expect(decryptFrom(user.privateKey, a.workerEncryptionKey, outA)).toEqual(utf8("out a"));
+    expect(() => decryptFrom(user.privateKey, b.workerEncryptionKey, outA)).toThrow();
+    // Without the input, the newest key.
+    const outB = kx.encrypt(user.publicKey, utf8("out b"));
+    expect(decryptFrom(user.privateKey, b.workerEncryptionKey, outB)).toEqual(utf8("out b"));
+    // A third key pushes out the oldest of this user (maxKeysPerUser 2).
+    kx.newKey(user.publicKey);
+    expect(kx.size).toBe(2);
+    expect(thrownCode(() => kx.decrypt(user.publicKey, toA))).toBe(ErrorCode.DecryptionFailed);
+    expect(kx.decrypt(user.publicKey, toB)).toEqual(utf8("b"));
+    expect(() => new UserKeyExchange(id, { maxKeysPerUser: 0 })).toThrow(/maxKeysPerUser/);
   });
 
   it("refuses inputs from another user key and unknown keys", () => {

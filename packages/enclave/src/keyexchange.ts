@@ -16,8 +16,14 @@ import {
 import type { EnclaveIdentity } from "./identity.js";
 
 export interface KeyExchangeOptions {
-  /** Keys kept at most; the oldest is dropped first. Default 10,000 (about 1 MB). */
+  /** Keys kept at most, over all users; the oldest is dropped first. Default 10,000 (about 1 MB). */
   maxKeys?: number;
+  /**
+   * Keys kept at most for one user key; its oldest is dropped first. Default 16: Discovery's
+   * client asks a new key for every task under one user key pair, and may have several tasks
+   * in flight at once.
+   */
+  maxKeysPerUser?: number;
   /** How long a handed-out key can be used, in ms. Default 30 minutes. */
   ttlMs?: number;
   /** Clock, in ms (tests). */
@@ -36,7 +42,7 @@ export interface WorkerEncryptionKey {
   expiresAt: number;
 }
 
-interface Entry {
+interface Key {
   sharedKey: Uint8Array;
   expiresAt: number;
 }
@@ -46,18 +52,22 @@ interface Entry {
  * enclave signer; later the task inputs the user encrypted under it are decrypted here, and
  * the output is encrypted back with the same shared key. Keys are indexed by the user's
  * 64-byte public key (the `userDHKey` of the task input), held only as the derived shared
- * key, and bounded in number and age.
+ * key, and bounded in number and age. A user key can hold several live keys (one per task
+ * in flight); a ciphertext names none, so the key whose AES-GCM tag verifies is the one.
  *
  * @example
  * const kx = new UserKeyExchange(identity);
  * const { workerEncryptionKey, workerSig } = kx.newKey(userPubKey); // RPC getWorkerEncryptionKey
  * const fn = kx.decrypt(userDHKey, encryptedFn);
- * const out = kx.encrypt(userDHKey, abiEncodedOutput);
+ * const out = kx.encrypt(userDHKey, abiEncodedOutput, undefined, encryptedFn); // same key as fn
  */
 export class UserKeyExchange {
   readonly #identity: EnclaveIdentity;
-  readonly #keys = new Map<string, Entry>();
+  /** Per user key, its keys newest first; map order is the order of each user's newest key. */
+  readonly #users = new Map<string, Key[]>();
+  #size = 0;
   readonly #maxKeys: number;
+  readonly #maxPerUser: number;
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #seed: Uint8Array | undefined;
@@ -66,13 +76,14 @@ export class UserKeyExchange {
   constructor(identity: EnclaveIdentity, options: KeyExchangeOptions = {}) {
     this.#identity = identity;
     this.#maxKeys = positiveInt("maxKeys", options.maxKeys ?? 10_000);
+    this.#maxPerUser = positiveInt("maxKeysPerUser", options.maxKeysPerUser ?? 16);
     this.#ttlMs = positiveInt("ttlMs", options.ttlMs ?? 30 * 60_000);
     this.#now = options.now ?? Date.now;
     this.#seed = options.seed?.slice();
   }
 
   /**
-   * A fresh key for `userPubKey` (replacing any earlier one for it). Throws
+   * A fresh key for `userPubKey`, held next to the user's earlier live ones. Throws
    * `InvalidPublicKey` when the user's key is not a secp256k1 point.
    */
   newKey(userPubKey: BytesLike): WorkerEncryptionKey {
@@ -84,13 +95,18 @@ export class UserKeyExchange {
         : generateKeyPair(concatBytes(this.#seed, u64be(this.#counter++), user));
     const expiresAt = this.#now() + this.#ttlMs;
     const id = bytesToHex(user);
-    this.#keys.delete(id); // re-insert at the end: Map order is age order
-    this.#keys.set(id, { sharedKey: deriveSharedKey(pair.privateKey, user), expiresAt });
+    const keys = this.#users.get(id) ?? [];
+    this.#users.delete(id); // re-insert at the end: map order is newest-key order
+    keys.unshift({ sharedKey: deriveSharedKey(pair.privateKey, user), expiresAt });
+    this.#size++;
     pair.privateKey.fill(0);
-    while (this.#keys.size > this.#maxKeys) {
-      const oldest = this.#keys.keys().next();
-      if (oldest.done === true) break;
-      this.#keys.delete(oldest.value);
+    while (keys.length > this.#maxPerUser) this.#dropOldest(keys);
+    this.#users.set(id, keys);
+    while (this.#size > this.#maxKeys) {
+      const [oldestId, oldest] = this.#users.entries().next().value ?? [];
+      if (oldestId === undefined || oldest === undefined) break;
+      this.#dropOldest(oldest);
+      if (oldest.length === 0) this.#users.delete(oldestId);
     }
     return {
       workerEncryptionKey: pair.publicKey,
@@ -99,65 +115,109 @@ export class UserKeyExchange {
     };
   }
 
-  /** Decrypts what the user encrypted to the key handed out for `userPubKey`. */
+  /**
+   * Decrypts what the user encrypted to one of the keys handed out for `userPubKey`.
+   * `DecryptionFailed` when none opens it; `KeyExchangeKeyUnknown` when none is live.
+   */
   decrypt(userPubKey: BytesLike, wire: BytesLike): Uint8Array {
-    return aesDecrypt(this.#entry(userPubKey).sharedKey, toBytes(wire, "ciphertext"));
+    const bytes = toBytes(wire, "ciphertext");
+    return this.#opening(userPubKey, bytes).plaintext;
   }
 
-  /** Encrypts for the user (the task output), under the same shared key. */
-  encrypt(userPubKey: BytesLike, plaintext: Uint8Array, iv?: Uint8Array): Uint8Array {
-    return aesEncrypt(this.#entry(userPubKey).sharedKey, plaintext, iv);
+  /**
+   * Encrypts for the user (the task output) under the key that opens `sealedWith` (one of
+   * the task's inputs), or under the user's newest key without it.
+   */
+  encrypt(
+    userPubKey: BytesLike,
+    plaintext: Uint8Array,
+    iv?: Uint8Array,
+    sealedWith?: BytesLike,
+  ): Uint8Array {
+    const key =
+      sealedWith === undefined
+        ? this.#live(userPubKey)[0]
+        : this.#opening(userPubKey, toBytes(sealedWith, "ciphertext")).key;
+    if (key === undefined) throw unknownKey(userPubKey, "unknown");
+    return aesEncrypt(key.sharedKey, plaintext, iv);
   }
 
   /** True while a key for `userPubKey` is held and not expired. */
   has(userPubKey: BytesLike): boolean {
     try {
-      this.#entry(userPubKey);
+      this.#live(userPubKey);
       return true;
     } catch {
       return false;
     }
   }
 
-  /** Forgets the key for `userPubKey` (for example once the task's output is encrypted). */
+  /** Forgets every key for `userPubKey`. */
   release(userPubKey: BytesLike): boolean {
     const id = bytesToHex(normalizePublicKey(userPubKey, "userPubKey"));
-    const e = this.#keys.get(id);
-    e?.sharedKey.fill(0);
-    return this.#keys.delete(id);
+    const keys = this.#users.get(id);
+    if (keys === undefined) return false;
+    while (keys.length > 0) this.#dropOldest(keys);
+    return this.#users.delete(id);
   }
 
   /** Drops expired keys; returns how many. */
   prune(): number {
     const now = this.#now();
     let n = 0;
-    for (const [id, e] of this.#keys) {
-      // Insertion order is issue order and the TTL is fixed: the first live key ends the scan.
-      if (e.expiresAt > now) break;
-      e.sharedKey.fill(0);
-      this.#keys.delete(id);
-      n++;
+    for (const [id, keys] of this.#users) {
+      // Map order is newest-key order and the TTL is fixed: the first user whose newest key
+      // is live ends the scan (older expired keys of live users are skipped when read).
+      if ((keys[0]?.expiresAt ?? 0) > now) break;
+      n += keys.length;
+      while (keys.length > 0) this.#dropOldest(keys);
+      this.#users.delete(id);
     }
     return n;
   }
 
   /** Keys currently held (expired ones included until pruned). */
   get size(): number {
-    return this.#keys.size;
+    return this.#size;
   }
 
-  #entry(userPubKey: BytesLike): Entry {
-    const id = bytesToHex(normalizePublicKey(userPubKey, "userPubKey"));
-    const e = this.#keys.get(id);
-    if (e === undefined || e.expiresAt <= this.#now()) {
-      throw new EnigmaError(
-        ErrorCode.KeyExchangeKeyUnknown,
-        "no live worker encryption key for this user key: ask getWorkerEncryptionKey again",
-        { details: { userPubKey: id, reason: e === undefined ? "unknown" : "expired" } },
-      );
-    }
-    return e;
+  #dropOldest(keys: Key[]): void {
+    const k = keys.pop();
+    if (k === undefined) return;
+    k.sharedKey.fill(0);
+    this.#size--;
   }
+
+  /** The user's live keys, newest first; throws `KeyExchangeKeyUnknown` when there is none. */
+  #live(userPubKey: BytesLike): Key[] {
+    const id = bytesToHex(normalizePublicKey(userPubKey, "userPubKey"));
+    const keys = this.#users.get(id);
+    const now = this.#now();
+    const live = keys?.filter((k) => k.expiresAt > now) ?? [];
+    if (live.length === 0) throw unknownKey(id, keys === undefined ? "unknown" : "expired");
+    return live;
+  }
+
+  #opening(userPubKey: BytesLike, wire: Uint8Array): { key: Key; plaintext: Uint8Array } {
+    let failure: unknown;
+    for (const key of this.#live(userPubKey)) {
+      try {
+        return { key, plaintext: aesDecrypt(key.sharedKey, wire) };
+      } catch (e) {
+        failure ??= e; // the tag did not verify under this key: try the next one
+      }
+    }
+    throw failure;
+  }
+}
+
+function unknownKey(userPubKey: BytesLike, reason: "unknown" | "expired"): EnigmaError {
+  const id = typeof userPubKey === "string" ? userPubKey : bytesToHex(toBytes(userPubKey, "key"));
+  return new EnigmaError(
+    ErrorCode.KeyExchangeKeyUnknown,
+    "no live worker encryption key for this user key: ask getWorkerEncryptionKey again",
+    { details: { userPubKey: id, reason } },
+  );
 }
 
 function positiveInt(name: string, v: number): number {

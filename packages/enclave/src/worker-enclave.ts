@@ -499,7 +499,14 @@ export class WorkerEnclave {
             concatBytes(utf8.encode("enigma.output.iv"), this.#seed, t.taskId, plaintext),
           ).slice(0, 12);
     try {
-      return this.#kx.encrypt(task.userPubKey, plaintext, iv);
+      // Under the key the task's input was encrypted to (a user key may hold several); when
+      // the input opened under none (the task failed on it), under the user's newest key.
+      try {
+        return this.#kx.encrypt(task.userPubKey, plaintext, iv, task.encryptedFn);
+      } catch (e) {
+        if (!isEnigmaError(e, ErrorCode.DecryptionFailed)) throw e;
+        return this.#kx.encrypt(task.userPubKey, plaintext, iv);
+      }
     } catch (e) {
       // The key expired between decrypting the input and now: nothing can be encrypted.
       if (isEnigmaError(e, ErrorCode.KeyExchangeKeyUnknown)) return new Uint8Array();

@@ -7,12 +7,14 @@ import {
   EnigmaError,
   ErrorCode,
   RPC_METHODS,
+  workerEncryptionKeySchema,
   bytesToHex,
   hexToBytes,
   isEnigmaError,
   parseMessage,
   recoverWorkerKeySigner,
   sameAddress,
+  signWorkerKey,
   toRpcHex,
   type Hex,
   type RpcParams,
@@ -32,6 +34,10 @@ import {
   type TaskResult,
 } from "./messages.js";
 import type { RpcHandlers, RpcWireResult } from "./rpc/server.js";
+
+/** What a handler answers inside Discovery's `{ result: ... }` envelope. */
+type WireResult<M extends "getWorkerEncryptionKey" | "getTaskStatus" | "getTaskResult"> =
+  RpcWireResult<M>["result"];
 
 export interface GatewayDeps {
   directory: PeerDirectory;
@@ -65,11 +71,14 @@ export class Gateway {
         ...this.#d.info(),
         blockNumber: await this.#ctx.chain.blockNumber(),
       }),
-      getWorkerEncryptionKey: (p) => this.#workerKey(p),
-      deploySecretContract: (p) => this.#submit({ ...p, taskId: p.contractAddress }),
-      sendTaskInput: (p) => this.#submit(p),
-      getTaskStatus: (p) => this.#status(p),
-      getTaskResult: (p) => this.#result(p),
+      getWorkerEncryptionKey: async (p) => ({ result: await this.#workerKey(p) }),
+      // Discovery's result shapes (enigma-js reads `response.result.X`): see RPC_METHODS.
+      deploySecretContract: async (p) => ({
+        sendTaskResult: await this.#submit({ ...p, taskId: p.contractAddress }),
+      }),
+      sendTaskInput: async (p) => ({ sendTaskResult: await this.#submit(p) }),
+      getTaskStatus: async (p) => ({ result: await this.#status(p) }),
+      getTaskResult: async (p) => ({ result: await this.#result(p) }),
     };
   }
 
@@ -89,7 +98,7 @@ export class Gateway {
             details: { workerAddress: p.workerAddress },
           });
         }
-        const k = enclave.workerEncryptionKey(p.userPubKey);
+        const k = this.#signedKey(enclave, p.userPubKey);
         return Promise.resolve({
           workerEncryptionKey: bytesToHex(k.workerEncryptionKey),
           workerSig: k.workerSig,
@@ -120,20 +129,32 @@ export class Gateway {
     });
   }
 
+  /** The enclave's key for a user, signed by the enclave (or by a test fault's key). */
+  #signedKey(
+    enclave: WorkerEnclave,
+    userPubKey: string,
+  ): { workerEncryptionKey: Uint8Array; workerSig: Hex } {
+    const k = enclave.workerEncryptionKey(userPubKey);
+    const fault = this.#ctx.config.testFaults?.workerKeySigner;
+    if (fault === undefined) return k;
+    // TEST FAULT (config testFaults.workerKeySigner): a signature clients must refuse.
+    return { ...k, workerSig: signWorkerKey(hexToBytes(fault), k.workerEncryptionKey) };
+  }
+
   async #workerKey(
     p: RpcParams<"getWorkerEncryptionKey">,
-  ): Promise<RpcWireResult<"getWorkerEncryptionKey">> {
+  ): Promise<WireResult<"getWorkerEncryptionKey">> {
     const enclave = this.#d.enclave;
     let key: Hex;
     let sig: Hex;
     if (enclave !== undefined && sameAddress(enclave.signer, p.workerAddress)) {
-      const k = enclave.workerEncryptionKey(p.userPubKey);
+      const k = this.#signedKey(enclave, p.userPubKey);
       key = bytesToHex(k.workerEncryptionKey);
       sig = k.workerSig;
     } else {
       const peer = await this.#d.directory.peerOf(p.workerAddress);
       const raw = await this.#ctx.p2p.request(peer, PROTOCOLS.workerKey, p, { timeoutMs: 10_000 });
-      const r = parseMessage(RPC_METHODS.getWorkerEncryptionKey.result, raw, "worker key");
+      const r = parseMessage(workerEncryptionKeySchema, raw, "worker key");
       // The client checks this too; a gateway does not pass on a key its worker did not sign.
       if (
         !sameAddress(recoverWorkerKeySigner(r.workerEncryptionKey, r.workerSig), p.workerAddress)
@@ -250,15 +271,15 @@ export class Gateway {
     }
   }
 
-  async #status(p: RpcParams<"getTaskStatus">): Promise<RpcWireResult<"getTaskStatus">> {
+  async #status(p: RpcParams<"getTaskStatus">): Promise<WireResult<"getTaskStatus">> {
     const task = await this.#known(p.taskId, p.workerAddress);
-    const out: RpcWireResult<"getTaskStatus"> = { status: task.status };
+    const out: WireResult<"getTaskStatus"> = { status: task.status };
     if (p.withResult && task.result?.output !== undefined)
       out.output = toRpcHex(task.result.output);
     return out;
   }
 
-  async #result(p: RpcParams<"getTaskResult">): Promise<RpcWireResult<"getTaskResult">> {
+  async #result(p: RpcParams<"getTaskResult">): Promise<WireResult<"getTaskResult">> {
     const { store } = this.#ctx;
     const task = await store.getTask(p.taskId);
     if (task === undefined) return null;
@@ -270,7 +291,7 @@ export class Gateway {
       r.delta === undefined
         ? undefined
         : (await store.getDeltas(task.contract, r.delta.index, r.delta.index + 1))[0];
-    const out: NonNullable<RpcWireResult<"getTaskResult">> = {
+    const out: NonNullable<WireResult<"getTaskResult">> = {
       taskId: toRpcHex(hexToBytes(task.taskId)),
       status: task.status,
       output: r.output === undefined ? "" : toRpcHex(r.output),

@@ -91,12 +91,11 @@ describe("an Enigma network in one process", () => {
     // Every node hears the result: code and delta 0 on all three workers.
     await waitFor(async () => {
       for (const w of net.workers) {
-        const info = (await rpc(w.endpoints().rpcUrl ?? "", "getTaskResult", {
-          taskId: t.taskId,
-        })) as {
-          status: string;
-          delta?: { key: number };
-        } | null;
+        const info = (
+          (await rpc(w.endpoints().rpcUrl ?? "", "getTaskResult", {
+            taskId: t.taskId,
+          })) as { result: { status: string; delta?: { key: number } } | null }
+        ).result;
         if (info?.status !== "SUCCESS" || info.delta?.key !== 0) return undefined;
       }
       return true;
@@ -126,9 +125,11 @@ describe("an Enigma network in one process", () => {
     expect(custodian).not.toBe("");
     // The hashes on chain are the hashes of the deltas every node stores.
     for (const w of net.workers) {
-      const res = (await rpc(w.endpoints().rpcUrl ?? "", "getTaskResult", { taskId: scAddr })) as {
-        delta: { data: string };
-      };
+      const res = (
+        (await rpc(w.endpoints().rpcUrl ?? "", "getTaskResult", { taskId: scAddr })) as {
+          result: { delta: { data: string } };
+        }
+      ).result;
       expect(bytesToHex(keccak256(hexToBytes(res.delta.data)))).toBe(deployed.stateDeltaHashes[0]);
     }
     expect(deployed.codeHash).toBe(bytesToHex(keccak256(counter)));
@@ -246,10 +247,12 @@ describe("an Enigma network in one process", () => {
     );
     const gateway = nodeOf(badClose.worker).endpoints().rpcUrl ?? "";
     await waitFor(async () => {
-      const s = (await rpc(gateway, "getTaskStatus", {
-        taskId: badClose.taskId,
-        workerAddress: badClose.worker,
-      })) as { status: string };
+      const s = (
+        (await rpc(gateway, "getTaskStatus", {
+          taskId: badClose.taskId,
+          workerAddress: badClose.worker,
+        })) as { result: { status: string } }
+      ).result;
       return s.status === "ETHEREUMFAILURE" ? true : undefined;
     }, "ETHEREUMFAILURE at the worker's gateway");
     // The contract recorded no delta for the failed call; neither does any node.
@@ -307,7 +310,7 @@ describe("an Enigma network in one process", () => {
         contractAddress: "cd".repeat(32),
       }),
     ).rejects.toMatchObject({ code: ErrorCode.InvalidMessage });
-    expect(await rpc(url, "getTaskResult", { taskId: "cd".repeat(32) })).toBeNull();
+    expect(await rpc(url, "getTaskResult", { taskId: "cd".repeat(32) })).toEqual({ result: null });
     // Metrics count what happened.
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/enigma_rpc_requests_total\{[^}]*outcome="invalid_params"/);
@@ -373,7 +376,7 @@ describe("an Enigma network in one process", () => {
         await rpc(net.workers[0]?.endpoints().rpcUrl ?? "", "getTaskResult", {
           taskId: forged.taskId,
         }),
-      ).toBeNull();
+      ).toEqual({ result: null });
     } finally {
       await intruder.stop();
     }

@@ -300,10 +300,12 @@ export class TestClient {
     const worker = selectWorker(contract ?? taskId, epoch);
     if (worker === undefined) throw new Error("no worker");
     const userPubKey = bytesToHex(user.publicKey).slice(2);
-    const k = (await rpc(this.gateway, "getWorkerEncryptionKey", {
-      workerAddress: worker.slice(2),
-      userPubKey,
-    })) as { workerEncryptionKey: string; workerSig: string };
+    const k = (
+      (await rpc(this.gateway, "getWorkerEncryptionKey", {
+        workerAddress: worker.slice(2),
+        userPubKey,
+      })) as { result: { workerEncryptionKey: string; workerSig: string } }
+    ).result;
     if (
       !sameAddress(recoverWorkerKeySigner(`0x${k.workerEncryptionKey}`, `0x${k.workerSig}`), worker)
     ) {
@@ -417,11 +419,13 @@ export class TestClient {
   /** Polls getTaskStatus until the task is done; returns its status and decrypted output. */
   async result(t: SubmittedTask): Promise<{ status: string; output: Uint8Array }> {
     const status = await waitFor(async () => {
-      const s = (await rpc(this.gateway, "getTaskStatus", {
-        taskId: t.taskId.slice(2),
-        workerAddress: t.worker.slice(2),
-        withResult: true,
-      })) as { status: string; output?: string };
+      const s = (
+        (await rpc(this.gateway, "getTaskStatus", {
+          taskId: t.taskId.slice(2),
+          workerAddress: t.worker.slice(2),
+          withResult: true,
+        })) as { result: { status: string; output?: string } }
+      ).result;
       return s.status === "SUCCESS" || s.status === "FAILED" ? s : undefined;
     }, `task ${t.taskId}`);
     const output =

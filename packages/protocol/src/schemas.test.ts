@@ -156,29 +156,50 @@ describe("RPC params schemas", () => {
   });
 });
 
-describe("RPC result schemas", () => {
-  it("getWorkerEncryptionKey result", () => {
+describe("RPC result schemas (Discovery's shapes, as enigma-js reads them)", () => {
+  it("getWorkerEncryptionKey: the key and signature inside `result`", () => {
     const r = parseRpcResult("getWorkerEncryptionKey", {
-      workerEncryptionKey: pub,
-      workerSig: "11".repeat(65),
+      result: { workerEncryptionKey: pub, workerSig: "11".repeat(65) },
     });
-    expect(r.workerSig).toBe("0x" + "11".repeat(65));
+    expect(r.result.workerSig).toBe("0x" + "11".repeat(65));
+    expect(
+      rejects(
+        () =>
+          parseRpcResult("getWorkerEncryptionKey", {
+            result: { workerEncryptionKey: pub, workerSig: "11" },
+          }),
+        ErrorCode.InvalidRpcResult,
+      ),
+    ).toEqual(["result.workerSig"]);
+    // The bare object (not Discovery's shape) is refused.
     rejects(
-      () => parseRpcResult("getWorkerEncryptionKey", { workerEncryptionKey: pub, workerSig: "11" }),
+      () =>
+        parseRpcResult("getWorkerEncryptionKey", {
+          workerEncryptionKey: pub,
+          workerSig: "11".repeat(65),
+        }),
       ErrorCode.InvalidRpcResult,
     );
   });
 
+  it("deploySecretContract and sendTaskInput answer { sendTaskResult }", () => {
+    expect(parseRpcResult("sendTaskInput", { sendTaskResult: true }).sendTaskResult).toBe(true);
+    expect(parseRpcResult("deploySecretContract", { sendTaskResult: true }).sendTaskResult).toBe(
+      true,
+    );
+    rejects(() => parseRpcResult("sendTaskInput", true), ErrorCode.InvalidRpcResult);
+  });
+
   it("getTaskStatus and getTaskResult results, with the five status strings", () => {
     for (const status of ["UNVERIFIED", "INPROGRESS", "SUCCESS", "FAILED", "ETHEREUMFAILURE"]) {
-      expect(parseRpcResult("getTaskStatus", { status }).status).toBe(status);
+      expect(parseRpcResult("getTaskStatus", { result: { status } }).result.status).toBe(status);
     }
     expect(
       rejects(
-        () => parseRpcResult("getTaskStatus", { status: "DONE" }),
+        () => parseRpcResult("getTaskStatus", { result: { status: "DONE" } }),
         ErrorCode.InvalidRpcResult,
       ),
-    ).toEqual(["status"]);
+    ).toEqual(["result.status"]);
     const full = {
       taskId: id32,
       status: "SUCCESS",
@@ -190,36 +211,27 @@ describe("RPC result schemas", () => {
       signature: "22".repeat(65),
       preCodeHash: id32,
     };
-    expect(parseRpcResult("getTaskResult", full)?.delta).toEqual({ key: 0, data: "0x0102" });
-    expect(parseRpcResult("getTaskResult", null)).toBeNull();
-    const compute = parseRpcResult("getTaskResult", {
-      ...full,
-      ethereumAddress: "",
-      preCodeHash: "",
+    expect(parseRpcResult("getTaskResult", { result: full }).result?.delta).toEqual({
+      key: 0,
+      data: "0x0102",
     });
+    expect(parseRpcResult("getTaskResult", { result: null }).result).toBeNull();
+    const compute = parseRpcResult("getTaskResult", {
+      result: { ...full, ethereumAddress: "", preCodeHash: "" },
+    }).result;
     expect(compute?.ethereumAddress).toBeUndefined();
     expect(compute?.preCodeHash).toBeUndefined();
     expect(
       rejects(
-        () => parseRpcResult("getTaskResult", { ...full, usedGas: -1 }),
+        () => parseRpcResult("getTaskResult", { result: { ...full, usedGas: -1 } }),
         ErrorCode.InvalidRpcResult,
       ),
-    ).toEqual(["usedGas"]);
+    ).toEqual(["result.usedGas"]);
     expect(
       rejects(
         () => parseMessage(taskResultSchema, { ...full, delta: { key: "a", data: "" } }, "result"),
         ErrorCode.InvalidMessage,
       ),
     ).toEqual(["delta.key"]);
-  });
-
-  it("JSON-RPC envelope", () => {
-    expect(
-      rpcRequestSchema.safeParse({ jsonrpc: "2.0", id: 1, method: "getInfo", params: {} }).success,
-    ).toBe(true);
-    expect(rpcRequestSchema.safeParse({ jsonrpc: "1.0", id: 1, method: "getInfo" }).success).toBe(
-      false,
-    );
-    expect(rpcRequestSchema.safeParse({ jsonrpc: "2.0", id: 1, method: "" }).success).toBe(false);
   });
 });

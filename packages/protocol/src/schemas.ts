@@ -94,10 +94,19 @@ export const getWorkerEncryptionKeyParamsSchema = z.object({
   workerAddress: addressSchema,
   userPubKey: publicKey64Schema,
 });
-export const getWorkerEncryptionKeyResultSchema = z.object({
+/** A worker's per-request encryption key and its enclave signature over it. */
+export const workerEncryptionKeySchema = z.object({
   workerEncryptionKey: publicKey64Schema,
   workerSig: signatureSchema,
 });
+/**
+ * Discovery's nodes answer getWorkerEncryptionKey, getTaskStatus and getTaskResult with the
+ * value inside a `result` member of the JSON-RPC result (enigma-js reads `response.result.X`).
+ */
+function discoveryEnvelope<T extends z.ZodType>(schema: T) {
+  return z.object({ result: schema });
+}
+export const getWorkerEncryptionKeyResultSchema = discoveryEnvelope(workerEncryptionKeySchema);
 
 export const deploySecretContractParamsSchema = z.object({
   workerAddress: addressSchema,
@@ -122,19 +131,23 @@ export const sendTaskInputParamsSchema = z.object({
   userDHKey: publicKey64Schema,
   contractAddress: bytes32Schema,
 });
-/** deploySecretContract and sendTaskInput answer `true` once the input is accepted. */
-export const taskInputResultSchema = z.boolean();
+/**
+ * deploySecretContract and sendTaskInput answer `{ sendTaskResult: true }` once the input is
+ * accepted (Discovery's shape; a refused input is a JSON-RPC error).
+ */
+export const taskInputResultSchema = z.object({ sendTaskResult: z.boolean() });
 
 export const getTaskStatusParamsSchema = z.object({
   taskId: bytes32Schema,
   workerAddress: addressSchema,
   withResult: z.boolean().optional().default(false),
 });
-export const getTaskStatusResultSchema = z.object({
+export const taskStatusSchema = z.object({
   status: taskResultStatusSchema,
   /** The encrypted output, when asked `withResult` and the task is done. */
   output: payloadSchema.optional(),
 });
+export const getTaskStatusResultSchema = discoveryEnvelope(taskStatusSchema);
 
 export const getTaskResultParamsSchema = z.object({ taskId: bytes32Schema });
 export const taskResultSchema = z.object({
@@ -148,8 +161,8 @@ export const taskResultSchema = z.object({
   signature: signatureSchema.optional(),
   preCodeHash: absentWhenEmpty(bytes32Schema),
 });
-/** `null` while no result is known (enigma-js then retries). */
-export const getTaskResultResultSchema = taskResultSchema.nullable();
+/** `{ result: null }` while no result is known (enigma-js then retries). */
+export const getTaskResultResultSchema = discoveryEnvelope(taskResultSchema.nullable());
 
 /** Every method: its params and result schemas. */
 export const RPC_METHODS = Object.freeze({

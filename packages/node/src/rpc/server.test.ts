@@ -32,17 +32,21 @@ function stubHandlers() {
   return {
     getInfo: vi.fn(() => Promise.resolve({ node: "worker-1", version: "0.1.0" })),
     getWorkerEncryptionKey: vi.fn(() =>
-      Promise.resolve({ workerEncryptionKey: workerKey, workerSig: "11".repeat(65) }),
+      Promise.resolve({ result: { workerEncryptionKey: workerKey, workerSig: "11".repeat(65) } }),
     ),
-    deploySecretContract: vi.fn(() => Promise.resolve(true)),
-    sendTaskInput: vi.fn(() => Promise.resolve(true)),
-    getTaskStatus: vi.fn(() => Promise.resolve({ status: TaskResultStatus.InProgress })),
+    deploySecretContract: vi.fn(() => Promise.resolve({ sendTaskResult: true })),
+    sendTaskInput: vi.fn(() => Promise.resolve({ sendTaskResult: true })),
+    getTaskStatus: vi.fn(() =>
+      Promise.resolve({ result: { status: TaskResultStatus.InProgress } }),
+    ),
     getTaskResult: vi.fn(() =>
       Promise.resolve({
-        taskId: lower(taskId) as `0x${string}`,
-        status: TaskResultStatus.Success,
-        output: "0xbeef" as const,
-        usedGas: 12_345,
+        result: {
+          taskId: lower(taskId) as `0x${string}`,
+          status: TaskResultStatus.Success,
+          output: "0xbeef" as const,
+          usedGas: 12_345,
+        },
       }),
     ),
   } satisfies RpcHandlers;
@@ -105,7 +109,9 @@ describe("RpcServer over HTTP: the six Discovery methods", () => {
       workerAddress,
       userPubKey: userPub.toUpperCase(),
     });
-    expect(reply.result).toEqual({ workerEncryptionKey: workerKey, workerSig: "11".repeat(65) });
+    expect(reply.result).toEqual({
+      result: { workerEncryptionKey: workerKey, workerSig: "11".repeat(65) },
+    });
     expect(handlers.getWorkerEncryptionKey).toHaveBeenCalledWith({
       workerAddress: lower(workerAddress),
       userPubKey: lower(userPub),
@@ -124,7 +130,7 @@ describe("RpcServer over HTTP: the six Discovery methods", () => {
       contractAddress: taskId,
     };
     const reply = await call(server, "deploySecretContract", params, 7);
-    expect(reply).toEqual({ jsonrpc: "2.0", id: 7, result: true });
+    expect(reply).toEqual({ jsonrpc: "2.0", id: 7, result: { sendTaskResult: true } });
     expect(handlers.deploySecretContract).toHaveBeenCalledWith({
       workerAddress: lower(workerAddress),
       preCode,
@@ -145,7 +151,7 @@ describe("RpcServer over HTTP: the six Discovery methods", () => {
       userDHKey: userPub,
       contractAddress: contract,
     });
-    expect(reply.result).toBe(true);
+    expect(reply.result).toEqual({ sendTaskResult: true });
     expect(handlers.sendTaskInput).toHaveBeenCalledWith({
       taskId: lower(taskId),
       workerAddress: lower(workerAddress),
@@ -159,7 +165,7 @@ describe("RpcServer over HTTP: the six Discovery methods", () => {
   it("getTaskStatus, with withResult defaulting to false", async () => {
     const { server, handlers } = await startServer();
     const reply = await call(server, "getTaskStatus", { taskId, workerAddress });
-    expect(reply.result).toEqual({ status: "INPROGRESS" });
+    expect(reply.result).toEqual({ result: { status: "INPROGRESS" } });
     expect(handlers.getTaskStatus).toHaveBeenCalledWith({
       taskId: lower(taskId),
       workerAddress: lower(workerAddress),
@@ -171,10 +177,7 @@ describe("RpcServer over HTTP: the six Discovery methods", () => {
     const { server, handlers } = await startServer();
     const reply = await call(server, "getTaskResult", { taskId });
     expect(reply.result).toEqual({
-      taskId: lower(taskId),
-      status: "SUCCESS",
-      output: "0xbeef",
-      usedGas: 12_345,
+      result: { taskId: lower(taskId), status: "SUCCESS", output: "0xbeef", usedGas: 12_345 },
     });
     expect(handlers.getTaskResult).toHaveBeenCalledWith({ taskId: lower(taskId) });
   });
@@ -247,7 +250,7 @@ describe("RpcServer over HTTP: errors", () => {
     const replies = (await res.json()) as JsonRpcReply[];
     expect(replies).toHaveLength(4);
     const byId = new Map(replies.map((r) => [r.id, r]));
-    expect(byId.get(1)?.result).toMatchObject({ status: "SUCCESS" });
+    expect(byId.get(1)?.result).toMatchObject({ result: { status: "SUCCESS" } });
     expect(byId.get(2)?.error?.code).toBe(-32602);
     expect(byId.get(3)?.error?.code).toBe(-32601);
     expect(byId.get(null)?.error?.code).toBe(-32600);

@@ -2,7 +2,10 @@
 // loaded it (`require("enigma-js/node")`). The package ships no types: the interfaces below
 // describe only what this suite uses, as the client's source defines it.
 import { createRequire } from "node:module";
-import type Web3 from "web3";
+import type * as Web3Types from "web3";
+
+/** web3 1.x's class (its types declare an ES default export; at run time it is module.exports). */
+export type Web3 = Web3Types.default;
 
 /** eventemitter3, as the client's methods return it. */
 export interface Emitter {
@@ -68,16 +71,12 @@ export interface WorkerParams {
 
 export interface Enigma {
   admin: Admin;
-  /** web3 contract instances the client created from its bundled ABIs. */
-  enigmaContract: { methods: Record<string, (...args: unknown[]) => { call(): Promise<never> }> };
+  /** The token contract the client created from its bundled ABI (web3 1.x). */
   tokenContract: {
-    methods: Record<
-      string,
-      (...args: unknown[]) => {
-        call(): Promise<never>;
-        send(opts: { from: string }): Promise<unknown>;
-      }
-    >;
+    methods: {
+      balanceOf(account: string): { call(): Promise<string> };
+      transfer(to: string, amount: string): { send(opts: { from: string }): Promise<unknown> };
+    };
   };
   setTaskKeyPair(seed?: string): string;
   obtainTaskKeyPair(): { publicKey: string; privateKey: string };
@@ -161,7 +160,6 @@ export interface EnigmaEvents {
 
 const require = createRequire(import.meta.url);
 
-// The client logs progress with console.log; the suite keeps its output readable.
 const loaded = require("enigma-js/node") as {
   Enigma: EnigmaConstructor;
   utils: EnigmaUtils;
@@ -171,7 +169,7 @@ const loaded = require("enigma-js/node") as {
 export const { Enigma, utils, eeConstants } = loaded;
 
 /** web3 1.x, as enigma-js expects it. */
-export const Web3Ctor = require("web3") as typeof Web3;
+export const Web3Ctor = require("web3") as typeof Web3Types.default.default;
 
 /**
  * Resolves with the first `done` event's value; rejects with the client's `error` event
@@ -179,12 +177,12 @@ export const Web3Ctor = require("web3") as typeof Web3;
  */
 export function once<T>(emitter: Emitter, done: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    emitter.on(done, ((value: T) => {
+    emitter.on(done, (value: T) => {
       resolve(value);
-    }) as (...args: never[]) => void);
-    emitter.on(eeConstants.ERROR, ((err: unknown) => {
+    });
+    emitter.on(eeConstants.ERROR, (err: unknown) => {
       reject(err instanceof Error ? err : new ClientError(err));
-    }) as (...args: never[]) => void);
+    });
   });
 }
 

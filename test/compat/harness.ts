@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import { startDevnet, type Devnet } from "@enigma/devnet";
 import { ENIGMA_ABI, keccak256, selectWorker, bytesToHex } from "@enigma/protocol";
 import { Contract, JsonRpcProvider } from "ethers";
-import type Web3 from "web3";
 import {
   Enigma,
   Web3Ctor,
@@ -15,6 +14,7 @@ import {
   type Enigma as EnigmaClient,
   type Task,
   type TaskArgs,
+  type Web3,
 } from "./enigma-js.js";
 
 export const EXAMPLES = new URL("../../packages/secret-contract/build/examples/", import.meta.url);
@@ -76,7 +76,8 @@ export async function startCompatNetwork(o: CompatOptions): Promise<CompatNetwor
       // Retry getTaskResult quickly rather than from 2 s up (the client's own option).
       { retry: { retries: 20, factor: 1, minTimeout: 100 } },
     );
-    enigma.admin();
+    // `admin()` replaces itself with the Admin object.
+    (enigma as unknown as { admin(): void }).admin();
     enigma.setTaskKeyPair("compat-suite");
     const senders = accounts.slice(1, 5);
     for (const s of senders) {
@@ -163,12 +164,12 @@ export async function executed(net: CompatNetwork, task: Task): Promise<Task> {
   return new Promise<Task>((resolve, reject) => {
     net.enigma
       .pollTaskStatus(task)
-      .on(eeConstants.POLL_TASK_STATUS_RESULT, ((t: Task) => {
+      .on(eeConstants.POLL_TASK_STATUS_RESULT, (t: Task) => {
         if (t.engStatus === "SUCCESS" || t.engStatus === "FAILED") resolve(t);
-      }) as (...args: never[]) => void)
-      .on(eeConstants.ERROR, ((e: unknown) => {
+      })
+      .on(eeConstants.ERROR, (e: unknown) => {
         reject(e instanceof Error ? e : new Error(JSON.stringify(e)));
-      }) as (...args: never[]) => void);
+      });
   });
 }
 
@@ -222,4 +223,17 @@ export function keccakHex(bytes: Uint8Array): string {
 /** The client's worker address (`abc...`, no 0x) as a checksum-free `0x` address. */
 export function addr(workerAddress: string): string {
   return `0x${workerAddress.replace(/^0x/, "").toLowerCase()}`;
+}
+
+/** Every task the client sent named the worker our chain's `getWorkerGroup` and `selectWorker` pick. */
+export async function selectionsAgree(net: CompatNetwork): Promise<number> {
+  for (const t of net.sent) {
+    const ours = await ourSelection(net, t);
+    if (addr(t.workerAddress) !== ours.chain || ours.protocol !== ours.chain) {
+      throw new Error(
+        `task ${t.taskId}: client picked ${addr(t.workerAddress)}, chain ${ours.chain}, protocol ${ours.protocol}`,
+      );
+    }
+  }
+  return net.sent.length;
 }

@@ -12,8 +12,8 @@ import {
   example,
   executed,
   keccakHex,
-  ourSelection,
   result,
+  selectionsAgree,
   startCompatNetwork,
   type CompatNetwork,
 } from "./harness.js";
@@ -196,11 +196,6 @@ describe("enigma-js@0.3.0 against our network", () => {
   });
 
   it("picks, for every task it sent, the worker our chain and protocol select", async () => {
-    expect(net.sent.length).toBeGreaterThan(15);
-    for (const t of net.sent) {
-      const ours = await ourSelection(net, t);
-      expect(addr(t.workerAddress), t.taskId).toBe(ours.chain);
-      expect(ours.protocol).toBe(ours.chain);
-    }
+    expect(await selectionsAgree(net)).toBeGreaterThan(15);
   });
 });

@@ -1,0 +1,247 @@
+// Failures as Discovery's client sees them: a failed task comes back FAILED from the node with
+// its error encrypted to the user, and settles on chain as status 3 charging only the gas used;
+// a task the network refuses comes back as the node's JSON-RPC error; a failed Ethereum
+// callback settles as status 4 without the task's state delta.
+import { ErrorCode } from "@enigma/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClientError, eeConstants, once, utils, type Task } from "./enigma-js.js";
+import {
+  addr,
+  commitEpoch,
+  compute,
+  deploy,
+  example,
+  executed,
+  ourSelection,
+  result,
+  selectionsAgree,
+  startCompatNetwork,
+  type CompatNetwork,
+} from "./harness.js";
+
+let net: CompatNetwork;
+let calculator: string;
+
+beforeAll(async () => {
+  net = await startCompatNetwork({ seed: "compat-failures" });
+  const t = await deploy(net, example("calculator"), "construct()", []);
+  expect((await executed(net, t)).engStatus).toBe("SUCCESS");
+  calculator = t.scAddr;
+  expect(await commitEpoch(net, [t])).toEqual([2]);
+}, 120_000);
+
+afterAll(async () => {
+  await net.stop();
+});
+
+async function engBalance(account: string): Promise<bigint> {
+  return BigInt(await net.enigma.tokenContract.methods.balanceOf(account).call());
+}
+
+/** The error text the enclave encrypted back to the user, decrypted by the client. */
+function errorText(t: Task): string {
+  return Buffer.from(t.decryptedOutput ?? "", "hex").toString("utf8");
+}
+
+/**
+ * Runs `send` (which must submit one task), waits for FAILED, commits the epoch and checks
+ * status 3 and that the sender paid exactly the gas the node reports as used.
+ */
+async function failsAndCharges(send: () => Promise<Task>): Promise<Task> {
+  const sender = net.senders[0] ?? "";
+  const before = await engBalance(sender);
+  const task = await send();
+  expect((await executed(net, task)).engStatus).toBe("FAILED");
+  const failed = await result(net, task);
+  expect(await commitEpoch(net, [task])).toEqual([3]);
+  const used = BigInt(failed.usedGas === "" ? -1 : failed.usedGas);
+  expect(before - (await engBalance(sender))).toBe(used * BigInt(task.gasPx));
+  expect(await net.enigma.verifyTaskStatus(failed)).toBe(true);
+  return failed;
+}
+
+/** A module whose constructor traps: (memory 1) (func deploy unreachable) (func call). */
+const TRAPPING_CONSTRUCTOR = Buffer.from(
+  "0061736d01000000" + // magic, version
+    "010401600000" + // type: () -> ()
+    "0303020000" + // two functions of that type
+    "0503010001" + // one memory of one page
+    "071a03066d656d6f7279020006" + // exports: "memory" (memory 0), "deploy"...
+    "6465706c6f79000004" + // ... (function 0), "call"...
+    "63616c6c0001" + // ... (function 1)
+    "0a0802" + // code, two bodies:
+    "0300000b" + // deploy: unreachable
+    "02000b", // call: nothing
+  "hex",
+);
+
+describe("deployments that fail", () => {
+  it("a module that is not WebAssembly", async () => {
+    const t = await failsAndCharges(() =>
+      deploy(net, Buffer.from("definitely not a wasm module"), "construct()", []),
+    );
+    expect(await net.enigma.admin.isDeployed(t.scAddr)).toBe(false);
+  });
+
+  it("a constructor that traps", async () => {
+    const t = await failsAndCharges(() => deploy(net, TRAPPING_CONSTRUCTOR, "construct()", []));
+    expect(errorText(t)).toMatch(/unreachable|trap/i);
+    expect(await net.enigma.admin.isDeployed(t.scAddr)).toBe(false);
+  });
+
+  it("too little gas: the whole gas limit is charged", async () => {
+    const t = await failsAndCharges(() =>
+      deploy(net, example("calculator"), "construct()", [], { gasLimit: 5_000 }),
+    );
+    expect(t.usedGas).toBe(5_000);
+    expect(await net.enigma.admin.isDeployed(t.scAddr)).toBe(false);
+  });
+
+  it("constructor arguments that do not match its signature", async () => {
+    const t = await failsAndCharges(() =>
+      deploy(net, example("token"), "construct(address,uint256)", [[7, "uint256"]]),
+    );
+    expect(await net.enigma.admin.isDeployed(t.scAddr)).toBe(false);
+  });
+});
+
+describe("compute tasks that fail", () => {
+  it("on a secret contract that does not exist: the node refuses the input", async () => {
+    const nowhere = `0x${"5e".repeat(32)}`;
+    const err = await compute(net, nowhere, "add(uint256,uint256)", [
+      [1, "uint256"],
+      [2, "uint256"],
+    ]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).reported).toMatchObject({
+      code: ErrorCode.SecretContractNotDeployed,
+    });
+  });
+
+  it("too little gas: the whole gas limit is charged", async () => {
+    const t = await failsAndCharges(() =>
+      compute(
+        net,
+        calculator,
+        "add(uint256,uint256)",
+        [
+          [1, "uint256"],
+          [2, "uint256"],
+        ],
+        {
+          gasLimit: 2_000,
+        },
+      ),
+    );
+    expect(t.usedGas).toBe(2_000);
+  });
+
+  it("arguments that do not match the function, and a function that does not exist", async () => {
+    await failsAndCharges(() => compute(net, calculator, "add(uint256,uint256)", [[1, "uint256"]]));
+    const unknown = await failsAndCharges(() => compute(net, calculator, "divide(uint256)", []));
+    expect(errorText(unknown)).toMatch(/divide|function/i);
+  });
+
+  it("inputs encrypted with a key that is not the worker's: failed, nothing charged", async () => {
+    const sender = net.senders[0] ?? "";
+    await failsAndCharges(async () => {
+      const task = await once<Task>(
+        net.enigma.createTask(
+          "add(uint256,uint256)",
+          [
+            [1, "uint256"],
+            [2, "uint256"],
+          ],
+          1_000_000,
+          1,
+          sender,
+          calculator,
+          false,
+        ),
+        eeConstants.CREATE_TASK,
+      );
+      // The dApp encrypts the function under a key of its own instead of the shared one.
+      const wrongKey = "11".repeat(32);
+      task.encryptedFn = utils.encryptMessage(wrongKey, "add(uint256,uint256)");
+      task.inputsHash = utils.hash([
+        task.encryptedFn,
+        task.encryptedAbiEncodedArgs,
+        task.scAddr,
+        task.userPubKey,
+      ]);
+      const recorded = await once<Task>(
+        net.enigma.createTaskRecord(task),
+        eeConstants.CREATE_TASK_RECORD,
+      );
+      await once(net.enigma.sendTaskInput(recorded), eeConstants.SEND_TASK_INPUT_RESULT);
+      net.sent.push(recorded);
+      return recorded;
+    }).then((t) => {
+      expect(t.usedGas).toBe(0);
+    });
+  });
+
+  it("sent to a worker that is not the selected one: the node refuses the input", async () => {
+    const sender = net.senders[0] ?? "";
+    const task = await once<Task>(
+      net.enigma.createTask(
+        "add(uint256,uint256)",
+        [
+          [1, "uint256"],
+          [2, "uint256"],
+        ],
+        1_000_000,
+        1,
+        sender,
+        calculator,
+        false,
+      ),
+      eeConstants.CREATE_TASK,
+    );
+    const selected = addr(task.workerAddress);
+    const other = net.devnet.workers.map((w) => w.signer.toLowerCase()).find((w) => w !== selected);
+    expect(other).toBeDefined();
+    task.workerAddress = (other ?? "").slice(2);
+    const recorded = await once<Task>(
+      net.enigma.createTaskRecord(task),
+      eeConstants.CREATE_TASK_RECORD,
+    );
+    const err = await once(net.enigma.sendTaskInput(recorded), eeConstants.SEND_TASK_INPUT_RESULT)
+      .then(() => undefined)
+      .catch((e: unknown) => e);
+    expect((err as ClientError).reported).toMatchObject({ code: ErrorCode.WorkerNotSelected });
+    // The record stays pending (its fee can be returned after the timeout).
+    expect((await net.enigma.getTaskRecordStatus(recorded)).ethStatus).toBe(1);
+    expect((await ourSelection(net, recorded)).chain).toBe(selected);
+  });
+});
+
+describe("a callback that fails on Ethereum", () => {
+  it("ends as status 4 with no state delta recorded for it", async () => {
+    // The voting contract reports its tally to the address given at construction: here the
+    // token contract, which has no pollClosed(uint256,uint256).
+    const voting = await deploy(net, example("voting"), "construct(address)", [
+      [net.devnet.chain.tokenAddress, "address"],
+    ]);
+    expect((await executed(net, voting)).engStatus).toBe("SUCCESS");
+    const vote = await compute(net, voting.scAddr, "cast_vote(bytes32,bool)", [
+      [`0x${"01".repeat(32)}`, "bytes32"],
+      [true, "bool"],
+    ]);
+    expect((await executed(net, vote)).engStatus).toBe("SUCCESS");
+    const close = await compute(net, voting.scAddr, "close_poll()", []);
+    const closed = await result(net, await executed(net, close));
+    expect(closed.ethereumAddress.replace(/^0x/, "").toLowerCase()).toBe(
+      net.devnet.chain.tokenAddress.slice(2).toLowerCase(),
+    );
+    expect(await commitEpoch(net, [voting, vote, close])).toEqual([2, 2, 4]);
+    // Deploy and vote recorded deltas; the failed close did not.
+    expect(await net.enigma.admin.countStateDeltas(voting.scAddr)).toBe(2);
+  });
+});
+
+describe("worker selection", () => {
+  it("the client picked, for every task it sent, the worker our chain and protocol select", async () => {
+    expect(await selectionsAgree(net)).toBeGreaterThan(10);
+  });
+});

@@ -197,8 +197,10 @@ describe("EnigmaClient on an in-process network", () => {
     const proxy = await rewritingProxy(gateway(), (method, result) => {
       if (method !== "getWorkerEncryptionKey") return result;
       return {
-        workerEncryptionKey: bytesToHex(impostor.publicKey).slice(2),
-        workerSig: signWorkerKey(impostor.privateKey, impostor.publicKey).slice(2),
+        result: {
+          workerEncryptionKey: bytesToHex(impostor.publicKey).slice(2),
+          workerSig: signWorkerKey(impostor.privateKey, impostor.publicKey).slice(2),
+        },
       };
     });
     try {
@@ -335,7 +337,7 @@ async function rewritingProxy(
         const msg = JSON.parse(body) as { id: number; method: string };
         res.setHeader("content-type", "application/json");
         if (drop.includes(msg.method)) {
-          res.end(JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: true }));
+          res.end(JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { sendTaskResult: true } }));
           return;
         }
         const upstream = await fetch(target, {

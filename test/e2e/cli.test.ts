@@ -43,4 +43,16 @@ describe("the built enigma command", () => {
       "enigma: epochBlocks must be an integer from 2 to 1000000, got 1\n",
     );
   });
+
+  it("refuses a network command's bad input in one line, before looking for a network", async () => {
+    const failure = await run(process.execPath, [bin, "call", "0x12", "f()"]).then(
+      () => undefined,
+      (e: unknown) => e as { code: number; stdout: string; stderr: string },
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toBe("");
+    expect(failure?.stderr).toBe(
+      'enigma: the secret contract address must be 32 bytes of hex (0x + 64 digits), got "0x12"\n',
+    );
+  });
 });

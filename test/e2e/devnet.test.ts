@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import { Wallet, JsonRpcProvider } from "ethers";
 import { afterAll, describe, expect, it } from "vitest";
 import { EnigmaClient } from "@enigma/client";
+import { EnigmaChain, type EpochInfo } from "@enigma/node";
+import { selectWorker } from "@enigma/protocol";
 import { startDevnet, type Devnet, type DevnetInfo } from "../../packages/devnet/src/index.js";
 
 const bin = fileURLToPath(new URL("../../packages/cli/bin/enigma.js", import.meta.url));
@@ -37,6 +39,29 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string }> {
   });
 }
 
+/** The devnet's current epoch (the one it came up with, right after `startDevnet`). */
+async function epochOf(devnet: Devnet): Promise<{ now: EpochInfo; byIndex: Map<number, bigint> }> {
+  const chain = await EnigmaChain.connect({
+    rpcUrl: devnet.chain.rpcUrl,
+    enigmaAddress: devnet.chain.enigmaAddress,
+    tokenAddress: devnet.chain.tokenAddress,
+  });
+  try {
+    const now = await chain.currentEpoch();
+    if (now === undefined) throw new Error("no epoch");
+    // Every earlier epoch's seed, by index, walking back from the current one.
+    const byIndex = new Map<number, bigint>();
+    for (let e: EpochInfo | undefined = now; e !== undefined;) {
+      byIndex.set(e.index, e.seed);
+      e = e.firstBlockNumber > 0 ? await chain.getEpoch(e.firstBlockNumber - 1) : undefined;
+      if (e !== undefined && byIndex.has(e.index)) break;
+    }
+    return { now, byIndex };
+  } finally {
+    await chain.close();
+  }
+}
+
 function u64(b: Uint8Array): bigint {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(0, false);
 }
@@ -60,6 +85,7 @@ describe("startDevnet in process", () => {
   let devnet: Devnet | undefined;
   let provider: JsonRpcProvider | undefined;
   let scAddress: string | undefined;
+  let firstEpoch: EpochInfo | undefined;
 
   afterAll(async () => {
     provider?.destroy();
@@ -79,6 +105,7 @@ describe("startDevnet in process", () => {
     console.info(`in-process devnet with 3 workers up in ${upMs.toFixed(0)} ms`);
     expect(devnet.workers).toHaveLength(3);
     expect(devnet.nodes.map((n) => n.role)).toEqual(["principal", "worker", "worker", "worker"]);
+    firstEpoch = (await epochOf(devnet)).now;
 
     const gateway = devnet.workers[0]?.rpcUrl;
     const user = devnet.accounts[0];
@@ -123,8 +150,9 @@ describe("startDevnet in process", () => {
     expect(u64((await task.result()).output)).toBe(2n);
   });
 
-  it("is deterministic with the seed: same accounts and enclave signers", async () => {
-    if (devnet === undefined) throw new Error("no devnet");
+  it("is deterministic with the seed: accounts, enclave keys, trust root, epoch seeds, selections", async () => {
+    const first = firstEpoch;
+    if (devnet === undefined || first === undefined) throw new Error("no devnet");
     const info = devnet.info();
     const again = await startDevnet({ workers: 3, seed: "e2e-devnet" });
     try {
@@ -134,6 +162,27 @@ describe("startDevnet in process", () => {
         info.nodes.map((n) => [n.signer, n.custodian, n.peerId]),
       );
       expect(other.chain.enigmaAddress).toBe(info.chain.enigmaAddress);
+      // The attestation service's RSA key follows from the seed too.
+      expect(other.trustRoot).toEqual(info.trustRoot);
+      expect(await readFile(other.attestationServiceKeyFile, "utf8")).toBe(
+        await readFile(info.attestationServiceKeyFile, "utf8"),
+      );
+      // Epoch seeds by index: the second devnet's epochs against the first's (which has moved
+      // on since, so its seeds are read back by index).
+      const mine = await epochOf(again);
+      // Bring-up may end an epoch later on one than on the other (timing): catch up.
+      while ((await epochOf(devnet)).now.index < mine.now.index) await devnet.chain.advanceEpoch();
+      const theirs = await epochOf(devnet);
+      for (const [index, seed] of mine.byIndex) expect(theirs.byIndex.get(index)).toBe(seed);
+      // The epoch each came up with: same workers and stakes, so with the same seeds the same
+      // worker is selected for any contract.
+      expect([mine.now.workers, mine.now.stakes]).toEqual([first.workers, first.stakes]);
+      const seedA = theirs.byIndex.get(mine.now.index);
+      if (seedA === undefined) throw new Error("no such epoch on the first devnet");
+      const contracts = Array.from({ length: 8 }, (_, i) => `0x${String(i + 1).padStart(64, "0")}`);
+      expect(contracts.map((c) => selectWorker(c, mine.now))).toEqual(
+        contracts.map((c) => selectWorker(c, { ...first, seed: seedA })),
+      );
     } finally {
       await again.stop();
     }

@@ -11,16 +11,18 @@ import {
   startDevnet,
   type DevnetInfo,
   type DevnetOptions,
+  type FaultyWorkerKind,
   type LogLevel,
 } from "@enigma/devnet";
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import { checkDemo, runDemo, type DemoReport } from "./demo.js";
 import type { CliIo } from "./main.js";
 
 /** What `devnet up` prints with --json and writes to <dir>/devnet.json. */
 export type DevnetRecord = DevnetInfo & { pid: number };
 
 export const DEFAULT_DEVNET_DIR = ".devnet";
-const RECORD = "devnet.json";
+export const RECORD = "devnet.json";
 const LOG_LEVELS: readonly LogLevel[] = [
   "trace",
   "debug",
@@ -77,7 +79,7 @@ export function devnetOptionsFromFlags(opts: ConfigFlags): DevnetOptions {
   });
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -87,7 +89,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function readRecord(dir: string): Promise<DevnetRecord | undefined> {
+/** The record `devnet up` wrote in `dir`; undefined when there is none (InvalidConfig if broken). */
+export async function readRecord(dir: string): Promise<DevnetRecord | undefined> {
   let text: string;
   try {
     text = await readFile(join(dir, RECORD), "utf8");
@@ -176,9 +179,18 @@ function untilSignal(): { done: Promise<string>; received(): string | undefined;
 
 async function up(
   io: CliIo,
-  opts: ConfigFlags & { dir: string; json?: boolean; chainPort?: number; logLevel?: string },
+  opts: ConfigFlags & {
+    dir: string;
+    json?: boolean;
+    chainPort?: number;
+    logLevel?: string;
+    demo?: boolean;
+    exit?: boolean;
+    faultyWorker?: string;
+  },
 ): Promise<void> {
   const options = devnetOptionsFromFlags(opts);
+  if (opts.demo === true) await checkDemo();
   if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel as LogLevel)) {
     throw new EnigmaError(
       ErrorCode.InvalidConfig,
@@ -203,6 +215,10 @@ async function up(
     dir,
     ...(opts.chainPort === undefined ? {} : { chainPort: opts.chainPort }),
     ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel as LogLevel }),
+    // startDevnet refuses an unknown kind, naming the field, before it starts anything.
+    ...(opts.faultyWorker === undefined
+      ? {}
+      : { faultyWorker: opts.faultyWorker as FaultyWorkerKind }),
     // Same depth from src/ and dist/: packages/cli/<src|dist>/ -> packages/cli/bin/enigma.js.
     nodeCommand: [process.execPath, fileURLToPath(new URL("../bin/enigma.js", import.meta.url))],
     onProgress: (m) => {
@@ -231,15 +247,35 @@ async function up(
     io.err(
       `devnet: up in ${((performance.now() - started) / 1000).toFixed(1)} s; Ctrl-C or \`enigma devnet down\` stops it\n`,
     );
-    io.out(opts.json === true ? `${JSON.stringify(record)}\n` : formatDevnet(record));
-    const sig = await signal.done;
-    io.err(`devnet: ${sig}, stopping\n`);
+    let demo: DemoReport | undefined;
+    if (opts.demo === true) {
+      const running = runDemo(devnet, io, { json: opts.json === true });
+      const first = await Promise.race([running, signal.done]);
+      if (typeof first === "string") {
+        // Stopped mid-demo: its tasks fail as the devnet goes down; nobody waits for them.
+        running.catch(() => undefined);
+        io.err(`devnet: ${first}, stopping\n`);
+        return;
+      }
+      demo = first;
+    }
+    if (opts.json === true) {
+      io.out(`${JSON.stringify(demo === undefined ? record : { ...record, demo })}\n`);
+    } else if (opts.exit !== true) {
+      io.out(`${demo === undefined ? "" : "\ndevnet up, still running:\n"}${formatDevnet(record)}`);
+    }
+    if (opts.exit === true) {
+      io.err("devnet: --exit, stopping\n");
+    } else {
+      const sig = await signal.done;
+      io.err(`devnet: ${sig}, stopping\n`);
+    }
   } finally {
     signal.dispose();
     await devnet.stop();
     await rm(join(dir, RECORD), { force: true });
+    io.err("devnet: stopped\n");
   }
-  io.err("devnet: stopped\n");
 }
 
 async function status(io: CliIo, opts: { dir: string; json?: boolean }): Promise<number> {
@@ -360,6 +396,15 @@ export function registerDevnet(program: Command, io: CliIo, setExit: (code: numb
     )
     .option("--log-level <level>", "node log level (in <dir>/nodes/*/node.log)")
     .option("--json", "print one JSON object on stdout (progress goes to stderr)")
+    .option(
+      "--demo",
+      "once up, deploy the calculator and millionaires examples and run tasks end to end",
+    )
+    .option("--exit", "stop once up (after the demo with --demo) instead of running on")
+    .option(
+      "--faulty-worker <kind>",
+      "test fault: the last worker is faulty (measurement | key-signer); clients refuse it",
+    )
     .exitOverride()
     .action(async (opts: Parameters<typeof up>[1]) => {
       await up(io, opts);

@@ -1,8 +1,11 @@
 import { CommanderError, Command } from "commander";
 import { isEnigmaError } from "@enigma/protocol";
+import { registerChain } from "./chain.js";
 import { registerDevnet } from "./devnet.js";
+import { registerEpoch } from "./epoch.js";
 import { registerNode } from "./node.js";
 import { registerSc } from "./sc.js";
+import { registerTask } from "./task.js";
 
 /** Where the CLI writes; injected so tests can capture output. */
 export interface CliIo {
@@ -29,11 +32,18 @@ function build(io: CliIo, setExit: (code: number) => void): Command {
       writeErr: (t) => {
         io.err(t);
       },
+      // Usage errors read like every other failure: one line, `enigma: <reason>`.
+      outputError: (t, write) => {
+        write(t.replace(/^error: /, "enigma: "));
+      },
     });
 
   registerDevnet(program, io, setExit);
   registerSc(program, io, setExit);
+  registerTask(program, io, setExit);
+  registerEpoch(program, io);
   registerNode(program, io);
+  registerChain(program, io);
   return program;
 }
 

@@ -1,5 +1,8 @@
 // `enigma node start --config <file>`: one node process (principal, worker and/or gateway), as
-// the devnet and the docker compose file run it. `--check-config` validates and exits.
+// the devnet and the docker compose file run it. `--check-config` validates and exits. A config
+// with `deployment.file` waits for that file (written by `enigma chain start --out`) and takes
+// the chain's addresses from it; `--check-config` does not wait for it.
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { loadNodeConfig, runNode } from "@enigma/node";
 import type { CliIo } from "./main.js";
@@ -14,12 +17,20 @@ export function registerNode(program: Command, io: CliIo): void {
     .option("--json", "print the node's endpoints as one JSON line once it is up")
     .exitOverride()
     .action(async (opts: { config: string; checkConfig?: boolean; json?: boolean }) => {
-      const config = await loadNodeConfig(opts.config);
-      if (opts.checkConfig === true) {
+      const check = opts.checkConfig === true;
+      const config = await loadNodeConfig(opts.config, {
+        waitForDeployment: !check,
+        onWaiting: (file) => {
+          io.err(`enigma: waiting for the deployment file ${file}\n`);
+        },
+      });
+      if (check) {
+        const file = config.deployment?.file;
+        const pending = file !== undefined && !existsSync(file) ? file : undefined;
         io.out(
           opts.json === true
-            ? `${JSON.stringify({ ok: true, roles: config.roles })}\n`
-            : "config ok\n",
+            ? `${JSON.stringify({ ok: true, roles: config.roles, ...(pending === undefined ? {} : { deploymentPending: pending }) })}\n`
+            : `config ok${pending === undefined ? "" : ` (chain fields from ${pending} once it appears)`}\n`,
         );
         return;
       }

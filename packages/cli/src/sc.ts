@@ -33,8 +33,14 @@ function bad(message: string, details: Record<string, unknown> = {}): EnigmaErro
   return new EnigmaError(ErrorCode.InvalidArgument, message, { details });
 }
 
-/** ABI-encodes a JSON array of arguments for `signature`; returns the canonical signature too. */
-export function encodeJsonArgs(signature: string, json: string): { fn: string; args: Uint8Array } {
+/**
+ * ABI-encodes a JSON array of arguments for `signature`; returns the canonical signature and
+ * the parsed values too.
+ */
+export function encodeJsonArgs(
+  signature: string,
+  json: string,
+): { fn: string; args: Uint8Array; values: unknown[] } {
   const sig = parseFunctionSignature(signature);
   let values: unknown;
   try {
@@ -44,19 +50,21 @@ export function encodeJsonArgs(signature: string, json: string): { fn: string; a
   }
   if (!Array.isArray(values)) throw bad(`bad args for ${sig.signature}: expected a JSON array`);
   try {
-    return { fn: sig.signature, args: encodeArgs(sig, values) };
+    return { fn: sig.signature, args: encodeArgs(sig, values), values };
   } catch (e) {
     throw bad(`bad args for ${sig.signature}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-function jsonValue(v: unknown): unknown {
+/** bigints as decimal strings, for JSON. */
+export function jsonValue(v: unknown): unknown {
   if (typeof v === "bigint") return v.toString();
   if (Array.isArray(v)) return v.map(jsonValue);
   return v;
 }
 
-function printable(b: Uint8Array): string {
+/** Printable ASCII as a JSON string, anything else as hex. */
+export function printable(b: Uint8Array): string {
   const text = new TextDecoder("utf-8", { fatal: false }).decode(b);
   return /^[\x20-\x7e]+$/.test(text) ? JSON.stringify(text) : bytesToHex(b);
 }
@@ -157,7 +165,8 @@ function printHuman(io: CliIo, d: Record<string, unknown>): void {
   for (const l of d["logs"] as string[]) line("log", l);
 }
 
-async function readWasm(path: string): Promise<Uint8Array> {
+/** Reads a compiled contract; InvalidArgument when unreadable or not WebAssembly. */
+export async function readWasm(path: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(path));
@@ -260,6 +269,16 @@ async function exec(io: CliIo, opts: ExecOptions): Promise<number> {
   return 0;
 }
 
+/** Compiles an AssemblyScript contract; InvalidArgument with the first compiler error. */
+export async function compileFile(file: string): Promise<Uint8Array> {
+  const { wasm } = await compileSecretContract(file).catch((e: unknown) => {
+    const msg = e instanceof Error ? e.message : String(e);
+    const first = msg.split("\n").find((l) => /ERROR|ENOENT/.test(l)) ?? msg.split("\n")[0];
+    throw bad(`cannot compile ${file}: ${(first ?? "").trim()}`);
+  });
+  return wasm;
+}
+
 function gasArg(value: string): number {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
     throw bad("--gas-limit must be a whole number");
@@ -276,11 +295,7 @@ export function registerSc(program: Command, io: CliIo, setExit: (code: number) 
     .option("-o, --out <file>", "output file (default: the source name with .wasm)")
     .exitOverride()
     .action(async (file: string, opts: { out?: string }) => {
-      const { wasm } = await compileSecretContract(file).catch((e: unknown) => {
-        const msg = e instanceof Error ? e.message : String(e);
-        const first = msg.split("\n").find((l) => /ERROR|ENOENT/.test(l)) ?? msg.split("\n")[0];
-        throw bad(`cannot compile ${file}: ${(first ?? "").trim()}`);
-      });
+      const wasm = await compileFile(file);
       const out = resolve(
         opts.out ?? join(dirname(file), `${basename(file).replace(/\.ts$/, "")}.wasm`),
       );

@@ -9,11 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import {
-  EnclaveIdentity,
-  SIMULATED_ENCLAVE_MEASUREMENT,
-  SimulatedAttestationService,
-} from "@enigma/enclave";
+import { EnclaveIdentity } from "@enigma/enclave";
 import {
   EnigmaChain,
   EnigmaNode,
@@ -27,37 +23,33 @@ import {
 import {
   EnigmaError,
   ErrorCode,
-  bytesToHex,
-  hexToBytes,
-  keccak256,
-  trustRootToJwk,
   type AttestationPolicy,
   type Hex,
   type RsaTrustRoot,
 } from "@enigma/protocol";
-import {
-  type ContractTransactionResponse,
-  JsonRpcProvider,
-  NonceManager,
-  Wallet,
-  hexlify,
-} from "ethers";
+import { Wallet } from "ethers";
 import { EnigmaClient, type EnigmaClientOptions } from "@enigma/client";
-import { createHardhatRuntimeEnvironment } from "hardhat/hre";
-import { deployEnigma } from "./deploy.js";
+import {
+  FAULTY_ENCLAVE_MEASUREMENT,
+  accountKey,
+  baseSeed,
+  checkChainOptions,
+  startChain,
+  type DevnetAccount,
+} from "./chain.js";
 import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
 
-/** 1 ENG in grains (8 decimals). */
-export const ENG = 10n ** 8n;
-const WORKER_FUNDS = 1_000n * ENG;
 const WORKER_STAKE = "100";
-const USER_FUNDS = 10_000n * ENG;
-const ETH_FUNDS = `0x${(1_000n * 10n ** 18n).toString(16)}`;
-// Hardhat's default account 0 (test mnemonic): it holds the ETH and, after deployment, all ENG.
-const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
-// Same depth from src/ and dist/: packages/devnet/<src|dist>/ -> the repository root.
-const REPO_ROOT = new URL("../../../", import.meta.url);
+/**
+ * A test fault for the last worker. `measurement`: it is registered with a report whose
+ * enclave measurement (MRENCLAVE) the contract accepts but the devnet's `attestationPolicy`
+ * (what clients use) does not, so clients refuse it (`AttestationMrenclaveRejected`).
+ * `key-signer`: it signs the encryption keys it hands out with a key other than its registered
+ * enclave signer, so clients refuse the key (`SignerMismatch`).
+ */
+export type FaultyWorkerKind = "measurement" | "key-signer";
+const FAULT_KINDS: readonly FaultyWorkerKind[] = ["measurement", "key-signer"];
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
@@ -86,11 +78,8 @@ export interface StartDevnetOptions extends Partial<DevnetOptions> {
    * `node start --config <file> --json`). Default: this Node.js running packages/cli/bin/enigma.js.
    */
   nodeCommand?: readonly string[];
-}
-
-export interface DevnetAccount {
-  address: Hex;
-  privateKey: Hex;
+  /** Starts the last worker with a test fault (see `FaultyWorkerKind`). Default none. */
+  faultyWorker?: FaultyWorkerKind;
 }
 
 export interface DevnetChain {
@@ -133,6 +122,8 @@ export interface DevnetInfo {
   trustRoot: RsaTrustRoot;
   attestationPolicy: AttestationPolicy;
   attestationServiceKeyFile: string;
+  /** The worker started with a test fault, when `faultyWorker` was given. */
+  faultyWorker?: { name: string; kind: FaultyWorkerKind };
   nodes: {
     name: string;
     role: NodeRole;
@@ -172,26 +163,6 @@ export interface Devnet {
   stop(): Promise<void>;
 }
 
-/** The 32-byte base seed: the seed itself when it is 32-byte hex, else keccak256 of its text. */
-export function baseSeed(seed: string): Uint8Array {
-  if (/^0x[0-9a-fA-F]{64}$/.test(seed)) return hexToBytes(seed);
-  return keccak256(new TextEncoder().encode(seed));
-}
-
-/** Node `i`'s seed (0 = principal), derived from the base seed as the node's test fixture does. */
-export function nodeSeed(base: Uint8Array, i: number): Hex {
-  return bytesToHex(base.map((b, k) => (k === 31 ? (b + i) & 0xff : b)));
-}
-
-/** A deterministic private key for `purpose` #`i` (custodians and users). */
-export function accountKey(base: Uint8Array, purpose: string, i: number): Hex {
-  const tag = new TextEncoder().encode(`enigma-devnet/${purpose}/${i}`);
-  const buf = new Uint8Array(base.length + tag.length);
-  buf.set(base);
-  buf.set(tag, base.length);
-  return bytesToHex(keccak256(buf));
-}
-
 /**
  * Brings up a whole network and resolves once the first epoch with every worker is set.
  *
@@ -211,17 +182,22 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
   });
   const inProcess = o.inProcess ?? true;
   const users = o.users ?? 3;
-  if (!Number.isInteger(users) || users < 0 || users > 100) {
-    throw new EnigmaError(ErrorCode.InvalidConfig, `users must be an integer from 0 to 100`, {
-      details: { path: "users" },
-    });
-  }
+  checkChainOptions({ users });
   const chainPort = o.chainPort ?? 0;
   if (!Number.isInteger(chainPort) || chainPort < 0 || chainPort > 65_535) {
     throw new EnigmaError(ErrorCode.InvalidConfig, `chainPort must be a port from 0 to 65535`, {
       details: { path: "chainPort" },
     });
   }
+  const fault = o.faultyWorker;
+  if (fault !== undefined && !FAULT_KINDS.includes(fault)) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `faultyWorker must be one of ${FAULT_KINDS.join(", ")}, got "${fault as string}"`,
+      { details: { path: "faultyWorker" } },
+    );
+  }
+  const faultyIndex = fault === undefined ? undefined : options.workers;
   const progress = o.onProgress ?? (() => undefined);
   const logLevel = o.logLevel ?? (inProcess ? "silent" : "info");
   const temporary = o.dir === undefined;
@@ -248,89 +224,19 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     await rm(join(dir, "nodes"), { recursive: true, force: true });
     await mkdir(join(dir, "nodes"), { recursive: true });
 
-    progress("starting the chain");
-    // An empty config: the default in-process EDR network with Hardhat's test accounts. The
-    // project root is the repository (Hardhat wants a package.json there), not the cwd.
-    const hre = await createHardhatRuntimeEnvironment({}, {}, fileURLToPath(REPO_ROOT));
-    const server = await hre.network.createServer(
-      options.blockTime === "auto"
-        ? "default"
-        : {
-            network: "default",
-            // Sub-second blocks share timestamps; Hardhat wants that allowed explicitly.
-            override: {
-              mining: { auto: false, interval: options.blockTime },
-              allowBlocksWithSameTimestamp: options.blockTime < 1000,
-            },
-          },
-      "127.0.0.1",
-      chainPort,
-    );
-    const { address, port } = await server.listen();
-    undo.push(() => server.close());
-    const rpcUrl = `http://${address}:${port}`;
-    const provider = new JsonRpcProvider(rpcUrl, undefined, {
-      cacheTimeout: -1,
-      staticNetwork: true,
+    const c = await startChain({
+      ...options,
+      dir,
+      port: chainPort,
+      users,
+      onProgress: progress,
+      ...(fault === "measurement" ? { extraMeasurements: [FAULTY_ENCLAVE_MEASUREMENT] } : {}),
     });
-    undo.push(() => {
-      provider.destroy();
-      return Promise.resolve();
-    });
-    const chainId = Number((await provider.getNetwork()).chainId);
-    const deployer = new NonceManager(new Wallet(DEPLOYER_KEY, provider));
-
-    const service = SimulatedAttestationService.generate();
-    const serviceKeyFile = join(dir, "attestation-service.pem");
-    await writeFile(serviceKeyFile, service.exportPem(), { mode: 0o600 });
-    const jwk = trustRootToJwk(service.trustRoot);
-    const b64 = (s: string) => hexlify(Buffer.from(s, "base64url"));
-
-    const attestationPolicy: AttestationPolicy = {
-      acceptedStatuses: ["OK"],
-      allowDebug: false,
-      mrenclaves: [bytesToHex(SIMULATED_ENCLAVE_MEASUREMENT.mrenclave)],
-      mrsigners: [bytesToHex(SIMULATED_ENCLAVE_MEASUREMENT.mrsigner)],
-      minIsvSvn: 0,
-    };
-
-    progress("deploying the token and Enigma contracts");
-    const principalSigner = EnclaveIdentity.generate(enclaveSeedOf(nodeSeed(base, 0))).signer;
-    const d = await deployEnigma(deployer, {
-      principal: principalSigner,
-      epochSize: options.epochBlocks,
-      taskTimeout: options.taskTimeoutBlocks,
-      attestation: {
-        rsaModulus: b64(jwk.n),
-        rsaExponent: b64(jwk.e),
-        mrEnclaves: [SIMULATED_ENCLAVE_MEASUREMENT.mrenclave],
-        mrSigners: [SIMULATED_ENCLAVE_MEASUREMENT.mrsigner],
-      },
-    });
-
-    progress("funding accounts");
-    const custodians = Array.from(
-      { length: options.workers + 1 },
-      (_, i) => new Wallet(accountKey(base, "custodian", i)),
-    );
-    const accounts: DevnetAccount[] = Array.from({ length: users }, (_, i) => {
-      const w = new Wallet(accountKey(base, "user", i));
-      return { address: w.address as Hex, privateKey: w.privateKey as Hex };
-    });
-    // ETH through the chain's cheat code (no transactions); ENG by transfers, all sent before
-    // one wait so that they land in as few blocks as the chain mines.
-    for (const a of [...custodians.map((c) => c.address), ...accounts.map((a) => a.address)]) {
-      await provider.send("hardhat_setBalance", [a, ETH_FUNDS]);
-    }
-    const transfers: ContractTransactionResponse[] = [];
-    const transfer = d.token.getFunction("transfer");
-    for (const c of custodians.slice(1)) {
-      transfers.push((await transfer(c.address, WORKER_FUNDS)) as ContractTransactionResponse);
-    }
-    for (const a of accounts) {
-      transfers.push((await transfer(a.address, USER_FUNDS)) as ContractTransactionResponse);
-    }
-    await Promise.all(transfers.map((t) => t.wait()));
+    undo.push(() => c.stop());
+    const { rpcUrl, chainId, provider, custodians, accounts, attestationPolicy } = c;
+    const serviceKeyFile = c.attestationServiceKeyFile;
+    const service = c.service;
+    const d = { enigmaAddress: c.enigmaAddress, tokenAddress: c.tokenAddress };
 
     const chain = await EnigmaChain.connect({
       rpcUrl,
@@ -339,6 +245,31 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     });
     undo.push(() => chain.close());
 
+    if (fault === "measurement" && faultyIndex !== undefined) {
+      // The faulty worker's custodian registers the worker's enclave signer (known from its
+      // seed) with a report over a quote for the faulty measurement, signed by the service. The
+      // node then finds its signer registered and only stakes and logs in: on chain this is a
+      // worker whose enclave build the contract allows and the clients' policy does not.
+      progress(`registering worker-${faultyIndex} with the faulty enclave measurement`);
+      const identity = EnclaveIdentity.generate(enclaveSeedOf(c.nodeSeed(faultyIndex)));
+      const signed = service.attest(identity.quote(FAULTY_ENCLAVE_MEASUREMENT));
+      const custodian = await EnigmaChain.connect({
+        rpcUrl,
+        enigmaAddress: d.enigmaAddress,
+        tokenAddress: d.tokenAddress,
+        privateKey: custodians[faultyIndex]?.privateKey ?? "",
+      });
+      try {
+        await custodian.register(
+          identity.signer,
+          new TextEncoder().encode(signed.report),
+          signed.signature,
+        );
+      } finally {
+        await custodian.close();
+      }
+    }
+
     const configFor = (
       i: number,
       ports: { p2p: number; rpc: number },
@@ -346,7 +277,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     ): NodeUserConfig => ({
       roles: i === 0 ? ["principal"] : ["worker", "gateway"],
       dataDir: join(dir, "nodes", nodeName(i), "data"),
-      seed: nodeSeed(base, i),
+      seed: c.nodeSeed(i),
       ethereum: {
         rpcUrl,
         enigmaAddress: d.enigmaAddress,
@@ -360,6 +291,9 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       attestation: { serviceKeyFile },
       worker: { stake: WORKER_STAKE, orderingWindowMs: 200, maxBatch: 100 },
       logLevel,
+      ...(i === faultyIndex && fault === "key-signer"
+        ? { testFaults: { workerKeySigner: accountKey(base, "faulty-key-signer", i) } }
+        : {}),
     });
     const launch = inProcess
       ? inProcessLauncher
@@ -403,10 +337,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     // Keep the node list in index order whatever order the starts finished in.
     nodes.sort((a, b) => nodeIndex(a.name) - nodeIndex(b.name));
 
-    const mine = async (blocks: number) => {
-      if (!Number.isInteger(blocks) || blocks < 1) throw new Error("mine: blocks must be >= 1");
-      await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`]);
-    };
+    const mine = (blocks: number) => c.mine(blocks);
     const advanceEpoch = async () => {
       const before = await chain.currentEpoch();
       const head = await chain.blockNumber();
@@ -424,7 +355,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       async () => {
         const e = await chain.currentEpoch();
         if (e !== undefined && e.workers.length === options.workers) return true;
-        const workerCustodians = custodians.slice(1).map((c) => c.address);
+        const workerCustodians = custodians.slice(1).map((a) => a.address);
         if (e === undefined || (await moreLoggedIn(chain, workerCustodians, e.workers.length))) {
           await advanceEpoch();
         }
@@ -470,8 +401,8 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     const chainHandle: DevnetChain = {
       rpcUrl,
       chainId,
-      enigmaAddress: d.enigmaAddress as Hex,
-      tokenAddress: d.tokenAddress as Hex,
+      enigmaAddress: d.enigmaAddress,
+      tokenAddress: d.tokenAddress,
       mine,
       advanceEpoch,
     };
@@ -499,6 +430,9 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
         trustRoot: service.trustRoot,
         attestationPolicy,
         attestationServiceKeyFile: serviceKeyFile,
+        ...(fault === undefined || faultyIndex === undefined
+          ? {}
+          : { faultyWorker: { name: nodeName(faultyIndex), kind: fault } }),
         nodes: nodes.map((n) => ({
           name: n.name,
           role: n.role,
@@ -508,7 +442,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
           peerId: n.peerId,
           ...(n.pid === undefined ? {} : { pid: n.pid }),
         })),
-        accounts,
+        accounts: [...accounts],
       }),
       client: (account = 0, extra = {}) => {
         const a = accounts[account];

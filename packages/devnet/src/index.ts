@@ -1,15 +1,24 @@
 export { PRESETS, resolveDevnetOptions } from "./presets.js";
 export type { DevnetOptions, PresetName } from "./presets.js";
-export { ENG, startDevnet } from "./devnet.js";
+export { startDevnet } from "./devnet.js";
 export type {
   Devnet,
-  DevnetAccount,
   DevnetChain,
   DevnetInfo,
   DevnetNode,
+  FaultyWorkerKind,
   LogLevel,
   NodeRole,
   StartDevnetOptions,
 } from "./devnet.js";
+export {
+  ENG,
+  FAULTY_ENCLAVE_MEASUREMENT,
+  SERVICE_KEY_FILE,
+  checkChainOptions,
+  removeDeployment,
+  startChain,
+} from "./chain.js";
+export type { Chain, ChainDeployment, DevnetAccount, StartChainOptions } from "./chain.js";
 export { deployEnigma, readArtifact } from "./deploy.js";
 export type { AttestationParams, EnigmaDeployParams, EnigmaDeployment } from "./deploy.js";

@@ -1,3 +1,4 @@
+import { isAbsolute, join } from "node:path";
 import { EnigmaError, ErrorCode, validationIssues } from "@enigma/protocol";
 import { z } from "zod";
 
@@ -74,6 +75,28 @@ export const NodeUserConfigSchema = z
     logLevel: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),
+    /**
+     * Where `loadNodeConfig` took the chain's addresses from: a deployment file written by
+     * `enigma chain start`. Absent fields of `ethereum` (rpcUrl, enigmaAddress, tokenAddress)
+     * and `attestation.serviceKeyFile` come from it; with `node`, also `seed` and
+     * `ethereum.privateKey` (node `node`'s seed and custodian, 0 = principal); a node other than
+     * the principal also takes `p2p.bootstrap` (the principal's address). Fields given in the
+     * config win. The file is waited for up to `waitMs` (it appears once the chain is up).
+     */
+    deployment: z
+      .object({
+        file: z.string().min(1),
+        node: z.number().int().min(0).max(1000).optional(),
+        waitMs: z.number().int().min(0).max(3_600_000).default(120_000),
+      })
+      .strict()
+      .optional(),
+    /**
+     * TEST FAULTS: make this node misbehave on purpose, for tests of what clients refuse. Never
+     * set outside tests. `workerKeySigner`: sign the worker encryption keys this node's enclave
+     * hands out with this private key instead of the enclave's registered signer.
+     */
+    testFaults: z.object({ workerKeySigner: privateKey.optional() }).strict().optional(),
   })
   .strict();
 
@@ -89,14 +112,106 @@ export type NodeConfig = Readonly<z.output<typeof NodeUserConfigSchema>>;
  * const config = resolveNodeConfig({ dataDir: ".devnet/worker-1", ethereum: { enigmaAddress, tokenAddress } });
  */
 export function resolveNodeConfig(input: unknown): NodeConfig {
+  return Object.freeze(parseConfig(input, "invalid node config"));
+}
+
+function parseConfig(input: unknown, what: string): z.output<typeof NodeUserConfigSchema> {
   const parsed = NodeUserConfigSchema.safeParse(input);
   if (!parsed.success) {
     const problems = validationIssues(parsed.error).map(
       (i) => `${i.path || "(root)"}: ${i.message}`,
     );
-    throw new EnigmaError(ErrorCode.InvalidConfig, `invalid node config: ${problems.join("; ")}`, {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `${what}: ${problems.join("; ")}`, {
       details: { problems },
     });
   }
-  return Object.freeze(parsed.data);
+  return parsed.data;
+}
+
+/** The part of a deployment file (`enigma chain start --out`) a node reads. */
+export const DeploymentFileSchema = z.object({
+  rpcUrl: z.url(),
+  enigmaAddress: hexAddress,
+  tokenAddress: hexAddress,
+  attestationServiceKeyFile: z.string().min(1),
+  nodes: z
+    .array(
+      z.object({
+        index: z.number().int().min(0),
+        seed: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+        custodian: z.object({ privateKey }),
+      }),
+    )
+    .default([]),
+  bootstrap: z.array(z.string().min(1)).default([]),
+});
+export type DeploymentFile = z.output<typeof DeploymentFileSchema>;
+
+/**
+ * Fills a raw config's absent chain fields from a deployment file's content (`dir` is the
+ * file's folder, against which a relative service key path is resolved). Fields the config
+ * gives win. Throws `InvalidConfig` when the deployment is malformed or lacks the node.
+ */
+export function applyDeployment(raw: unknown, deployment: unknown, dir: string): unknown {
+  const parsed = DeploymentFileSchema.safeParse(deployment);
+  if (!parsed.success) {
+    const problems = validationIssues(parsed.error).map(
+      (i) => `${i.path || "(root)"}: ${i.message}`,
+    );
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `invalid deployment file: ${problems.join("; ")}`,
+      { details: { problems } },
+    );
+  }
+  const d = parsed.data;
+  const c = { ...(raw as Record<string, unknown>) };
+  const eth = { ...(c["ethereum"] as Record<string, unknown> | undefined) };
+  const att = { ...(c["attestation"] as Record<string, unknown> | undefined) };
+  const index = (c["deployment"] as { node?: unknown } | undefined)?.node;
+  const roles = c["roles"];
+  const p2p = { ...(c["p2p"] as Record<string, unknown> | undefined) };
+  // The principal is the bootstrap peer; everyone else dials it.
+  if (!(Array.isArray(roles) && roles.includes("principal"))) p2p["bootstrap"] ??= d.bootstrap;
+  eth["rpcUrl"] ??= d.rpcUrl;
+  eth["enigmaAddress"] ??= d.enigmaAddress;
+  eth["tokenAddress"] ??= d.tokenAddress;
+  att["serviceKeyFile"] ??= isAbsolute(d.attestationServiceKeyFile)
+    ? d.attestationServiceKeyFile
+    : join(dir, d.attestationServiceKeyFile);
+  if (typeof index === "number") {
+    const n = d.nodes.find((x) => x.index === index);
+    if (n === undefined) {
+      throw new EnigmaError(
+        ErrorCode.InvalidConfig,
+        `the deployment file has no node ${index} (deployment.node): start the chain with more --workers`,
+        { details: { path: "deployment.node" } },
+      );
+    }
+    c["seed"] ??= n.seed;
+    eth["privateKey"] ??= n.custodian.privateKey;
+  }
+  return { ...c, ethereum: eth, attestation: att, p2p };
+}
+
+/**
+ * What `--check-config` validates when the deployment file is not there yet: the config with
+ * stand-ins for the fields the deployment will provide, so every other problem is reported.
+ */
+export function withDeploymentStandIns(raw: unknown): unknown {
+  const stand = "0x0000000000000000000000000000000000000000";
+  const key = `0x${"11".repeat(32)}`;
+  const index = (raw as { deployment?: { node?: unknown } } | null)?.deployment?.node;
+  return applyDeployment(
+    raw,
+    {
+      rpcUrl: "http://127.0.0.1:8545",
+      enigmaAddress: stand,
+      tokenAddress: stand,
+      attestationServiceKeyFile: "attestation-service.pem",
+      nodes:
+        typeof index === "number" ? [{ index, seed: key, custodian: { privateKey: key } }] : [],
+    },
+    "/",
+  );
 }

@@ -1,12 +1,35 @@
 // Running a node as a process: read and validate its config file, start it, and stop it
 // cleanly on SIGINT/SIGTERM.
 import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
-import { resolveNodeConfig, type NodeConfig } from "./config.js";
+import {
+  applyDeployment,
+  resolveNodeConfig,
+  withDeploymentStandIns,
+  type NodeConfig,
+} from "./config.js";
 import { EnigmaNode } from "./node.js";
 
-/** Reads a JSON config file and validates it (InvalidConfig names every problem). */
-export async function loadNodeConfig(file: string): Promise<NodeConfig> {
+export interface LoadNodeConfigOptions {
+  /**
+   * With a `deployment` in the config: wait for the deployment file (true, default) or, when
+   * it is not there yet, validate with stand-ins for what it will provide (false: a dry run).
+   */
+  waitForDeployment?: boolean;
+  /** Called once when the deployment file is not there yet and is being waited for. */
+  onWaiting?: (file: string) => void;
+}
+
+/**
+ * Reads a JSON config file and validates it (InvalidConfig names every problem). A config
+ * with `deployment.file` (relative to the config file's folder) gets its absent chain fields
+ * from that deployment file, waiting up to `deployment.waitMs` for it to appear.
+ */
+export async function loadNodeConfig(
+  file: string,
+  options: LoadNodeConfigOptions = {},
+): Promise<NodeConfig> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -25,7 +48,80 @@ export async function loadNodeConfig(file: string): Promise<NodeConfig> {
       cause,
     });
   }
-  return resolveNodeConfig(json);
+  const deployment = deploymentOf(json);
+  if (deployment === undefined) return resolveNodeConfig(json);
+  const deploymentFile = resolve(dirname(file), deployment.file);
+  const withFile = {
+    ...(json as Record<string, unknown>),
+    deployment: { ...deployment, file: deploymentFile },
+  };
+  // Validate what the config itself says before waiting for anything.
+  const checked = resolveNodeConfig(withDeploymentStandIns(withFile));
+  const waitMs = checked.deployment?.waitMs ?? 0;
+  const d = await readDeployment(
+    deploymentFile,
+    options.waitForDeployment === false ? 0 : waitMs,
+    options.onWaiting,
+  );
+  if (d === undefined) {
+    if (options.waitForDeployment === false) return checked;
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `the deployment file ${deploymentFile} did not appear within ${waitMs} ms (is \`enigma chain start --out\` running?)`,
+      { details: { file: deploymentFile } },
+    );
+  }
+  return resolveNodeConfig(applyDeployment(withFile, d, dirname(deploymentFile)));
+}
+
+function deploymentOf(json: unknown): { file: string } | undefined {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  const d = (json as { deployment?: unknown }).deployment;
+  if (typeof d !== "object" || d === null) return undefined;
+  const f = (d as { file?: unknown }).file;
+  return typeof f === "string" && f.length > 0 ? (d as { file: string }) : undefined;
+}
+
+/** The deployment file's JSON once it exists and parses (it is written by a rename), or undefined after `waitMs`. */
+async function readDeployment(
+  file: string,
+  waitMs: number,
+  onWaiting?: (file: string) => void,
+): Promise<unknown> {
+  const until = Date.now() + waitMs;
+  let told = false;
+  for (;;) {
+    let invalid: unknown;
+    try {
+      return JSON.parse(await readFile(file, "utf8")) as unknown;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && !(e instanceof SyntaxError)) {
+        throw new EnigmaError(ErrorCode.InvalidConfig, `cannot read the deployment file ${file}`, {
+          details: { file },
+          cause: e,
+        });
+      }
+      // Written by a rename, the file is never half there: JSON that stays broken is an error.
+      if (e instanceof SyntaxError) invalid = e;
+    }
+    if (Date.now() >= until) {
+      if (invalid === undefined) return undefined;
+      throw new EnigmaError(
+        ErrorCode.InvalidConfig,
+        `the deployment file ${file} is not valid JSON`,
+        {
+          details: { file },
+          cause: invalid,
+        },
+      );
+    }
+    if (!told) {
+      told = true;
+      onWaiting?.(file);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /**

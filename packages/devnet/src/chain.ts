@@ -1,0 +1,402 @@
+// The chain half of a devnet: a Hardhat (EDR) chain served over HTTP from this process, the
+// attestation service key (derived from the seed), the token and Enigma contracts, and funded
+// custodian and user accounts. `startDevnet` starts its nodes on top of it; `enigma chain
+// start` runs it alone and writes a deployment file from which nodes on other hosts (or in
+// containers) take the addresses, the trust root and the service key.
+import { createHash } from "node:crypto";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  EnclaveIdentity,
+  SIMULATED_ENCLAVE_MEASUREMENT,
+  type EnclaveMeasurement,
+  type SimulatedAttestationService,
+} from "@enigma/enclave";
+import { enclaveSeedOf } from "@enigma/node";
+import {
+  EnigmaError,
+  ErrorCode,
+  bytesToHex,
+  hexToBytes,
+  keccak256,
+  trustRootToJwk,
+  type AttestationPolicy,
+  type Hex,
+  type RsaTrustRoot,
+} from "@enigma/protocol";
+import {
+  type ContractTransactionResponse,
+  JsonRpcProvider,
+  NonceManager,
+  Wallet,
+  hexlify,
+} from "ethers";
+import { createHardhatRuntimeEnvironment } from "hardhat/hre";
+import { deployEnigma } from "./deploy.js";
+import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+import { peerIdOfSeed } from "./peer-id.js";
+import { seededAttestationService } from "./service-key.js";
+
+/** 1 ENG in grains (8 decimals). */
+export const ENG = 10n ** 8n;
+const WORKER_FUNDS = 1_000n * ENG;
+const USER_FUNDS = 10_000n * ENG;
+const ETH_FUNDS = `0x${(1_000n * 10n ** 18n).toString(16)}`;
+// Hardhat's default account 0 (test mnemonic): it holds the ETH and, after deployment, all ENG.
+const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/** File name of the attestation service key in a chain's folder. */
+export const SERVICE_KEY_FILE = "attestation-service.pem";
+
+// Same depth from src/ and dist/: packages/devnet/<src|dist>/ -> the repository root.
+const REPO_ROOT = new URL("../../../", import.meta.url);
+
+/**
+ * A measurement the devnet's contract accepts but its client policy does not: what a worker
+ * started with `faultyWorker: "measurement"` is registered with (a test fault).
+ */
+export const FAULTY_ENCLAVE_MEASUREMENT: Readonly<EnclaveMeasurement> = Object.freeze({
+  ...SIMULATED_ENCLAVE_MEASUREMENT,
+  mrenclave: new Uint8Array(
+    createHash("sha256").update("enigma faulty enclave (devnet test fault) v1").digest(),
+  ),
+});
+
+export interface DevnetAccount {
+  address: Hex;
+  privateKey: Hex;
+}
+
+export interface StartChainOptions extends Partial<DevnetOptions> {
+  /** Preset the other fields override (`fast` | `realistic`). Default `fast`. */
+  preset?: string;
+  /** Folder for the attestation service key (`attestation-service.pem`). Required. */
+  dir: string;
+  /** Interface the JSON-RPC listens on. Default 127.0.0.1. */
+  host?: string;
+  /** Port of the JSON-RPC. Default 0 (any free port). */
+  port?: number;
+  /** The RPC URL as other hosts reach it (written to the deployment). Default the listening URL. */
+  publicUrl?: string;
+  /** Funded user accounts. Default 3. */
+  users?: number;
+  /**
+   * Where other nodes reach the principal's libp2p, without `/p2p/<id>` (e.g.
+   * `/dns4/principal/tcp/4001`): the deployment's `bootstrap` adds the peer id from the seed.
+   */
+  principalP2p?: string;
+  /** Also allow these measurements in the contract (not in `attestationPolicy`): test faults. */
+  extraMeasurements?: readonly EnclaveMeasurement[];
+  onProgress?: (message: string) => void;
+}
+
+/** What nodes elsewhere need to join the chain: the deployment file's content. */
+export interface ChainDeployment {
+  version: 1;
+  /** The chain's JSON-RPC as other hosts reach it. */
+  rpcUrl: string;
+  chainId: number;
+  enigmaAddress: Hex;
+  tokenAddress: Hex;
+  epochBlocks: number;
+  trustRoot: RsaTrustRoot;
+  attestationPolicy: AttestationPolicy;
+  /** The service's private key (PEM); relative paths are relative to the deployment file. */
+  attestationServiceKeyFile: string;
+  /**
+   * Node `index` (0 = principal, then workers): its seed and funded custodian account, from the
+   * chain's seed. A node config's `deployment.node` takes them from here.
+   */
+  nodes: {
+    index: number;
+    role: "principal" | "worker";
+    seed: Hex;
+    /** The libp2p peer id the node gets from `seed`. */
+    peerId: string;
+    custodian: DevnetAccount;
+  }[];
+  /** The principal's full multiaddr (from `principalP2p`): nodes bootstrap from it. */
+  bootstrap: string[];
+  /** Funded user accounts (ETH and ENG). */
+  accounts: DevnetAccount[];
+}
+
+export interface Chain {
+  readonly options: DevnetOptions;
+  /** The JSON-RPC as this host reaches it. */
+  readonly rpcUrl: string;
+  /** The JSON-RPC as others reach it (`publicUrl`). */
+  readonly publicRpcUrl: string;
+  readonly chainId: number;
+  readonly enigmaAddress: Hex;
+  readonly tokenAddress: Hex;
+  readonly provider: JsonRpcProvider;
+  readonly service: SimulatedAttestationService;
+  readonly trustRoot: RsaTrustRoot;
+  readonly attestationPolicy: AttestationPolicy;
+  readonly attestationServiceKeyFile: string;
+  /** Node `i`'s seed (0 = principal). */
+  nodeSeed(i: number): Hex;
+  /** Custodian `i` (0 = principal, then workers): ETH for all, 1,000 ENG for workers. */
+  readonly custodians: readonly DevnetAccount[];
+  readonly accounts: readonly DevnetAccount[];
+  /** Mines `blocks` empty blocks. */
+  mine(blocks: number): Promise<void>;
+  /** The deployment file's content (`attestationServiceKeyFile` relative to `file` if given). */
+  deployment(file?: string): ChainDeployment;
+  /** Writes the deployment file atomically (other processes wait for it to appear). */
+  writeDeployment(file: string): Promise<void>;
+  /** Stops the server. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The 32-byte base seed: the seed itself when it is 32-byte hex, else keccak256 of its text. */
+export function baseSeed(seed: string): Uint8Array {
+  if (/^0x[0-9a-fA-F]{64}$/.test(seed)) return hexToBytes(seed);
+  return keccak256(new TextEncoder().encode(seed));
+}
+
+/** Node `i`'s seed (0 = principal), derived from the base seed as the node's test fixture does. */
+export function nodeSeed(base: Uint8Array, i: number): Hex {
+  return bytesToHex(base.map((b, k) => (k === 31 ? (b + i) & 0xff : b)));
+}
+
+/** A deterministic private key for `purpose` #`i` (custodians and users). */
+export function accountKey(base: Uint8Array, purpose: string, i: number): Hex {
+  const tag = new TextEncoder().encode(`enigma-devnet/${purpose}/${i}`);
+  const buf = new Uint8Array(base.length + tag.length);
+  buf.set(base);
+  buf.set(tag, base.length);
+  return bytesToHex(keccak256(buf));
+}
+
+function account(privateKey: Hex): DevnetAccount {
+  return { address: new Wallet(privateKey).address as Hex, privateKey };
+}
+
+/** Checks the options `startChain` takes besides the devnet's (InvalidConfig names the field). */
+export function checkChainOptions(o: {
+  users?: number;
+  port?: number;
+  publicUrl?: string;
+  principalP2p?: string;
+}): void {
+  if (o.principalP2p !== undefined && !/^(\/[^/]+\/[^/]+)+$/.test(o.principalP2p)) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `principalP2p must be a multiaddr such as /dns4/principal/tcp/4001, got "${o.principalP2p}"`,
+      { details: { path: "principalP2p" } },
+    );
+  }
+  const users = o.users ?? 3;
+  if (!Number.isInteger(users) || users < 0 || users > 100) {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `users must be an integer from 0 to 100`, {
+      details: { path: "users" },
+    });
+  }
+  const port = o.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `port must be from 0 to 65535`, {
+      details: { path: "port" },
+    });
+  }
+  const url = o.publicUrl === undefined ? undefined : URL.parse(o.publicUrl);
+  if (url === null || (url !== undefined && !/^https?:$/.test(url.protocol))) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `publicUrl is not an http(s) URL: ${o.publicUrl ?? ""}`,
+      {
+        details: { path: "publicUrl" },
+      },
+    );
+  }
+}
+
+/**
+ * Starts a chain with the contracts deployed and the seed's accounts funded.
+ *
+ * @example
+ * const chain = await startChain({ dir: ".chain", seed: "demo", workers: 3, host: "0.0.0.0", port: 8545 });
+ * await chain.writeDeployment(".chain/deployment.json");
+ * // ...
+ * await chain.stop();
+ */
+export async function startChain(o: StartChainOptions): Promise<Chain> {
+  const options = resolveDevnetOptions(o.preset, {
+    workers: o.workers,
+    epochBlocks: o.epochBlocks,
+    blockTime: o.blockTime,
+    taskTimeoutBlocks: o.taskTimeoutBlocks,
+    seed: o.seed,
+  });
+  checkChainOptions(o);
+  const progress = o.onProgress ?? (() => undefined);
+  const base = baseSeed(options.seed);
+  const dir = resolve(o.dir);
+  const undo: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const f of undo.reverse()) {
+      try {
+        await f();
+      } catch {
+        // Keep stopping the rest.
+      }
+    }
+    undo.length = 0;
+  };
+
+  try {
+    progress("starting the chain");
+    // An empty config: the default in-process EDR network with Hardhat's test accounts. The
+    // project root is the repository (Hardhat wants a package.json there), not the cwd.
+    const hre = await createHardhatRuntimeEnvironment({}, {}, fileURLToPath(REPO_ROOT));
+    const server = await hre.network.createServer(
+      options.blockTime === "auto"
+        ? "default"
+        : {
+            network: "default",
+            // Sub-second blocks share timestamps; Hardhat wants that allowed explicitly.
+            override: {
+              mining: { auto: false, interval: options.blockTime },
+              allowBlocksWithSameTimestamp: options.blockTime < 1000,
+            },
+          },
+      o.host ?? "127.0.0.1",
+      o.port ?? 0,
+    );
+    const { address, port } = await server.listen();
+    undo.push(() => server.close());
+    // A server on every interface is reached here through the loopback.
+    const localHost = address === "0.0.0.0" || address === "::" ? "127.0.0.1" : address;
+    const rpcUrl = `http://${localHost.includes(":") ? `[${localHost}]` : localHost}:${port}`;
+    const provider = new JsonRpcProvider(rpcUrl, undefined, {
+      cacheTimeout: -1,
+      staticNetwork: true,
+    });
+    undo.push(() => {
+      provider.destroy();
+      return Promise.resolve();
+    });
+    const chainId = Number((await provider.getNetwork()).chainId);
+    const deployer = new NonceManager(new Wallet(DEPLOYER_KEY, provider));
+
+    const service = seededAttestationService(base);
+    await mkdir(dir, { recursive: true });
+    const serviceKeyFile = join(dir, SERVICE_KEY_FILE);
+    await writeFile(serviceKeyFile, service.exportPem(), { mode: 0o600 });
+    const jwk = trustRootToJwk(service.trustRoot);
+    const b64 = (s: string) => hexlify(Buffer.from(s, "base64url"));
+    const attestationPolicy: AttestationPolicy = {
+      acceptedStatuses: ["OK"],
+      allowDebug: false,
+      mrenclaves: [bytesToHex(SIMULATED_ENCLAVE_MEASUREMENT.mrenclave)],
+      mrsigners: [bytesToHex(SIMULATED_ENCLAVE_MEASUREMENT.mrsigner)],
+      minIsvSvn: 0,
+    };
+    const measurements = [SIMULATED_ENCLAVE_MEASUREMENT, ...(o.extraMeasurements ?? [])];
+
+    progress("deploying the token and Enigma contracts");
+    const principalSigner = EnclaveIdentity.generate(enclaveSeedOf(nodeSeed(base, 0))).signer;
+    const d = await deployEnigma(deployer, {
+      principal: principalSigner,
+      epochSize: options.epochBlocks,
+      taskTimeout: options.taskTimeoutBlocks,
+      attestation: {
+        rsaModulus: b64(jwk.n),
+        rsaExponent: b64(jwk.e),
+        mrEnclaves: unique(measurements.map((m) => bytesToHex(m.mrenclave))),
+        mrSigners: unique(measurements.map((m) => bytesToHex(m.mrsigner))),
+      },
+    });
+
+    progress("funding accounts");
+    const custodians = Array.from({ length: options.workers + 1 }, (_, i) =>
+      account(accountKey(base, "custodian", i)),
+    );
+    const accounts = Array.from({ length: o.users ?? 3 }, (_, i) =>
+      account(accountKey(base, "user", i)),
+    );
+    // ETH through the chain's cheat code (no transactions); ENG by transfers, all sent before
+    // one wait so that they land in as few blocks as the chain mines.
+    for (const a of [...custodians, ...accounts]) {
+      await provider.send("hardhat_setBalance", [a.address, ETH_FUNDS]);
+    }
+    const transfers: ContractTransactionResponse[] = [];
+    const transfer = d.token.getFunction("transfer");
+    for (const c of custodians.slice(1)) {
+      transfers.push((await transfer(c.address, WORKER_FUNDS)) as ContractTransactionResponse);
+    }
+    for (const a of accounts) {
+      transfers.push((await transfer(a.address, USER_FUNDS)) as ContractTransactionResponse);
+    }
+    await Promise.all(transfers.map((t) => t.wait()));
+
+    const publicRpcUrl = o.publicUrl ?? rpcUrl;
+    const deployment = (file?: string): ChainDeployment => ({
+      version: 1,
+      rpcUrl: publicRpcUrl,
+      chainId,
+      enigmaAddress: d.enigmaAddress as Hex,
+      tokenAddress: d.tokenAddress as Hex,
+      epochBlocks: options.epochBlocks,
+      trustRoot: service.trustRoot,
+      attestationPolicy,
+      attestationServiceKeyFile:
+        file === undefined ? serviceKeyFile : relative(dirname(resolve(file)), serviceKeyFile),
+      nodes: custodians.map((custodian, index) => ({
+        index,
+        role: index === 0 ? "principal" : "worker",
+        seed: nodeSeed(base, index),
+        peerId: peerIdOfSeed(nodeSeed(base, index)),
+        custodian,
+      })),
+      bootstrap:
+        o.principalP2p === undefined
+          ? []
+          : [`${o.principalP2p}/p2p/${peerIdOfSeed(nodeSeed(base, 0))}`],
+      accounts,
+    });
+    let stopped: Promise<void> | undefined;
+    return {
+      options,
+      rpcUrl,
+      publicRpcUrl,
+      chainId,
+      enigmaAddress: d.enigmaAddress as Hex,
+      tokenAddress: d.tokenAddress as Hex,
+      provider,
+      service,
+      trustRoot: service.trustRoot,
+      attestationPolicy,
+      attestationServiceKeyFile: serviceKeyFile,
+      nodeSeed: (i) => nodeSeed(base, i),
+      custodians,
+      accounts,
+      mine: async (blocks) => {
+        if (!Number.isInteger(blocks) || blocks < 1) throw new Error("mine: blocks must be >= 1");
+        await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`]);
+      },
+      deployment,
+      writeDeployment: async (file) => {
+        const target = resolve(file);
+        await mkdir(dirname(target), { recursive: true });
+        const tmp = `${target}.${process.pid}.tmp`;
+        await writeFile(tmp, `${JSON.stringify(deployment(target), null, 2)}\n`);
+        await rename(tmp, target);
+      },
+      stop: () => (stopped ??= cleanup()),
+    };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** Removes a deployment file (a stopped chain's addresses must not be picked up). */
+export async function removeDeployment(file: string): Promise<void> {
+  await rm(resolve(file), { force: true });
+}
+
+function unique(values: Hex[]): Hex[] {
+  return [...new Set(values.map((v) => v.toLowerCase() as Hex))];
+}

@@ -1,6 +1,6 @@
 import { ErrorCode, isEnigmaError } from "@enigma/protocol";
 import { describe, expect, it } from "vitest";
-import { resolveNodeConfig } from "./config.js";
+import { applyDeployment, resolveNodeConfig } from "./config.js";
 
 const ethereum = {
   enigmaAddress: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
@@ -68,5 +68,53 @@ describe("resolveNodeConfig", () => {
       problemsOf({ dataDir: "/d", ethereum, attestation, roles: ["principal", "worker"] }).join(),
     ).toMatch(/principal role runs alone/);
     expect(problemsOf(null)).toHaveLength(1);
+  });
+});
+
+describe("applyDeployment", () => {
+  const seed = `0x${"11".repeat(32)}`;
+  const key = `0x${"22".repeat(32)}`;
+  const deployment = {
+    rpcUrl: "http://chain:8545",
+    ...ethereum,
+    attestationServiceKeyFile: "attestation-service.pem",
+    nodes: [{ index: 1, seed, custodian: { privateKey: key } }],
+    bootstrap: ["/dns4/principal/tcp/4001/p2p/12D3KooWPrincipal"],
+  };
+
+  it("fills what the config leaves out; what the config gives wins", () => {
+    const raw = {
+      roles: ["worker", "gateway"],
+      dataDir: "/data",
+      ethereum: { rpcUrl: "http://my-own-chain:8545" },
+      deployment: { file: "/shared/deployment.json", node: 1 },
+    };
+    const c = resolveNodeConfig(applyDeployment(raw, deployment, "/shared"));
+    expect(c.ethereum.rpcUrl).toBe("http://my-own-chain:8545"); // the config's
+    expect(c.ethereum.enigmaAddress.toLowerCase()).toBe(ethereum.enigmaAddress.toLowerCase());
+    expect(c.attestation.serviceKeyFile).toBe("/shared/attestation-service.pem"); // relative to the file
+    expect(c.seed).toBe(seed);
+    expect(c.ethereum.privateKey).toBe(key);
+    expect(c.p2p.bootstrap).toEqual(deployment.bootstrap);
+  });
+
+  it("does not make the principal bootstrap to itself", () => {
+    const raw = { roles: ["principal"], dataDir: "/data", deployment: { file: "/d.json" } };
+    const c = resolveNodeConfig(applyDeployment(raw, deployment, "/"));
+    expect(c.p2p.bootstrap).toEqual([]);
+    expect(c.seed).toBeUndefined(); // no node index: no seed or key from the file
+  });
+
+  it("refuses a node index the file lacks, and a malformed file, naming the problem", () => {
+    const raw = { dataDir: "/data", deployment: { file: "/d.json", node: 7 } };
+    expect(() => applyDeployment(raw, deployment, "/")).toThrow(/no node 7/);
+    let problems: string[] = [];
+    try {
+      applyDeployment(raw, { ...deployment, enigmaAddress: "0x12" }, "/");
+    } catch (e) {
+      if (!isEnigmaError(e, ErrorCode.InvalidConfig)) throw e;
+      problems = e.details["problems"] as string[];
+    }
+    expect(problems.some((p) => p.startsWith("enigmaAddress"))).toBe(true);
   });
 });

@@ -29,6 +29,7 @@ import { decryptOutput, encryptCall } from "./envelope.js";
 import { fromChainError } from "./errors.js";
 import { defaultGzip, type Gzip } from "./gzip.js";
 import { NodeRpcClient } from "./rpc.js";
+import { SerialQueue, withRetries } from "./serial.js";
 import { TaskHandle, type TaskEvent, type TaskExecution, type TaskReceipt } from "./task.js";
 import { checkWorkerKey, verifyWorkerAttestation } from "./verify.js";
 
@@ -326,11 +327,14 @@ export class EnigmaClient {
     gasPx: bigint,
     emit: (e: TaskEvent) => void,
   ) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // One record at a time per client: concurrent tasks would otherwise read the same
-        // task nonce and race for the signer's transaction nonce.
-        return await this.#exclusive(async () => {
+    // One record at a time per client, retries included: concurrent tasks would otherwise read
+    // the same task nonce and race for the signer's transaction nonce, and a record retried
+    // after an epoch change must keep its place in line: tasks of one contract run in record
+    // order, so a task created later must not be recorded before it.
+    return this.#exclusive(() =>
+      withRetries(
+        this.#maxAttempts,
+        async (attempt) => {
           const p = await this.#prepare(scAddr);
           const call = encryptCall(
             p.user,
@@ -372,33 +376,29 @@ export class EnigmaClient {
             blockNumber: mined?.blockNumber ?? 0,
           });
           return { p: { ...p, taskId }, call };
-        });
-      } catch (e) {
-        const err = fromChainError(
-          e,
-          scAddr === undefined ? "createDeploymentTaskRecord" : "createTaskRecord",
-        );
-        // Retried: a new epoch started (re-select, re-encrypt), the task nonce was taken by
-        // another transaction of this sender, or the signer's transaction nonce raced.
-        const retry =
-          isEnigmaError(err, ErrorCode.WrongEpoch) ||
-          isEnigmaError(err, ErrorCode.TaskNonceMismatch) ||
-          isNonceRace(e);
-        if (!retry || attempt >= this.#maxAttempts) throw err;
-      }
-    }
+        },
+        (e) => {
+          const err = fromChainError(
+            e,
+            scAddr === undefined ? "createDeploymentTaskRecord" : "createTaskRecord",
+          );
+          // Retried: a new epoch started (re-select, re-encrypt), the task nonce was taken by
+          // another transaction of this sender, or the signer's transaction nonce raced.
+          const retry =
+            isEnigmaError(err, ErrorCode.WrongEpoch) ||
+            isEnigmaError(err, ErrorCode.TaskNonceMismatch) ||
+            isNonceRace(e);
+          return { retry, error: err };
+        },
+      ),
+    );
   }
 
   #exclusive<T>(f: () => Promise<T>): Promise<T> {
-    const run = this.#lock.then(f);
-    this.#lock = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.#queue.run(f);
   }
 
-  #lock: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   #recordedTaskId(
     logs: readonly { topics: readonly string[]; data: string }[],

@@ -225,7 +225,7 @@ export class Gateway {
     }
     if (input.preCode === undefined && (await store.getCode(input.contractAddress)) === undefined) {
       const sc = await chain.getSecretContract(input.contractAddress);
-      if (sc === undefined) {
+      if (sc === undefined && !(await this.#deploying(input.contractAddress))) {
         throw new EnigmaError(
           ErrorCode.SecretContractNotDeployed,
           `secret contract ${input.contractAddress} is not deployed`,
@@ -245,6 +245,18 @@ export class Gateway {
         log.warn({ taskId: input.taskId, err: String(e) }, "task input not gossiped");
       });
     return true;
+  }
+
+  /**
+   * A deployment of `contract` this node has the input of (a contract's address is its
+   * deployment task's id) and whose record is still pending: its tasks are accepted before it
+   * ran or committed, since workers run a contract's tasks in record order (the deployment
+   * first; if it fails, its tasks fail too).
+   */
+  async #deploying(contract: Hex): Promise<boolean> {
+    const input = taskInputSchema.safeParse(await this.#ctx.store.getMessage("input", contract));
+    if (!input.success || input.data.preCode === undefined) return false;
+    return (await this.#ctx.chain.getTaskRecord(contract))?.status === 1;
   }
 
   /** The task's record, waiting briefly for a chain endpoint that lags the client's. */

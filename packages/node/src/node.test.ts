@@ -278,6 +278,10 @@ describe("an Enigma network in one process", () => {
     });
     // An input that does not match the task's record on chain.
     const rec = await c.compute(scAddr, "get()", [], 1_000_000n);
+    // A pending task that is not a deployment is no contract either.
+    await expect(c.compute(rec.taskId, "get()", [])).rejects.toMatchObject({
+      code: ErrorCode.SecretContractNotDeployed,
+    });
     await expect(
       rpc(url, "sendTaskInput", {
         taskId: rec.taskId,

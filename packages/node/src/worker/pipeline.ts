@@ -4,7 +4,9 @@
 // contract run one at a time in the order of their records (block, log index), never in arrival
 // order: a ready task waits (up to the ordering window) for the inputs of earlier records, which
 // may be for the same contract, and a task whose earlier-recorded sibling already ran after it
-// fails instead of breaking the contract's delta order on chain.
+// fails instead of breaking the contract's delta order on chain. Across an epoch change the
+// order spans workers: a task also waits (up to FOREIGN_WAIT_MS) for the results of earlier
+// records of its contract that the previous worker still has to run.
 import {
   EnigmaError,
   ErrorCode,
@@ -58,6 +60,29 @@ interface Pending {
   receivedAt: number;
 }
 
+/** A task of another worker whose result this worker has not seen yet. */
+interface Foreign {
+  contract: string;
+  order: number;
+  since: number;
+}
+
+/**
+ * How long a task waits for the result of an earlier record of its contract selected to another
+ * worker (the contract moved at an epoch change while that worker was behind). Running without
+ * it would compute on state that misses that task's delta: both workers would write the same
+ * delta index, and the chain would reject one of them (DeltaOutOfOrder). Bounded, so that a
+ * previous worker that is gone does not stop the contract for good.
+ */
+export const FOREIGN_WAIT_MS = 30_000;
+/** How often a task held for another worker's result checks for it. */
+const FOREIGN_POLL_MS = 50;
+const DONE: ReadonlySet<string> = new Set([
+  TaskResultStatus.Success,
+  TaskResultStatus.Failed,
+  TaskResultStatus.EthereumFailure,
+]);
+
 export interface PipelineDeps {
   enclave: WorkerEnclave;
   batcher: ReceiptBatcher;
@@ -65,6 +90,8 @@ export interface PipelineDeps {
   sync: DeltaSync;
   /** Told about every result this worker produced (RPC notifications). */
   onResult?: (result: TaskResult) => void;
+  /** How long to wait for another worker's earlier task (default FOREIGN_WAIT_MS; tests). */
+  foreignWaitMs?: number;
 }
 
 export class TaskPipeline {
@@ -77,6 +104,10 @@ export class TaskPipeline {
   readonly #lastRun = new Map<string, number>();
   /** Contracts whose enclave copy may be behind the store (a delta came from elsewhere). */
   readonly #stale = new Set<string>();
+  /** Tasks selected to other workers, by task id, until their result is seen (or too old). */
+  readonly #foreign = new Map<string, Foreign>();
+  /** Tasks held for a foreign one (logged once). */
+  readonly #held = new Set<string>();
   /** Record look-ups in flight (inputs that arrived before the watcher saw their record). */
   readonly #fetching = new Map<string, Promise<void>>();
   #head = 0;
@@ -240,6 +271,10 @@ export class TaskPipeline {
     const window = config.worker.orderingWindowMs;
     // #head is the newest block with the configured confirmations on top already.
     const confirmed = (r: RecordInfo) => r.blockNumber <= this.#head;
+    const foreignWait = this.#d.foreignWaitMs ?? FOREIGN_WAIT_MS;
+    for (const [id, f] of this.#foreign) {
+      if (now - f.since > foreignWait) this.#foreign.delete(id);
+    }
     const entries = [...this.#pending.entries()]
       .filter((e): e is [string, Pending & { record: RecordInfo }] => e[1].record !== undefined)
       .sort((a, b) => recordOrder(a[1].record) - recordOrder(b[1].record));
@@ -274,6 +309,12 @@ export class TaskPipeline {
         epoch === undefined ? undefined : selectedWorker(input.contractAddress, epoch);
       if (selected !== this.#d.enclave.signer.toLowerCase()) {
         this.#pending.delete(taskId);
+        // Another worker's task: a later task of its contract on this worker waits for its result.
+        this.#foreign.set(taskId, {
+          contract: input.contractAddress.toLowerCase(),
+          order: recordOrder(record),
+          since: now,
+        });
         continue;
       }
       // Hold while an earlier record (maybe for the same contract) still lacks its input.
@@ -287,10 +328,53 @@ export class TaskPipeline {
         wakeAt = Math.min(wakeAt, blocker[1].record.seenAt + window + 1);
         continue;
       }
+      if (await this.#behindForeign(input.contractAddress, recordOrder(record), now)) {
+        if (!this.#held.has(taskId)) {
+          this.#held.add(taskId);
+          log.info(
+            { taskId, contract: input.contractAddress },
+            "task held for an earlier task of its contract on the previous worker",
+          );
+        }
+        wakeAt = Math.min(wakeAt, now + FOREIGN_POLL_MS);
+        continue;
+      }
+      this.#held.delete(taskId);
       this.#pending.delete(taskId);
       this.#enqueue(input, record, preCode);
     }
     if (wakeAt !== Infinity) this.#schedule(Math.max(1, wakeAt - Date.now()));
+  }
+
+  /**
+   * Whether an earlier record of `contract`, selected to another worker, has no result here yet
+   * (and is not older than FOREIGN_WAIT_MS). Forgets the ones that are done or too old.
+   */
+  async #behindForeign(contract: string, order: number, now: number): Promise<boolean> {
+    const c = contract.toLowerCase();
+    const foreignWait = this.#d.foreignWaitMs ?? FOREIGN_WAIT_MS;
+    let behind = false;
+    for (const [taskId, f] of [...this.#foreign]) {
+      if (now - f.since > foreignWait) {
+        this.#foreign.delete(taskId);
+        continue;
+      }
+      if (f.contract !== c || f.order >= order) continue;
+      const task = await this.#ctx.store.getTask(taskId);
+      if (task !== undefined && DONE.has(task.status)) {
+        this.#foreign.delete(taskId);
+        continue;
+      }
+      // Settled on chain without a result here (refunded, or committed while this node missed
+      // the gossip): nothing left to wait for.
+      const record = await this.#ctx.chain.getTaskRecord(taskId);
+      if (record !== undefined && record.status !== 1) {
+        this.#foreign.delete(taskId);
+        continue;
+      }
+      behind = true;
+    }
+    return behind;
   }
 
   #enqueue(input: TaskInput, record: RecordInfo, preCode: Uint8Array | undefined): void {

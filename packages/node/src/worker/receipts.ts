@@ -1,7 +1,10 @@
 // A worker's unconfirmed receipts go to Ethereum in one transaction per trigger: the end of the
 // epoch, or a task that asks for an Ethereum call (then everything pending, up to and including
 // it, is committed with the call). The queue lives in LevelDB, so a restart loses nothing, and
-// a receipt leaves it only in the same batch that marks its task committed.
+// a receipt leaves it only in the same batch that marks its task committed. A contract's deltas
+// go on chain in order: a receipt whose delta would land before the deltas of earlier tasks of
+// its contract (run by the previous worker of an epoch change, not committed yet) is held back
+// for a while, since the chain would accept it and then refuse those (DeltaOutOfOrder).
 import { isEnigmaError, type ChainReceipt } from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
 import { delay, type NodeContext } from "../context.js";
@@ -10,11 +13,23 @@ export type CommitTrigger = "epoch-end" | "ethereum-call" | "restart" | "batch-f
 
 /** Chain statuses: 1 pending, everything above is settled (2, 3, 4 committed; 5 refunded). */
 const PENDING = 1;
+const ZERO32 = /^0x0*$/;
+/**
+ * How long a receipt waits for the earlier deltas of its contract to be committed by another
+ * worker; after that it is committed anyway (that worker may be gone for good).
+ */
+export const HOLD_MAX_MS = 60_000;
+/** How often held receipts are tried again. */
+const HOLD_RETRY_MS = 250;
 
 export interface ReceiptBatcherOptions {
   /** Attempts per trigger on transient failures, with exponential backoff. */
   attempts?: number;
   baseDelayMs?: number;
+  /** How long a receipt waits for earlier deltas of its contract (default HOLD_MAX_MS). */
+  holdMaxMs?: number;
+  /** How often held receipts are tried again (default 250 ms). */
+  holdRetryMs?: number;
 }
 
 export class ReceiptBatcher {
@@ -22,7 +37,12 @@ export class ReceiptBatcher {
   readonly #enclave: WorkerEnclave;
   readonly #attempts: number;
   readonly #baseDelayMs: number;
+  readonly #holdMaxMs: number;
+  readonly #holdRetryMs: number;
   readonly #stopping = new AbortController();
+  /** Held receipts (task id) and since when. */
+  readonly #heldSince = new Map<string, number>();
+  #retry: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
   #queued: CommitTrigger | undefined;
   /** Called with the task ids of every committed batch and the chain's outcome per task. */
@@ -33,6 +53,8 @@ export class ReceiptBatcher {
     this.#enclave = enclave;
     this.#attempts = options.attempts ?? 5;
     this.#baseDelayMs = options.baseDelayMs ?? 200;
+    this.#holdMaxMs = options.holdMaxMs ?? HOLD_MAX_MS;
+    this.#holdRetryMs = options.holdRetryMs ?? HOLD_RETRY_MS;
   }
 
   /** Asks for a commit; triggers arriving while one runs are merged into one follow-up. */
@@ -56,18 +78,75 @@ export class ReceiptBatcher {
   /** Waits for the commit in flight; later triggers are ignored. */
   async stop(): Promise<void> {
     this.#stopping.abort();
+    clearTimeout(this.#retry);
     await this.#running;
   }
 
   async #commitAll(trigger: CommitTrigger): Promise<void> {
     const { store, config } = this.#ctx;
+    const held = new Set<string>();
     for (;;) {
-      const pending = await store.pendingReceipts();
-      if (pending.length === 0 || this.#stopping.signal.aborted) return;
+      const pending = (await store.pendingReceipts()).filter((r) => !held.has(r.taskId));
+      if (pending.length === 0 || this.#stopping.signal.aborted) break;
       const batch = pending.slice(0, config.worker.maxBatch);
-      const ok = await this.#commitBatch(batch, trigger);
+      for (const id of await this.#behindChain(batch)) held.add(id);
+      const ready = batch.filter((r) => !held.has(r.taskId));
+      if (ready.length === 0) continue;
+      const ok = await this.#commitBatch(ready, trigger);
       if (!ok) return;
     }
+    for (const id of this.#heldSince.keys()) if (!held.has(id)) this.#heldSince.delete(id);
+    if (held.size > 0 && !this.#stopping.signal.aborted && this.#retry === undefined) {
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        void this.trigger(trigger);
+      }, this.#holdRetryMs);
+      this.#retry.unref();
+    }
+  }
+
+  /**
+   * Receipts of `batch` to hold back: per contract, from its first receipt with a delta whose
+   * index is past the deltas committed on chain (earlier tasks of the contract, run by another
+   * worker, are not committed yet), unless it has waited longer than the hold limit.
+   */
+  async #behindChain(batch: readonly ChainReceipt[]): Promise<string[]> {
+    const { store, chain, log } = this.#ctx;
+    const hold: string[] = [];
+    const blocked = new Set<string>();
+    const checked = new Set<string>();
+    const now = Date.now();
+    for (const r of batch) {
+      const contract = r.scAddr.toLowerCase();
+      if (blocked.has(contract)) {
+        hold.push(r.taskId);
+        continue;
+      }
+      if (checked.has(contract) || ZERO32.test(r.stateDeltaHash)) continue;
+      checked.add(contract);
+      const index = (await store.getTask(r.taskId))?.result?.delta?.index;
+      if (index === undefined || index === 0) continue;
+      const committed = (await chain.getSecretContract(contract))?.stateDeltaHashes.length ?? 0;
+      if (index <= committed) continue;
+      const since = this.#heldSince.get(r.taskId) ?? now;
+      if (now - since > this.#holdMaxMs) {
+        log.warn(
+          { taskId: r.taskId, contract, index, committed },
+          "earlier deltas of the contract are still not committed: committing anyway",
+        );
+        continue;
+      }
+      if (!this.#heldSince.has(r.taskId)) {
+        log.info(
+          { taskId: r.taskId, contract, index, committed },
+          "receipt held until the earlier deltas of its contract are committed",
+        );
+      }
+      this.#heldSince.set(r.taskId, since);
+      blocked.add(contract);
+      hold.push(r.taskId);
+    }
+    return hold;
   }
 
   /** One batch, with retries; false when it gave up (the receipts stay pending). */

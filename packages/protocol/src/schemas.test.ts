@@ -234,4 +234,14 @@ describe("RPC result schemas (Discovery's shapes, as enigma-js reads them)", () 
       ),
     ).toEqual(["delta.key"]);
   });
+
+  it("JSON-RPC envelope", () => {
+    expect(
+      rpcRequestSchema.safeParse({ jsonrpc: "2.0", id: 1, method: "getInfo", params: {} }).success,
+    ).toBe(true);
+    expect(rpcRequestSchema.safeParse({ jsonrpc: "1.0", id: 1, method: "getInfo" }).success).toBe(
+      false,
+    );
+    expect(rpcRequestSchema.safeParse({ jsonrpc: "2.0", id: 1, method: "" }).success).toBe(false);
+  });
 });

@@ -25,6 +25,23 @@ export const ASC_FLAGS: readonly string[] = [
 ];
 
 /**
+ * The part of the compiler's API used here. The module is named through a variable so that
+ * TypeScript does not load its declarations: they declare AssemblyScript's own globals, which
+ * would change the standard library's types for every program that imports this package.
+ */
+interface AscApi {
+  main(
+    argv: string[],
+    options: {
+      stdout: { write(chunk: string | Uint8Array): boolean };
+      stderr: { write(chunk: string | Uint8Array): boolean };
+      writeFile(name: string, contents: string | Uint8Array): void;
+    },
+  ): Promise<{ error: Error | null }>;
+}
+const ASC_MODULE: string = "assemblyscript/asc";
+
+/**
  * Compiles an AssemblyScript secret contract to WebAssembly in memory.
  * Throws an Error whose message holds the compiler's diagnostics when compilation fails.
  *
@@ -46,7 +63,7 @@ export async function compileSecretContract(sourceFile: string): Promise<Compile
   // Imported on first use: the compiler costs about 1 s to load, and at import time it reads
   // `--wasm <path>` from process.argv (to load itself as WebAssembly), which would capture
   // `enigma sc exec --wasm <file>`.
-  const { default: asc } = await import("assemblyscript/asc");
+  const { default: asc } = (await import(ASC_MODULE)) as { default: AscApi };
   const { error } = await asc.main(
     [
       relative(baseDir, abs),

@@ -12,7 +12,12 @@ import {
 } from "@enigma/protocol";
 import { describe, expect, it } from "vitest";
 import { EnclaveIdentity } from "./identity.js";
-import { UserKeyExchange } from "./keyexchange.js";
+import {
+  HELD_USER_KEY_BYTES,
+  UserKeyExchange,
+  decodeHeldUserKey,
+  encodeHeldUserKey,
+} from "./keyexchange.js";
 import { thrownCode } from "@enigma/protocol/testing";
 
 const id = EnclaveIdentity.generate(new TextEncoder().encode("key exchange test seed"));
@@ -105,6 +110,33 @@ describe("UserKeyExchange", () => {
     expect(kx.release(u.publicKey)).toBe(true);
     expect(kx.has(u.publicKey)).toBe(false);
     expect(() => new UserKeyExchange(id, { maxKeys: 0 })).toThrow(/maxKeys/);
+  });
+
+  it("hands each new key to persist before returning it, and restores held keys", () => {
+    let now = 1_000;
+    const kept: Uint8Array[] = [];
+    const user = generateKeyPair();
+    const kx = new UserKeyExchange(id, {
+      ttlMs: 100,
+      now: () => now,
+      persist: (k) => kept.push(encodeHeldUserKey(k)),
+    });
+    const { workerEncryptionKey } = kx.newKey(user.publicKey);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toHaveLength(HELD_USER_KEY_BYTES);
+    const msg = encryptTo(user.privateKey, workerEncryptionKey, utf8("after a restart"));
+    // A new exchange (a restarted enclave) restored from what was persisted opens it.
+    const restored = new UserKeyExchange(id, {
+      ttlMs: 100,
+      now: () => now,
+      restore: kept.map(decodeHeldUserKey),
+    });
+    expect(restored.decrypt(user.publicKey, msg)).toEqual(utf8("after a restart"));
+    // Expired keys are not restored.
+    now += 100;
+    const late = new UserKeyExchange(id, { now: () => now, restore: kept.map(decodeHeldUserKey) });
+    expect(late.has(user.publicKey)).toBe(false);
+    expect(() => decodeHeldUserKey(new Uint8Array(3))).toThrow(/bytes/);
   });
 
   it("is reproducible with a seed", () => {

@@ -30,6 +30,37 @@ export interface KeyExchangeOptions {
   now?: () => number;
   /** Makes the enclave keys reproducible (seeded devnets); random otherwise. */
   seed?: Uint8Array;
+  /** Keys held before a restart, oldest first (expired ones are skipped). */
+  restore?: Iterable<HeldUserKey>;
+  /** Called with every new key before it is handed out (the enclave seals it to disk). */
+  persist?: (key: HeldUserKey) => void;
+}
+
+/** A key the enclave holds for a user: what it needs to decrypt and encrypt for them. */
+export interface HeldUserKey {
+  /** The user's 64-byte public key. */
+  userPubKey: Uint8Array;
+  /** The 32-byte shared key derived with the enclave's per-request key pair. */
+  sharedKey: Uint8Array;
+  expiresAt: number;
+}
+
+/** Bytes of an encoded `HeldUserKey`: user key, shared key, u64be expiry. */
+export const HELD_USER_KEY_BYTES = 64 + 32 + 8;
+
+export function encodeHeldUserKey(k: HeldUserKey): Uint8Array {
+  return concatBytes(k.userPubKey, k.sharedKey, u64be(BigInt(k.expiresAt)));
+}
+
+export function decodeHeldUserKey(b: Uint8Array): HeldUserKey {
+  if (b.length !== HELD_USER_KEY_BYTES) {
+    throw new EnigmaError(
+      ErrorCode.InvalidArgument,
+      `a held user key is ${HELD_USER_KEY_BYTES} bytes`,
+    );
+  }
+  const expiry = new DataView(b.buffer, b.byteOffset + 96, 8).getBigUint64(0);
+  return { userPubKey: b.slice(0, 64), sharedKey: b.slice(64, 96), expiresAt: Number(expiry) };
 }
 
 /** What `getWorkerEncryptionKey` returns: a fresh enclave public key and its signature. */
@@ -71,6 +102,7 @@ export class UserKeyExchange {
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #seed: Uint8Array | undefined;
+  readonly #persist: ((key: HeldUserKey) => void) | undefined;
   #counter = 0n;
 
   constructor(identity: EnclaveIdentity, options: KeyExchangeOptions = {}) {
@@ -80,6 +112,11 @@ export class UserKeyExchange {
     this.#ttlMs = positiveInt("ttlMs", options.ttlMs ?? 30 * 60_000);
     this.#now = options.now ?? Date.now;
     this.#seed = options.seed?.slice();
+    this.#persist = options.persist;
+    const now = this.#now();
+    for (const k of options.restore ?? []) {
+      if (k.expiresAt > now) this.#hold(bytesToHex(k.userPubKey), k.sharedKey.slice(), k.expiresAt);
+    }
   }
 
   /**
@@ -94,20 +131,11 @@ export class UserKeyExchange {
         ? generateKeyPair()
         : generateKeyPair(concatBytes(this.#seed, u64be(this.#counter++), user));
     const expiresAt = this.#now() + this.#ttlMs;
-    const id = bytesToHex(user);
-    const keys = this.#users.get(id) ?? [];
-    this.#users.delete(id); // re-insert at the end: map order is newest-key order
-    keys.unshift({ sharedKey: deriveSharedKey(pair.privateKey, user), expiresAt });
-    this.#size++;
+    const sharedKey = deriveSharedKey(pair.privateKey, user);
     pair.privateKey.fill(0);
-    while (keys.length > this.#maxPerUser) this.#dropOldest(keys);
-    this.#users.set(id, keys);
-    while (this.#size > this.#maxKeys) {
-      const [oldestId, oldest] = this.#users.entries().next().value ?? [];
-      if (oldestId === undefined || oldest === undefined) break;
-      this.#dropOldest(oldest);
-      if (oldest.length === 0) this.#users.delete(oldestId);
-    }
+    // Kept before it is handed out: a task encrypted to it survives a restart of the enclave.
+    this.#persist?.({ userPubKey: user, sharedKey, expiresAt });
+    this.#hold(bytesToHex(user), sharedKey, expiresAt);
     return {
       workerEncryptionKey: pair.publicKey,
       workerSig: this.#identity.signWorkerKey(pair.publicKey),
@@ -179,6 +207,21 @@ export class UserKeyExchange {
   /** Keys currently held (expired ones included until pruned). */
   get size(): number {
     return this.#size;
+  }
+
+  #hold(id: string, sharedKey: Uint8Array, expiresAt: number): void {
+    const keys = this.#users.get(id) ?? [];
+    this.#users.delete(id); // re-insert at the end: map order is newest-key order
+    keys.unshift({ sharedKey, expiresAt });
+    this.#size++;
+    while (keys.length > this.#maxPerUser) this.#dropOldest(keys);
+    this.#users.set(id, keys);
+    while (this.#size > this.#maxKeys) {
+      const [oldestId, oldest] = this.#users.entries().next().value ?? [];
+      if (oldestId === undefined || oldest === undefined) break;
+      this.#dropOldest(oldest);
+      if (oldest.length === 0) this.#users.delete(oldestId);
+    }
   }
 
   #dropOldest(keys: Key[]): void {

@@ -1,36 +1,45 @@
-// The receipts a worker enclave produced, so that it signs a batch for `commitReceipts` only
-// of its own receipts, also after a restart (the node keeps unconfirmed receipts across
-// restarts and commits them later). Kept in memory and appended, sealed, to a file.
+// Sealed, append-only logs of fixed-size records inside the enclave directory, kept in memory
+// too: the receipts a worker enclave produced (so that it signs a batch for `commitReceipts`
+// only of its own receipts, also after a restart), and the user keys it handed out (so that a
+// task whose input arrived before a crash still decrypts after the restart).
 import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { EnigmaError, ErrorCode, bytesToHex, concatBytes } from "@enigma/protocol";
+import { EnigmaError, ErrorCode, bytesToHex, concatBytes, hexToBytes } from "@enigma/protocol";
 import type { Sealer } from "./sealing.js";
 
-const LABEL = "enigma.receipts.v1";
-const HASH = 32;
+export interface SealedLogOptions {
+  /** Sealing label of the records (binds the file to its purpose). */
+  label: string;
+  /** Bytes per record. */
+  recordBytes: number;
+  /** Records kept at most; the oldest are dropped first. */
+  max: number;
+  /** On open: records to drop (for example expired ones). */
+  keep?: (record: Uint8Array) => boolean;
+}
 
 /**
- * A bounded, persistent set of 32-byte receipt hashes, oldest dropped first.
+ * A bounded, persistent, ordered set of fixed-size records, oldest dropped first.
  *
- * File layout: records of `u32be length || sealed blob` (label `enigma.receipts.v1`), each blob
- * holding whole 32-byte hashes. One record is appended per receipt; a torn last record (a
- * crash while appending) is dropped on open; the file is rewritten (atomically) when it has
- * gone a quarter past `max` entries, keeping the newest `max`.
+ * File layout: entries of `u32be length || sealed blob`, each blob holding whole records. One
+ * entry is appended per record; a torn last entry (a crash while appending) is dropped on
+ * open; the file is rewritten (atomically) when it has gone a quarter past `max` records, or
+ * when opening dropped something, keeping the newest `max`.
  */
-export class ReceiptLog {
+export class SealedLog {
   readonly #file: string;
   readonly #sealer: Sealer;
-  readonly #max: number;
-  readonly #hashes = new Set<string>();
+  readonly #o: SealedLogOptions;
+  readonly #records = new Set<string>();
 
-  private constructor(file: string, sealer: Sealer, max: number) {
+  private constructor(file: string, sealer: Sealer, o: SealedLogOptions) {
     this.#file = file;
     this.#sealer = sealer;
-    this.#max = max;
+    this.#o = o;
   }
 
-  /** Reads `file` (absent means empty); throws `SealedDataRejected` for a foreign or altered record. */
-  static open(file: string, sealer: Sealer, max = 100_000): ReceiptLog {
-    const log = new ReceiptLog(file, sealer, max);
+  /** Reads `file` (absent means empty); throws `SealedDataRejected` for a foreign or altered entry. */
+  static open(file: string, sealer: Sealer, o: SealedLogOptions): SealedLog {
+    const log = new SealedLog(file, sealer, o);
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(readFileSync(file));
@@ -39,69 +48,110 @@ export class ReceiptLog {
       throw e;
     }
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let o = 0;
-    let torn = false;
-    while (o < bytes.length) {
-      if (o + 4 > bytes.length || o + 4 + dv.getUint32(o) > bytes.length) {
-        torn = true;
+    let at = 0;
+    let dropped = false;
+    while (at < bytes.length) {
+      if (at + 4 > bytes.length || at + 4 + dv.getUint32(at) > bytes.length) {
+        dropped = true; // torn
         break;
       }
-      const len = dv.getUint32(o);
-      const plain = sealer.unseal(LABEL, bytes.subarray(o + 4, o + 4 + len));
-      if (plain.length % HASH !== 0) {
-        throw new EnigmaError(
-          ErrorCode.SealedDataRejected,
-          "a sealed receipt record has a wrong size",
-        );
+      const len = dv.getUint32(at);
+      const plain = sealer.unseal(o.label, bytes.subarray(at + 4, at + 4 + len));
+      if (plain.length % o.recordBytes !== 0) {
+        throw new EnigmaError(ErrorCode.SealedDataRejected, "a sealed record has a wrong size", {
+          details: { label: o.label },
+        });
       }
-      for (let h = 0; h < plain.length; h += HASH) log.#remember(plain.subarray(h, h + HASH));
-      o += 4 + len;
+      for (let r = 0; r < plain.length; r += o.recordBytes) {
+        const rec = plain.subarray(r, r + o.recordBytes);
+        if (o.keep === undefined || o.keep(rec)) log.#remember(rec);
+        else dropped = true;
+      }
+      at += 4 + len;
     }
-    if (torn || log.#hashes.size > log.#max) log.#rewrite();
+    if (dropped || log.#records.size > o.max) log.#rewrite();
     return log;
   }
 
-  has(hash: Uint8Array): boolean {
-    return this.#hashes.has(bytesToHex(hash));
+  has(record: Uint8Array): boolean {
+    return this.#records.has(bytesToHex(record));
   }
 
   get size(): number {
-    return this.#hashes.size;
+    return this.#records.size;
   }
 
-  /** Remembers a hash, persisting it before returning. */
-  add(hash: Uint8Array): void {
-    if (this.has(hash)) return;
-    this.#remember(hash);
-    if (this.#hashes.size > this.#max + (this.#max >> 2)) {
+  /** The records, oldest first. */
+  values(): Uint8Array[] {
+    return [...this.#records].map((r) => hexToBytes(r));
+  }
+
+  /** Remembers a record, persisting it before returning. */
+  add(record: Uint8Array): void {
+    if (record.length !== this.#o.recordBytes) {
+      throw new EnigmaError(
+        ErrorCode.InvalidArgument,
+        `a record must be ${this.#o.recordBytes} bytes`,
+      );
+    }
+    if (this.has(record)) return;
+    this.#remember(record);
+    if (this.#records.size > this.#o.max + (this.#o.max >> 2)) {
       this.#rewrite();
       return;
     }
-    appendFileSync(this.#file, record(this.#sealer.seal(LABEL, hash)), { mode: 0o600 });
+    appendFileSync(this.#file, entry(this.#sealer.seal(this.#o.label, record)), { mode: 0o600 });
   }
 
-  #remember(hash: Uint8Array): void {
-    const id = bytesToHex(hash);
-    this.#hashes.delete(id); // re-insert at the end: Set order is age order
-    this.#hashes.add(id);
+  #remember(record: Uint8Array): void {
+    const id = bytesToHex(record);
+    this.#records.delete(id); // re-insert at the end: Set order is age order
+    this.#records.add(id);
   }
 
   #rewrite(): void {
-    while (this.#hashes.size > this.#max) {
-      const oldest = this.#hashes.values().next();
+    while (this.#records.size > this.#o.max) {
+      const oldest = this.#records.values().next();
       if (oldest.done === true) break;
-      this.#hashes.delete(oldest.value);
+      this.#records.delete(oldest.value);
     }
-    const all = concatBytes(
-      ...[...this.#hashes].map((h) => Uint8Array.from(Buffer.from(h.slice(2), "hex"))),
-    );
+    const all = concatBytes(...this.values());
     const tmp = `${this.#file}.${process.pid}.tmp`;
-    writeFileSync(tmp, record(this.#sealer.seal(LABEL, all)), { mode: 0o600 });
+    writeFileSync(tmp, entry(this.#sealer.seal(this.#o.label, all)), { mode: 0o600 });
     renameSync(tmp, this.#file);
   }
 }
 
-function record(blob: Uint8Array): Uint8Array {
+/** The 32-byte hashes of the receipts a worker enclave produced. */
+export class ReceiptLog {
+  readonly #log: SealedLog;
+
+  private constructor(log: SealedLog) {
+    this.#log = log;
+  }
+
+  /** Reads `file` (absent means empty); throws `SealedDataRejected` for a foreign or altered record. */
+  static open(file: string, sealer: Sealer, max = 100_000): ReceiptLog {
+    return new ReceiptLog(
+      SealedLog.open(file, sealer, { label: "enigma.receipts.v1", recordBytes: 32, max }),
+    );
+  }
+
+  has(hash: Uint8Array): boolean {
+    return this.#log.has(hash);
+  }
+
+  get size(): number {
+    return this.#log.size;
+  }
+
+  /** Remembers a hash, persisting it before returning. */
+  add(hash: Uint8Array): void {
+    this.#log.add(hash);
+  }
+}
+
+function entry(blob: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + blob.length);
   new DataView(out.buffer).setUint32(0, blob.length);
   out.set(blob, 4);

@@ -285,6 +285,11 @@ describe("WorkerEnclave", () => {
     );
     again.loadContract(contract, wasm.counter, deltas);
     expect(again.deltaCount(contract)).toBe(3);
+    // A task encrypted to a key handed out before the restart still decrypts (the key was
+    // sealed): a worker killed between taking an input and running it loses nothing.
+    const fromBefore = again.compute(user.task(contract, "get()"));
+    expect(fromBefore.success).toBe(true);
+    expect(u64(user.output(fromBefore))).toBe(2n);
     const user2 = new User(again);
     const next = again.compute(user2.task(contract, "increment()"));
     expect(u64(user2.output(next))).toBe(3n);

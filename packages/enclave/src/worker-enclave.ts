@@ -29,8 +29,13 @@ import {
   type EnclaveAttester,
 } from "./enclave-base.js";
 import type { EnclaveIdentity, EnclaveMeasurement } from "./identity.js";
-import { UserKeyExchange } from "./keyexchange.js";
-import { ReceiptLog } from "./receipt-log.js";
+import {
+  HELD_USER_KEY_BYTES,
+  UserKeyExchange,
+  decodeHeldUserKey,
+  encodeHeldUserKey,
+} from "./keyexchange.js";
+import { ReceiptLog, SealedLog } from "./receipt-log.js";
 import { ContractInstance, holderKey, type TaskOutcome } from "./runtime/contract.js";
 import { ContractRuntime, type RuntimeOptions } from "./runtime/execute.js";
 import type { EncryptedDelta } from "./state/deltas.js";
@@ -41,6 +46,10 @@ import { StateKeyStore } from "./statekeys.js";
 export const STATE_KEYS_FILE = "statekeys.sealed";
 /** File name of the sealed log of receipts the worker enclave produced. */
 export const RECEIPTS_FILE = "receipts.sealed";
+/** File name of the sealed log of the keys the worker enclave handed out to users. */
+export const USER_KEYS_FILE = "userkeys.sealed";
+/** User keys kept at most (in memory and in the sealed log). */
+const MAX_USER_KEYS = 10_000;
 
 const ZERO32: Hex = `0x${"00".repeat(32)}`;
 const ZERO_ADDRESS: Hex = `0x${"00".repeat(20)}`;
@@ -140,6 +149,7 @@ export class WorkerEnclave {
     keys: StateKeyStore,
     receipts: ReceiptLog,
     eip712: Eip712,
+    userKeys: SealedLog,
   ) {
     this.#dir = o.dir;
     this.#seed = o.seed?.slice();
@@ -150,10 +160,14 @@ export class WorkerEnclave {
     this.#keys = keys;
     this.#receipts = receipts;
     this.#eip712 = eip712;
-    this.#kx = new UserKeyExchange(
-      identity,
-      o.seed === undefined ? {} : { seed: subSeed(o.seed, "/enigma/user-key-exchange") },
-    );
+    this.#kx = new UserKeyExchange(identity, {
+      ...(o.seed === undefined ? {} : { seed: subSeed(o.seed, "/enigma/user-key-exchange") }),
+      maxKeys: MAX_USER_KEYS,
+      restore: userKeys.values().map(decodeHeldUserKey),
+      persist: (k) => {
+        userKeys.add(encodeHeldUserKey(k));
+      },
+    });
     this.#runtime = new ContractRuntime(o.runtime);
   }
 
@@ -177,7 +191,14 @@ export class WorkerEnclave {
       keys = new StateKeyStore(identity);
     }
     const receipts = ReceiptLog.open(join(o.dir, RECEIPTS_FILE), sealer);
-    return new WorkerEnclave(o, identity, sealer, attestation, keys, receipts, eip712);
+    const now = Date.now();
+    const userKeys = SealedLog.open(join(o.dir, USER_KEYS_FILE), sealer, {
+      label: "enigma.userkeys.v1",
+      recordBytes: HELD_USER_KEY_BYTES,
+      max: MAX_USER_KEYS,
+      keep: (r) => decodeHeldUserKey(r).expiresAt > now,
+    });
+    return new WorkerEnclave(o, identity, sealer, attestation, keys, receipts, eip712, userKeys);
   }
 
   /** A fresh encryption key for a user, signed by the enclave (RPC `getWorkerEncryptionKey`). */

@@ -181,6 +181,9 @@ export class TaskPipeline {
         if (p?.record === undefined) this.#pending.delete(taskId);
         return;
       }
+      // The record is on chain, so the head is at least its block: without confirmations to
+      // wait for, the task need not wait for the watcher's next poll to reach that block.
+      if (this.#ctx.config.ethereum.confirmations === 0) this.onBlock(r.blockNumber);
       const events = await chain.getEvents(r.blockNumber, r.blockNumber);
       const e = events.find((x) => x.type === "TaskRecordCreated" && x.taskId === taskId);
       if (this.#pending.get(taskId)?.record !== undefined) return; // the watcher was faster

@@ -351,7 +351,10 @@ export class TestClient {
       } catch (e) {
         // The failed send consumed a nonce in the NonceManager: re-read it from the chain.
         this.#wallet.reset();
-        const data = (e as { data?: unknown }).data;
+        // ethers puts the revert data on the error, or (when it cannot decode the node's error,
+        // "could not coalesce error") on the JSON-RPC error it wraps.
+        const data =
+          (e as { data?: unknown }).data ?? (e as { error?: { data?: unknown } }).error?.data;
         if (attempt >= 3 || typeof data !== "string" || !data.startsWith(wrongEpoch)) throw e;
       }
     }

@@ -5,13 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientError, eeConstants, once, type Task } from "./enigma-js.js";
 import {
   addr,
-  commitEpoch,
-  deploy,
-  example,
-  executed,
   selectionsAgree,
   startCompatNetwork,
   type CompatNetwork,
+  committedCalculator,
+  engBalance as balanceOf,
 } from "./harness.js";
 
 const ENG = 10 ** 8;
@@ -22,19 +20,14 @@ let calculator: string;
 
 beforeAll(async () => {
   net = await startCompatNetwork({ seed: "compat-admin", taskTimeoutBlocks: TIMEOUT_BLOCKS });
-  const t = await deploy(net, example("calculator"), "construct()", []);
-  expect((await executed(net, t)).engStatus).toBe("SUCCESS");
-  calculator = t.scAddr;
-  expect(await commitEpoch(net, [t])).toEqual([2]);
+  calculator = await committedCalculator(net);
 }, 120_000);
 
 afterAll(async () => {
   await net.stop();
 });
 
-async function engBalance(account: string): Promise<bigint> {
-  return BigInt(await net.enigma.tokenContract.methods.balanceOf(account).call());
-}
+const engBalance = (account: string) => balanceOf(net, account);
 
 describe("worker admin through the client", () => {
   it("reads workers: status, stake, signer, and finds a worker by its signer", async () => {

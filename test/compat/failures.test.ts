@@ -17,6 +17,8 @@ import {
   selectionsAgree,
   startCompatNetwork,
   type CompatNetwork,
+  committedCalculator,
+  engBalance as balanceOf,
 } from "./harness.js";
 
 let net: CompatNetwork;
@@ -24,19 +26,14 @@ let calculator: string;
 
 beforeAll(async () => {
   net = await startCompatNetwork({ seed: "compat-failures" });
-  const t = await deploy(net, example("calculator"), "construct()", []);
-  expect((await executed(net, t)).engStatus).toBe("SUCCESS");
-  calculator = t.scAddr;
-  expect(await commitEpoch(net, [t])).toEqual([2]);
+  calculator = await committedCalculator(net);
 }, 120_000);
 
 afterAll(async () => {
   await net.stop();
 });
 
-async function engBalance(account: string): Promise<bigint> {
-  return BigInt(await net.enigma.tokenContract.methods.balanceOf(account).call());
-}
+const engBalance = (account: string) => balanceOf(net, account);
 
 /** The error text the enclave encrypted back to the user, decrypted by the client. */
 function errorText(t: Task): string {
@@ -58,6 +55,24 @@ async function failsAndCharges(send: () => Promise<Task>): Promise<Task> {
   expect(before - (await engBalance(sender))).toBe(used * BigInt(task.gasPx));
   expect(await net.enigma.verifyTaskStatus(failed)).toBe(true);
   return failed;
+}
+
+/** `createTask` (worker key fetched, inputs encrypted; nothing recorded yet) for `add(1, 2)`. */
+function createAdd(): Promise<Task> {
+  const args: [unknown, string][] = [
+    [1, "uint256"],
+    [2, "uint256"],
+  ];
+  const task = net.enigma.createTask(
+    "add(uint256,uint256)",
+    args,
+    1_000_000,
+    1,
+    net.senders[0] ?? "",
+    calculator,
+    false,
+  );
+  return once<Task>(task, eeConstants.CREATE_TASK);
 }
 
 /** A module whose constructor traps: (memory 1) (func deploy unreachable) (func call). */
@@ -143,23 +158,8 @@ describe("compute tasks that fail", () => {
   });
 
   it("inputs encrypted with a key that is not the worker's: failed, nothing charged", async () => {
-    const sender = net.senders[0] ?? "";
     await failsAndCharges(async () => {
-      const task = await once<Task>(
-        net.enigma.createTask(
-          "add(uint256,uint256)",
-          [
-            [1, "uint256"],
-            [2, "uint256"],
-          ],
-          1_000_000,
-          1,
-          sender,
-          calculator,
-          false,
-        ),
-        eeConstants.CREATE_TASK,
-      );
+      const task = await createAdd();
       // The dApp encrypts the function under a key of its own instead of the shared one.
       const wrongKey = "11".repeat(32);
       task.encryptedFn = utils.encryptMessage(wrongKey, "add(uint256,uint256)");
@@ -182,22 +182,7 @@ describe("compute tasks that fail", () => {
   });
 
   it("sent to a worker that is not the selected one: the node refuses the input", async () => {
-    const sender = net.senders[0] ?? "";
-    const task = await once<Task>(
-      net.enigma.createTask(
-        "add(uint256,uint256)",
-        [
-          [1, "uint256"],
-          [2, "uint256"],
-        ],
-        1_000_000,
-        1,
-        sender,
-        calculator,
-        false,
-      ),
-      eeConstants.CREATE_TASK,
-    );
+    const task = await createAdd();
     const selected = addr(task.workerAddress);
     const other = net.devnet.workers.map((w) => w.signer.toLowerCase()).find((w) => w !== selected);
     expect(other).toBeDefined();

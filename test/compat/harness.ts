@@ -237,3 +237,17 @@ export async function selectionsAgree(net: CompatNetwork): Promise<number> {
   }
   return net.sent.length;
 }
+
+/** The ENG balance (grains) of `account`, read through the client's token contract. */
+export async function engBalance(net: CompatNetwork, account: string): Promise<bigint> {
+  return BigInt(await net.enigma.tokenContract.methods.balanceOf(account).call());
+}
+
+/** Deploys the calculator example and commits it (status 2); resolves with its address. */
+export async function committedCalculator(net: CompatNetwork): Promise<string> {
+  const t = await deploy(net, example("calculator"), "construct()", []);
+  if ((await executed(net, t)).engStatus !== "SUCCESS") throw new Error("calculator failed");
+  const [status] = await commitEpoch(net, [t]);
+  if (status !== 2) throw new Error(`calculator deployment ended with status ${String(status)}`);
+  return t.scAddr;
+}

@@ -41,6 +41,7 @@ import {
   type Devnet,
   type DevnetNode,
 } from "../../packages/devnet/src/index.js";
+import { waitFor } from "../../packages/node/src/testnet.fixture.js";
 
 const SEED = "e2e-lifecycle";
 const GAS = { gasLimit: 5_000_000n, gasPx: 1n };
@@ -264,21 +265,6 @@ async function storedDeltaHashes(c: EnigmaClient, taskIds: readonly string[]): P
     out.push(bytesToHex(keccak256(hexToBytes(result.delta.data))));
   }
   return out;
-}
-
-/** Polls `probe` until it gives a value (for state with no event to await). */
-async function waitFor<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Mines to the next epoch and waits until every given task's receipt is on chain. */
@@ -580,15 +566,19 @@ describe("task lifecycle on a multi-process devnet", () => {
     );
     // The gateway learns it from the chain too.
     const close2Id = await close2.submitted();
-    await waitFor(async () => {
-      const raw = await c.rpc.call("getTaskStatus", {
-        taskId: close2Id.slice(2),
-        workerAddress: workerOf(close2).slice(2),
-        withResult: false,
-      });
-      const s = parseRpcResult("getTaskStatus", raw).result;
-      return s.status === "ETHEREUMFAILURE" ? true : undefined;
-    }, "ETHEREUMFAILURE at the gateway");
+    await waitFor(
+      async () => {
+        const raw = await c.rpc.call("getTaskStatus", {
+          taskId: close2Id.slice(2),
+          workerAddress: workerOf(close2).slice(2),
+          withResult: false,
+        });
+        const s = parseRpcResult("getTaskStatus", raw).result;
+        return s.status === "ETHEREUMFAILURE" ? true : undefined;
+      },
+      "ETHEREUMFAILURE at the gateway",
+      30_000,
+    );
     const late = c.computeTask(poll2Addr, "cast_vote(bytes32,bool)", [voter(2), false], {
       ...GAS,
       returnTypes: ["bool"],

@@ -13,8 +13,8 @@ import {
   startChain,
   type DevnetOptions,
 } from "@enigma/devnet";
-import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import type { CliIo } from "./main.js";
+import { parseBlockTime } from "./devnet.js";
 
 export const DEFAULT_DEPLOYMENT_FILE = ".chain/deployment.json";
 /** Nobody else mines on a chain alone: blocks come on an interval unless told otherwise. */
@@ -45,18 +45,8 @@ function intArg(name: string) {
 
 /** Validates the flags (InvalidConfig names the field) without starting anything. */
 export function chainOptionsFromFlags(opts: ChainFlags): DevnetOptions {
-  let blockTime: number | "auto" = DEFAULT_BLOCK_TIME;
-  if (opts.blockTime !== undefined) {
-    if (opts.blockTime === "auto") blockTime = "auto";
-    else if (/^\d+$/.test(opts.blockTime)) blockTime = Number(opts.blockTime);
-    else {
-      throw new EnigmaError(
-        ErrorCode.InvalidConfig,
-        `--block-time must be "auto" or milliseconds, got "${opts.blockTime}"`,
-        { details: { path: "blockTime" } },
-      );
-    }
-  }
+  const blockTime =
+    opts.blockTime === undefined ? DEFAULT_BLOCK_TIME : parseBlockTime(opts.blockTime);
   const options = resolveDevnetOptions(opts.preset, {
     workers: opts.workers,
     epochBlocks: opts.epochBlocks,

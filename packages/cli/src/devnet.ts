@@ -57,20 +57,20 @@ function withConfigFlags(cmd: Command): Command {
     .option("--seed <s>", "seed for keys and randomness");
 }
 
+/** `--block-time`: "auto" or whole milliseconds; InvalidConfig otherwise. */
+export function parseBlockTime(flag: string): number | "auto" {
+  if (flag === "auto") return "auto";
+  if (/^\d+$/.test(flag)) return Number(flag);
+  throw new EnigmaError(
+    ErrorCode.InvalidConfig,
+    `--block-time must be "auto" or milliseconds, got "${flag}"`,
+    { details: { path: "blockTime" } },
+  );
+}
+
 /** Validates the flags into devnet options (InvalidConfig names the field). */
 export function devnetOptionsFromFlags(opts: ConfigFlags): DevnetOptions {
-  let blockTime: number | "auto" | undefined;
-  if (opts.blockTime !== undefined) {
-    if (opts.blockTime === "auto") blockTime = "auto";
-    else if (/^\d+$/.test(opts.blockTime)) blockTime = Number(opts.blockTime);
-    else {
-      throw new EnigmaError(
-        ErrorCode.InvalidConfig,
-        `--block-time must be "auto" or milliseconds, got "${opts.blockTime}"`,
-        { details: { path: "blockTime" } },
-      );
-    }
-  }
+  const blockTime = opts.blockTime === undefined ? undefined : parseBlockTime(opts.blockTime);
   return resolveDevnetOptions(opts.preset, {
     workers: opts.workers,
     epochBlocks: opts.epochBlocks,
@@ -118,7 +118,8 @@ export async function readRecord(dir: string): Promise<DevnetRecord | undefined>
   return r as DevnetRecord;
 }
 
-async function rpcCall(url: string, method: string, params: unknown): Promise<unknown> {
+/** One JSON-RPC 2.0 call over HTTP with a short timeout (status checks of chain and nodes). */
+export async function rpcCall(url: string, method: string, params: unknown): Promise<unknown> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -14,7 +14,14 @@ import {
   type RsaTrustRoot,
 } from "@enigma/protocol";
 import { JsonRpcProvider, Network as EthersNetwork, Wallet } from "ethers";
-import { DEFAULT_DEVNET_DIR, RECORD, isAlive, readRecord, type DevnetRecord } from "./devnet.js";
+import {
+  DEFAULT_DEVNET_DIR,
+  RECORD,
+  isAlive,
+  readRecord,
+  rpcCall,
+  type DevnetRecord,
+} from "./devnet.js";
 
 /** The flags `withNetworkFlags` adds, as commander hands them over (all strings). */
 export interface NetworkFlags {
@@ -196,18 +203,6 @@ function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function jsonRpc(url: string, method: string, params: unknown): Promise<unknown> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    signal: AbortSignal.timeout(3_000),
-  });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (body.error !== undefined) throw new Error(body.error.message);
-  return body.result;
-}
-
 /** A connection to a resolved network; `close()` releases every socket and timer. */
 export interface Connection {
   readonly net: Network;
@@ -230,7 +225,7 @@ export async function connect(
 ): Promise<Connection> {
   let chainId: bigint;
   try {
-    chainId = BigInt(String(await jsonRpc(net.rpcUrl, "eth_chainId", [])));
+    chainId = BigInt(String(await rpcCall(net.rpcUrl, "eth_chainId", [])));
   } catch (e) {
     throw new EnigmaError(
       ErrorCode.ChainError,
@@ -239,7 +234,7 @@ export async function connect(
   }
   if (net.gateway !== undefined) {
     try {
-      await jsonRpc(net.gateway, "getInfo", {});
+      await rpcCall(net.gateway, "getInfo", {});
     } catch (e) {
       throw new EnigmaError(
         ErrorCode.RpcTransport,

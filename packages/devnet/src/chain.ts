@@ -37,6 +37,7 @@ import { deployEnigma } from "./deploy.js";
 import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
 import { peerIdOfSeed } from "./peer-id.js";
 import { seededAttestationService } from "./service-key.js";
+import { Teardown } from "./teardown.js";
 
 /** 1 ENG in grains (8 decimals). */
 export const ENG = 10n ** 8n;
@@ -233,17 +234,8 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
   const progress = o.onProgress ?? (() => undefined);
   const base = baseSeed(options.seed);
   const dir = resolve(o.dir);
-  const undo: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const f of undo.reverse()) {
-      try {
-        await f();
-      } catch {
-        // Keep stopping the rest.
-      }
-    }
-    undo.length = 0;
-  };
+  const undo = new Teardown();
+  const cleanup = () => undo.run();
 
   try {
     progress("starting the chain");

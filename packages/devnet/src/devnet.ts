@@ -38,6 +38,7 @@ import {
   type DevnetAccount,
 } from "./chain.js";
 import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+import { Teardown } from "./teardown.js";
 
 const WORKER_STAKE = "100";
 
@@ -206,16 +207,9 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
   const base = baseSeed(options.seed);
 
   // Everything started so far, stopped in reverse order by `cleanup`.
-  const undo: (() => Promise<void>)[] = [];
+  const undo = new Teardown();
   const cleanup = async () => {
-    for (const f of undo.reverse()) {
-      try {
-        await f();
-      } catch {
-        // Keep stopping the rest: one failed stop must not leave other processes behind.
-      }
-    }
-    undo.length = 0;
+    await undo.run();
     if (temporary) await rm(dir, { recursive: true, force: true });
   };
 

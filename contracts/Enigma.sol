@@ -13,6 +13,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Attestation} from "./libraries/Attestation.sol";
+import {ReceiptLog} from "./libraries/ReceiptLog.sol";
 import {TaskRecord} from "./libraries/TaskRecord.sol";
 import {WorkerSelection} from "./libraries/WorkerSelection.sol";
 
@@ -125,13 +126,25 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         bytes report;
     }
 
+    /// @dev slot 0: owner | status | lastDeltaSeq | deltaCount; the delta hashes themselves live
+    /// in receipt logs, located by `deltaRuns` (one slot per contract per batch).
     struct StoredContract {
         address owner;
         SecretContractStatus status;
-        uint64 lastDeltaSeq; // record order of the task that wrote the last delta
+        uint48 lastDeltaSeq; // record order of the task that wrote the last delta
+        uint40 deltaCount;
         bytes32 preCodeHash;
         bytes32 codeHash;
-        bytes32[] stateDeltaHashes;
+        DeltaRun[] deltaRuns;
+    }
+
+    /// @dev `count` consecutive deltas of one contract committed by one batch: words
+    /// `[at, at + count)` of receipt log `log`, the first being the contract's delta `first`.
+    struct DeltaRun {
+        uint48 log;
+        uint16 at;
+        uint16 count;
+        uint40 first;
     }
 
     /// @dev slot 0: firstBlockNumber | inclusionBlockNumber | totalStake.
@@ -148,7 +161,8 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     struct Head {
         uint64 currentFirstBlock;
         uint32 epochCount;
-        uint64 taskCount;
+        uint48 taskCount;
+        uint48 logCount; // receipt logs created (one per committed batch)
     }
 
     // ============================================ Events ===========================================
@@ -232,6 +246,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     error DeltaOutOfOrder(bytes32 scAddr, bytes32 taskId);
     error InsufficientGasForCallback();
     error TaskNotTimedOut(bytes32 taskId, uint256 refundableFromBlock);
+    error BatchTooLarge(uint256 count, uint256 max);
 
     // ============================================ State ============================================
 
@@ -244,6 +259,10 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     bytes32 public constant WORKERS_PARAMS_TYPEHASH = keccak256(
         "WorkersParams(uint256 blockNumber,uint256 seed,uint256 nonce)"
     );
+
+    /// @notice Receipts one `commitReceipts` may carry (its receipt log holds up to two words per
+    /// receipt: the output hash and a delta hash).
+    uint256 public constant MAX_RECEIPTS_PER_BATCH = 256;
 
     IERC20 public immutable TOKEN;
     address public immutable PRINCIPAL;
@@ -538,15 +557,17 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         // A fresh (sender, nonce) pair can never name an existing record.
         tasks[taskId] = TaskRecord.Stored({
             sender: msg.sender,
-            blockNumber: uint64(block.number),
             status: TaskRecord.RECORD_CREATED,
             isDeployment: isDeployment,
+            log: 0,
+            logIndex: 0,
             gasLimit: gasLimit,
             gasPx: gasPx,
             seq: h.taskCount,
             epoch: h.epochCount - 1,
-            inputsHash: inputsHash,
-            outputHash: bytes32(0)
+            // A block number needs 48 bits for the next nine million years at one block a second.
+            blockNumber: uint48(block.number),
+            inputsHash: inputsHash
         });
         head.taskCount = h.taskCount + 1;
         emit TaskRecordCreated(taskId, inputsHash, gasLimit, gasPx, msg.sender, block.number);
@@ -577,18 +598,34 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         address[] payees;
         uint256[] refunds;
         uint256 payeeCount;
+        // The receipt log being built: word i is receipt i's output hash; the batch's deltas
+        // follow, grouped by contract (one `DeltaRun` per contract and batch).
+        uint48 logId;
+        bytes log;
+        bytes32[] deltas; // in commit order
+        uint256[] deltaRun; // the run of each delta
+        uint256 deltaCount;
+        bytes32[] runScAddr;
+        uint256[] runFirst; // the contract's index of the run's first delta
+        uint256[] runCount;
+        uint256 runTotal;
     }
+
+    /// @dev Tags the transient slots that map a contract to its run in the current batch.
+    bytes32 private constant RUN_SLOT_TAG = keccak256("Enigma.commitReceipts.run");
 
     /// @notice Commits a batch of task results signed once by the selected worker's enclave
     /// (EIP-712 `ReceiptBatch(Receipt[] receipts)`, domain `Enigma`/`1` with chain id and this
     /// contract). Anyone may submit it. Every task must be pending and selected to the signer
     /// in its epoch; deltas of a contract must come in task-record order. Fees: `gasUsed *
-    /// gasPx` to the worker's stake, the rest back to each sender.
+    /// gasPx` to the worker's stake, the rest back to each sender. Output and delta hashes are
+    /// written once, to the batch's receipt log (see `ReceiptLog`).
     /// @dev A task's Ethereum call gets `CALLBACK_GAS_LIMIT` gas; if it fails the task ends
     /// with status 4 and no delta, and the rest of the batch still commits.
     function commitReceipts(Receipt[] calldata receipts, bytes calldata sig) external nonReentrant {
         uint256 count = receipts.length;
         if (count == 0) revert EmptyBatch();
+        if (count > MAX_RECEIPTS_PER_BATCH) revert BatchTooLarge(count, MAX_RECEIPTS_PER_BATCH);
         BatchCtx memory c;
         c.signer = ECDSA.recover(_hashBatch(receipts), sig);
         address custodian = custodianOf[c.signer];
@@ -598,10 +635,18 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         c.selEpoch = type(uint32).max;
         c.payees = new address[](count);
         c.refunds = new uint256[](count);
+        c.logId = head.logCount;
+        c.log = ReceiptLog.alloc(2 * count);
+        c.deltas = new bytes32[](count);
+        c.deltaRun = new uint256[](count);
+        c.runScAddr = new bytes32[](count);
+        c.runFirst = new uint256[](count);
+        c.runCount = new uint256[](count);
 
         for (uint256 i = 0; i < count; ++i) {
-            _commitOne(c, receipts[i], sig);
+            _commitOne(c, i, receipts[i], sig);
         }
+        _writeLog(c, count);
 
         w.balance += c.workerFees;
         emit ReceiptsCommitted(c.signer, count, c.workerFees);
@@ -610,7 +655,12 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         }
     }
 
-    function _commitOne(BatchCtx memory c, Receipt calldata r, bytes calldata sig) internal {
+    function _commitOne(
+        BatchCtx memory c,
+        uint256 index,
+        Receipt calldata r,
+        bytes calldata sig
+    ) internal {
         TaskRecord.Stored storage t = tasks[r.taskId];
         if (t.status != TaskRecord.RECORD_CREATED) revert TaskNotPending(r.taskId, t.status);
         if (r.gasUsed > t.gasLimit) revert GasUsedAboveLimit(r.taskId, r.gasUsed, t.gasLimit);
@@ -632,7 +682,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
 
         // Effects first; the optional call comes last and can only downgrade this task to 4.
         t.status = status;
-        t.outputHash = r.outputHash;
+        t.log = c.logId;
+        t.logIndex = uint16(index);
+        ReceiptLog.set(c.log, index, r.outputHash);
         uint256 workerFee = uint256(r.gasUsed) * t.gasPx;
         c.workerFees += workerFee;
         _addRefund(c, t.sender, t.fee() - workerFee);
@@ -646,18 +698,18 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             emit ReceiptFailedETH(r.taskId, sig);
             return;
         }
-        _applySuccess(t, sc, r, c.signer, sig);
+        _applySuccess(c, t, sc, r, sig);
     }
 
     /// @dev A verified task: registers a deployed contract, appends the delta in record order.
     function _applySuccess(
+        BatchCtx memory c,
         TaskRecord.Stored storage t,
         StoredContract storage sc,
         Receipt calldata r,
-        address signer,
         bytes calldata sig
     ) internal {
-        uint256 deltaIndex = sc.stateDeltaHashes.length;
+        uint256 deltaIndex = sc.deltaCount;
         if (t.isDeployment) {
             sc.owner = t.sender;
             sc.status = SecretContractStatus.Deployed;
@@ -670,9 +722,70 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             if (deltaIndex != 0 && t.seq <= sc.lastDeltaSeq)
                 revert DeltaOutOfOrder(r.scAddr, r.taskId);
             sc.lastDeltaSeq = t.seq;
-            sc.stateDeltaHashes.push(r.stateDeltaHash);
+            sc.deltaCount = uint40(deltaIndex + 1);
+            _addDelta(c, r.scAddr, deltaIndex, r.stateDeltaHash);
         }
-        _emitVerified(r, deltaIndex, signer, sig);
+        _emitVerified(r, deltaIndex, c.signer, sig);
+    }
+
+    /// @dev Files a delta under its contract's run of this batch (a transient slot per contract
+    /// finds the run in constant time; `_writeLog` clears them).
+    function _addDelta(BatchCtx memory c, bytes32 scAddr, uint256 index, bytes32 hash) internal {
+        bytes32 slot = keccak256(abi.encode(RUN_SLOT_TAG, scAddr));
+        uint256 run;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            run := tload(slot)
+        }
+        if (run == 0) {
+            run = c.runTotal;
+            c.runScAddr[run] = scAddr;
+            c.runFirst[run] = index;
+            c.runTotal = run + 1;
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                tstore(slot, add(run, 1))
+            }
+        } else {
+            --run;
+        }
+        ++c.runCount[run];
+        c.deltas[c.deltaCount] = hash;
+        c.deltaRun[c.deltaCount] = run;
+        ++c.deltaCount;
+    }
+
+    /// @dev Writes the batch's receipt log: the outputs (already in place), then each contract's
+    /// deltas as one run, in order of the contracts' first delta in the batch.
+    function _writeLog(BatchCtx memory c, uint256 outputs) internal {
+        uint256[] memory next = new uint256[](c.runTotal);
+        uint256 at = outputs;
+        for (uint256 run = 0; run < c.runTotal; ++run) {
+            bytes32 scAddr = c.runScAddr[run];
+            uint256 n = c.runCount[run];
+            next[run] = at;
+            contracts[scAddr].deltaRuns.push(
+                DeltaRun({
+                    log: c.logId,
+                    at: uint16(at),
+                    count: uint16(n),
+                    first: uint40(c.runFirst[run])
+                })
+            );
+            at += n;
+            bytes32 slot = keccak256(abi.encode(RUN_SLOT_TAG, scAddr));
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                tstore(slot, 0)
+            }
+        }
+        for (uint256 j = 0; j < c.deltaCount; ++j) {
+            uint256 run = c.deltaRun[j];
+            ReceiptLog.set(c.log, next[run], c.deltas[j]);
+            ++next[run];
+        }
+        head.logCount = c.logId + 1;
+        ReceiptLog.deploy(c.log, at, c.logId);
     }
 
     function _emitVerified(
@@ -700,7 +813,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         uint32 epoch,
         bytes32 scAddr,
         bytes32 taskId
-    ) internal {
+    ) internal view {
         // Consecutive receipts of one contract and epoch share the draw.
         if (epoch != c.selEpoch || scAddr != c.selScAddr) {
             Epoch storage e = epochs[epoch];
@@ -787,13 +900,28 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     }
 
     function getTaskRecord(bytes32 taskId) external view returns (TaskRecord.View memory) {
-        return tasks[taskId].toView();
+        return tasks[taskId].toView(head.logCount);
     }
 
     function getSecretContract(bytes32 scAddr) external view returns (SecretContract memory) {
         StoredContract storage s = contracts[scAddr];
-        return
-            SecretContract(s.owner, s.preCodeHash, s.codeHash, s.stateDeltaHashes, uint8(s.status));
+        bytes32[] memory deltas = _deltaHashes(s, 0, type(uint256).max);
+        return SecretContract(s.owner, s.preCodeHash, s.codeHash, deltas, uint8(s.status));
+    }
+
+    /// @notice Number of committed state deltas of `scAddr` (ours; Discovery's client counts
+    /// `getSecretContract(..).stateDeltaHashes`).
+    function countStateDeltas(bytes32 scAddr) external view returns (uint256) {
+        return _deltaTotal(contracts[scAddr]);
+    }
+
+    /// @notice State delta hashes `[start, stop)` of `scAddr`, clamped to the list (ours).
+    function getStateDeltaHashes(
+        bytes32 scAddr,
+        uint256 start,
+        uint256 stop
+    ) external view returns (bytes32[] memory) {
+        return _deltaHashes(contracts[scAddr], start, stop);
     }
 
     function countSecretContracts() external view returns (uint256) {
@@ -899,6 +1027,44 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         if (selected == address(0)) return new address[](0);
         group = new address[](1);
         group[0] = selected;
+    }
+
+    function _deltaTotal(StoredContract storage s) internal view returns (uint256) {
+        uint256 n = s.deltaRuns.length;
+        if (n == 0) return 0;
+        DeltaRun storage last = s.deltaRuns[n - 1];
+        return uint256(last.first) + last.count;
+    }
+
+    /// @dev Delta hashes `[start, stop)` (clamped) read from the receipt logs of the runs.
+    function _deltaHashes(
+        StoredContract storage s,
+        uint256 start,
+        uint256 stop
+    ) internal view returns (bytes32[] memory out) {
+        uint256 total = _deltaTotal(s);
+        if (stop > total) stop = total;
+        if (start >= stop) return new bytes32[](0);
+        out = new bytes32[](stop - start);
+        DeltaRun[] storage runs = s.deltaRuns;
+        // The last run whose first delta is at or before `start` (runs are contiguous).
+        uint256 lo = 0;
+        uint256 hi = runs.length;
+        while (hi - lo > 1) {
+            uint256 mid = (lo + hi) / 2;
+            if (runs[mid].first <= start) lo = mid;
+            else hi = mid;
+        }
+        uint256 filled = 0;
+        for (uint256 r = lo; filled < out.length; ++r) {
+            DeltaRun memory run = runs[r];
+            uint256 skip = start + filled - run.first;
+            uint256 take = run.count - skip;
+            if (take > out.length - filled) take = out.length - filled;
+            address log = ReceiptLog.addressOf(address(this), run.log);
+            ReceiptLog.copy(log, run.at + skip, take, out, filled);
+            filled += take;
+        }
     }
 
     /// @dev Binary search for the last epoch whose first block is at or before `blockNumber`.

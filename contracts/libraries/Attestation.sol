@@ -62,7 +62,7 @@ library Attestation {
         address signer,
         bytes memory report,
         bytes memory signature
-    ) internal view returns (Result) {
+    ) public view returns (Result) {
         uint256 len = report.length;
         uint256 minLen = HEAD.length + STATUS_KEY.length + BODY_KEY.length + QUOTE_B64_CHARS + 4;
         if (len < minLen || !_hasAt(report, 0, HEAD)) return Result.Malformed;

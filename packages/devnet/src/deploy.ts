@@ -1,5 +1,6 @@
 /**
- * Deploys the Ethereum layer (`EnigmaToken` when no token is given, then `Enigma`) from the
+ * Deploys the Ethereum layer (`EnigmaToken` when no token is given, the `Attestation` library,
+ * then `Enigma` linked to it) from the
  * Hardhat artifacts with a plain ethers signer, so that the devnet, scripts and tests share
  * one deployment path and need no Hardhat runtime.
  *
@@ -55,14 +56,20 @@ export interface EnigmaDeployment {
 interface Artifact {
   abi: InterfaceAbi;
   bytecode: string;
+  /** Library placeholders in `bytecode`: source -> library -> byte ranges. */
+  linkReferences?: Record<string, Record<string, { start: number; length: number }[]>>;
 }
 
 // Same depth from src/ and dist/: packages/devnet/<src|dist>/ -> the repository root.
 const ARTIFACTS = new URL("../../../artifacts/contracts/", import.meta.url);
 
-/** Reads a compiled contract (`pnpm build:contracts` first). */
+/**
+ * Reads a compiled contract (`pnpm build:contracts` first). `name` may carry the source's folder
+ * under `dir` (`libraries/Attestation`).
+ */
 export async function readArtifact(name: string, dir: URL = ARTIFACTS): Promise<Artifact> {
-  const url = new URL(`${name}.sol/${name}.json`, dir);
+  const base = name.slice(name.lastIndexOf("/") + 1);
+  const url = new URL(`${name}.sol/${base}.json`, dir);
   let text: string;
   try {
     text = await readFile(url, "utf8");
@@ -75,6 +82,35 @@ export async function readArtifact(name: string, dir: URL = ARTIFACTS): Promise<
   return JSON.parse(text) as Artifact;
 }
 
+/**
+ * `artifact.bytecode` with every library placeholder replaced by its address. Throws when a
+ * library the bytecode needs has no address in `libraries` (by library name).
+ */
+export function linkBytecode(artifact: Artifact, libraries: Record<string, string>): string {
+  let code = artifact.bytecode;
+  for (const bySource of Object.values(artifact.linkReferences ?? {})) {
+    for (const [lib, refs] of Object.entries(bySource)) {
+      const address = libraries[lib];
+      if (address === undefined) throw new Error(`bytecode needs library ${lib}: no address given`);
+      const hex = address.toLowerCase().replace(/^0x/, "");
+      if (!/^[0-9a-f]{40}$/.test(hex)) throw new Error(`library ${lib}: bad address ${address}`);
+      for (const { start, length } of refs) {
+        if (length !== 20) throw new Error(`library ${lib}: a ${String(length)}-byte placeholder`);
+        // Offsets are in bytes of the code; the string has a 0x prefix.
+        const at = 2 + start * 2;
+        code = code.slice(0, at) + hex + code.slice(at + 40);
+      }
+    }
+  }
+  return code;
+}
+
+async function deployed(factory: ContractFactory, args: unknown[] = []): Promise<string> {
+  const c = await factory.deploy(...args);
+  await c.waitForDeployment();
+  return c.getAddress();
+}
+
 export async function deployEnigma(
   deployer: Signer,
   params: EnigmaDeployParams,
@@ -83,17 +119,23 @@ export async function deployEnigma(
   let token: Contract;
   if (params.token === undefined) {
     const a = await readArtifact("EnigmaToken");
-    const deployed = await new ContractFactory(a.abi, a.bytecode, deployer).deploy();
-    await deployed.waitForDeployment();
-    token = new Contract(await deployed.getAddress(), a.abi, deployer);
+    token = new Contract(
+      await deployed(new ContractFactory(a.abi, a.bytecode, deployer)),
+      a.abi,
+      deployer,
+    );
   } else {
     const a = await readArtifact("EnigmaToken");
     token = new Contract(params.token, a.abi, deployer);
   }
   const tokenAddress = await token.getAddress();
+  // The report check is an external library: inlined, Enigma's code would pass EIP-170's limit.
+  const lib = await readArtifact("libraries/Attestation");
+  const attestationLibrary = await deployed(new ContractFactory(lib.abi, lib.bytecode, deployer));
   const a = await readArtifact("Enigma");
+  const bytecode = linkBytecode(a, { Attestation: attestationLibrary });
   const att = params.attestation;
-  const deployed = await new ContractFactory(a.abi, a.bytecode, deployer).deploy(
+  const enigmaAddress = await deployed(new ContractFactory(a.abi, bytecode, deployer), [
     {
       token: tokenAddress,
       principal: params.principal,
@@ -112,9 +154,7 @@ export async function deployEnigma(
       mrSigners: att.mrSigners,
       minIsvSvn: att.minIsvSvn ?? 0,
     },
-  );
-  await deployed.waitForDeployment();
-  const enigmaAddress = await deployed.getAddress();
+  ]);
   return {
     enigma: new Contract(enigmaAddress, a.abi, deployer),
     token,

@@ -1,4 +1,4 @@
-import { ErrorCode, isEnigmaError } from "@enigma/protocol";
+import { ErrorCode, isEnigmaError, MAX_RECEIPTS_PER_BATCH } from "@enigma/protocol";
 import { describe, expect, it } from "vitest";
 import { applyDeployment, resolveNodeConfig } from "./config.js";
 
@@ -42,6 +42,14 @@ describe("resolveNodeConfig", () => {
     expect(problems.some((p) => p.startsWith("ethereum.privateKey:"))).toBe(true);
     expect(problems.some((p) => p.startsWith("worker.stake:"))).toBe(true);
     expect(problems.some((p) => p.startsWith("attestation:"))).toBe(true);
+  });
+
+  it("bounds worker.maxBatch by what one commitReceipts accepts", () => {
+    const ok = { dataDir: "/d", ethereum, attestation };
+    const max = resolveNodeConfig({ ...ok, worker: { maxBatch: MAX_RECEIPTS_PER_BATCH } });
+    expect(max.worker.maxBatch).toBe(256);
+    const problems = problemsOf({ ...ok, worker: { maxBatch: MAX_RECEIPTS_PER_BATCH + 1 } });
+    expect(problems.some((p) => p.startsWith("worker.maxBatch:"))).toBe(true);
   });
 
   it("reports every problem with its path at once", () => {

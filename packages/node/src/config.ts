@@ -1,5 +1,5 @@
 import { isAbsolute, join } from "node:path";
-import { EnigmaError, ErrorCode, validationIssues } from "@enigma/protocol";
+import { EnigmaError, ErrorCode, MAX_RECEIPTS_PER_BATCH, validationIssues } from "@enigma/protocol";
 import { z } from "zod";
 
 const port = z.number().int().min(0).max(65_535);
@@ -56,7 +56,7 @@ export const NodeUserConfigSchema = z
          */
         orderingWindowMs: z.number().int().min(0).max(60_000).default(1000),
         /** Most receipts committed in one transaction. */
-        maxBatch: z.number().int().min(1).max(500).default(100),
+        maxBatch: z.number().int().min(1).max(MAX_RECEIPTS_PER_BATCH).default(100),
       })
       .strict()
       .default({ stake: "100", orderingWindowMs: 1000, maxBatch: 100 }),

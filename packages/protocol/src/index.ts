@@ -122,6 +122,7 @@ export {
   ENIGMA_EIP712_NAME,
   ENIGMA_EIP712_VERSION,
   enigmaDomain,
+  MAX_RECEIPTS_PER_BATCH,
   RECEIPT_BATCH_TYPES,
   WORKERS_PARAMS_TYPES,
 } from "./abi/receipts.js";

@@ -21,6 +21,9 @@ export function enigmaDomain(
   };
 }
 
+/** Receipts one `commitReceipts` may carry (the contract's `MAX_RECEIPTS_PER_BATCH`). */
+export const MAX_RECEIPTS_PER_BATCH = 256;
+
 /** One task result, as `commitReceipts` takes it (zero values mean "none"). */
 export interface ChainReceipt {
   taskId: string;

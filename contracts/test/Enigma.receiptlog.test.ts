@@ -1,0 +1,241 @@
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import { concat, type Contract, getCreateAddress, keccak256, toUtf8Bytes, Wallet } from "ethers";
+import { MAX_RECEIPTS_PER_BATCH } from "@enigma/protocol";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  as,
+  createTask,
+  currentFirstBlock,
+  deploySecretContract,
+  mined,
+  receipt,
+  revertOf,
+  selectedEnclave,
+  setup,
+  signBatch,
+  taskIdOf,
+  taskRecord,
+  ZERO32,
+  type Env,
+} from "./fixture.js";
+import { useChain } from "./chain.js";
+
+let ethers: HardhatEthers;
+useChain((e) => {
+  ethers = e;
+});
+
+const h = (s: string) => keccak256(toUtf8Bytes(s));
+
+function user(env: Env, i = 0) {
+  const u = env.users[i];
+  if (u === undefined) throw new Error("user");
+  return u;
+}
+
+async function commit(env: Env, enclave: Wallet, receipts: ReturnType<typeof receipt>[]) {
+  const sig = await signBatch(env, enclave, receipts);
+  return mined(env.enigma.getFunction("commitReceipts")(receipts, sig));
+}
+
+/** Code of the receipt log the last commit created (Enigma's latest CREATE). */
+async function lastLogCode(env: Env): Promise<string> {
+  const nonce = await ethers.provider.getTransactionCount(env.enigmaAddress);
+  return ethers.provider.getCode(getCreateAddress({ from: env.enigmaAddress, nonce: nonce - 1 }));
+}
+
+async function deltas(env: Env, scAddr: string): Promise<string[]> {
+  const sc = (await env.enigma.getFunction("getSecretContract")(scAddr)) as {
+    stateDeltaHashes: string[];
+  };
+  return [...sc.stateDeltaHashes];
+}
+
+async function deltaRange(env: Env, scAddr: string, start: number, stop: number | bigint) {
+  return [
+    ...((await env.enigma.getFunction("getStateDeltaHashes")(scAddr, start, stop)) as string[]),
+  ];
+}
+
+/** Two secret contracts selected to the same worker (deploys until two collide). */
+async function twoContractsOfOneWorker(env: Env) {
+  const byWorker = new Map<string, { scAddr: string; delta0: string }[]>();
+  for (let i = 0; i < 8; i++) {
+    const delta0 = h(`delta0 of contract ${i}`);
+    const { scAddr, enclave } = await deploySecretContract(env, user(env), delta0);
+    const list = byWorker.get(enclave.address) ?? [];
+    list.push({ scAddr, delta0 });
+    byWorker.set(enclave.address, list);
+    const [a, b] = list;
+    if (a !== undefined && b !== undefined) return { a, b, enclave };
+  }
+  throw new Error("no two contracts share a worker");
+}
+
+describe("Enigma: receipt logs (output and delta hashes written once per batch)", () => {
+  it("lays a batch out as outputs then each contract's deltas, and the getters read them back", async () => {
+    const env = await setup(ethers);
+    const { a, b, enclave } = await twoContractsOfOneWorker(env);
+    const u = user(env, 1);
+    const [a1, b1, a2, b2, a3, f, pending] = [
+      await createTask(env, u),
+      await createTask(env, u),
+      await createTask(env, u),
+      await createTask(env, u),
+      await createTask(env, u),
+      await createTask(env, u),
+      await createTask(env, u),
+    ];
+    const rs = [
+      receipt({ taskId: a1, scAddr: a.scAddr, gasUsed: 1n, stateDeltaHash: h("a1") }),
+      receipt({ taskId: b1, scAddr: b.scAddr, gasUsed: 1n, stateDeltaHash: h("b1") }),
+      receipt({ taskId: a2, scAddr: a.scAddr, gasUsed: 1n }),
+      receipt({ taskId: b2, scAddr: b.scAddr, gasUsed: 1n, stateDeltaHash: h("b2") }),
+      receipt({ taskId: a3, scAddr: a.scAddr, gasUsed: 1n, stateDeltaHash: h("a3") }),
+      receipt({ taskId: f, scAddr: a.scAddr, gasUsed: 1n, success: false }),
+    ];
+    const rc = await commit(env, enclave, rs);
+
+    // The log: a STOP, the six output hashes in receipt order, then a's deltas, then b's.
+    expect(await lastLogCode(env)).toBe(
+      concat(["0x00", ...rs.map((r) => r.outputHash), h("a1"), h("a3"), h("b1"), h("b2")]),
+    );
+    for (const r of rs) expect((await taskRecord(env, r.taskId)).outputHash).toBe(r.outputHash);
+    expect((await taskRecord(env, f)).status).toBe(3n);
+    expect((await taskRecord(env, pending)).outputHash).toBe(ZERO32);
+
+    expect(await deltas(env, a.scAddr)).toEqual([a.delta0, h("a1"), h("a3")]);
+    expect(await deltas(env, b.scAddr)).toEqual([b.delta0, h("b1"), h("b2")]);
+    // Discovery's event index: the delta's position, or the count for a task without one.
+    const indexes = rc.logs
+      .map((l) => env.enigma.interface.parseLog(l))
+      .filter((e) => e?.name === "ReceiptVerified")
+      .map((e) => [e?.args[0] as string, e?.args[5] as bigint]);
+    expect(indexes).toEqual([
+      [a1, 1n],
+      [b1, 1n],
+      [a2, 2n],
+      [b2, 2n],
+      [a3, 2n],
+    ]);
+
+    // A second batch extends a's list with a second run; ranges cross runs and clamp.
+    const a4 = await createTask(env, u);
+    await commit(env, enclave, [
+      receipt({ taskId: a4, scAddr: a.scAddr, gasUsed: 1n, stateDeltaHash: h("a4") }),
+    ]);
+    const all = [a.delta0, h("a1"), h("a3"), h("a4")];
+    expect(await deltas(env, a.scAddr)).toEqual(all);
+    expect(await env.enigma.getFunction("countStateDeltas")(a.scAddr)).toBe(4n);
+    expect(await deltaRange(env, a.scAddr, 1, 4)).toEqual(all.slice(1, 4));
+    expect(await deltaRange(env, a.scAddr, 2, 3)).toEqual([h("a3")]);
+    expect(await deltaRange(env, a.scAddr, 3, 100)).toEqual([h("a4")]);
+    expect(await deltaRange(env, a.scAddr, 0, 2n ** 64n)).toEqual(all);
+    expect(await deltaRange(env, a.scAddr, 2, 2)).toEqual([]);
+    expect(await deltaRange(env, a.scAddr, 3, 1)).toEqual([]);
+    expect(await deltaRange(env, a.scAddr, 9, 12)).toEqual([]);
+    const unknown = h("no such contract");
+    expect(await env.enigma.getFunction("countStateDeltas")(unknown)).toBe(0n);
+    expect(await deltaRange(env, unknown, 0, 10)).toEqual([]);
+    expect(await deltas(env, unknown)).toEqual([]);
+  });
+
+  it("commits a full batch of 256 receipts with deltas; 257 are refused before anything else", async () => {
+    const env = await setup(ethers);
+    const { scAddr, enclave } = await deploySecretContract(env, user(env), h("delta0"));
+    const u = user(env, 2);
+    const nonce = Number(await env.enigma.getFunction("getUserTaskDeployments")(u.address));
+    const inputs = Array.from({ length: 256 }, (_, i) => h(`inputs ${i}`));
+    // Two transactions: 256 records in one would pass the chain's per-transaction gas cap.
+    for (const half of [inputs.slice(0, 128), inputs.slice(128)]) {
+      await mined(
+        as(env.enigma, u).getFunction("createTaskRecords")(
+          half,
+          1000n,
+          100n,
+          await currentFirstBlock(env),
+        ),
+      );
+    }
+    const ids = inputs.map((_, i) => taskIdOf(u.address, BigInt(nonce + i)));
+    const rs = ids.map((taskId, i) =>
+      receipt({ taskId, scAddr, gasUsed: 7n, stateDeltaHash: h(`delta ${i + 1}`) }),
+    );
+
+    const tooMany = [...rs, rs[0] ?? receipt({ taskId: ZERO32, scAddr, gasUsed: 0n })];
+    expect(await revertOf(env, env.enigma.getFunction("commitReceipts")(tooMany, "0x"))).toEqual({
+      name: "BatchTooLarge",
+      args: [257n, 256n],
+    });
+    // The node's `worker.maxBatch` is bounded by the protocol's copy of the constant.
+    expect(await env.enigma.getFunction("MAX_RECEIPTS_PER_BATCH")()).toBe(
+      BigInt(MAX_RECEIPTS_PER_BATCH),
+    );
+
+    await commit(env, enclave, rs);
+    // 1 + 512 words: the largest log a batch writes, well under EIP-170's 24,576 bytes.
+    expect((await lastLogCode(env)).length).toBe(2 + 2 * (1 + 512 * 32));
+    expect(await deltas(env, scAddr)).toEqual([h("delta0"), ...rs.map((r) => r.stateDeltaHash)]);
+    for (const i of [0, 1, 127, 128, 255]) {
+      const r = rs[i];
+      if (r === undefined) throw new Error("receipt");
+      const t = await taskRecord(env, r.taskId);
+      expect([t.status, t.outputHash]).toEqual([2n, r.outputHash]);
+    }
+    expect(await selectedEnclave(env, scAddr)).toEqual(enclave);
+  });
+});
+
+describe("ReceiptLog library", () => {
+  let harness: Contract;
+  let harnessAddress: string;
+  beforeAll(async () => {
+    harness = await ethers.deployContract("ReceiptLogHarness");
+    harnessAddress = await harness.getAddress();
+  });
+
+  it("derives a log's address from its number exactly as CREATE does, at every nonce width", async () => {
+    const creator = Wallet.createRandom().address;
+    for (const id of [0, 1, 126, 127, 128, 254, 255, 256, 65_534, 65_535, 2 ** 24, 2 ** 40]) {
+      expect(await harness.getFunction("addressOf")(creator, id)).toBe(
+        getCreateAddress({ from: creator, nonce: id + 1 }),
+      );
+    }
+  });
+
+  it("writes words as unrunnable code, reads them back, and bounds the size", async () => {
+    const words = Array.from({ length: 5 }, (_, i) => h(`word ${i}`));
+    const rc = await mined(harness.getFunction("write")(words));
+    const log = harness.interface.parseLog(rc.logs[0] ?? { topics: [], data: "0x" })
+      ?.args[0] as string;
+    expect(log).toBe(getCreateAddress({ from: harnessAddress, nonce: 1 }));
+    expect(await ethers.provider.getCode(log)).toBe(concat(["0x00", ...words]));
+    expect(await harness.getFunction("word")(log, 3)).toBe(words[3]);
+    expect(await harness.getFunction("word")(log, 5)).toBe(ZERO32);
+    expect([...((await harness.getFunction("read")(log, 1, 3)) as string[])]).toEqual(
+      words.slice(1, 4),
+    );
+    // Calling it runs the STOP: nothing happens, nothing is returned.
+    expect(await ethers.provider.call({ to: log, data: "0x12345678" })).toBe("0x");
+
+    const empty = await mined(harness.getFunction("write")([]));
+    const emptyLog = harness.interface.parseLog(empty.logs[0] ?? { topics: [], data: "0x" })
+      ?.args[0] as string;
+    expect(await ethers.provider.getCode(emptyLog)).toBe("0x00");
+
+    // 767 words and the STOP (24,545 bytes) are the most under EIP-170's 24,576 bytes.
+    const most = Array.from({ length: 767 }, (_, i) => h(`w${i}`));
+    const big = await mined(harness.getFunction("write")(most));
+    const bigLog = harness.interface.parseLog(big.logs[0] ?? { topics: [], data: "0x" })
+      ?.args[0] as string;
+    expect((await ethers.provider.getCode(bigLog)).length).toBe(2 + 2 * 24_545);
+    const refused = await harness
+      .getFunction("write")([...most, h("one more")])
+      .then(
+        () => undefined,
+        (e: unknown) => (e as { data?: string }).data,
+      );
+    const err = harness.interface.parseError(refused ?? "0x");
+    expect([err?.name, ...(err?.args ?? [])]).toEqual(["ReceiptLogTooLarge", 768n]);
+  });
+});

@@ -1,6 +1,7 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { concat, type Contract, getCreateAddress, keccak256, toUtf8Bytes, Wallet } from "ethers";
 import { MAX_RECEIPTS_PER_BATCH } from "@enigma/protocol";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   as,
@@ -183,6 +184,88 @@ describe("Enigma: receipt logs (output and delta hashes written once per batch)"
       expect([t.status, t.outputHash]).toEqual([2n, r.outputHash]);
     }
     expect(await selectedEnclave(env, scAddr)).toEqual(enclave);
+  });
+});
+
+describe("Enigma: receipt logs against a model (property)", () => {
+  it("after any sequence of batches over several contracts, the getters return every output and delta in order", async () => {
+    const env = await setup(ethers);
+    const u = user(env, 1);
+    // The contracts of the worker that was selected for the most of six.
+    const byWorker = new Map<string, { enclave: Wallet; contracts: string[] }>();
+    const model = { outputs: new Map<string, string>(), deltas: new Map<string, string[]>() };
+    for (let i = 0; i < 6; i++) {
+      const delta0 = h(`model delta0 ${i}`);
+      const { scAddr, enclave } = await deploySecretContract(env, u, delta0);
+      model.deltas.set(scAddr, [delta0]);
+      const w = byWorker.get(enclave.address) ?? { enclave, contracts: [] };
+      w.contracts.push(scAddr);
+      byWorker.set(enclave.address, w);
+    }
+    const { enclave, contracts } = [...byWorker.values()].sort(
+      (x, y) => y.contracts.length - x.contracts.length,
+    )[0] ?? { enclave: undefined, contracts: [] };
+    if (enclave === undefined) throw new Error("no worker");
+    let serial = 0;
+
+    const task = fc.record({
+      contract: fc.nat({ max: contracts.length - 1 }),
+      kind: fc.constantFrom("delta", "none", "fail"),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(task, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 3 }),
+        async (batches) => {
+          for (const batch of batches) {
+            const nonce = (await env.enigma.getFunction("getUserTaskDeployments")(
+              u.address,
+            )) as bigint;
+            const inputs = batch.map(() => h(`model inputs ${serial++}`));
+            await mined(
+              as(env.enigma, u).getFunction("createTaskRecords")(
+                inputs,
+                1000n,
+                100n,
+                await currentFirstBlock(env),
+              ),
+            );
+            const rs = batch.map((t, i) => {
+              const scAddr = contracts[t.contract] ?? "";
+              const taskId = taskIdOf(u.address, nonce + BigInt(i));
+              const outputHash = h(`model output ${serial++}`);
+              model.outputs.set(taskId, outputHash);
+              if (t.kind === "fail") {
+                return receipt({ taskId, scAddr, gasUsed: 3n, outputHash, success: false });
+              }
+              if (t.kind === "none") return receipt({ taskId, scAddr, gasUsed: 3n, outputHash });
+              const stateDeltaHash = h(`model delta ${serial++}`);
+              model.deltas.get(scAddr)?.push(stateDeltaHash);
+              return receipt({ taskId, scAddr, gasUsed: 3n, outputHash, stateDeltaHash });
+            });
+            await commit(env, enclave, rs);
+          }
+          for (const [taskId, outputHash] of model.outputs) {
+            expect((await taskRecord(env, taskId)).outputHash).toBe(outputHash);
+          }
+          for (const scAddr of contracts) {
+            const want = model.deltas.get(scAddr) ?? [];
+            const n = want.length;
+            expect(await deltas(env, scAddr)).toEqual(want);
+            expect(await env.enigma.getFunction("countStateDeltas")(scAddr)).toBe(BigInt(n));
+            for (const [start, stop] of [
+              [1, n - 1],
+              [Math.floor(n / 2), n + 3],
+              [n - 1, n],
+            ] as const) {
+              expect(await deltaRange(env, scAddr, start, stop)).toEqual(
+                want.slice(start, Math.max(start, stop)),
+              );
+            }
+          }
+        },
+      ),
+      { numRuns: 10, seed: 20_261_124 },
+    );
   });
 });
 

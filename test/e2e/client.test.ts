@@ -35,6 +35,7 @@ import {
   account,
   sent,
   startTestNet,
+  waitFor,
   type TestNet,
 } from "../../packages/node/src/testnet.fixture.js";
 
@@ -257,8 +258,11 @@ describe("EnigmaClient on an in-process network", () => {
       const c = clientFor(account(17).connect(net.provider), { nodeUrl: dropping.url });
       const deploy = c.deploySecretContract(calculator, "construct()", [], GAS);
       const sc = await deploy.submitted();
+      // The deployment's refund lands with its commit: measure after it. A worker commits the
+      // receipts it has when an epoch ends, so end one only once the deployment has run (see
+      // "commits a task that ran after the epoch of its record ended").
+      await deploy.result();
       await net.advanceEpoch();
-      // The deployment's refund lands with its commit: measure after it.
       expect((await deploy.waitForReceipt()).chainStatus).toBe(2);
       const before = await c.tokenBalance();
       const task = c.computeTask(sc, "add(uint256,uint256)", [1, 1], GAS);
@@ -276,6 +280,45 @@ describe("EnigmaClient on an in-process network", () => {
       expect(await c.tokenBalance()).toBe(before);
     } finally {
       await dropping.close();
+    }
+  }, 60_000);
+
+  it("commits a task that ran after the epoch of its record ended", async () => {
+    // A record in the last block of an epoch can run after the workers' epoch-end commit (the
+    // returnFees test once ended the epoch right after submitted() and waited 60 s for a
+    // commit that was due only at the end of the next epoch). Here the gateway in the middle
+    // holds the deployment's input until the epoch of its record is over.
+    let release = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const holding = await rewritingProxy(gateway(), (_method, result) => result, [], {
+      deploySecretContract: held,
+    });
+    try {
+      const c = clientFor(account(17).connect(net.provider), { nodeUrl: holding.url });
+      const deploy = c.deploySecretContract(calculator, "construct()", [], GAS);
+      const recorded = new Promise<number>((r) => {
+        deploy.on("recorded", (e) => {
+          r(e.blockNumber);
+        });
+      });
+      const block = await recorded;
+      // End the epoch of the record (it may have ended already), and only that one: the worker
+      // selected in it gets the contract's state key during the next epoch, not later.
+      const head = await net.chain.blockNumber();
+      const end = ((await net.chain.getEpoch(block))?.firstBlockNumber ?? 0) + net.chain.epochSize;
+      if (head < end) await net.mine(end - head);
+      await waitFor(async () => {
+        const now = await net.chain.currentEpoch();
+        return (now?.firstBlockNumber ?? 0) > block ? true : undefined;
+      }, "the epoch after the record's");
+      release();
+      expect((await deploy.result()).status).toBe("SUCCESS");
+      // Too late for the batch of its own epoch's end: it goes with the next one.
+      await net.advanceEpoch();
+      expect((await deploy.waitForReceipt()).chainStatus).toBe(2);
+    } finally {
+      release();
+      await holding.close();
     }
   }, 60_000);
 
@@ -323,11 +366,15 @@ describe("EnigmaClient on an in-process network", () => {
   }, 120_000);
 });
 
-/** A JSON-RPC proxy to `target` that lets `rewrite` change results and drops `drop` calls. */
+/**
+ * A JSON-RPC proxy to `target` that lets `rewrite` change results, drops `drop` calls and
+ * forwards the calls of a `hold` method only once its promise resolved.
+ */
 async function rewritingProxy(
   target: string,
   rewrite: (method: string, result: unknown) => unknown,
   drop: readonly string[] = [],
+  hold: Readonly<Record<string, Promise<void>>> = {},
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
     let body = "";
@@ -340,6 +387,7 @@ async function rewritingProxy(
           res.end(JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { sendTaskResult: true } }));
           return;
         }
+        await hold[msg.method];
         const upstream = await fetch(target, {
           method: "POST",
           headers: { "content-type": "application/json" },

@@ -23,6 +23,7 @@ describe("the built enigma command", () => {
       blockTime: "auto",
       taskTimeoutBlocks: 50,
       seed: "enigma",
+      confirmations: 0,
     });
   });
 

@@ -41,7 +41,7 @@ import {
   type Devnet,
   type DevnetNode,
 } from "../../packages/devnet/src/index.js";
-import { waitFor } from "../../packages/node/src/testnet.fixture.js";
+import { rpc, waitFor } from "../../packages/node/src/testnet.fixture.js";
 
 const SEED = "e2e-lifecycle";
 const GAS = { gasLimit: 5_000_000n, gasPx: 1n };
@@ -681,12 +681,65 @@ describe("task lifecycle on a multi-process devnet", () => {
     }
   });
 
-  // A kill between taking an input and running it: the input is in LevelDB and the user key it
-  // was encrypted to is sealed in the enclave (packages/enclave worker-enclave.test.ts, "after
-  // close and reopen"), so the restarted worker runs it. Not run here: a worker runs an input
-  // within milliseconds of storing it, and no event of the network marks that gap, so a kill
-  // could not be placed in it deterministically.
-  it.todo("SIGKILL after a worker took an input and before it ran it: the task still completes");
+  it("SIGKILL after a worker took an input and before it ran it: the task still completes", async () => {
+    // A devnet of its own whose workers wait 2 blocks on top of a record before running its
+    // task: with one block per transaction and nothing else sent, the selected worker holds a
+    // stored input, not yet run, for as long as the test mines nothing. The input is in
+    // LevelDB and the user key it was encrypted to is sealed in the enclave, so the restarted
+    // worker runs it. Another worker is the gateway, so the client keeps polling while the
+    // victim is down.
+    const exited: { name: string; how: string }[] = [];
+    const net = await startDevnet({
+      inProcess: false,
+      workers: 2,
+      seed: `${SEED}-confirmations`,
+      confirmations: 2,
+      users: 1,
+      logLevel: "info",
+      onNodeExit: (node, how) => exited.push({ name: node.name, how }),
+    });
+    try {
+      const deployer = net.client(0, TIMEOUTS);
+      const deploy = deployer.deploySecretContract(wasm("counter"), "construct()", [], GAS);
+      const scAddr = await deploy.submitted();
+      await net.chain.mine(2);
+      expect((await deploy.result()).status).toBe("SUCCESS");
+
+      const selected = selectWorker(scAddr, await deployer.currentEpoch())?.toLowerCase();
+      const victim = net.workers.find((w) => w.signer.toLowerCase() === selected);
+      const gatewayNode = net.workers.find((w) => w !== victim);
+      if (victim === undefined || gatewayNode?.rpcUrl === undefined || victim.rpcUrl === undefined)
+        throw new Error("need the selected worker and another gateway");
+      const c = net.client(0, { nodeUrl: gatewayNode.rpcUrl, ...TIMEOUTS });
+      const task = c.computeTask(scAddr, "increment()", [], GAS);
+      const taskId = await task.submitted();
+      // The victim heard and stored the input; its record still lacks its confirmations.
+      const victimUrl = victim.rpcUrl;
+      const stored = await waitFor(async () => {
+        const r = (await rpc(victimUrl, "getTaskResult", { taskId: taskId.slice(2) })) as {
+          result: unknown;
+        };
+        return r.result ?? undefined;
+      }, "the selected worker to store the input");
+      expect(stored).toMatchObject({ status: "UNVERIFIED" });
+
+      const pid = victim.pid;
+      if (pid === undefined) throw new Error("the victim has no pid");
+      process.kill(pid, "SIGKILL");
+      await waitFor(() => Promise.resolve(victim.running ? undefined : true), "the victim to die");
+      expect((await c.getTaskStatus(taskId)).status).toBe(1);
+      await victim.restart();
+      await net.chain.mine(2);
+
+      expect(u64((await task.result()).output)).toBe(1n);
+      expect(workerOf(task)).toBe(victim.signer.toLowerCase());
+      await net.chain.advanceEpoch();
+      expect((await task.waitForReceipt()).chainStatus).toBe(2);
+      expect(exited).toEqual([{ name: victim.name, how: "signal SIGKILL" }]);
+    } finally {
+      await net.stop();
+    }
+  });
 
   it("loses nothing when the selected worker is SIGKILLed with receipts pending and restarted", async () => {
     // A fresh epoch: the deployment and the increments below stay pending in it.

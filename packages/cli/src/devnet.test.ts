@@ -28,6 +28,11 @@ describe("devnet flags", () => {
       epochBlocks: 10,
     });
     expect(devnetOptionsFromFlags({ preset: "fast", blockTime: "auto" }).blockTime).toBe("auto");
+    expect(devnetOptionsFromFlags({ preset: "fast", confirmations: 3 }).confirmations).toBe(3);
+    expect(devnetOptionsFromFlags({ preset: "realistic" }).confirmations).toBe(2);
+    expect(() => devnetOptionsFromFlags({ preset: "fast", confirmations: 65 })).toThrow(
+      /confirmations must be an integer from 0 to 64, got 65/,
+    );
     expect(() => devnetOptionsFromFlags({ preset: "fast", blockTime: "soon" })).toThrow(
       /--block-time must be "auto" or milliseconds/,
     );

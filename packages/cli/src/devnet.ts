@@ -46,6 +46,7 @@ interface ConfigFlags {
   epochBlocks?: number;
   blockTime?: string;
   seed?: string;
+  confirmations?: number;
 }
 
 function withConfigFlags(cmd: Command): Command {
@@ -54,7 +55,12 @@ function withConfigFlags(cmd: Command): Command {
     .option("--workers <n>", "number of workers", intArg("--workers"))
     .option("--epoch-blocks <n>", "blocks per epoch", intArg("--epoch-blocks"))
     .option("--block-time <ms|auto>", "block interval in ms, or auto")
-    .option("--seed <s>", "seed for keys and randomness");
+    .option("--seed <s>", "seed for keys and randomness")
+    .option(
+      "--confirmations <n>",
+      "blocks a worker waits after a task's record",
+      intArg("--confirmations"),
+    );
 }
 
 /** `--block-time`: "auto" or whole milliseconds; InvalidConfig otherwise. */
@@ -76,6 +82,7 @@ export function devnetOptionsFromFlags(opts: ConfigFlags): DevnetOptions {
     epochBlocks: opts.epochBlocks,
     seed: opts.seed,
     blockTime,
+    confirmations: opts.confirmations,
   });
 }
 

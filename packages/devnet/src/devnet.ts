@@ -180,6 +180,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     blockTime: o.blockTime,
     taskTimeoutBlocks: o.taskTimeoutBlocks,
     seed: o.seed,
+    confirmations: o.confirmations,
   });
   const inProcess = o.inProcess ?? true;
   const users = o.users ?? 3;
@@ -278,7 +279,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
         tokenAddress: d.tokenAddress,
         privateKey: custodians[i]?.privateKey ?? "",
         pollIntervalMs: 50,
-        confirmations: 0,
+        confirmations: options.confirmations,
       },
       p2p: { host: "127.0.0.1", port: ports.p2p, bootstrap },
       rpc: { host: "127.0.0.1", port: ports.rpc },
@@ -335,7 +336,9 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     const advanceEpoch = async () => {
       const before = await chain.currentEpoch();
       const head = await chain.blockNumber();
-      const target = (before?.firstBlockNumber ?? head) + options.epochBlocks;
+      // Nodes act on a block once it has `confirmations` blocks on top of it.
+      const target =
+        (before?.firstBlockNumber ?? head) + options.epochBlocks + options.confirmations;
       if (head < target) await mine(target - head);
       return waitFor(async () => {
         const now = await chain.currentEpoch();

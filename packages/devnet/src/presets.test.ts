@@ -17,7 +17,13 @@ describe("resolveDevnetOptions", () => {
   it("returns the preset, with overrides applied and undefined ones ignored", () => {
     expect(resolveDevnetOptions()).toEqual(PRESETS.fast);
     const o = resolveDevnetOptions("realistic", { workers: 2, seed: undefined });
-    expect(o).toMatchObject({ workers: 2, epochBlocks: 100, blockTime: 1000, seed: "enigma" });
+    expect(o).toMatchObject({
+      workers: 2,
+      epochBlocks: 100,
+      blockTime: 1000,
+      seed: "enigma",
+      confirmations: 2,
+    });
     expect(Object.isFrozen(o)).toBe(true);
   });
 
@@ -35,6 +41,9 @@ describe("resolveDevnetOptions", () => {
       /^blockTime:/,
     );
     expect(configError(() => resolveDevnetOptions("fast", { seed: "" }))).toMatch(/^seed:/);
+    expect(configError(() => resolveDevnetOptions("fast", { confirmations: -1 }))).toMatch(
+      /^confirmations: .*from 0 to 64/,
+    );
     expect(
       configError(() => resolveDevnetOptions("fast", { epochBlocks: 100, taskTimeoutBlocks: 50 })),
     ).toMatch(/^taskTimeoutBlocks: .*must exceed epochBlocks/);

@@ -12,6 +12,8 @@ export interface DevnetOptions {
   readonly taskTimeoutBlocks: number;
   /** Seed for every key and random draw of the devnet: same seed, same network. */
   readonly seed: string;
+  /** Blocks a worker waits on top of a task's record block before running it. */
+  readonly confirmations: number;
 }
 
 export type PresetName = "fast" | "realistic";
@@ -24,6 +26,7 @@ export const PRESETS: Readonly<Record<PresetName, DevnetOptions>> = Object.freez
     blockTime: "auto",
     taskTimeoutBlocks: 50,
     seed: "enigma",
+    confirmations: 0,
   }),
   realistic: Object.freeze({
     workers: 5,
@@ -31,6 +34,7 @@ export const PRESETS: Readonly<Record<PresetName, DevnetOptions>> = Object.freez
     blockTime: 1000,
     taskTimeoutBlocks: 300,
     seed: "enigma",
+    confirmations: 2,
   }),
 });
 
@@ -38,6 +42,7 @@ const LIMITS = {
   workers: [1, 64],
   epochBlocks: [2, 1_000_000],
   taskTimeoutBlocks: [1, 10_000_000],
+  confirmations: [0, 64],
 } as const;
 
 /**

@@ -13,6 +13,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Attestation} from "./libraries/Attestation.sol";
+import {DeltaRuns} from "./libraries/DeltaRuns.sol";
 import {ReceiptLog} from "./libraries/ReceiptLog.sol";
 import {TaskRecord} from "./libraries/TaskRecord.sol";
 import {WorkerSelection} from "./libraries/WorkerSelection.sol";
@@ -24,6 +25,7 @@ import {WorkerSelection} from "./libraries/WorkerSelection.sol";
 contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using TaskRecord for TaskRecord.Stored;
+    using DeltaRuns for DeltaRuns.List;
     using Attestation for Attestation.Policy;
 
     // ============================================ Types ============================================
@@ -126,25 +128,16 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         bytes report;
     }
 
-    /// @dev slot 0: owner | status | lastDeltaSeq | deltaCount; the delta hashes themselves live
-    /// in receipt logs, located by `deltaRuns` (one slot per contract per batch).
+    /// @dev slot 0: owner | status | lastDeltaSeq | runCount; the delta hashes themselves live
+    /// in receipt logs, located by `runs` (one run per batch that added deltas, two per slot).
     struct StoredContract {
         address owner;
         SecretContractStatus status;
         uint48 lastDeltaSeq; // record order of the task that wrote the last delta
-        uint40 deltaCount;
+        uint40 runCount;
         bytes32 preCodeHash;
         bytes32 codeHash;
-        DeltaRun[] deltaRuns;
-    }
-
-    /// @dev `count` consecutive deltas of one contract committed by one batch: words
-    /// `[at, at + count)` of receipt log `log`, the first being the contract's delta `first`.
-    struct DeltaRun {
-        uint48 log;
-        uint16 at;
-        uint16 count;
-        uint40 first;
+        DeltaRuns.List runs;
     }
 
     /// @dev slot 0: firstBlockNumber | inclusionBlockNumber | totalStake.
@@ -613,6 +606,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
 
     /// @dev Tags the transient slots that map a contract to its run in the current batch.
     bytes32 private constant RUN_SLOT_TAG = keccak256("Enigma.commitReceipts.run");
+    /// @dev Tags the transient slots holding the output hashes of the batch being committed, for
+    /// views made from its Ethereum call (the batch's log is written after it).
+    bytes32 private constant OUTPUT_SLOT_TAG = keccak256("Enigma.commitReceipts.output");
 
     /// @notice Commits a batch of task results signed once by the selected worker's enclave
     /// (EIP-712 `ReceiptBatch(Receipt[] receipts)`, domain `Enigma`/`1` with chain id and this
@@ -685,6 +681,12 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         t.log = c.logId;
         t.logIndex = uint16(index);
         ReceiptLog.set(c.log, index, r.outputHash);
+        bytes32 outputSlot = _outputSlot(r.taskId);
+        bytes32 outputHash = r.outputHash;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            tstore(outputSlot, outputHash)
+        }
         uint256 workerFee = uint256(r.gasUsed) * t.gasPx;
         c.workerFees += workerFee;
         _addRefund(c, t.sender, t.fee() - workerFee);
@@ -709,7 +711,15 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         Receipt calldata r,
         bytes calldata sig
     ) internal {
-        uint256 deltaIndex = sc.deltaCount;
+        // The contract's delta count: its runs', plus what this batch added to it so far.
+        bytes32 slot = _runSlot(r.scAddr);
+        uint256 run;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            run := tload(slot)
+        }
+        uint256 deltaIndex =
+            run == 0 ? sc.runs.total(sc.runCount) : c.runFirst[run - 1] + c.runCount[run - 1];
         if (t.isDeployment) {
             sc.owner = t.sender;
             sc.status = SecretContractStatus.Deployed;
@@ -722,21 +732,40 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             if (deltaIndex != 0 && t.seq <= sc.lastDeltaSeq)
                 revert DeltaOutOfOrder(r.scAddr, r.taskId);
             sc.lastDeltaSeq = t.seq;
-            sc.deltaCount = uint40(deltaIndex + 1);
-            _addDelta(c, r.scAddr, deltaIndex, r.stateDeltaHash);
+            _addDelta(c, slot, run, r.scAddr, deltaIndex, r.stateDeltaHash);
         }
         _emitVerified(r, deltaIndex, c.signer, sig);
     }
 
-    /// @dev Files a delta under its contract's run of this batch (a transient slot per contract
-    /// finds the run in constant time; `_writeLog` clears them).
-    function _addDelta(BatchCtx memory c, bytes32 scAddr, uint256 index, bytes32 hash) internal {
-        bytes32 slot = keccak256(abi.encode(RUN_SLOT_TAG, scAddr));
-        uint256 run;
+    /// @dev The transient slot holding 1 + the index of a contract's run in the current batch
+    /// (0: none yet); `_writeLog` clears it.
+    function _runSlot(bytes32 scAddr) internal pure returns (bytes32) {
+        return _tagged(RUN_SLOT_TAG, scAddr);
+    }
+
+    function _outputSlot(bytes32 taskId) internal pure returns (bytes32) {
+        return _tagged(OUTPUT_SLOT_TAG, taskId);
+    }
+
+    /// @dev `keccak256(abi.encode(tag, key))` in scratch space (no memory allocated per call).
+    function _tagged(bytes32 tag, bytes32 key) private pure returns (bytes32 h) {
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            run := tload(slot)
+            mstore(0, tag)
+            mstore(0x20, key)
+            h := keccak256(0, 0x40)
         }
+    }
+
+    /// @dev Files a delta under its contract's run of this batch (`run` as read from `slot`).
+    function _addDelta(
+        BatchCtx memory c,
+        bytes32 slot,
+        uint256 run,
+        bytes32 scAddr,
+        uint256 index,
+        bytes32 hash
+    ) internal {
         if (run == 0) {
             run = c.runTotal;
             c.runScAddr[run] = scAddr;
@@ -764,16 +793,12 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             bytes32 scAddr = c.runScAddr[run];
             uint256 n = c.runCount[run];
             next[run] = at;
-            contracts[scAddr].deltaRuns.push(
-                DeltaRun({
-                    log: c.logId,
-                    at: uint16(at),
-                    count: uint16(n),
-                    first: uint40(c.runFirst[run])
-                })
-            );
+            StoredContract storage sc = contracts[scAddr];
+            uint256 k = sc.runCount;
+            sc.runs.put(k, DeltaRuns.Run(c.logId, at, n, c.runFirst[run]));
+            sc.runCount = uint40(k + 1);
             at += n;
-            bytes32 slot = keccak256(abi.encode(RUN_SLOT_TAG, scAddr));
+            bytes32 slot = _runSlot(scAddr);
             // solhint-disable-next-line no-inline-assembly
             assembly ("memory-safe") {
                 tstore(slot, 0)
@@ -899,8 +924,20 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         return userTaskDeployments[sender];
     }
 
-    function getTaskRecord(bytes32 taskId) external view returns (TaskRecord.View memory) {
-        return tasks[taskId].toView(head.logCount);
+    function getTaskRecord(bytes32 taskId) external view returns (TaskRecord.View memory v) {
+        TaskRecord.Stored storage t = tasks[taskId];
+        uint256 logs = head.logCount;
+        v = t.toView(logs);
+        if (TaskRecord.hasReceipt(v.status) && t.log == logs) {
+            // Committed by the batch in progress (a view from its Ethereum call).
+            bytes32 slot = _outputSlot(taskId);
+            bytes32 outputHash;
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                outputHash := tload(slot)
+            }
+            v.outputHash = outputHash;
+        }
     }
 
     function getSecretContract(bytes32 scAddr) external view returns (SecretContract memory) {
@@ -912,7 +949,8 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     /// @notice Number of committed state deltas of `scAddr` (ours; Discovery's client counts
     /// `getSecretContract(..).stateDeltaHashes`).
     function countStateDeltas(bytes32 scAddr) external view returns (uint256) {
-        return _deltaTotal(contracts[scAddr]);
+        StoredContract storage s = contracts[scAddr];
+        return s.runs.total(s.runCount);
     }
 
     /// @notice State delta hashes `[start, stop)` of `scAddr`, clamped to the list (ours).
@@ -1029,35 +1067,20 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         group[0] = selected;
     }
 
-    function _deltaTotal(StoredContract storage s) internal view returns (uint256) {
-        uint256 n = s.deltaRuns.length;
-        if (n == 0) return 0;
-        DeltaRun storage last = s.deltaRuns[n - 1];
-        return uint256(last.first) + last.count;
-    }
-
     /// @dev Delta hashes `[start, stop)` (clamped) read from the receipt logs of the runs.
     function _deltaHashes(
         StoredContract storage s,
         uint256 start,
         uint256 stop
     ) internal view returns (bytes32[] memory out) {
-        uint256 total = _deltaTotal(s);
+        uint256 runs = s.runCount;
+        uint256 total = s.runs.total(runs);
         if (stop > total) stop = total;
         if (start >= stop) return new bytes32[](0);
         out = new bytes32[](stop - start);
-        DeltaRun[] storage runs = s.deltaRuns;
-        // The last run whose first delta is at or before `start` (runs are contiguous).
-        uint256 lo = 0;
-        uint256 hi = runs.length;
-        while (hi - lo > 1) {
-            uint256 mid = (lo + hi) / 2;
-            if (runs[mid].first <= start) lo = mid;
-            else hi = mid;
-        }
         uint256 filled = 0;
-        for (uint256 r = lo; filled < out.length; ++r) {
-            DeltaRun memory run = runs[r];
+        for (uint256 k = s.runs.find(runs, start); filled < out.length; ++k) {
+            DeltaRuns.Run memory run = s.runs.get(k);
             uint256 skip = start + filled - run.first;
             uint256 take = run.count - skip;
             if (take > out.length - filled) take = out.length - filled;

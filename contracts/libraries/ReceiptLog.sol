@@ -15,7 +15,8 @@ pragma solidity ^0.8.28;
 library ReceiptLog {
     /// @dev Init code prefix: PUSH2 size, DUP1, PUSH1 10, PUSH0, CODECOPY, PUSH0, RETURN.
     uint256 private constant PREFIX_BYTES = 10;
-    /// @dev Byte offset of word 0 in the buffer's data and in the log's code (after the STOP).
+    /// @dev Byte offset of word 0 in the buffer's data (the init code: prefix, STOP, words); in
+    /// the log's code, word 0 is at byte 1 (after the STOP).
     uint256 private constant BUF_HEADER = PREFIX_BYTES + 1;
     /// @notice Words one log can hold (EIP-170 code size limit, 24,576 bytes, minus the STOP).
     uint256 internal constant MAX_WORDS = 767; // floor((24,576 - 1) / 32)

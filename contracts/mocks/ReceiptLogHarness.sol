@@ -18,6 +18,13 @@ contract ReceiptLogHarness {
         emit Written(log);
     }
 
+    /// @notice Writes `words` claiming to be log `id` (wrong unless `id == logs`).
+    function writeAs(bytes32[] calldata words, uint256 id) external returns (address log) {
+        bytes memory buf = ReceiptLog.alloc(words.length);
+        for (uint256 i = 0; i < words.length; ++i) ReceiptLog.set(buf, i, words[i]);
+        log = ReceiptLog.deploy(buf, words.length, id);
+    }
+
     function addressOf(address creator, uint256 id) external pure returns (address) {
         return ReceiptLog.addressOf(creator, id);
     }

@@ -187,6 +187,93 @@ describe("Enigma: receipt logs (output and delta hashes written once per batch)"
   });
 });
 
+describe("Enigma: receipt logs, edges", () => {
+  it("a task's Ethereum call sees its batch's outputs; batches in one transaction, one of them reverted, stay in step", async () => {
+    const env = await setup(ethers);
+    const u = user(env);
+    const { scAddr, enclave } = await deploySecretContract(env, u, h("d0"));
+    const probe = await ethers.deployContract("ReceiptProbe", [env.enigmaAddress]);
+    const probeAddress = await probe.getAddress();
+    const [t1, t2] = [await createTask(env, u), await createTask(env, u)];
+    const r1 = receipt({ taskId: t1, scAddr, gasUsed: 1n, stateDeltaHash: h("d1") });
+    const r2 = receipt({
+      taskId: t2,
+      scAddr,
+      gasUsed: 1n,
+      stateDeltaHash: h("d2"),
+      ethAddress: probeAddress,
+      ethCalldata: probe.interface.encodeFunctionData("probe", [t1, scAddr]),
+    });
+    await commit(env, enclave, [r1, r2]);
+    expect((await taskRecord(env, t2)).status).toBe(2n);
+    // Mid-commit: t1's output hash and status as committed; the batch's deltas are listed
+    // once its log is written, after the call (contracts/README.md).
+    expect(await probe.getFunction("seenOutputHash")()).toBe(r1.outputHash);
+    expect(await probe.getFunction("seenStatus")()).toBe(2n);
+    expect(await probe.getFunction("seenDeltaCount")()).toBe(1n);
+    expect(await deltas(env, scAddr)).toEqual([h("d0"), h("d1"), h("d2")]);
+
+    // One transaction: a batch; a batch that reverts after filing a delta (its second task
+    // was committed already); the first task of that one again, alone.
+    const [t3, t4] = [await createTask(env, u), await createTask(env, u)];
+    const r3 = receipt({ taskId: t3, scAddr, gasUsed: 1n, stateDeltaHash: h("d3") });
+    const r4 = receipt({ taskId: t4, scAddr, gasUsed: 1n, stateDeltaHash: h("d4") });
+    const call = async (rs: ReturnType<typeof receipt>[]) =>
+      env.enigma.interface.encodeFunctionData("commitReceipts", [
+        rs,
+        await signBatch(env, enclave, rs),
+      ]);
+    await mined(
+      probe.getFunction("relay")([await call([r3]), await call([r4, r3]), await call([r4])]),
+    );
+    const results = await Promise.all([0, 1, 2].map((i) => probe.getFunction("results")(i)));
+    expect(results).toEqual([true, false, true]);
+    expect(await deltas(env, scAddr)).toEqual([h("d0"), h("d1"), h("d2"), h("d3"), h("d4")]);
+    for (const r of [r1, r2, r3, r4]) {
+      expect((await taskRecord(env, r.taskId)).outputHash).toBe(r.outputHash);
+    }
+  });
+
+  it("commits a deployment and later tasks of its contract in one batch, in record order only", async () => {
+    const env = await setup(ethers);
+    const [u, early] = [user(env), user(env, 1)];
+    const nonce = (await env.enigma.getFunction("getUserTaskDeployments")(u.address)) as bigint;
+    const scAddr = taskIdOf(u.address, nonce);
+    // A task for the contract recorded before its deployment cannot write a delta after it.
+    const t0 = await createTask(env, early);
+    expect(await createTask(env, u, { deployment: true })).toBe(scAddr);
+    const [t1, t2] = [await createTask(env, early), await createTask(env, early)];
+    const enclave = await selectedEnclave(env, scAddr);
+    const rDeploy = receipt({
+      taskId: scAddr,
+      scAddr,
+      gasUsed: 5n,
+      preCodeHash: h("pre"),
+      codeHash: h("code"),
+      stateDeltaHash: h("d0"),
+    });
+    const r0 = receipt({ taskId: t0, scAddr, gasUsed: 1n, stateDeltaHash: h("d-early") });
+    expect(await revertOf(env, commit(env, enclave, [rDeploy, r0]))).toEqual({
+      name: "DeltaOutOfOrder",
+      args: [scAddr, t0],
+    });
+
+    const rc = await commit(env, enclave, [
+      rDeploy,
+      receipt({ taskId: t1, scAddr, gasUsed: 1n, stateDeltaHash: h("d1") }),
+      receipt({ taskId: t2, scAddr, gasUsed: 1n }),
+    ]);
+    expect(await deltas(env, scAddr)).toEqual([h("d0"), h("d1")]);
+    const indexes = rc.logs
+      .map((l) => env.enigma.interface.parseLog(l))
+      .filter((e) => e?.name === "ReceiptVerified")
+      .map((e) => e?.args[5] as bigint);
+    expect(indexes).toEqual([0n, 1n, 2n]);
+    const sc = (await env.enigma.getFunction("getSecretContract")(scAddr)) as { status: bigint };
+    expect(sc.status).toBe(1n);
+  });
+});
+
 describe("Enigma: receipt logs against a model (property)", () => {
   it("after any sequence of batches over several contracts, the getters return every output and delta in order", async () => {
     const env = await setup(ethers);
@@ -312,6 +399,15 @@ describe("ReceiptLog library", () => {
     const bigLog = harness.interface.parseLog(big.logs[0] ?? { topics: [], data: "0x" })
       ?.args[0] as string;
     expect((await ethers.provider.getCode(bigLog)).length).toBe(2 + 2 * 24_545);
+    // A log that cannot pay for its code is refused, not recorded as written.
+    const starved = await harness
+      .getFunction("write")
+      .staticCall(most, { gasLimit: 2_500_000n })
+      .then(
+        () => undefined,
+        (e: unknown) => (e as { data?: string }).data,
+      );
+    expect(harness.interface.parseError(starved ?? "0x")?.name).toBe("ReceiptLogNotCreated");
     const refused = await harness
       .getFunction("write")([...most, h("one more")])
       .then(
@@ -320,5 +416,61 @@ describe("ReceiptLog library", () => {
       );
     const err = harness.interface.parseError(refused ?? "0x");
     expect([err?.name, ...(err?.args ?? [])]).toEqual(["ReceiptLogTooLarge", 768n]);
+
+    // A log created out of its numbered place is refused.
+    const nonce = await ethers.provider.getTransactionCount(harnessAddress);
+    const misplaced = await harness
+      .getFunction("writeAs")
+      .staticCall(words, 7)
+      .then(
+        () => undefined,
+        (e: unknown) => (e as { data?: string }).data,
+      );
+    const m = harness.interface.parseError(misplaced ?? "0x");
+    expect([m?.name, ...(m?.args ?? [])]).toEqual([
+      "ReceiptLogMisplaced",
+      getCreateAddress({ from: harnessAddress, nonce }),
+      getCreateAddress({ from: harnessAddress, nonce: 8 }),
+    ]);
+  });
+});
+
+describe("DeltaRuns library", () => {
+  it("packs two runs a slot, at their widest, finds and totals them, and refuses wider values", async () => {
+    const runs = await ethers.deployContract("DeltaRunsHarness");
+    const max = [2n ** 48n - 1n, 2n ** 16n - 1n, 2n ** 16n - 1n, 2n ** 40n - 1n] as const;
+    await mined(runs.getFunction("push")(1n, 3n, 2n, 0n));
+    await mined(runs.getFunction("push")(...max));
+    await mined(runs.getFunction("push")(5n, 9n, 4n, 2n));
+    const get = async (k: number) => [...((await runs.getFunction("get")(k)) as bigint[])];
+    expect(await get(0)).toEqual([1n, 3n, 2n, 0n]);
+    expect(await get(1)).toEqual([...max]);
+    expect(await get(2)).toEqual([5n, 9n, 4n, 2n]);
+    // Contiguous runs [0,2) [2,6) [6,9): find the run holding a delta, and the total.
+    const contiguous = await ethers.deployContract("DeltaRunsHarness");
+    for (const [first, n] of [
+      [0n, 2n],
+      [2n, 4n],
+      [6n, 3n],
+    ] as const) {
+      await mined(contiguous.getFunction("push")(1n, 0n, n, first));
+    }
+    expect(await contiguous.getFunction("total")()).toBe(9n);
+    const found = await Promise.all(
+      [0, 1, 2, 5, 6, 8].map(async (i) => contiguous.getFunction("find")(i) as Promise<bigint>),
+    );
+    expect(found).toEqual([0n, 0n, 1n, 1n, 2n, 2n]);
+    for (const [i, wide] of max.entries()) {
+      const args: bigint[] = [0n, 0n, 0n, 0n];
+      args[i] = wide + 1n;
+      const data = await runs
+        .getFunction("push")
+        .staticCall(...args)
+        .then(
+          () => undefined,
+          (e: unknown) => (e as { data?: string }).data,
+        );
+      expect(runs.interface.parseError(data ?? "0x")?.name).toBe("DeltaRunOverflow");
+    }
   });
 });

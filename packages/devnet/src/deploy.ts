@@ -155,6 +155,14 @@ export async function deployEnigma(
       minIsvSvn: att.minIsvSvn ?? 0,
     },
   ]);
+  // Enigma finds its receipt logs by CREATE nonce (contracts/libraries/ReceiptLog.sol): log n
+  // is its CREATE with nonce n + 1, so it must start at 1 (EIP-161) on this chain.
+  const nonce = await deployer.provider?.getTransactionCount(enigmaAddress);
+  if (nonce !== undefined && nonce !== 1) {
+    throw new Error(
+      `Enigma at ${enigmaAddress} starts with nonce ${String(nonce)}, not 1: its receipt logs would be misplaced`,
+    );
+  }
   return {
     enigma: new Contract(enigmaAddress, a.abi, deployer),
     token,

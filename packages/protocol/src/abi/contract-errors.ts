@@ -42,6 +42,7 @@ export const CONTRACT_ERROR_CODES: Readonly<Record<string, ErrorCode>> = Object.
   ReceiptLogTooLarge: ErrorCode.ReceiptRejected,
   ReceiptLogNotCreated: ErrorCode.ReceiptRejected,
   ReceiptLogMisplaced: ErrorCode.ReceiptRejected,
+  DeltaRunOverflow: ErrorCode.ReceiptRejected,
   ECDSAInvalidSignature: ErrorCode.ReceiptRejected,
   ECDSAInvalidSignatureS: ErrorCode.ReceiptRejected,
   ECDSAInvalidSignatureLength: ErrorCode.ReceiptRejected,

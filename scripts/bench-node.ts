@@ -20,6 +20,7 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import {
   aesEncrypt,
@@ -107,19 +108,56 @@ async function mined(tx: Promise<unknown>): Promise<void> {
 const chainCalls = new Map<string, number>();
 const clientProviders = new Set<unknown>();
 {
+  // `send` (one call per request, before ethers batches them): the node's provider class
+  // overrides `_send`.
   const proto = JsonRpcProvider.prototype as unknown as {
-    _send: (this: unknown, payload: unknown) => Promise<unknown>;
+    send: (this: unknown, method: string, params: unknown) => Promise<unknown>;
   };
-  const original = proto._send;
-  proto._send = function (this: unknown, payload: unknown) {
-    if (!clientProviders.has(this)) {
-      for (const p of Array.isArray(payload) ? payload : [payload]) {
-        const m = (p as { method?: string }).method ?? "?";
-        chainCalls.set(m, (chainCalls.get(m) ?? 0) + 1);
-      }
-    }
-    return original.call(this, payload);
+  const original = proto.send;
+  proto.send = function (this: unknown, method: string, params: unknown) {
+    if (!clientProviders.has(this)) chainCalls.set(method, (chainCalls.get(method) ?? 0) + 1);
+    return original.call(this, method, params);
   };
+}
+
+// ------------------------------------------------------------------ LevelDB call counter
+
+/**
+ * Counts the nodes' LevelDB calls by kind (every node's store is a classic-level database, the
+ * CommonJS module the node package loads): reads, writes, batch writes, iterators.
+ */
+const levelCalls = new Map<string, number>();
+{
+  const nodeRequire = createRequire(new URL("../packages/node/package.json", import.meta.url));
+  const { Level } = nodeRequire("level") as { Level: { prototype: object } };
+  const proto = Level.prototype as Record<string, unknown>;
+  const kinds: Record<string, string> = {
+    _get: "get",
+    _getMany: "get",
+    _put: "put",
+    _del: "del",
+    _batch: "batch",
+    _chainedBatch: "batch",
+    _iterator: "iterator",
+  };
+  for (const [method, kind] of Object.entries(kinds)) {
+    const original = proto[method];
+    if (typeof original !== "function") continue;
+    proto[method] = function (this: unknown, ...args: unknown[]): unknown {
+      levelCalls.set(kind, (levelCalls.get(kind) ?? 0) + 1);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  }
+}
+
+/** Calls per task since `before`, as "name n.nn, ..." (the most frequent first). */
+function perTask(calls: Map<string, number>, before: Map<string, number>, tasks: number): string {
+  return [...calls]
+    .map(([m, n]) => [m, (n - (before.get(m) ?? 0)) / tasks] as const)
+    .filter(([, n]) => n >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([m, n]) => `${m} ${n.toFixed(2)}`)
+    .join(", ");
 }
 
 // ------------------------------------------------------------------ profiler
@@ -527,6 +565,7 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
         const pool = await prepare(load.tasks, contract, worker, localGateway, gateways);
 
         const before = new Map(chainCalls);
+        const levelBefore = new Map(levelCalls);
         const timings = new Map<string, Timing>();
         const batches: Prepared[][] = [];
         for (let i = 0; i < pool.length; i += SETTINGS.recordBatch) {
@@ -633,19 +672,16 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
           p50Remote: latOf(false),
           accept50: median(all.map((t) => t.acceptedAt - t.sentAt)),
         };
-        const calls = [...chainCalls]
-          .map(([m, n]) => [m, (n - (before.get(m) ?? 0)) / all.length] as const)
-          .filter(([, n]) => n >= 0.05)
-          .sort((a, b) => b[1] - a[1])
-          .map(([m, n]) => `${m} ${n.toFixed(2)}`)
-          .join(", ");
+        const calls = perTask(chainCalls, before, all.length);
+        const level = perTask(levelCalls, levelBefore, all.length);
         console.log(
           `  ${r.load} run ${run + 1}: ${r.tasks} tasks (${r.failed} failed), offered ${r.offered.toFixed(0)}/s, ` +
             `done ${r.throughput.toFixed(0)}/s, p50 ${r.p50.toFixed(0)} ms, p95 ${r.p95.toFixed(0)} ms` +
             (workers > 1
               ? ` (p50 via the worker's gateway ${r.p50Local.toFixed(0)}, via another ${r.p50Remote.toFixed(0)})`
               : "") +
-            `, accept p50 ${r.accept50.toFixed(1)} ms; nodes' chain requests per task: ${calls}`,
+            `, accept p50 ${r.accept50.toFixed(1)} ms; nodes' chain requests per task: ${calls}; ` +
+            `LevelDB calls per task: ${level}`,
         );
         if (TRACE && load.name !== "warm-up") printTrace(timings.size);
         if (load.name !== "warm-up") results.push(r);

@@ -34,10 +34,23 @@ export function recordOrder(r: { blockNumber: number; logIndex: number }): numbe
   return r.blockNumber * 1_000_000 + r.logIndex;
 }
 
+/** Selections already computed, per epoch object (the chain's epoch cache keeps them). */
+const selections = new WeakMap<EpochInfo, Map<string, Hex | undefined>>();
+
 /** The worker selected for `contract` in `epoch` (lower-case), or undefined when none is staked. */
 export function selectedWorker(contract: string, epoch: EpochInfo): Hex | undefined {
+  // Every task's check asks again (gateway, gossip, pipeline), and the selection hashes.
+  let known = selections.get(epoch);
+  if (known === undefined) {
+    known = new Map();
+    selections.set(epoch, known);
+  }
+  const key = contract.toLowerCase();
+  if (known.has(key)) return known.get(key);
   const w = selectWorker(contract, epoch);
-  return w === undefined ? undefined : (w.toLowerCase() as Hex);
+  const selected = w === undefined ? undefined : (w.toLowerCase() as Hex);
+  known.set(key, selected);
+  return selected;
 }
 
 /** Whether `signer` is the selected worker of `contract` in the epoch in force at `blockNumber`. */

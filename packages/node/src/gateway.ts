@@ -20,6 +20,7 @@ import {
   type RpcParams,
 } from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
+import type { TaskRecordInfo } from "./chain/enigma-chain.js";
 import { isSelected, selectedWorker, type NodeContext } from "./context.js";
 import type { PeerDirectory } from "./directory.js";
 import {
@@ -43,8 +44,11 @@ export interface GatewayDeps {
   directory: PeerDirectory;
   /** This node's worker enclave, when it is also a worker. */
   enclave?: WorkerEnclave;
-  /** Stores a verified input and hands it to this node's pipeline (when it is a worker). */
-  acceptInput: (input: TaskInput) => Promise<void>;
+  /**
+   * Stores a verified input and hands it to this node's pipeline (when it is a worker), with
+   * the task's record when the caller has just read it.
+   */
+  acceptInput: (input: TaskInput, record?: TaskRecordInfo) => Promise<void>;
   /** Checks an input against its task record on chain. */
   verifyInput: (input: TaskInput) => Promise<"accept" | "reject" | "ignore">;
   /** Stores a result heard from a peer (shared with the gossip path). */
@@ -233,7 +237,7 @@ export class Gateway {
         );
       }
     }
-    await this.#d.acceptInput(input);
+    await this.#d.acceptInput(input, record);
     metrics.tasksReceived.inc({ kind: input.preCode === undefined ? "compute" : "deploy" });
     const enclave = this.#d.enclave;
     if (enclave === undefined || !sameAddress(enclave.signer, input.workerAddress)) {

@@ -10,6 +10,7 @@ import {
   base64Decode,
   bytes32Schema,
   bytesToHex,
+  concatBytes,
   deploymentInputsHash,
   enigmaDomain,
   hexSchema,
@@ -231,16 +232,27 @@ export function receiptOf(result: TaskResult): ChainReceipt {
   };
 }
 
+// Built once: ethers resolves the types and hashes the domain anew on every
+// `TypedDataEncoder.hash`, which was most of a result check's cost besides the recovery.
+const RECEIPT_BATCH_ENCODER = TypedDataEncoder.from(
+  Object.fromEntries(Object.entries(RECEIPT_BATCH_TYPES).map(([k, v]) => [k, [...v]])),
+);
+const domainSeparators = new Map<string, Uint8Array>();
+
 /** The EIP-712 digest of a batch (what `commitReceipts` recovers the signer from). */
 export function receiptBatchDigest(
   chainId: bigint,
   enigmaAddress: string,
   receipts: readonly ChainReceipt[],
 ): Uint8Array {
-  const types = RECEIPT_BATCH_TYPES as unknown as Record<string, { name: string; type: string }[]>;
-  return hexToBytes(
-    TypedDataEncoder.hash(enigmaDomain(chainId, enigmaAddress), types, { receipts }),
-  );
+  const domain = `${chainId}:${enigmaAddress.toLowerCase()}`;
+  let separator = domainSeparators.get(domain);
+  if (separator === undefined) {
+    separator = hexToBytes(TypedDataEncoder.hashDomain(enigmaDomain(chainId, enigmaAddress)));
+    domainSeparators.set(domain, separator);
+  }
+  const struct = hexToBytes(RECEIPT_BATCH_ENCODER.hash({ receipts }));
+  return keccak256(concatBytes(Uint8Array.of(0x19, 0x01), separator, struct));
 }
 
 /** Internal consistency of a result (hashes match their data); ResultRejected otherwise. */

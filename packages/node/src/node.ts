@@ -24,7 +24,7 @@ import {
   devnetAttestationPolicy,
 } from "@enigma/enclave";
 import type { z } from "zod";
-import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
+import { EnigmaChain, type ChainEvent, type TaskRecordInfo } from "./chain/enigma-chain.js";
 import type { NodeConfig } from "./config.js";
 import { isSelected, type NodeContext } from "./context.js";
 import { PeerDirectory } from "./directory.js";
@@ -307,7 +307,7 @@ export class EnigmaNode {
     const gateway = new Gateway(ctx, {
       directory,
       ...(this.#worker === undefined ? {} : { enclave: this.#worker }),
-      acceptInput: (input) => this.#onInput(input),
+      acceptInput: (input, record) => this.#onInput(input, record),
       verifyInput: (input) => this.#verifyInput(input),
       acceptResult: (r) => this.#acceptResult(r),
       info: () => this.#info(),
@@ -330,7 +330,9 @@ export class EnigmaNode {
     const cursor = await store.getMeta(CURSOR);
     const window = chain.taskTimeout + chain.epochSize;
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
-    await this.#pipeline?.start(Math.max(0, head - c.ethereum.confirmations));
+    // Records are known through the block before the watcher's first; tasks restored from the
+    // store wait for the watcher to reach their blocks (record order needs every earlier one).
+    await this.#pipeline?.start(fromBlock - 1);
     this.#watcher = chain.watch({
       fromBlock,
       confirmations: c.ethereum.confirmations,
@@ -430,7 +432,8 @@ export class EnigmaNode {
     this.#pipeline?.onBlock(toBlock);
     if (this.#principal !== undefined) await this.#principal.onBlock(toBlock);
     if (this.#batcher !== undefined && (await store.hasPendingReceipts())) {
-      const epoch = await chain.currentEpoch();
+      // The epoch in force at the newest scanned block: known from the scan, no request.
+      const epoch = await chain.getEpoch(toBlock);
       if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + chain.epochSize - 1) {
         void this.#batcher.trigger("epoch-end");
       }
@@ -533,18 +536,19 @@ export class EnigmaNode {
     return inputsHashOf(input) === record.inputsHash ? "accept" : "reject";
   }
 
-  async #onInput(input: TaskInput): Promise<void> {
+  /** A verified input (with its record when the gateway just read it). */
+  async #onInput(input: TaskInput, record?: TaskRecordInfo): Promise<void> {
     const { store } = this.#live();
     try {
-      await store.addTask(input.taskId, input.contractAddress);
-      if ((await store.getMessage("input", input.taskId)) === undefined) {
-        await store.putMessage("input", input.taskId, input);
-      }
+      // The first input heard stays (they all match the record).
+      await store.addTask(input.taskId, input.contractAddress, TaskResultStatus.Unverified, {
+        input,
+      });
     } catch (e) {
       if (!isEnigmaError(e, ErrorCode.TaskConflict)) throw e;
       return;
     }
-    this.#pipeline?.onInput(input);
+    this.#pipeline?.onInput(input, record);
   }
 
   async #checkResult(data: Uint8Array): Promise<GossipVerdict> {
@@ -646,12 +650,13 @@ export class EnigmaNode {
         status: r.success ? TaskResultStatus.Success : TaskResultStatus.Failed,
         result: resultData(r),
         ...(delta === undefined ? {} : { delta }),
+        messages: { result: r },
       });
     } catch (e) {
       if (!isEnigmaError(e)) throw e;
       log.debug({ taskId: r.taskId, err: e.message }, "result not applied");
+      await store.putMessage("result", r.taskId, r);
     }
-    await store.putMessage("result", r.taskId, r);
     if (delta !== undefined) this.#pipeline?.markStale(r.contractAddress);
     this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED");
   }

@@ -55,6 +55,10 @@ export class PrincipalService {
 
   async #maybeNewEpoch(head: number): Promise<void> {
     const { chain, metrics, log } = this.#ctx;
+    // Inside the epoch in force at `head` (known from the watcher's scan) nothing is due: a
+    // newer epoch can only start once that one is over.
+    const atHead = await chain.getEpoch(head);
+    if (atHead !== undefined && head < atHead.firstBlockNumber + chain.epochSize) return;
     const current = await chain.currentEpoch();
     if (current !== undefined && head < current.firstBlockNumber + chain.epochSize) return;
     const index = current === undefined ? 0 : current.index + 1;

@@ -1,7 +1,7 @@
 // Decodes the Enigma events the node acts on from raw logs. Logs are chain data, i.e. input
 // from outside: every field is checked for its type and shape before it is handed on.
 import { ENIGMA_ABI, EnigmaError, ErrorCode } from "@enigma/protocol";
-import { Interface, type LogDescription } from "ethers";
+import { Interface, type EventFragment, type Result } from "ethers";
 import type { ChainEvent, ChainEventType } from "./types.js";
 import { ChainFields } from "./values.js";
 
@@ -32,6 +32,16 @@ export const EVENT_TOPICS: Readonly<Record<ChainEventType, string>> = Object.fre
   >,
 );
 
+// The node's events by topic0, found once: ethers' `parseLog` hashes the signature of every
+// event of the ABI until one matches, for every log.
+const FRAGMENTS: ReadonlyMap<string, EventFragment> = new Map(
+  CHAIN_EVENT_TYPES.map((n) => {
+    const fragment = ENIGMA_INTERFACE.getEvent(n);
+    if (fragment === null) throw new Error(`ENIGMA_ABI has no event ${n}`);
+    return [EVENT_TOPICS[n], fragment];
+  }),
+);
+
 /** What decoding needs from a log (ethers' `Log` has it; `index` is the log index). */
 export interface RawLog {
   topics: readonly string[];
@@ -47,20 +57,19 @@ export interface RawLog {
  * (`DepositSuccessful`, `LoggedIn`...) or of another contract's ABI.
  */
 export function decodeEvent(log: RawLog): ChainEvent | undefined {
-  let d: LogDescription | null;
+  const fragment = FRAGMENTS.get(log.topics[0]?.toLowerCase() ?? "");
+  if (fragment === undefined) return undefined;
+  let args: Result;
   try {
-    d = ENIGMA_INTERFACE.parseLog({ topics: [...log.topics], data: log.data });
+    args = ENIGMA_INTERFACE.decodeEventLog(fragment, log.data, log.topics);
   } catch (cause) {
     // A known topic with undecodable data is a malformed log, not an unknown one.
-    if (Object.values(EVENT_TOPICS).includes(log.topics[0] ?? "")) {
-      throw new EnigmaError(ErrorCode.ChainError, "undecodable Enigma event log", {
-        details: { topic: log.topics[0], blockNumber: log.blockNumber },
-        cause,
-      });
-    }
-    return undefined;
+    throw new EnigmaError(ErrorCode.ChainError, "undecodable Enigma event log", {
+      details: { topic: log.topics[0], blockNumber: log.blockNumber },
+      cause,
+    });
   }
-  if (d === null) return undefined;
+  const d = { name: fragment.name, args };
   const f = new ChainFields(`${d.name} event`, (name) => d.args.getValue(name) as unknown);
   const at = {
     blockNumber: log.blockNumber,

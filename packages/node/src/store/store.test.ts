@@ -161,6 +161,29 @@ describe("NodeStore deltas", () => {
     expect(await store.deltaCount(contract)).toBe(0);
   });
 
+  it("counts deltas through appends, task updates, drops and restarts", async () => {
+    const five = chain(5);
+    expect(await store.deltaCount(contract)).toBe(0);
+    await store.putDeltas(contract, five.slice(0, 2));
+    expect(await store.deltaCount(contract)).toBe(2);
+    const t = id("task with delta");
+    await store.addTask(t, contract);
+    await store.updateTask(t, { status: TaskResultStatus.Success, delta: at(five, 2) });
+    expect(await store.deltaCount(contract)).toBe(3);
+    expect(await store.dropLastDelta(contract, 2)).toBe(true);
+    expect(await store.deltaCount(contract)).toBe(2);
+    // The next index is 2 again: 3 is a gap, a different delta 1 a conflict.
+    await rejectsWith(store.putDelta(contract, at(five, 3)), ErrorCode.DeltaIndexGap);
+    await rejectsWith(store.putDelta(contract, at(chain(2, "B"), 1)), ErrorCode.DeltaConflict);
+    expect(await store.putDelta(contract, at(five, 2))).toBe(true);
+    await restart();
+    expect(await store.deltaCount(contract)).toBe(3);
+    await store.putDeltas(contract, five.slice(3));
+    expect(await store.deltaCount(contract)).toBe(5);
+    expect(verifyChain(await store.getDeltas(contract))).toBe(5);
+    expect(await store.deltaCount(otherContract)).toBe(0);
+  });
+
   it("range reads return exactly the asked window", async () => {
     await store.putDeltas(contract, chain(50));
     const idx = async (from?: number, to?: number) =>
@@ -257,30 +280,69 @@ describe("NodeStore tasks", () => {
     );
   });
 
-  it("writes status, result, delta and receipt together, or none of them", async () => {
+  it("writes status, result, delta, receipt, messages and metadata together, or none of them", async () => {
     const t = id("task 3");
     const two = chain(2);
     const d0 = at(two, 0);
     const d1 = at(two, 1);
     await store.addTask(t, contract);
+    const extra = { messages: { result: { taskId: t, output: "0x01" } }, meta: { lastRun: 7 } };
     // The delta is out of order: the whole update is refused, the status stays.
     await rejectsWith(
-      store.updateTask(t, { status: TaskResultStatus.Success, delta: d1, receipt: receipt(t) }),
+      store.updateTask(t, {
+        status: TaskResultStatus.Success,
+        delta: d1,
+        receipt: receipt(t),
+        ...extra,
+      }),
       ErrorCode.DeltaIndexGap,
     );
     expect((await store.getTask(t))?.status).toBe(TaskResultStatus.Unverified);
     expect(await store.pendingReceipts()).toEqual([]);
+    expect(await store.getMessage("result", t)).toBeUndefined();
+    expect(await store.getMeta("lastRun")).toBeUndefined();
 
     await store.updateTask(t, {
       status: TaskResultStatus.Success,
       result: { delta: { index: 0, hash: d0.hash } },
       delta: d0,
       receipt: receipt(t),
+      ...extra,
     });
     await restart();
     expect((await store.getTask(t))?.status).toBe(TaskResultStatus.Success);
     expect(await store.deltaCount(contract)).toBe(1);
     expect((await store.pendingReceipts()).map((r) => r.taskId)).toEqual([t]);
+    expect(await store.getMessage("result", t)).toEqual(extra.messages.result);
+    expect(await store.getMeta("lastRun")).toBe(7);
+    // Bad metadata is refused before anything is written.
+    await rejectsWith(
+      store.updateTask(t, { status: TaskResultStatus.Success, meta: { x: Number.NaN } }),
+      ErrorCode.InvalidArgument,
+    );
+  });
+
+  it("adds a task with its messages in one batch, keeping the first message of each kind", async () => {
+    const t = id("task with input");
+    const first = { taskId: t, encryptedArgs: "0x01" };
+    await store.addTask(t, contract, TaskResultStatus.Unverified, { input: first });
+    expect(await store.getMessage("input", t)).toEqual(first);
+    // Heard again (gossip and the gateway's hand-over): the task and the first input stay.
+    const again = await store.addTask(t, contract, TaskResultStatus.Unverified, {
+      input: { taskId: t, encryptedArgs: "0x02" },
+      record: { blockNumber: 3 },
+    });
+    expect(again.status).toBe(TaskResultStatus.Unverified);
+    expect(await store.getMessage("input", t)).toEqual(first);
+    expect(await store.getMessage("record", t)).toEqual({ blockNumber: 3 });
+    // Another contract: refused, and its message is not kept either.
+    const other = id("task of another contract");
+    await store.addTask(other, otherContract);
+    await rejectsWith(
+      store.addTask(other, contract, TaskResultStatus.Unverified, { input: first }),
+      ErrorCode.TaskConflict,
+    );
+    expect(await store.getMessage("input", other)).toBeUndefined();
   });
 });
 
@@ -322,6 +384,36 @@ describe("NodeStore pending receipts", () => {
       tasks[3],
       late,
     ]);
+  });
+
+  it("keeps the queue order across restarts, commits and a refused update", async () => {
+    const queue = async (label: string) => {
+      const t = id(label);
+      await store.addTask(t, contract);
+      await store.updateTask(t, { status: TaskResultStatus.Failed, receipt: receipt(t) });
+      return t;
+    };
+    const a = await queue("first");
+    await restart();
+    const b = await queue("after a restart");
+    // A refused update (its delta has a gap) queues nothing, and later receipts still go last.
+    const refused = id("refused");
+    await store.addTask(refused, contract);
+    await rejectsWith(
+      store.updateTask(refused, {
+        status: TaskResultStatus.Success,
+        delta: at(chain(2), 1),
+        receipt: receipt(refused),
+      }),
+      ErrorCode.DeltaIndexGap,
+    );
+    const c = await queue("after a refused update");
+    expect((await store.pendingReceipts()).map((r) => r.taskId)).toEqual([a, b, c]);
+    await store.commitReceipts([a, b, c]);
+    const d = await queue("after the queue emptied");
+    await restart();
+    const e = await queue("after another restart");
+    expect((await store.pendingReceipts()).map((r) => r.taskId)).toEqual([d, e]);
   });
 
   it("never queues a task's receipt twice", async () => {

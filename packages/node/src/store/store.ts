@@ -56,6 +56,9 @@ export interface NodeStoreOptions {
   dir: string;
 }
 
+/** A task's messages by kind (JSON values, as `putMessage` keeps them). */
+export type TaskMessages = Partial<Record<MessageKind, unknown>>;
+
 /** What `updateTask` may write together with a status, in the same atomic batch. */
 export interface TaskUpdate {
   status: TaskResultStatus;
@@ -64,6 +67,10 @@ export interface TaskUpdate {
   delta?: StoredDelta;
   /** The task's receipt, queued for the next commit. */
   receipt?: ChainReceipt;
+  /** Messages of the task, replacing older ones of their kind (as `putMessage`). */
+  messages?: TaskMessages;
+  /** Metadata entries (as `putMeta`). */
+  meta?: Readonly<Record<string, MetaValue>>;
 }
 
 const FINAL: ReadonlySet<TaskResultStatus> = new Set([
@@ -136,6 +143,13 @@ export class NodeStore {
   #starting: Promise<void> | undefined;
   // Serialises read-check-write operations (LevelDB has no transactions).
   #tail: Promise<unknown> = Promise.resolve();
+  // What the read-check-write operations would otherwise read on every write, known from the
+  // writes of this store (the only writer of its directory): per contract (hex), the number of
+  // stored deltas, once read; the next receipt queue position, once read. Both are read inside
+  // exclusive operations only, so no write can slip between the read and the remembering. A
+  // failed write may leave a gap in queue positions, which only order the queue.
+  readonly #deltaCounts = new Map<string, number>();
+  #nextReceiptSeq: number | undefined;
 
   constructor(options: NodeStoreOptions) {
     if (
@@ -192,6 +206,8 @@ export class NodeStore {
     await this.#tail;
     this.#db = undefined;
     this.#subs = undefined;
+    this.#deltaCounts.clear();
+    this.#nextReceiptSeq = undefined;
     await db.close();
   }
 
@@ -275,7 +291,10 @@ export class NodeStore {
 
   /** Number of stored deltas of a contract (they are contiguous from 0: the next index). */
   async deltaCount(contract: BytesInput): Promise<number> {
-    const last = await this.lastDelta(contract);
+    const addr = fixedBytes(contract, 32, "contract");
+    const known = this.#deltaCounts.get(bytesToHex(addr));
+    if (known !== undefined) return known;
+    const last = await this.#last(this.#s(), addr);
     return last === undefined ? 0 : last.index + 1;
   }
 
@@ -295,7 +314,7 @@ export class NodeStore {
     return this.#exclusive(async (s) => {
       const last = await this.#last(s, addr);
       if (last?.index !== i) return false;
-      await s.delta.del(deltaKey(addr, i));
+      await this.#write([[s.delta, deltaKey(addr, i), undefined]]);
       return true;
     });
   }
@@ -305,29 +324,40 @@ export class NodeStore {
   /**
    * Records a task (status UNVERIFIED unless given). Adding the same task for the same
    * contract again is a no-op returning the stored task; another contract is TaskConflict.
+   * `messages` are kept in the same batch, each unless one of its kind is stored already (the
+   * first input heard stays).
+   *
+   * @example
+   * await store.addTask(input.taskId, input.contractAddress, "UNVERIFIED", { input });
    */
   async addTask(
     taskId: BytesInput,
     contract: BytesInput,
     status: TaskResultStatus = TaskResultStatus.Unverified,
+    messages: TaskMessages = {},
   ): Promise<StoredTask> {
     const id = bytesToHex(fixedBytes(taskId, 32, "taskId"));
     const sc = bytesToHex(fixedBytes(contract, 32, "contract"));
     checkStatus(status);
+    const encoded = encodeMessages(taskId, messages);
     return this.#exclusive(async (s) => {
-      const existing = await this.#task(s, id);
-      if (existing !== undefined) {
-        if (existing.contract !== sc) {
-          throw new EnigmaError(
-            ErrorCode.TaskConflict,
-            `task ${id} is already recorded for contract ${existing.contract}`,
-            { details: { taskId: id, stored: existing.contract, given: sc } },
-          );
-        }
-        return existing;
+      const [existing, ...stored] = await Promise.all([
+        this.#task(s, id),
+        ...encoded.map(([key]) => s.message.get(key)),
+      ]);
+      if (existing !== undefined && existing.contract !== sc) {
+        throw new EnigmaError(
+          ErrorCode.TaskConflict,
+          `task ${id} is already recorded for contract ${existing.contract}`,
+          { details: { taskId: id, stored: existing.contract, given: sc } },
+        );
       }
-      const task: StoredTask = { taskId: id, contract: sc, status, committed: false };
-      await s.task.put(keyOf(id), encodeTask(task));
+      const task = existing ?? { taskId: id, contract: sc, status, committed: false };
+      const ops: Op[] = encoded
+        .filter((_, i) => stored[i] === undefined)
+        .map(([key, value]) => [s.message, key, value]);
+      if (existing === undefined) ops.push([s.task, keyOf(id), encodeTask(task)]);
+      await this.#write(ops);
       return task;
     });
   }
@@ -339,9 +369,10 @@ export class NodeStore {
 
   /**
    * Moves a task to a new status, optionally with its result, its state delta (appended to
-   * the task's contract) and its receipt (queued), all in one atomic batch: a crash leaves
-   * either all of them or none. A transition not in TASK_TRANSITIONS is TaskStatusTransition;
-   * repeating the current status with the same result is a no-op (returns false).
+   * the task's contract), its receipt (queued), its messages and metadata, all in one atomic
+   * batch: a crash leaves either all of them or none. A transition not in TASK_TRANSITIONS is
+   * TaskStatusTransition; repeating the current status with the same result (and nothing else
+   * to write) is a no-op (returns false).
    *
    * @example
    * await store.updateTask(taskId, { status: "SUCCESS", result: { output, usedGas }, delta, receipt });
@@ -364,6 +395,8 @@ export class NodeStore {
         receipt: receipt.taskId,
       });
     }
+    const messages = encodeMessages(taskId, update.messages ?? {});
+    const meta = encodeMetas(update.meta ?? {});
     return this.#exclusive(async (s) => {
       const task = await this.#task(s, id);
       if (task === undefined) throw unknownTask(id);
@@ -391,6 +424,8 @@ export class NodeStore {
       if (receipt !== undefined) {
         ops.push(...(await this.#receiptOps(s, task, receipt)));
       }
+      for (const [key, value] of messages) ops.push([s.message, key, value]);
+      for (const [key, value] of meta) ops.push([s.meta, key, value]);
       await this.#write(ops);
       return changed || ops.length > 0;
     });
@@ -518,13 +553,25 @@ export class NodeStore {
   async #write(ops: readonly Op[]): Promise<void> {
     if (ops.length === 0) return;
     const db = this.#db;
-    if (db === undefined) throw this.#notOpen();
+    const subs = this.#subs;
+    if (db === undefined || subs === undefined) throw this.#notOpen();
     const batch = db.batch();
     for (const [sublevel, key, value] of ops) {
       if (value === undefined) batch.del(key, { sublevel });
       else batch.put(key, value, { sublevel });
     }
     await batch.write();
+    // Delta counts follow every delta write (appends are the next index; any removal is
+    // read again).
+    for (const [sublevel, key, value] of ops) {
+      if (sublevel !== subs.delta) continue;
+      const contract = bytesToHex(key.subarray(0, 32));
+      if (value === undefined) this.#deltaCounts.delete(contract);
+      else if (this.#deltaCounts.has(contract)) {
+        const count = Math.max(this.#deltaCounts.get(contract) ?? 0, readU64be(key, 32) + 1);
+        this.#deltaCounts.set(contract, count);
+      }
+    }
   }
 
   #notOpen(): EnigmaError {
@@ -546,10 +593,23 @@ export class NodeStore {
     return { index: readU64be(entry[0], 32), ...decodeHashed(entry[1], "delta") };
   }
 
+  /**
+   * Stored deltas of a contract, for an exclusive operation: the count this store knows, or one
+   * reverse seek, remembered (no write runs meanwhile, since writes are exclusive).
+   */
+  async #deltaCount(s: Subs, addr: Uint8Array): Promise<number> {
+    const contract = bytesToHex(addr);
+    const known = this.#deltaCounts.get(contract);
+    if (known !== undefined) return known;
+    const last = await this.#last(s, addr);
+    const count = last === undefined ? 0 : last.index + 1;
+    this.#deltaCounts.set(contract, count);
+    return count;
+  }
+
   /** Ops appending `deltas` after the stored chain; throws on a gap or conflict. */
   async #deltaOps(s: Subs, addr: Uint8Array, deltas: readonly StoredDelta[]): Promise<Op[]> {
-    const last = await this.#last(s, addr);
-    let next = last === undefined ? 0 : last.index + 1;
+    let next = await this.#deltaCount(s, addr);
     const ops: Op[] = [];
     for (const d of deltas) {
       if (d.index < next) {
@@ -597,9 +657,12 @@ export class NodeStore {
         { details: { taskId: task.taskId } },
       );
     }
-    // Sequence numbers order the queue; after the queue empties they may start over.
-    const [lastKey] = await s.receipt.keys({ reverse: true, limit: 1 }).all();
-    const nextSeq = u64be(lastKey === undefined ? 0 : readU64be(lastKey, 0) + 1);
+    // Sequence numbers order the queue: one past the tail, read once, then counted here.
+    if (this.#nextReceiptSeq === undefined) {
+      const [lastKey] = await s.receipt.keys({ reverse: true, limit: 1 }).all();
+      this.#nextReceiptSeq = lastKey === undefined ? 0 : readU64be(lastKey, 0) + 1;
+    }
+    const nextSeq = u64be(this.#nextReceiptSeq++);
     return [
       [s.receipt, nextSeq, encoded],
       [s.receiptIndex, keyOf(task.taskId), nextSeq],
@@ -623,6 +686,24 @@ function messageKey(kind: MessageKind, taskId: BytesInput): Uint8Array {
   key[0] = tag;
   key.set(fixedBytes(taskId, 32, "taskId"), 1);
   return key;
+}
+
+/** `messages` as message-sublevel entries (validated before anything is read or written). */
+function encodeMessages(taskId: BytesInput, messages: TaskMessages): [Uint8Array, Uint8Array][] {
+  if (typeof messages !== "object" || (messages as unknown) === null) {
+    throw invalid("messages must be an object of kind -> message");
+  }
+  return Object.entries(messages)
+    .filter(([, value]) => value !== undefined)
+    .map(([kind, value]) => [messageKey(kind as MessageKind, taskId), encodeJson(value)]);
+}
+
+/** Metadata entries as meta-sublevel entries (validated before anything is written). */
+function encodeMetas(meta: Readonly<Record<string, MetaValue>>): [Uint8Array, Uint8Array][] {
+  if (typeof meta !== "object" || (meta as unknown) === null) {
+    throw invalid("meta must be an object of key -> value");
+  }
+  return Object.entries(meta).map(([key, value]) => [metaKey(key), encodeJson(checkMeta(value))]);
 }
 
 function keyOf(id: string): Uint8Array {

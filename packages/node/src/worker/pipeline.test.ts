@@ -19,7 +19,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EnigmaChain } from "../chain/enigma-chain.js";
 import type { EpochInfo } from "../chain/types.js";
 import type { NodeConfig } from "../config.js";
-import type { NodeContext } from "../context.js";
+import type { NodeContext, RecordInfo } from "../context.js";
 import { inputsHashOf, type TaskInput } from "../messages.js";
 import { NodeMetrics, createLogger } from "../observability.js";
 import type { P2PNetwork } from "../p2p/network.js";
@@ -68,15 +68,23 @@ afterEach(async () => {
 });
 
 /** A pipeline for worker ME: epoch 1 (blocks 10-19) selects OTHER, epoch 2 (20-) selects ME. */
-async function startPipeline(extra: Partial<PipelineDeps> = {}): Promise<TaskPipeline> {
+async function startPipeline(
+  extra: Partial<PipelineDeps> = {},
+  orderingWindowMs = 50,
+  o: { chain?: Partial<Record<keyof EnigmaChain, unknown>>; scannedThrough?: number } = {},
+): Promise<TaskPipeline> {
   const epochs = [epochSelecting(OTHER, 1, 10), epochSelecting(ME, 2, 20)];
   const chain = {
     getEpoch: (block: number) => Promise.resolve(block < 20 ? epochs[0] : epochs[1]),
     // Every task is pending on chain unless the test settled it.
     getTaskRecord: (taskId: string) => Promise.resolve({ status: settled.has(taskId) ? 5 : 1 }),
+    ...o.chain,
   } as unknown as EnigmaChain;
   const ctx: NodeContext = {
-    config: { worker: { orderingWindowMs: 50, maxBatch: 100 } } as unknown as NodeConfig,
+    config: {
+      ethereum: { confirmations: 0 },
+      worker: { orderingWindowMs, maxBatch: 100 },
+    } as unknown as NodeConfig,
     store,
     chain,
     p2p: { publish: () => Promise.resolve() } as unknown as P2PNetwork,
@@ -101,13 +109,29 @@ async function startPipeline(extra: Partial<PipelineDeps> = {}): Promise<TaskPip
     sync: {} as unknown as DeltaSync,
     ...extra,
   });
-  await p.start(1_000);
+  await p.start(o.scannedThrough ?? 1_000);
   pipeline = p;
   return p;
 }
 
+function inputOf(taskId: Hex, contract: Hex, block: number): TaskInput {
+  return {
+    taskId,
+    contractAddress: contract,
+    workerAddress: block < 20 ? OTHER : ME,
+    encryptedFn: "0x01",
+    encryptedArgs: "0x02",
+    userDHKey: bytesToHex(generateKeyPair().publicKey),
+  };
+}
+
 /** A task of `contract` recorded at `block`, heard with its input (as gossip delivers it). */
-async function hear(p: TaskPipeline, taskId: Hex, contract: Hex, block: number): Promise<void> {
+async function hear(
+  p: TaskPipeline,
+  taskId: Hex,
+  contract: Hex,
+  block: number,
+): Promise<RecordInfo> {
   const input: TaskInput = {
     taskId,
     contractAddress: contract,
@@ -117,7 +141,7 @@ async function hear(p: TaskPipeline, taskId: Hex, contract: Hex, block: number):
     userDHKey: bytesToHex(generateKeyPair().publicKey),
   };
   await store.addTask(taskId, contract);
-  p.onRecord({
+  const record: RecordInfo = {
     taskId,
     inputsHash: inputsHashOf(input),
     gasLimit: 1_000_000n,
@@ -126,8 +150,10 @@ async function hear(p: TaskPipeline, taskId: Hex, contract: Hex, block: number):
     blockNumber: block,
     logIndex: 0,
     seenAt: Date.now(),
-  });
+  };
+  p.onRecord(record);
   p.onInput(input);
+  return record;
 }
 
 async function until(probe: () => boolean, what: string): Promise<void> {
@@ -178,5 +204,113 @@ describe("TaskPipeline across an epoch change", () => {
     await hear(p, id("mine"), CONTRACT, 25);
     // Well inside the 30 s bound: nothing held it.
     await until(() => computed.includes(id("mine")), "the task to run");
+  });
+});
+
+describe("TaskPipeline order", () => {
+  it("a record heard again after its task ran holds nothing up", async () => {
+    // A long ordering window: a record without an input would hold later tasks for 10 s.
+    const p = await startPipeline({}, 10_000);
+    const first = await hear(p, id("first"), CONTRACT, 25);
+    await until(() => computed.includes(id("first")), "the first task to run");
+    // The watcher and a fetch of the record both deliver it.
+    p.onRecord({ ...first, seenAt: Date.now() });
+    await hear(p, id("second"), CONTRACT, 26);
+    const started = Date.now();
+    await until(() => computed.includes(id("second")), "the second task to run");
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(computed).toEqual([id("first"), id("second")]);
+  });
+});
+
+describe("TaskPipeline and records the watcher has not reached", () => {
+  it("an input whose record it fetched waits for earlier records up to that block", async () => {
+    // Watcher through block 20; two clients recorded A (block 21) then B (block 22); B's
+    // input comes first, handed over with its record by the gateway.
+    const a = inputOf(id("A"), CONTRACT, 25);
+    const b = inputOf(id("B"), CONTRACT, 25);
+    const event = (i: TaskInput, block: number) => ({
+      type: "TaskRecordCreated",
+      taskId: i.taskId,
+      inputsHash: inputsHashOf(i),
+      gasLimit: 1_000_000n,
+      gasPx: 1n,
+      sender: ME,
+      blockNumber: block,
+      logIndex: 0,
+    });
+    const ranges: [number, number][] = [];
+    const p = await startPipeline({}, 10_000, {
+      scannedThrough: 20,
+      chain: {
+        getEvents: (from: number, to: number) => {
+          ranges.push([from, to]);
+          return Promise.resolve(
+            [event(a, 21), event(b, 22)].filter(
+              (e) => e.blockNumber >= from && e.blockNumber <= to,
+            ),
+          );
+        },
+      },
+    });
+    await store.addTask(b.taskId, CONTRACT);
+    p.onInput(b, {
+      taskId: b.taskId,
+      inputsHash: inputsHashOf(b),
+      gasLimit: 1_000_000n,
+      gasPx: 1n,
+      sender: ME,
+      blockNumber: 22,
+      status: 1,
+    } as unknown as Parameters<TaskPipeline["onInput"]>[1]);
+    await until(() => ranges.length > 0, "the record fetch");
+    expect(ranges).toEqual([[21, 22]]);
+    // A's record is known now and has no input: B waits (10 s window) instead of running.
+    await sleep(200);
+    expect(computed).toEqual([]);
+    await store.addTask(a.taskId, CONTRACT);
+    p.onInput(a);
+    await until(() => computed.length === 2, "both tasks to run");
+    expect(computed).toEqual([a.taskId, b.taskId]);
+  });
+});
+
+describe("TaskPipeline writes", () => {
+  it("runs a task again after a crash between its two batches, and records its outcome with its order", async () => {
+    const t = id("interrupted");
+    const input: TaskInput = {
+      taskId: t,
+      contractAddress: CONTRACT,
+      workerAddress: ME,
+      encryptedFn: "0x01",
+      encryptedArgs: "0x02",
+      userDHKey: bytesToHex(generateKeyPair().publicKey),
+    };
+    // What the lane's first batch leaves when the worker dies during the run.
+    await store.addTask(t, CONTRACT, TaskResultStatus.Unverified, { input });
+    await store.updateTask(t, {
+      status: TaskResultStatus.InProgress,
+      messages: {
+        input,
+        record: {
+          inputsHash: inputsHashOf(input),
+          gasLimit: "1000000",
+          gasPx: "1",
+          sender: ME,
+          blockNumber: 25,
+          logIndex: 3,
+        },
+      },
+    });
+    await startPipeline();
+    await until(() => computed.includes(t), "the interrupted task to run again");
+    // The fake enclave fails the task: its status and the contract's last run go together.
+    const end = Date.now() + 5_000;
+    while ((await store.getTask(t))?.status !== TaskResultStatus.Failed && Date.now() < end) {
+      await sleep(10);
+    }
+    expect((await store.getTask(t))?.status).toBe(TaskResultStatus.Failed);
+    expect(await store.getMeta(`lastRun:${CONTRACT}`)).toBe(25 * 1_000_000 + 3);
+    expect(computed).toEqual([t]);
   });
 });

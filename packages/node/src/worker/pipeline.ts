@@ -19,6 +19,7 @@ import {
   type Hex,
 } from "@enigma/protocol";
 import type { EnclaveTaskResult, WorkerEnclave } from "@enigma/enclave";
+import type { TaskRecordInfo } from "../chain/enigma-chain.js";
 import { z } from "zod";
 import { recordOrder, selectedWorker, type NodeContext, type RecordInfo } from "../context.js";
 import {
@@ -57,6 +58,8 @@ const TRANSIENT: ReadonlySet<number> = new Set([
 interface Pending {
   input?: TaskInput;
   record?: RecordInfo;
+  /** The input matched the record (checked once; a pass may see a task many times). */
+  matched?: { preCode: Uint8Array | undefined };
   receivedAt: number;
 }
 
@@ -75,6 +78,13 @@ interface Foreign {
  * previous worker that is gone does not stop the contract for good.
  */
 export const FOREIGN_WAIT_MS = 30_000;
+/**
+ * Most blocks an input's record fetch reads past the watcher's position (more means the watcher
+ * is catching up after a start, and the task waits for it instead).
+ */
+const MAX_CATCH_UP_BLOCKS = 64;
+/** Tasks remembered as handed to their lane, so that a record heard again is not a new task. */
+const TAKEN_MAX = 10_000;
 /** How often a task held for another worker's result checks for it. */
 const FOREIGN_POLL_MS = 50;
 const DONE: ReadonlySet<string> = new Set([
@@ -108,6 +118,8 @@ export class TaskPipeline {
   readonly #foreign = new Map<string, Foreign>();
   /** Tasks held for a foreign one (logged once). */
   readonly #held = new Set<string>();
+  /** Tasks handed to their lane lately (the newest TAKEN_MAX). */
+  readonly #taken = new Set<string>();
   /** Record look-ups in flight (inputs that arrived before the watcher saw their record). */
   readonly #fetching = new Map<string, Promise<void>>();
   #head = 0;
@@ -122,11 +134,11 @@ export class TaskPipeline {
   }
 
   /**
-   * Re-queues tasks that were heard but not finished before a restart. `confirmedHead` is the
-   * newest block with the configured confirmations on top.
+   * Re-queues tasks that were heard but not finished before a restart. `scannedThrough` is the
+   * newest block whose records this node has heard (the chain watcher's cursor).
    */
-  async start(confirmedHead: number): Promise<void> {
-    this.#head = confirmedHead;
+  async start(scannedThrough: number): Promise<void> {
+    this.#head = scannedThrough;
     const { store } = this.#ctx;
     const open = await store.listTasks([TaskResultStatus.Unverified, TaskResultStatus.InProgress]);
     for (const t of open) {
@@ -151,52 +163,81 @@ export class TaskPipeline {
   /**
    * A task input (verified against its record by the caller), heard on gossip, handed over
    * directly, or taken by this node's RPC. When the record is not known yet (the watcher has
-   * not reached it, or this node restarted), it is fetched from the chain.
+   * not reached it, or this node restarted), it is fetched from the chain; `chainRecord` is
+   * the record as the caller has just read it, if it did.
    */
-  onInput(input: TaskInput): void {
-    if (this.#stopped) return;
+  onInput(input: TaskInput, chainRecord?: TaskRecordInfo): void {
+    if (this.#stopped || this.#taken.has(input.taskId)) return;
     const p = this.#entry(input.taskId);
     if (p.input !== undefined) return;
     p.input = input;
-    if (p.record === undefined) this.#fetchRecord(input.taskId);
+    p.matched = undefined;
+    if (p.record === undefined) this.#fetchRecord(input.taskId, chainRecord);
     this.#schedule(0);
   }
 
   /** A task record seen on chain (delivered in chain order by the watcher). */
   onRecord(record: RecordInfo): void {
-    if (this.#stopped) return;
+    // A record heard again for a task that ran already (the watcher and a fetch both found it)
+    // is no new task: without an input it would hold later tasks for the ordering window.
+    if (this.#stopped || this.#taken.has(record.taskId)) return;
     const p = this.#entry(record.taskId);
     p.record = record;
+    p.matched = undefined;
     this.#schedule(0);
   }
 
-  #fetchRecord(taskId: Hex): void {
+  #fetchRecord(taskId: Hex, known?: TaskRecordInfo): void {
     if (this.#fetching.has(taskId)) return;
     const { chain, log } = this.#ctx;
     const job = (async () => {
-      const r = await chain.getTaskRecord(taskId);
+      const r = known ?? (await chain.getTaskRecord(taskId));
       if (r === undefined || r.status !== 1) {
         // Settled (or unknown): nothing to run; forget the input.
         const p = this.#pending.get(taskId);
         if (p?.record === undefined) this.#pending.delete(taskId);
         return;
       }
-      // The record is on chain, so the head is at least its block: without confirmations to
-      // wait for, the task need not wait for the watcher's next poll to reach that block.
-      if (this.#ctx.config.ethereum.confirmations === 0) this.onBlock(r.blockNumber);
-      const events = await chain.getEvents(r.blockNumber, r.blockNumber);
-      const e = events.find((x) => x.type === "TaskRecordCreated" && x.taskId === taskId);
       if (this.#pending.get(taskId)?.record !== undefined) return; // the watcher was faster
-      this.onRecord({
-        taskId,
-        inputsHash: r.inputsHash as Hex,
-        gasLimit: r.gasLimit,
-        gasPx: r.gasPx,
-        sender: r.sender as Hex,
-        blockNumber: r.blockNumber,
-        logIndex: e?.logIndex ?? 0,
-        seenAt: Date.now(),
-      });
+      // Without confirmations to wait for, the task need not wait for the watcher's next poll:
+      // read every record from where the watcher is to this one's block, so that no earlier
+      // record is unknown when the task's turn is decided, and count those blocks as heard.
+      const from = this.#head + 1;
+      const catchUp =
+        this.#ctx.config.ethereum.confirmations === 0 &&
+        r.blockNumber >= from &&
+        r.blockNumber - from < MAX_CATCH_UP_BLOCKS;
+      const events = await chain.getEvents(catchUp ? from : r.blockNumber, r.blockNumber);
+      if (catchUp) {
+        for (const x of events) {
+          if (x.type !== "TaskRecordCreated" || x.taskId === taskId) continue;
+          if (this.#pending.get(x.taskId)?.record !== undefined) continue;
+          this.onRecord({
+            taskId: x.taskId as Hex,
+            inputsHash: x.inputsHash as Hex,
+            gasLimit: x.gasLimit,
+            gasPx: x.gasPx,
+            sender: x.sender as Hex,
+            blockNumber: x.blockNumber,
+            logIndex: x.logIndex,
+            seenAt: Date.now(),
+          });
+        }
+      }
+      const e = events.find((x) => x.type === "TaskRecordCreated" && x.taskId === taskId);
+      if (this.#pending.get(taskId)?.record === undefined) {
+        this.onRecord({
+          taskId,
+          inputsHash: r.inputsHash as Hex,
+          gasLimit: r.gasLimit,
+          gasPx: r.gasPx,
+          sender: r.sender as Hex,
+          blockNumber: r.blockNumber,
+          logIndex: e?.logIndex ?? 0,
+          seenAt: Date.now(),
+        });
+      }
+      if (catchUp) this.onBlock(r.blockNumber);
     })()
       .catch((e: unknown) => {
         log.warn({ taskId, err: String(e) }, "cannot read the task record");
@@ -210,7 +251,10 @@ export class TaskPipeline {
     this.#fetching.set(taskId, job);
   }
 
-  /** A new head block (confirmations are counted from it). */
+  /**
+   * Every record up to block `head` has been heard (and has the configured confirmations): the
+   * chain watcher calls it after delivering a scan's records.
+   */
   onBlock(head: number): void {
     this.#head = Math.max(this.#head, head);
     if (this.#pending.size > 0) this.#schedule(0);
@@ -294,19 +338,22 @@ export class TaskPipeline {
       }
       if (!confirmed(record)) continue;
       const input = p.input;
-      let preCode: Uint8Array | undefined;
-      try {
-        preCode = input.preCode === undefined ? undefined : decodePreCode(input.preCode);
-        if (inputsHashOf(input, preCode) !== record.inputsHash) {
-          log.warn({ taskId }, "task input does not match its record's inputsHash: dropped");
+      if (p.matched === undefined) {
+        try {
+          const preCode = input.preCode === undefined ? undefined : decodePreCode(input.preCode);
+          if (inputsHashOf(input, preCode) !== record.inputsHash) {
+            log.warn({ taskId }, "task input does not match its record's inputsHash: dropped");
+            p.input = undefined;
+            continue;
+          }
+          p.matched = { preCode };
+        } catch (e) {
+          log.warn({ taskId, err: String(e) }, "task input rejected");
           p.input = undefined;
           continue;
         }
-      } catch (e) {
-        log.warn({ taskId, err: String(e) }, "task input rejected");
-        p.input = undefined;
-        continue;
       }
+      const preCode = p.matched.preCode;
       const epoch = await chain.getEpoch(record.blockNumber);
       const selected =
         epoch === undefined ? undefined : selectedWorker(input.contractAddress, epoch);
@@ -381,6 +428,11 @@ export class TaskPipeline {
   }
 
   #enqueue(input: TaskInput, record: RecordInfo, preCode: Uint8Array | undefined): void {
+    this.#taken.add(input.taskId);
+    if (this.#taken.size > TAKEN_MAX) {
+      const oldest = this.#taken.values().next();
+      if (oldest.done !== true) this.#taken.delete(oldest.value);
+    }
     const lane = input.contractAddress;
     const prev = this.#lanes.get(lane) ?? Promise.resolve();
     const next = prev.then(() => this.#run(input, record, preCode));
@@ -396,24 +448,36 @@ export class TaskPipeline {
     const started = performance.now();
     const tlog = log.child({ taskId, contract: contractAddress, block: record.blockNumber });
     try {
-      const task = await store.addTask(taskId, contractAddress);
+      // The node stored the task with its input when it heard it (a plain read, no queueing
+      // behind the store's writes).
+      const task = (await store.getTask(taskId)) ?? (await store.addTask(taskId, contractAddress));
+      if (task.contract !== contractAddress) {
+        throw new EnigmaError(
+          ErrorCode.TaskConflict,
+          `task ${taskId} is recorded for contract ${task.contract}`,
+          { details: { taskId, stored: task.contract, given: contractAddress } },
+        );
+      }
       if (
         task.status !== TaskResultStatus.Unverified &&
         task.status !== TaskResultStatus.InProgress
       )
         return; // done before a restart
-      await store.putMessage("input", taskId, input);
-      await store.putMessage("record", taskId, {
-        inputsHash: record.inputsHash,
-        gasLimit: record.gasLimit.toString(),
-        gasPx: record.gasPx.toString(),
-        sender: record.sender,
-        blockNumber: record.blockNumber,
-        logIndex: record.logIndex,
+      // One batch before the run (input and record kept for a restart) and one after it.
+      await store.updateTask(taskId, {
+        status: TaskResultStatus.InProgress,
+        messages: {
+          input,
+          record: {
+            inputsHash: record.inputsHash,
+            gasLimit: record.gasLimit.toString(),
+            gasPx: record.gasPx.toString(),
+            sender: record.sender,
+            blockNumber: record.blockNumber,
+            logIndex: record.logIndex,
+          },
+        },
       });
-      if (task.status === TaskResultStatus.Unverified) {
-        await store.updateTask(taskId, { status: TaskResultStatus.InProgress });
-      }
       const order = recordOrder(record);
       const last = await this.#lastRunOf(contractAddress);
       let result: EnclaveTaskResult | undefined;
@@ -443,19 +507,20 @@ export class TaskPipeline {
       }
       const next = Math.max(order, last ?? order);
       this.#lastRun.set(contractAddress, next);
-      await store.putMeta(`lastRun:${contractAddress}`, next);
+      // Written with the task's outcome: a crash before that runs the task again, in order.
+      const meta = { [lastRunKey(contractAddress)]: next };
       if (result === undefined) {
         // Nothing the chain can settle (unknown contract, no state key): the fee comes back
         // through returnFeesForTask after the timeout.
         const message = failure?.message ?? "task could not run";
-        await store.updateTask(taskId, { status: TaskResultStatus.Failed });
+        await store.updateTask(taskId, { status: TaskResultStatus.Failed, meta });
         metrics.tasksFailed.inc({
           reason: failure === undefined ? "unknown" : String(failure.code),
         });
         tlog.warn({ err: message, code: failure?.code }, "task not executed");
         return;
       }
-      await this.#record(result, tlog);
+      await this.#record(result, meta, tlog);
       metrics.taskLatency.observe((performance.now() - started) / 1000);
     } catch (e) {
       tlog.error({ err: String(e) }, "task pipeline failure");
@@ -465,7 +530,7 @@ export class TaskPipeline {
   async #lastRunOf(contract: Hex): Promise<number | undefined> {
     const cached = this.#lastRun.get(contract);
     if (cached !== undefined) return cached;
-    const stored = await this.#ctx.store.getMeta(`lastRun:${contract}`);
+    const stored = await this.#ctx.store.getMeta(lastRunKey(contract));
     return typeof stored === "number" ? stored : undefined;
   }
 
@@ -519,8 +584,15 @@ export class TaskPipeline {
     this.#stale.delete(contract);
   }
 
-  /** Stores a result with its delta and queued receipt (one batch), then publishes it. */
-  async #record(result: EnclaveTaskResult, tlog: NodeContext["log"]): Promise<void> {
+  /**
+   * Stores a result with its delta, queued receipt, result message and `meta` (one batch),
+   * then publishes it.
+   */
+  async #record(
+    result: EnclaveTaskResult,
+    meta: Record<string, number>,
+    tlog: NodeContext["log"],
+  ): Promise<void> {
     const { store, p2p, metrics } = this.#ctx;
     const message: TaskResult = {
       taskId: result.taskId,
@@ -562,8 +634,9 @@ export class TaskPipeline {
             },
           }),
       receipt: result.receipt,
+      messages: { result: message },
+      meta,
     });
-    await store.putMessage("result", result.taskId, message);
     metrics.tasksExecuted.inc({ status: result.success ? "success" : "failed" });
     metrics.gasUsed.inc(Number(result.gasUsed));
     metrics.pendingReceipts.inc();
@@ -585,6 +658,11 @@ export class TaskPipeline {
     }
     if (result.ethCall !== null) await this.#d.batcher.trigger("ethereum-call");
   }
+}
+
+/** The metadata key of a contract's last run record order. */
+function lastRunKey(contract: string): string {
+  return `lastRun:${contract}`;
 }
 
 function isZero(h: string): boolean {

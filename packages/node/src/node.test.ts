@@ -122,6 +122,7 @@ describe("an Enigma network in one process", () => {
       const s = await net.chain.getSecretContract(scAddr);
       return s !== undefined && s.stateDeltaHashes.length === 3 ? s : undefined;
     }, "the receipts to be committed");
+    expect(await net.chain.countStateDeltas(scAddr)).toBe(3);
     expect(custodian).not.toBe("");
     // The hashes on chain are the hashes of the deltas every node stores.
     for (const w of net.workers) {

@@ -304,6 +304,12 @@ export class EnigmaChain {
     };
   }
 
+  /** Number of state deltas committed for `scAddr` (0 for none, or no such contract). */
+  async countStateDeltas(scAddr: string): Promise<number> {
+    const address = argBytes32("scAddr", scAddr);
+    return outputs(await this.#view("countStateDeltas", [address]), "countStateDeltas").number("0");
+  }
+
   /** Addresses of every deployed secret contract, in deployment order. */
   async secretContractAddresses(): Promise<string[]> {
     const count = outputs(

@@ -55,10 +55,7 @@ function setup(
     },
   } as unknown as NodeStore;
   const chain = {
-    getSecretContract: (sc: string) => {
-      const n = onChain.get(sc);
-      return Promise.resolve(n === undefined ? undefined : { stateDeltaHashes: new Array(n) });
-    },
+    countStateDeltas: (sc: string) => Promise.resolve(onChain.get(sc) ?? 0),
     commitReceipts: (rs: ChainReceipt[]) => {
       batches.push(rs.map((r) => r.taskId));
       for (const r of rs) onChain.set(r.scAddr, (onChain.get(r.scAddr) ?? 0) + 1);

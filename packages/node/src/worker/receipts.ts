@@ -126,7 +126,7 @@ export class ReceiptBatcher {
       checked.add(contract);
       const index = (await store.getTask(r.taskId))?.result?.delta?.index;
       if (index === undefined || index === 0) continue;
-      const committed = (await chain.getSecretContract(contract))?.stateDeltaHashes.length ?? 0;
+      const committed = await chain.countStateDeltas(contract);
       if (index <= committed) continue;
       const since = this.#heldSince.get(r.taskId) ?? now;
       if (now - since > this.#holdMaxMs) {

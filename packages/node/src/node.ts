@@ -13,8 +13,7 @@ import {
   hexToBytes,
   isEnigmaError,
   keccak256,
-  recoverAddress,
-  sameAddress,
+  SignerVerifier,
   type Hex,
 } from "@enigma/protocol";
 import {
@@ -98,6 +97,8 @@ export class EnigmaNode {
   #stops: (() => Promise<void>)[] = [];
   /** Immutable parts of task records (inputs hash, block), from the watcher or one read. */
   readonly #records = new Map<string, { inputsHash: string; blockNumber: number }>();
+  /** Result signatures of workers heard before are verified against their cached keys. */
+  readonly #signers = new SignerVerifier();
   readonly #parsedMessages = new WeakMap<Uint8Array, unknown>();
   #state: "new" | "starting" | "started" | "stopped" = "new";
 
@@ -564,7 +565,7 @@ export class EnigmaNode {
     const { chain } = this.#live();
     checkResultShape(r);
     const digest = receiptBatchDigest(chain.chainId, chain.enigmaAddress, [receiptOf(r)]);
-    if (!sameAddress(recoverAddress(digest, r.signature), r.workerAddress)) return "reject";
+    if (!this.#signers.isSignedBy(digest, r.signature, r.workerAddress)) return "reject";
     const record = await this.#recordOf(r.taskId);
     if (record === undefined) return "ignore";
     if (!(await isSelected(chain, r.contractAddress, record.blockNumber, r.workerAddress)))

@@ -34,6 +34,7 @@ export {
   sameAddress,
   signDigest,
   recoverAddress,
+  SignerVerifier,
 } from "./keys.js";
 export type { KeyPair } from "./keys.js";
 export { deriveSharedKey, encryptTo, decryptFrom } from "./envelope.js";

@@ -18,6 +18,7 @@ import {
   publicKeyOf,
   publicKeyToAddress,
   recoverAddress,
+  SignerVerifier,
   signDigest,
   toChecksumAddress,
 } from "./keys.js";
@@ -226,5 +227,88 @@ describe("known answers from enigma-js 0.3.0", () => {
     expect(recoverWorkerKeySigner(enclavePub, sig.slice(2))).toBe(
       "0x5CbDd86a2FA8Dc4bDdd8a8f69dBa48572EeC07FB",
     );
+  });
+});
+
+describe("SignerVerifier", () => {
+  it("agrees with recoverAddress on the first and on later signatures of a signer", () => {
+    const signers = new SignerVerifier();
+    const kp = generateKeyPair();
+    const me = publicKeyToAddress(kp.publicKey);
+    const other = publicKeyToAddress(generateKeyPair().publicKey);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (digest) => {
+        const sig = signDigest(kp.privateKey, digest);
+        expect(signers.isSignedBy(digest, sig, me)).toBe(true);
+        expect(signers.isSignedBy(digest, sig, other)).toBe(false);
+        // v as 0/1, like recoverAddress.
+        const v01 = sig.slice();
+        v01[64] = (v01[64] ?? 27) - 27;
+        expect(signers.isSignedBy(digest, v01, me)).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("refuses a flipped recovery bit, another digest, tampered r or s, and zero or overflowing r/s, as recovery does", () => {
+    const kp = generateKeyPair();
+    const me = publicKeyToAddress(kp.publicKey);
+    const d = new Uint8Array(32).fill(3);
+    const sig = signDigest(kp.privateKey, d);
+    // One verifier that knows the key (the fast path), one that does not (recovery).
+    const warm = new SignerVerifier();
+    expect(warm.isSignedBy(d, sig, me)).toBe(true);
+    const cases: [string, Uint8Array, Uint8Array][] = [];
+    const flipped = sig.slice();
+    flipped[64] = sig[64] === 27 ? 28 : 27;
+    cases.push(["flipped v", d, flipped]);
+    cases.push(["other digest", new Uint8Array(32).fill(4), sig]);
+    const badR = sig.slice();
+    badR[5] = (badR[5] ?? 0) ^ 1;
+    cases.push(["tampered r", d, badR]);
+    const badS = sig.slice();
+    badS[40] = (badS[40] ?? 0) ^ 1;
+    cases.push(["tampered s", d, badS]);
+    const zeroS = sig.slice();
+    zeroS.fill(0, 32, 64);
+    cases.push(["s = 0", d, zeroS]);
+    const bigR = sig.slice();
+    bigR.fill(0xff, 0, 32);
+    cases.push(["r >= n", d, bigR]);
+    for (const [what, digest, s] of cases) {
+      const recovered = (() => {
+        try {
+          return recoverAddress(digest, s) === me;
+        } catch {
+          return false;
+        }
+      })();
+      expect(recovered, what).toBe(false);
+      expect(warm.isSignedBy(digest, s, me), what).toBe(false);
+      const cold = new SignerVerifier();
+      const coldResult = (() => {
+        try {
+          return cold.isSignedBy(digest, s, me);
+        } catch {
+          return false;
+        }
+      })();
+      expect(coldResult, what).toBe(false);
+    }
+    expect(thrownCode(() => warm.isSignedBy(d, sig.slice(0, 64), me))).toBe(
+      ErrorCode.InvalidSignature,
+    );
+  });
+
+  it("forgets the oldest signer beyond its bound and still answers right", () => {
+    const signers = new SignerVerifier(2);
+    const keys = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    const d = new Uint8Array(32).fill(1);
+    for (let round = 0; round < 2; round++) {
+      for (const kp of keys) {
+        const sig = signDigest(kp.privateKey, d);
+        expect(signers.isSignedBy(d, sig, publicKeyToAddress(kp.publicKey))).toBe(true);
+      }
+    }
   });
 });

@@ -108,7 +108,19 @@ export function signDigest(privateKey: Uint8Array, digest: Uint8Array): Uint8Arr
  * 0/1 or 27/28). Throws `InvalidSignature` when nothing can be recovered.
  */
 export function recoverAddress(digest: BytesLike, signature: BytesLike): Hex {
-  const d = toBytes(digest, "digest", 32);
+  return publicKeyToAddress(
+    recoverPublicKey(toBytes(digest, "digest", 32), parseSignature(signature)),
+  );
+}
+
+interface ParsedSignature {
+  /** r || s */
+  rs: Uint8Array;
+  /** 0 or 1 */
+  recovery: number;
+}
+
+function parseSignature(signature: BytesLike): ParsedSignature {
   let sig: Uint8Array;
   try {
     sig = toBytes(signature, "signature", 65);
@@ -124,15 +136,80 @@ export function recoverAddress(digest: BytesLike, signature: BytesLike): Hex {
       details: { v },
     });
   }
+  return { rs: sig.subarray(0, 64), recovery };
+}
+
+/** The 65-byte uncompressed public key that produced `sig` over `digest`. */
+function recoverPublicKey(digest: Uint8Array, sig: ParsedSignature): Uint8Array {
   try {
-    const rec = concat(Uint8Array.of(recovery), sig.subarray(0, 64));
-    const pub = secp256k1.recoverPublicKey(rec, d, { prehash: false });
-    return publicKeyToAddress(pub);
+    const rec = concat(Uint8Array.of(sig.recovery), sig.rs);
+    return secp256k1.recoverPublicKey(rec, digest, { prehash: false });
   } catch (cause) {
     throw new EnigmaError(ErrorCode.InvalidSignature, "no public key recovers from signature", {
       cause,
     });
   }
+}
+
+type Point = ReturnType<typeof secp256k1.Point.fromBytes>;
+
+/**
+ * Checks that signatures are by given addresses, faster for signers seen before: the first
+ * signature of an address is checked by recovery (which yields the signer's public key), later
+ * ones by ECDSA verification against that key with a precomputed multiplication table (about
+ * 40% less work than a recovery). Accepts exactly what `recoverAddress` + comparison accepts,
+ * recovery bit included. Remembers up to `maxSigners` keys (a node hears a few workers).
+ *
+ * @example
+ * const signers = new SignerVerifier();
+ * if (!signers.isSignedBy(digest, result.signature, result.workerAddress)) reject();
+ */
+export class SignerVerifier {
+  readonly #points = new Map<string, Point>();
+  readonly #max: number;
+
+  constructor(maxSigners = 1024) {
+    this.#max = maxSigners;
+  }
+
+  /** Whether `signature` (65 bytes r||s||v) over `digest` is `address`'s. */
+  isSignedBy(digest: BytesLike, signature: BytesLike, address: BytesLike): boolean {
+    const d = toBytes(digest, "digest", 32);
+    const sig = parseSignature(signature);
+    const key = bytesToHex(toBytes(address, "address", 20));
+    const known = this.#points.get(key);
+    if (known !== undefined) return verifyWith(known, d, sig);
+    const pub = recoverPublicKey(d, sig);
+    if (!sameAddress(publicKeyToAddress(pub), key)) return false;
+    const point = secp256k1.Point.fromBytes(pub);
+    point.precompute(8);
+    if (this.#points.size >= this.#max) {
+      const oldest = this.#points.keys().next();
+      if (oldest.done !== true) this.#points.delete(oldest.value);
+    }
+    this.#points.set(key, point);
+    return true;
+  }
+}
+
+/** ECDSA verification of `sig` over `digest` by `pub`, and its recovery bit (R's y parity). */
+function verifyWith(pub: Point, digest: Uint8Array, sig: ParsedSignature): boolean {
+  const { Fn } = secp256k1.Point;
+  const r = bytesToBigInt(sig.rs.subarray(0, 32));
+  const s = bytesToBigInt(sig.rs.subarray(32, 64));
+  if (r === 0n || s === 0n || r >= Fn.ORDER || s >= Fn.ORDER) return false;
+  const z = Fn.create(bytesToBigInt(digest));
+  const w = Fn.inv(s);
+  const R = secp256k1.Point.BASE.multiplyUnsafe(Fn.mul(z, w)).add(pub.multiplyUnsafe(Fn.mul(r, w)));
+  if (R.is0()) return false;
+  const { x, y } = R.toAffine();
+  // r = R.x mod n; recovery ids 2 and 3 (R.x >= n) are never produced by the signers here and
+  // `recoverAddress` refuses them too.
+  return x === r && Number(y & 1n) === sig.recovery;
+}
+
+function bytesToBigInt(b: Uint8Array): bigint {
+  return b.length === 0 ? 0n : BigInt(bytesToHex(b));
 }
 
 /**

@@ -148,6 +148,15 @@ describe("docker/compose.yaml", () => {
       ["node", "start", "--config", badDeployment, "--check-config"],
       ["chain", "start", "--workers", "0", "--check-config"],
       ["chain", "start", "--principal-p2p", "principal:4001", "--check-config"],
+      [
+        "node",
+        "start",
+        "--config",
+        join(DOCKER, "config", "worker-1.json"),
+        "--preset",
+        "slow",
+        "--check-config",
+      ],
     ];
     const runs = await Promise.all(cases.map((args) => run(args)));
     runs.forEach((r, i) => {
@@ -158,6 +167,7 @@ describe("docker/compose.yaml", () => {
     });
     expect(runs[0]?.stderr).toMatch(/deployment\.node/);
     expect(runs[1]?.stderr).toMatch(/not valid JSON/);
+    expect(runs[4]?.stderr).toMatch(/preset/);
   }, 30_000);
 });
 

@@ -44,6 +44,25 @@ describe("resolveNodeConfig", () => {
     expect(problems.some((p) => p.startsWith("attestation:"))).toBe(true);
   });
 
+  it("fills a preset's timing under what the config sets, and names an unknown preset", () => {
+    const base = { dataDir: "/d", ethereum, attestation };
+    const fast = resolveNodeConfig({ ...base, preset: "fast" });
+    expect([fast.ethereum.confirmations, fast.ethereum.pollIntervalMs]).toEqual([0, 50]);
+    expect(fast.worker.orderingWindowMs).toBe(200);
+    const real = resolveNodeConfig({
+      ...base,
+      preset: "realistic",
+      ethereum: { ...ethereum, pollIntervalMs: 500 },
+    });
+    // The config's own value wins; the rest come from the preset.
+    expect([real.ethereum.confirmations, real.ethereum.pollIntervalMs]).toEqual([2, 500]);
+    expect(real.worker).toEqual({ stake: "100", orderingWindowMs: 3000, maxBatch: 100 });
+    // Without a preset, the schema's defaults.
+    const none = resolveNodeConfig(base);
+    expect([none.ethereum.confirmations, none.ethereum.pollIntervalMs]).toEqual([0, 250]);
+    expect(problemsOf({ ...base, preset: "slow" }).some((p) => p.startsWith("preset:"))).toBe(true);
+  });
+
   it("bounds worker.maxBatch by what one commitReceipts accepts", () => {
     const ok = { dataDir: "/d", ethereum, attestation };
     const max = resolveNodeConfig({ ...ok, worker: { maxBatch: MAX_RECEIPTS_PER_BATCH } });

@@ -11,9 +11,29 @@ const engAmount = z
   .string()
   .regex(/^\d+(\.\d{1,8})?$/, "must be a decimal ENG amount (8 decimals)");
 
+/**
+ * Timing presets. A preset fills the fields it names unless the config sets them; without a
+ * preset the schema's defaults apply (confirmations 0, 250 ms polls, a 1 s ordering window).
+ * `fast` is for tests and instant-mining devnets; `realistic` for a chain with real block times
+ * (`enigma devnet up --preset realistic` mines a block a second).
+ */
+export const NODE_PRESETS = Object.freeze({
+  fast: Object.freeze({
+    ethereum: { confirmations: 0, pollIntervalMs: 50 },
+    worker: { orderingWindowMs: 200 },
+  }),
+  realistic: Object.freeze({
+    ethereum: { confirmations: 2, pollIntervalMs: 1000 },
+    worker: { orderingWindowMs: 3000 },
+  }),
+});
+export type NodePreset = keyof typeof NODE_PRESETS;
+
 /** What a user may write in a node's config file or pass on the command line. */
 export const NodeUserConfigSchema = z
   .object({
+    /** Timing preset (`NODE_PRESETS`): fills what the config leaves out. */
+    preset: z.enum(["fast", "realistic"]).optional(),
     /** A node can be a gateway and a worker at once; the principal runs alone. */
     roles: z
       .array(z.enum(["principal", "worker", "gateway"]))
@@ -116,7 +136,7 @@ export function resolveNodeConfig(input: unknown): NodeConfig {
 }
 
 function parseConfig(input: unknown, what: string): z.output<typeof NodeUserConfigSchema> {
-  const parsed = NodeUserConfigSchema.safeParse(input);
+  const parsed = NodeUserConfigSchema.safeParse(withPreset(input));
   if (!parsed.success) {
     const problems = validationIssues(parsed.error).map(
       (i) => `${i.path || "(root)"}: ${i.message}`,
@@ -126,6 +146,22 @@ function parseConfig(input: unknown, what: string): z.output<typeof NodeUserConf
     });
   }
   return parsed.data;
+}
+
+/** `input` with its preset's fields under the ones it sets (unchanged without a valid preset). */
+function withPreset(input: unknown): unknown {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return input;
+  const o = input as Record<string, unknown>;
+  const name = o["preset"];
+  if (typeof name !== "string" || !Object.hasOwn(NODE_PRESETS, name)) return input;
+  const preset = NODE_PRESETS[name as NodePreset];
+  const under = (section: "ethereum" | "worker") => {
+    const given = o[section];
+    if (given === undefined) return preset[section];
+    if (typeof given !== "object" || given === null || Array.isArray(given)) return given;
+    return { ...preset[section], ...given };
+  };
+  return { ...o, ethereum: under("ethereum"), worker: under("worker") };
 }
 
 /** The part of a deployment file (`enigma chain start --out`) a node reads. */

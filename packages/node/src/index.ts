@@ -1,5 +1,5 @@
-export { resolveNodeConfig, NodeUserConfigSchema } from "./config.js";
-export type { NodeConfig, NodeUserConfig } from "./config.js";
+export { resolveNodeConfig, NodeUserConfigSchema, NODE_PRESETS } from "./config.js";
+export type { NodeConfig, NodeUserConfig, NodePreset } from "./config.js";
 export { NodeStore, TASK_TRANSITIONS } from "./store/store.js";
 export type {
   MessageKind,

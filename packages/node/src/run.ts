@@ -8,6 +8,7 @@ import {
   resolveNodeConfig,
   withDeploymentStandIns,
   type NodeConfig,
+  type NodeUserConfig,
 } from "./config.js";
 import { EnigmaNode } from "./node.js";
 
@@ -19,6 +20,8 @@ export interface LoadNodeConfigOptions {
   waitForDeployment?: boolean;
   /** Called once when the deployment file is not there yet and is being waited for. */
   onWaiting?: (file: string) => void;
+  /** Top-level fields that replace the file's (command-line flags: `preset`, `logLevel`). */
+  overrides?: Pick<NodeUserConfig, "preset" | "logLevel">;
 }
 
 /**
@@ -48,6 +51,9 @@ export async function loadNodeConfig(
       cause,
     });
   }
+  if (options.overrides !== undefined && typeof json === "object" && json !== null) {
+    json = { ...(json as Record<string, unknown>), ...stripUndefined(options.overrides) };
+  }
   const deployment = deploymentOf(json);
   if (deployment === undefined) return resolveNodeConfig(json);
   const deploymentFile = resolve(dirname(file), deployment.file);
@@ -72,6 +78,10 @@ export async function loadNodeConfig(
     );
   }
   return resolveNodeConfig(applyDeployment(withFile, d, dirname(deploymentFile)));
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
 function deploymentOf(json: unknown): { file: string } | undefined {

@@ -1,21 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-interface IEnigmaViews {
-    // Enigma's getter layout (Discovery's), not a storage layout.
-    // solhint-disable-next-line gas-struct-packing
-    struct TaskView {
-        address sender;
-        bytes32 inputsHash;
-        bytes32 outputHash;
-        uint64 gasLimit;
-        uint64 gasPx;
-        uint256 blockNumber;
-        uint8 status;
-        bytes proof;
-    }
+import {TaskRecord} from "../libraries/TaskRecord.sol";
 
-    function getTaskRecord(bytes32 taskId) external view returns (TaskView memory);
+interface IEnigmaViews {
+    function getTaskRecord(bytes32 taskId) external view returns (TaskRecord.View memory);
 
     function countStateDeltas(bytes32 scAddr) external view returns (uint256);
 }
@@ -36,7 +25,7 @@ contract ReceiptProbe {
 
     /// @notice Called by Enigma as a task's Ethereum call: records what the views show.
     function probe(bytes32 taskId, bytes32 scAddr) external {
-        IEnigmaViews.TaskView memory t = IEnigmaViews(ENIGMA).getTaskRecord(taskId);
+        TaskRecord.View memory t = IEnigmaViews(ENIGMA).getTaskRecord(taskId);
         seenOutputHash = t.outputHash;
         seenStatus = t.status;
         seenDeltaCount = IEnigmaViews(ENIGMA).countStateDeltas(scAddr);

@@ -7,6 +7,7 @@ import {
   as,
   createTask,
   currentFirstBlock,
+  customErrorOf,
   deploySecretContract,
   mined,
   receipt,
@@ -56,6 +57,18 @@ async function deltaRange(env: Env, scAddr: string, start: number, stop: number 
   return [
     ...((await env.enigma.getFunction("getStateDeltaHashes")(scAddr, start, stop)) as string[]),
   ];
+}
+
+/** Records a task per inputs hash in one transaction (gas limit 1000, price 100). */
+async function recordTasks(env: Env, u: ReturnType<typeof user>, inputs: string[]) {
+  await mined(
+    as(env.enigma, u).getFunction("createTaskRecords")(
+      inputs,
+      1000n,
+      100n,
+      await currentFirstBlock(env),
+    ),
+  );
 }
 
 /** Two secret contracts selected to the same worker (deploys until two collide). */
@@ -148,16 +161,8 @@ describe("Enigma: receipt logs (output and delta hashes written once per batch)"
     const nonce = Number(await env.enigma.getFunction("getUserTaskDeployments")(u.address));
     const inputs = Array.from({ length: 256 }, (_, i) => h(`inputs ${i}`));
     // Two transactions: 256 records in one would pass the chain's per-transaction gas cap.
-    for (const half of [inputs.slice(0, 128), inputs.slice(128)]) {
-      await mined(
-        as(env.enigma, u).getFunction("createTaskRecords")(
-          half,
-          1000n,
-          100n,
-          await currentFirstBlock(env),
-        ),
-      );
-    }
+    await recordTasks(env, u, inputs.slice(0, 128));
+    await recordTasks(env, u, inputs.slice(128));
     const ids = inputs.map((_, i) => taskIdOf(u.address, BigInt(nonce + i)));
     const rs = ids.map((taskId, i) =>
       receipt({ taskId, scAddr, gasUsed: 7n, stateDeltaHash: h(`delta ${i + 1}`) }),
@@ -308,14 +313,7 @@ describe("Enigma: receipt logs against a model (property)", () => {
               u.address,
             )) as bigint;
             const inputs = batch.map(() => h(`model inputs ${serial++}`));
-            await mined(
-              as(env.enigma, u).getFunction("createTaskRecords")(
-                inputs,
-                1000n,
-                100n,
-                await currentFirstBlock(env),
-              ),
-            );
+            await recordTasks(env, u, inputs);
             const rs = batch.map((t, i) => {
               const scAddr = contracts[t.contract] ?? "";
               const taskId = taskIdOf(u.address, nonce + BigInt(i));
@@ -400,38 +398,27 @@ describe("ReceiptLog library", () => {
       ?.args[0] as string;
     expect((await ethers.provider.getCode(bigLog)).length).toBe(2 + 2 * 24_545);
     // A log that cannot pay for its code is refused, not recorded as written.
-    const starved = await harness
-      .getFunction("write")
-      .staticCall(most, { gasLimit: 2_500_000n })
-      .then(
-        () => undefined,
-        (e: unknown) => (e as { data?: string }).data,
-      );
-    expect(harness.interface.parseError(starved ?? "0x")?.name).toBe("ReceiptLogNotCreated");
-    const refused = await harness
-      .getFunction("write")([...most, h("one more")])
-      .then(
-        () => undefined,
-        (e: unknown) => (e as { data?: string }).data,
-      );
-    const err = harness.interface.parseError(refused ?? "0x");
-    expect([err?.name, ...(err?.args ?? [])]).toEqual(["ReceiptLogTooLarge", 768n]);
+    expect(
+      await customErrorOf(
+        harness,
+        harness.getFunction("write").staticCall(most, { gasLimit: 2_500_000n }),
+      ),
+    ).toMatchObject({ name: "ReceiptLogNotCreated" });
+    expect(
+      await customErrorOf(harness, harness.getFunction("write")([...most, h("one more")])),
+    ).toEqual({ name: "ReceiptLogTooLarge", args: [768n] });
 
     // A log created out of its numbered place is refused.
     const nonce = await ethers.provider.getTransactionCount(harnessAddress);
-    const misplaced = await harness
-      .getFunction("writeAs")
-      .staticCall(words, 7)
-      .then(
-        () => undefined,
-        (e: unknown) => (e as { data?: string }).data,
-      );
-    const m = harness.interface.parseError(misplaced ?? "0x");
-    expect([m?.name, ...(m?.args ?? [])]).toEqual([
-      "ReceiptLogMisplaced",
-      getCreateAddress({ from: harnessAddress, nonce }),
-      getCreateAddress({ from: harnessAddress, nonce: 8 }),
-    ]);
+    expect(
+      await customErrorOf(harness, harness.getFunction("writeAs").staticCall(words, 7)),
+    ).toEqual({
+      name: "ReceiptLogMisplaced",
+      args: [
+        getCreateAddress({ from: harnessAddress, nonce }),
+        getCreateAddress({ from: harnessAddress, nonce: 8 }),
+      ],
+    });
   });
 });
 
@@ -463,14 +450,9 @@ describe("DeltaRuns library", () => {
     for (const [i, wide] of max.entries()) {
       const args: bigint[] = [0n, 0n, 0n, 0n];
       args[i] = wide + 1n;
-      const data = await runs
-        .getFunction("push")
-        .staticCall(...args)
-        .then(
-          () => undefined,
-          (e: unknown) => (e as { data?: string }).data,
-        );
-      expect(runs.interface.parseError(data ?? "0x")?.name).toBe("DeltaRunOverflow");
+      expect(await customErrorOf(runs, runs.getFunction("push").staticCall(...args))).toMatchObject(
+        { name: "DeltaRunOverflow" },
+      );
     }
   });
 });

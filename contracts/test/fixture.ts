@@ -371,16 +371,24 @@ export async function stakeOf(env: Env, custodian: string): Promise<bigint> {
   return w.balance;
 }
 
-/** The decoded custom error (name and arguments) of a call that must revert. */
+/** The decoded custom error (name and arguments) of an Enigma call that must revert. */
 export async function revertOf(
   env: Env,
+  p: Promise<unknown>,
+): Promise<{ name: string; args: unknown[] }> {
+  return customErrorOf(env.enigma, p);
+}
+
+/** The custom error of `contract`'s ABI (name and arguments) that a call must revert with. */
+export async function customErrorOf(
+  contract: Contract,
   p: Promise<unknown>,
 ): Promise<{ name: string; args: unknown[] }> {
   try {
     await p;
   } catch (e) {
     const data = (e as { data?: string }).data;
-    const parsed = typeof data === "string" ? env.enigma.interface.parseError(data) : null;
+    const parsed = typeof data === "string" ? contract.interface.parseError(data) : null;
     if (parsed !== null) return { name: parsed.name, args: [...parsed.args] };
     throw e;
   }

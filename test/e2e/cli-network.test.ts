@@ -9,25 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../packages/cli/src/index.js";
 import { startDevnet, type Devnet } from "../../packages/devnet/src/index.js";
 import { exampleSourcePath, exampleWasmPath } from "../../packages/secret-contract/src/index.js";
+import { runCli as run } from "../../packages/cli/src/cli.fixture.js";
 
 const bin = fileURLToPath(new URL("../../packages/cli/bin/enigma.js", import.meta.url));
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(argv, {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
 
 async function blockNumber(url: string): Promise<number> {
   const res = await fetch(url, {

@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { main, VERSION } from "./main.js";
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
-}
+import { VERSION } from "./main.js";
+import { runCli as run } from "./cli.fixture.js";
 
 describe("enigma CLI", () => {
   it("prints its version and help, exit 0", async () => {

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isEnigmaError, ErrorCode } from "@enigma/protocol";
-import { main } from "./main.js";
 import {
   connect,
   parseAddress,
@@ -14,20 +13,7 @@ import {
   resolveNetwork,
 } from "./network.js";
 import { statusName } from "./lifecycle.js";
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(argv, {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+import { runCli as run } from "./cli.fixture.js";
 
 /** A local URL nothing listens on (a port just freed). */
 async function closedUrl(): Promise<string> {

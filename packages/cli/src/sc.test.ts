@@ -3,21 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exampleSourcePath } from "@enigma/secret-contract";
 import { beforeAll, describe, expect, it } from "vitest";
-import { main } from "./main.js";
-
-async function run(...argv: string[]) {
-  let out = "";
-  let err = "";
-  const code = await main(argv, {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-  });
-  return { code, out, err };
-}
+import { runCli as run } from "./cli.fixture.js";
 
 let dir: string;
 let calculator: string;

@@ -223,13 +223,7 @@ export function checkChainOptions(o: {
  * await chain.stop();
  */
 export async function startChain(o: StartChainOptions): Promise<Chain> {
-  const options = resolveDevnetOptions(o.preset, {
-    workers: o.workers,
-    epochBlocks: o.epochBlocks,
-    blockTime: o.blockTime,
-    taskTimeoutBlocks: o.taskTimeoutBlocks,
-    seed: o.seed,
-  });
+  const options = resolveDevnetOptions(o.preset, o);
   checkChainOptions(o);
   const progress = o.onProgress ?? (() => undefined);
   const base = baseSeed(options.seed);

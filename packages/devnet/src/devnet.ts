@@ -174,14 +174,7 @@ export interface Devnet {
  * await devnet.stop();
  */
 export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
-  const options = resolveDevnetOptions(o.preset, {
-    workers: o.workers,
-    epochBlocks: o.epochBlocks,
-    blockTime: o.blockTime,
-    taskTimeoutBlocks: o.taskTimeoutBlocks,
-    seed: o.seed,
-    confirmations: o.confirmations,
-  });
+  const options = resolveDevnetOptions(o.preset, o);
   const inProcess = o.inProcess ?? true;
   const users = o.users ?? 3;
   checkChainOptions({ users });

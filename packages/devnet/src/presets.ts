@@ -46,8 +46,9 @@ const LIMITS = {
 } as const;
 
 /**
- * Resolves a preset plus overrides into validated options. Bad values raise `InvalidConfig`
- * naming the field and its allowed range.
+ * Resolves a preset plus overrides into validated options; `overrides` may be a larger options
+ * object (only the `DevnetOptions` fields are read, undefined ones ignored). Bad values raise
+ * `InvalidConfig` naming the field and its allowed range.
  *
  * @example
  * resolveDevnetOptions("fast", { workers: 5 })
@@ -65,7 +66,13 @@ export function resolveDevnetOptions(
       },
     );
   }
-  const options = { ...PRESETS[preset as PresetName], ...stripUndefined(overrides) };
+  const base = PRESETS[preset as PresetName];
+  const given = Object.fromEntries(
+    Object.keys(base)
+      .map((k) => [k, overrides[k as keyof DevnetOptions]] as const)
+      .filter(([, v]) => v !== undefined),
+  ) as Partial<DevnetOptions>;
+  const options = { ...base, ...given };
   for (const [key, [min, max]] of Object.entries(LIMITS)) {
     const v = options[key as keyof typeof LIMITS];
     if (!Number.isInteger(v) || v < min || v > max) {
@@ -103,8 +110,4 @@ export function resolveDevnetOptions(
     );
   }
   return Object.freeze(options);
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -2,6 +2,7 @@
 // test can build several nodes in one process.
 import { selectWorker, sameAddress, type Hex } from "@enigma/protocol";
 import type { EnigmaChain, EpochInfo } from "./chain/enigma-chain.js";
+import type { ChainEvent } from "./chain/types.js";
 import type { NodeConfig } from "./config.js";
 import type { Logger, NodeMetrics } from "./observability.js";
 import type { P2PNetwork } from "./p2p/network.js";
@@ -27,6 +28,20 @@ export interface RecordInfo {
   logIndex: number;
   /** When this node learned of the record (ms since epoch). */
   seenAt: number;
+}
+
+/** A `TaskRecordCreated` event as a record heard now. */
+export function recordOfEvent(e: Extract<ChainEvent, { type: "TaskRecordCreated" }>): RecordInfo {
+  return {
+    taskId: e.taskId as Hex,
+    inputsHash: e.inputsHash as Hex,
+    gasLimit: e.gasLimit,
+    gasPx: e.gasPx,
+    sender: e.sender as Hex,
+    blockNumber: e.blockNumber,
+    logIndex: e.logIndex,
+    seenAt: Date.now(),
+  };
 }
 
 /** Record order as one number: block, then log index. */

@@ -25,7 +25,7 @@ import {
 import type { z } from "zod";
 import { EnigmaChain, type ChainEvent, type TaskRecordInfo } from "./chain/enigma-chain.js";
 import type { NodeConfig } from "./config.js";
-import { isSelected, type NodeContext } from "./context.js";
+import { isSelected, recordOfEvent, type NodeContext } from "./context.js";
 import { PeerDirectory } from "./directory.js";
 import { Gateway } from "./gateway.js";
 import {
@@ -405,16 +405,7 @@ export class EnigmaNode {
       switch (e.type) {
         case "TaskRecordCreated":
           this.#remember(e.taskId, { inputsHash: e.inputsHash, blockNumber: e.blockNumber });
-          this.#pipeline?.onRecord({
-            taskId: e.taskId as Hex,
-            inputsHash: e.inputsHash as Hex,
-            gasLimit: e.gasLimit,
-            gasPx: e.gasPx,
-            sender: e.sender as Hex,
-            blockNumber: e.blockNumber,
-            logIndex: e.logIndex,
-            seenAt: Date.now(),
-          });
+          this.#pipeline?.onRecord(recordOfEvent(e));
           break;
         case "WorkersParameterized":
           void this.#batcher?.trigger("epoch-end");

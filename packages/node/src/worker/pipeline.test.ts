@@ -132,14 +132,7 @@ async function hear(
   contract: Hex,
   block: number,
 ): Promise<RecordInfo> {
-  const input: TaskInput = {
-    taskId,
-    contractAddress: contract,
-    workerAddress: block < 20 ? OTHER : ME,
-    encryptedFn: "0x01",
-    encryptedArgs: "0x02",
-    userDHKey: bytesToHex(generateKeyPair().publicKey),
-  };
+  const input = inputOf(taskId, contract, block);
   await store.addTask(taskId, contract);
   const record: RecordInfo = {
     taskId,
@@ -278,14 +271,7 @@ describe("TaskPipeline and records the watcher has not reached", () => {
 describe("TaskPipeline writes", () => {
   it("runs a task again after a crash between its two batches, and records its outcome with its order", async () => {
     const t = id("interrupted");
-    const input: TaskInput = {
-      taskId: t,
-      contractAddress: CONTRACT,
-      workerAddress: ME,
-      encryptedFn: "0x01",
-      encryptedArgs: "0x02",
-      userDHKey: bytesToHex(generateKeyPair().publicKey),
-    };
+    const input = inputOf(t, CONTRACT, 25);
     // What the lane's first batch leaves when the worker dies during the run.
     await store.addTask(t, CONTRACT, TaskResultStatus.Unverified, { input });
     await store.updateTask(t, {

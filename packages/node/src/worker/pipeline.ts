@@ -21,7 +21,13 @@ import {
 import type { EnclaveTaskResult, WorkerEnclave } from "@enigma/enclave";
 import type { TaskRecordInfo } from "../chain/enigma-chain.js";
 import { z } from "zod";
-import { recordOrder, selectedWorker, type NodeContext, type RecordInfo } from "../context.js";
+import {
+  recordOfEvent,
+  recordOrder,
+  selectedWorker,
+  type NodeContext,
+  type RecordInfo,
+} from "../context.js";
 import {
   TOPICS,
   decodePreCode,
@@ -212,16 +218,7 @@ export class TaskPipeline {
         for (const x of events) {
           if (x.type !== "TaskRecordCreated" || x.taskId === taskId) continue;
           if (this.#pending.get(x.taskId)?.record !== undefined) continue;
-          this.onRecord({
-            taskId: x.taskId as Hex,
-            inputsHash: x.inputsHash as Hex,
-            gasLimit: x.gasLimit,
-            gasPx: x.gasPx,
-            sender: x.sender as Hex,
-            blockNumber: x.blockNumber,
-            logIndex: x.logIndex,
-            seenAt: Date.now(),
-          });
+          this.onRecord(recordOfEvent(x));
         }
       }
       const e = events.find((x) => x.type === "TaskRecordCreated" && x.taskId === taskId);

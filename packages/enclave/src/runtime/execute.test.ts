@@ -36,7 +36,7 @@ const BR = 0x0c;
 const VOID = 0x40;
 
 describe("gas metering", () => {
-  it("charges the cost table exactly: 1 regular, 16 div/rem, 4 mul, 2 load/store", () => {
+  it("charges the cost table exactly: 1 regular, 16 div/rem, 4 mul, 2 load/store, 1 per block end", () => {
     // i32.const 6; i32.const 3; i32.div_u; i32.const 2; i32.mul; drop  -> 1+1+16+1+4+1 = 24
     // i32.const 0; i32.load; drop; i32.const 0; i32.const 5; i32.store -> 1+2+1+1+1+2 = 8
     const wasm = testModule({
@@ -66,14 +66,15 @@ describe("gas metering", () => {
       ],
     });
     const r = run(wasm);
-    expect(r).toMatchObject({ ok: true, gasUsed: HOST_GAS.execution + 24 + 8 });
+    // + 1: pwasm-utils' metered block counts the function's closing `end`
+    expect(r).toMatchObject({ ok: true, gasUsed: HOST_GAS.execution + 24 + 8 + 1 });
   });
 
-  it("charges 8192 per grown page and the deployed bytes at deploy", () => {
-    // i32.const 2; memory.grow; drop -> 1 + 1 + 1 + 2 * 8192
+  it("charges 8192 per grown page and the deployed bytes at deploy, with no execution fee", () => {
+    // i32.const 2; memory.grow; drop; end -> 1 + 1 + 1 + 1 + 2 * 8192
     const wasm = testModule({ deploy: [I32_CONST, 2, 0x40, 0, DROP] });
     const r = run(wasm, { entry: "deploy" });
-    expect(r).toMatchObject({ ok: true, gasUsed: HOST_GAS.execution + wasm.length + 3 + 2 * 8192 });
+    expect(r).toMatchObject({ ok: true, gasUsed: wasm.length + 4 + 2 * 8192 });
   });
 
   it("ends an infinite loop with OutOfGas and gasUsed = gasLimit", () => {
@@ -113,17 +114,18 @@ describe("gas metering", () => {
     const g10 = run(withLocal(10));
     const g20 = run(withLocal(20));
     expect(g10.ok && g20.ok).toBe(true);
-    expect(g20.gasUsed - g10.gasUsed).toBe(10 * 7); // 7 instructions per iteration, br_if included
+    // 7 instructions per iteration (br_if included) and the loop block's `end`
+    expect(g20.gasUsed - g10.gasUsed).toBe(10 * 8);
   });
 });
 
 describe("typed failures", () => {
-  it("a trap is ContractTrap with the gas used so far", () => {
+  it("a trap is ContractTrap with the gas used so far (the execution fee is charged after a run)", () => {
     const r = run(testModule({ call: [I32_CONST, 1, DROP, 0x00] }));
     expect(r).toMatchObject({
       ok: false,
       error: { code: ErrorCode.ContractTrap },
-      gasUsed: HOST_GAS.execution + 3,
+      gasUsed: 4,
     });
   });
 
@@ -142,7 +144,6 @@ describe("typed failures", () => {
       testModule({ exportMemory: false }),
       testModule({ imports: [{ name: "nope", params: 0, results: 0 }] }),
       testModule({ imports: [{ name: "write_state", params: 3, results: 0 }] }),
-      testModule({ memoryPages: 1000 }),
       // SIMD: v128.const
       testModule({ call: [0xfd, 12, ...new Array<number>(16).fill(0), DROP] }),
     ];
@@ -152,8 +153,12 @@ describe("typed failures", () => {
       );
       const rt = new ContractRuntime();
       const r = rt.deploy(wasm, req());
-      expect(r).toMatchObject({ ok: false, error: { code: ErrorCode.MalformedModule } });
+      expect(r).toMatchObject({ ok: false, gasUsed: 0, error: { code: ErrorCode.MalformedModule } });
     }
+    // Past a module limit: typed, and nothing charged.
+    expect(() => prepareCode(testModule({ memoryPages: 1000 }))).toThrow(
+      expect.objectContaining({ code: ErrorCode.ModuleLimitExceeded }) as Error,
+    );
   });
 
   it("accepts every host function with its declared arity", () => {

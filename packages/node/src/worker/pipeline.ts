@@ -548,7 +548,7 @@ export class TaskPipeline {
     };
     if (preCode !== undefined) {
       await stateKeys.ensure([input.contractAddress]);
-      const result = enclave.deploy({ ...task, preCode });
+      const result = await enclave.deploy({ ...task, preCode });
       if (result.success) await store.putCode(input.contractAddress, preCode);
       return result;
     }

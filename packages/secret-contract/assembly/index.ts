@@ -154,6 +154,15 @@ export function parseU64(json: string): u64 {
 
 /** A JSON string literal, escaped as serde_json escapes it. */
 export function quote(s: string): string {
+  let plain = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c == 0x22 || c == 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return '"' + s + '"'; // the common case (keys, hex): no escapes
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -175,22 +184,24 @@ export function parseString(json: string): string {
   if (json.length < 2 || json.charCodeAt(0) != 0x22 || json.charCodeAt(json.length - 1) != 0x22) {
     unreachable();
   }
+  const inner = json.substring(1, json.length - 1);
+  if (inner.indexOf("\\") < 0) return inner; // the common case: no escapes
   let out = "";
-  for (let i = 1; i < json.length - 1; i++) {
-    const c = json.charCodeAt(i);
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner.charCodeAt(i);
     if (c != 0x5c) {
       out += String.fromCharCode(c);
       continue;
     }
     i++;
-    const e = json.charCodeAt(i);
+    const e = inner.charCodeAt(i);
     if (e == 0x6e) out += "\n";
     else if (e == 0x72) out += "\r";
     else if (e == 0x74) out += "\t";
     else if (e == 0x62) out += "\b";
     else if (e == 0x66) out += "\f";
     else if (e == 0x75) {
-      out += String.fromCharCode(<i32>parseHex(json.substring(i + 1, i + 5)));
+      out += String.fromCharCode(<i32>parseHex(inner.substring(i + 1, i + 5)));
       i += 4;
     } else out += String.fromCharCode(e); // \" \\ \/
   }
@@ -201,9 +212,14 @@ const HEX = "0123456789abcdef";
 
 /** `"0x"` and two lowercase hex digits per byte. */
 export function toHex(b: Uint8Array): string {
-  let out = "0x";
-  for (let i = 0; i < b.length; i++) out += HEX.charAt(b[i] >> 4) + HEX.charAt(b[i] & 15);
-  return out;
+  const out = new Uint8Array(2 + 2 * b.length);
+  out[0] = 48;
+  out[1] = 120;
+  for (let i = 0; i < b.length; i++) {
+    out[2 + 2 * i] = <u8>HEX.charCodeAt(b[i] >> 4);
+    out[3 + 2 * i] = <u8>HEX.charCodeAt(b[i] & 15);
+  }
+  return String.UTF8.decode(out.buffer);
 }
 
 function hexDigit(c: i32): i32 {

@@ -56,7 +56,7 @@ export class InlineExecutor implements ContractExecutor {
   }
 
   run(job: ExecutorJob): Promise<ExecutionResult> {
-    return Promise.resolve(runJob(this.runtime, this.#states, job, job.state.entries()));
+    return Promise.resolve(runJob(this.runtime, this.#states, job, job.state.entries));
   }
 
   close(): Promise<void> {
@@ -76,7 +76,7 @@ export function runJob(
   runtime: ContractRuntime,
   states: Map<string, { version: number; state: ContractState }>,
   job: Omit<ExecutorJob, "state"> & { state: { id: string; version: number } },
-  entries: readonly StateChange[] | undefined,
+  entries: readonly StateChange[] | (() => readonly StateChange[]) | undefined,
 ): ExecutionResult & { stateMiss?: true } {
   let cached = states.get(job.state.id);
   if (cached === undefined || cached.version !== job.state.version) {
@@ -84,7 +84,7 @@ export function runJob(
       return { ...failure(ErrorCode.ContractTrap, "state not held", 0, []), stateMiss: true };
     }
     const state = new ContractState();
-    state.apply(entries);
+    state.apply(typeof entries === "function" ? entries() : entries);
     cached = { version: job.state.version, state };
   }
   states.delete(job.state.id);

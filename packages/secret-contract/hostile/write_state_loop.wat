@@ -1,0 +1,9 @@
+;; A 200 KB JSON value written over and over (each write parses it).
+(module
+  (import "env" "write_state" (func $write (param i32 i32 i32 i32)))
+  (memory (export "memory") 16)
+  (data (i32.const 0) "k")
+  (func (export "deploy"))
+  (func (export "call")
+    (memory.fill (i32.const 16) (i32.const 0x31) (i32.const 200000))
+    (loop $l (call $write (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 200000)) (br $l))))

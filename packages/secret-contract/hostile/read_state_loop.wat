@@ -6,6 +6,9 @@
   (data (i32.const 0) "k")
   (func (export "deploy"))
   (func (export "call")
-    (memory.fill (i32.const 16) (i32.const 0x31) (i32.const 200000)) ;; a 200000-digit number
+    ;; a JSON string of 200,000 bytes
+    (memory.fill (i32.const 16) (i32.const 0x78) (i32.const 200000))
+    (i32.store8 (i32.const 16) (i32.const 0x22))
+    (i32.store8 (i32.const 200015) (i32.const 0x22))
     (call $write (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 200000))
     (loop $l (call $read (i32.const 0) (i32.const 1) (i32.const 300000)) (br $l))))

@@ -72,8 +72,12 @@ export const HOST_WORK = Object.freeze({
   freeBytes: 256 * 1024,
   /** Per host call past the free calls. */
   callGas: 200,
-  /** Per byte of host work past the free bytes (JSON parsing, copying, AES, the rand stream). */
+  /** Per byte of host work past the free bytes (copying, parsing JSON). */
   byteGas: 4,
+  /** How many times a byte of `encrypt`, `decrypt` or `rand` weighs (AES runs over it). */
+  cryptoWeight: 4,
+  /** How many times a byte written to state weighs (it is parsed and re-serialised as JSON). */
+  jsonWeight: 4,
 });
 
 /** An Ethereum call requested through `write_eth_bridge`. */
@@ -143,10 +147,10 @@ export class Host {
    * Charges a host call doing `bytes` of work, before the work: free within the allowance,
    * HOST_WORK rates past it.
    */
-  private work(bytes: number): void {
+  private work(bytes: number, weight = 1): void {
     this.calls++;
     const before = this.workBytes;
-    this.workBytes += bytes;
+    this.workBytes += bytes * weight;
     let gas = 0;
     if (this.calls > HOST_WORK.freeCalls) gas += HOST_WORK.callGas;
     const over = this.workBytes - Math.max(before, HOST_WORK.freeBytes);
@@ -241,7 +245,7 @@ export class Host {
     return {
       write_state: (k, kl, v, vl) => {
         const n = vl >>> 0;
-        this.work((kl >>> 0) + n);
+        this.work((kl >>> 0) + n, HOST_WORK.jsonWeight);
         const key = this.key(k, kl, "write_state");
         if (n > l.maxValueBytes) {
           throw new HostAbort(
@@ -350,14 +354,14 @@ export class Host {
         return undefined;
       },
       rand: (out, n) => {
-        this.work(n >>> 0);
+        this.work(n >>> 0, HOST_WORK.cryptoWeight);
         const len = this.buffer(n, "rand");
         const target = this.view(out, len, "rand");
         target.set(this.randomBytes(len));
         return undefined;
       },
       encrypt: (m, n, k, out) => {
-        this.work((n >>> 0) + GCM_TAG_BYTES + GCM_IV_BYTES);
+        this.work((n >>> 0) + GCM_TAG_BYTES + GCM_IV_BYTES, HOST_WORK.cryptoWeight);
         const len = this.buffer(n, "encrypt");
         const key = this.view(k, 32, "encrypt").slice();
         const msg = this.view(m, len, "encrypt");
@@ -370,7 +374,7 @@ export class Host {
         return undefined;
       },
       decrypt: (c, n, k, out) => {
-        this.work(n >>> 0);
+        this.work(n >>> 0, HOST_WORK.cryptoWeight);
         const len = this.buffer(n, "decrypt");
         if (len < GCM_TAG_BYTES + GCM_IV_BYTES) {
           throw new HostAbort(ErrorCode.HostCallFailed, "decrypt: ciphertext too short");

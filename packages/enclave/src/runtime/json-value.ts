@@ -18,6 +18,8 @@ const U64_MAX = (1n << 64n) - 1n;
 const POW10: number[] = Array.from({ length: 309 }, (_, i) => Number(`1e${String(i)}`));
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** What ends a run of plain string characters: a quote, a backslash or a control character. */
+const SPECIAL = /["\\\x00-\x1f]/g;
 
 /**
  * Parses `bytes` as serde_json would and returns the canonical serialisation (what `read_state`
@@ -153,6 +155,10 @@ class Parser {
     let out = "";
     let start = this.pos;
     for (;;) {
+      // Jump to the next character that needs a look (native speed on long strings).
+      SPECIAL.lastIndex = this.pos;
+      const found = SPECIAL.exec(this.s);
+      this.pos = found === null ? this.s.length : found.index;
       const c = this.s.charCodeAt(this.pos);
       if (Number.isNaN(c)) this.fail("EOF while parsing a string");
       if (c === 0x22) {

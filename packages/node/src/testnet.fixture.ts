@@ -68,6 +68,8 @@ export interface TestNetOptions {
   confirmations?: number;
   /** The workers' `worker.orderingWindowMs` (default 200). */
   orderingWindowMs?: number;
+  /** The workers' `worker.execution` (execution threads and deadline; enclave defaults). */
+  execution?: NonNullable<NodeUserConfig["worker"]>["execution"];
 }
 
 export interface TestNet {
@@ -145,7 +147,12 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
       confirmations: o.confirmations ?? 0,
     },
     attestation: { serviceKeyFile },
-    worker: { stake: "100", orderingWindowMs: o.orderingWindowMs ?? 200, maxBatch: 100 },
+    worker: {
+      stake: "100",
+      orderingWindowMs: o.orderingWindowMs ?? 200,
+      maxBatch: 100,
+      ...(o.execution === undefined ? {} : { execution: o.execution }),
+    },
     logLevel,
     ...extra,
   });

@@ -299,7 +299,7 @@ describe("WorkerEnclave", () => {
     // Receipts produced before the restart are still this enclave's to sign.
     const pending = [...results.map((r) => r.receipt), next.receipt];
     expect(batchSigner(pending, again.signReceipts(pending))).toBe(worker.signer);
-  });
+  }, 30_000); // two enclaves start their execution threads
 
   it("a second worker that receives the keys from the principal continues the state; the first catches up with appendDelta", async () => {
     const { worker: a, user, contract, deployed } = await counterWorker();

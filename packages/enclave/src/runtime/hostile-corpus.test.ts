@@ -71,6 +71,6 @@ describe("the hostile module corpus", () => {
       // None of them finishes: each is stopped by the gas limit, a limit or a typed failure.
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.error.code).not.toBe(ErrorCode.ExecutionTimeout);
-    }, 120_000);
+    }, 60_000);
   }
 });

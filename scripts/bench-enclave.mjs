@@ -110,8 +110,14 @@ const calculator = await example("calculator");
   const d = await benchDeploy(calculator, "construct()", new Uint8Array());
   const add = enc(["uint256", "uint256"], [2n ** 128n + 5n, 2n ** 100n]);
   const call = () => ({ fn: "add(uint256,uint256)", args: add });
-  const calls = await benchCalls(await deploy(threads, calculator, "construct()", new Uint8Array()), call);
-  const same = await benchCalls(await deploy(inline, calculator, "construct()", new Uint8Array()), call);
+  const calls = await benchCalls(
+    await deploy(threads, calculator, "construct()", new Uint8Array()),
+    call,
+  );
+  const same = await benchCalls(
+    await deploy(inline, calculator, "construct()", new Uint8Array()),
+    call,
+  );
   rows.push(["calculator", d, calls, "add(uint256,uint256)", same]);
 }
 
@@ -131,8 +137,14 @@ const ctorArgs = enc(["uint256"], [100n]);
 {
   const d = await benchDeploy(auction, "construct(uint256)", ctorArgs);
   const next = (n) => bids[n % bids.length];
-  const calls = await benchCalls(await deploy(threads, auction, "construct(uint256)", ctorArgs), next);
-  const same = await benchCalls(await deploy(inline, auction, "construct(uint256)", ctorArgs), next);
+  const calls = await benchCalls(
+    await deploy(threads, auction, "construct(uint256)", ctorArgs),
+    next,
+  );
+  const same = await benchCalls(
+    await deploy(inline, auction, "construct(uint256)", ctorArgs),
+    next,
+  );
   rows.push(["auction", d, calls, "bid(address,uint256) (writes state, encrypts a delta)", same]);
 }
 

@@ -79,7 +79,9 @@ describe("conformance modules through enigma-js@0.3.0", () => {
   });
 
   it("store: JSON state, null for a missing key, a growing and a shrinking write", async () => {
-    const d = await done(await deploy(net, wat("store"), "construct(uint256)", [[1234, "uint256"]]));
+    const d = await done(
+      await deploy(net, wat("store"), "construct(uint256)", [[1234, "uint256"]]),
+    );
     expect(d.usedGas).toBe(1_355);
     const got = await done(await compute(net, d.scAddr, "get()", []));
     expect(word(got)).toBe(1234n);
@@ -92,14 +94,18 @@ describe("conformance modules through enigma-js@0.3.0", () => {
     const zero = await done(await compute(net, d.scAddr, "get()", []));
     expect(word(zero)).toBe(0n); // the key is gone: the runtime reads it as null
     expect(zero.usedGas).toBe(10_223);
-    expect(await commitEpoch(net, [d, got, grow, shrink, removed, zero])).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(await commitEpoch(net, [d, got, grow, shrink, removed, zero])).toEqual([
+      2, 2, 2, 2, 2, 2,
+    ]);
     // deploy, two sets and the removal changed state; the reads did not
     expect(await net.enigma.admin.countStateDeltas(d.scAddr)).toBe(4);
   });
 
   it("bridge: the Ethereum callback lands with the calldata the contract built; rand gives 32 bytes", async () => {
     const tallyAddress = await tally.getAddress();
-    const d = await done(await deploy(net, wat("bridge"), "construct(address)", [[tallyAddress, "address"]]));
+    const d = await done(
+      await deploy(net, wat("bridge"), "construct(address)", [[tallyAddress, "address"]]),
+    );
     expect(d.usedGas).toBe(1_473);
     const notify = await done(
       await compute(net, d.scAddr, "notify(uint256,uint256)", [
@@ -108,7 +114,9 @@ describe("conformance modules through enigma-js@0.3.0", () => {
       ]),
     );
     expect(notify.usedGas).toBe(11_353);
-    expect(notify.ethereumAddress.replace(/^0x/, "").toLowerCase()).toBe(tallyAddress.slice(2).toLowerCase());
+    expect(notify.ethereumAddress.replace(/^0x/, "").toLowerCase()).toBe(
+      tallyAddress.slice(2).toLowerCase(),
+    );
     const flip = await done(await compute(net, d.scAddr, "flip()", []));
     expect(flip.decryptedOutput).toMatch(/^[0-9a-f]{64}$/);
     expect(flip.usedGas).toBe(10_030);

@@ -151,8 +151,8 @@ describe("enigma sc inspect", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^size\s+\d+ bytes$/m);
     expect(r.out).toMatch(/interface\s+eng-wasm: Discovery's host interface/);
-    expect(r.out).toMatch(/^  env\.fetch_function_name \(function\)$/m);
-    expect(r.out).toMatch(/^  call \(function\)$/m);
+    expect(r.out).toMatch(/^ {2}env\.fetch_function_name \(function\)$/m);
+    expect(r.out).toMatch(/^ {2}call \(function\)$/m);
     expect(r.out).toMatch(/verdict\s+the runtime deploys it/);
     const j = await run("sc", "inspect", calculator, "--json");
     expect(JSON.parse(j.out)).toMatchObject({ accepted: true, interface: "eng-wasm" });
@@ -170,12 +170,16 @@ describe("enigma sc inspect", () => {
     );
     const r = await run("sc", "inspect", wasm, "--json");
     expect(r.code).toBe(2);
-    const j = JSON.parse(r.out) as { accepted: boolean; unknownImports: string[]; refusal: { code: number } };
+    const j = JSON.parse(r.out) as {
+      accepted: boolean;
+      unknownImports: string[];
+      refusal: { code: number };
+    };
     expect(j.accepted).toBe(false);
     expect(j.unknownImports).toEqual(["env.nop (function)"]);
     expect(j.refusal.code).toBe(323);
     const human = await run("sc", "inspect", wasm);
-    expect(human.out).toMatch(/env\.nop \(function\)  <- not served by the runtime/);
+    expect(human.out).toMatch(/env\.nop \(function\) {2}<- not served by the runtime/);
     expect(human.out).toMatch(/verdict\s+refused: .*not part of the host interface/);
   });
 

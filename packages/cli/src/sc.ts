@@ -191,7 +191,9 @@ async function exec(io: CliIo, opts: ExecOptions): Promise<number> {
       opts.stateDir === undefined ? {} : { dir: opts.stateDir },
     ).catch((e: unknown) => {
       if (isEnigmaError(e)) throw e;
-      throw bad(`cannot read ${opts.stateDir ?? ""}: ${e instanceof Error ? e.message : String(e)}`);
+      throw bad(
+        `cannot read ${opts.stateDir ?? ""}: ${e instanceof Error ? e.message : String(e)}`,
+      );
     });
     const reports: Record<string, unknown>[] = [];
     if (!local.deployed) {
@@ -262,11 +264,16 @@ async function inspect(io: CliIo, file: string, opts: { json?: boolean }): Promi
         : `${r.interface}: Discovery's host interface`,
     );
     if (r.memory !== undefined) {
-      line("memory", `${r.memory.initialPages} pages${r.memory.imported ? " (imported as env.memory)" : ""}`);
+      line(
+        "memory",
+        `${r.memory.initialPages} pages${r.memory.imported ? " (imported as env.memory)" : ""}`,
+      );
     }
     line("imports", r.imports.length === 0 ? "(none)" : "");
     for (const i of r.imports) {
-      io.out(`  ${i.module}.${i.name} (${i.kind})${i.hostFunction || i.kind === "memory" ? "" : "  <- not served by the runtime"}\n`);
+      io.out(
+        `  ${i.module}.${i.name} (${i.kind})${i.hostFunction || i.kind === "memory" ? "" : "  <- not served by the runtime"}\n`,
+      );
     }
     line("exports", r.exports.length === 0 ? "(none)" : "");
     for (const e of r.exports) io.out(`  ${e.name} (${e.kind})\n`);

@@ -254,7 +254,8 @@ describe("WorkerEnclave", () => {
   it("keeps state across tasks with consecutive delta indices chained from delta 0", async () => {
     const { worker, user, contract, deployed } = await counterWorker();
     const results: EnclaveTaskResult[] = [];
-    for (let i = 0; i < 3; i++) results.push(await worker.compute(user.task(contract, "increment()")));
+    for (let i = 0; i < 3; i++)
+      results.push(await worker.compute(user.task(contract, "increment()")));
     expect(results.map((r) => u64(user.output(r)))).toEqual([1n, 2n, 3n]);
     expect(results.map((r) => stored(r).index)).toEqual([1, 2, 3]);
     expect(results.map((r) => r.receipt.stateDeltaHash)).toEqual(
@@ -416,7 +417,10 @@ describe("WorkerEnclave", () => {
     const user = new User(worker);
     const bad = user.task(undefined, "construct()");
     await giveKeys(worker, bad.contractAddress);
-    const r = await worker.deploy({ ...bad, preCode: Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 9) });
+    const r = await worker.deploy({
+      ...bad,
+      preCode: Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 9),
+    });
     expect(r).toMatchObject({
       success: false,
       delta: null,

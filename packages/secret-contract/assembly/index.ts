@@ -232,7 +232,7 @@ function hexDigit(c: i32): i32 {
 
 function parseHex(s: string): u64 {
   let v: u64 = 0;
-  for (let i = 0; i < s.length; i++) v = (v << 4) | <u64>hexDigit(s.charCodeAt(i));
+  for (let i = 0; i < s.length; i++) v = (v << 4) | (<u64>hexDigit(s.charCodeAt(i)));
   return v;
 }
 

@@ -1,6 +1,13 @@
 // A counter kept in secret state (a JSON number): the smallest contract that uses state,
 // dispatch and output.
-import { functionName, readU64State, ret, u64ToBytes, unknownFunction, writeU64State } from "../assembly";
+import {
+  functionName,
+  readU64State,
+  ret,
+  u64ToBytes,
+  unknownFunction,
+  writeU64State,
+} from "../assembly";
 
 const KEY = "count";
 

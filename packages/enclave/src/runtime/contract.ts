@@ -105,7 +105,13 @@ export class ContractInstance {
     key: DeltaKey,
     ctor: TaskInput,
   ): Promise<{ instance: ContractInstance | undefined; outcome: TaskOutcome }> {
-    const instance = new ContractInstance(executorOf(executor), code.slice(), key, new ContractState(), []);
+    const instance = new ContractInstance(
+      executorOf(executor),
+      code.slice(),
+      key,
+      new ContractState(),
+      [],
+    );
     const result = await instance.#execute("deploy", ctor);
     if (!result.ok) return { instance: undefined, outcome: { result, delta: null } };
     return { instance, outcome: { result, delta: instance.#commit(result.changes) } };

@@ -86,11 +86,18 @@ describe("calculator", () => {
       out(await call(c, "add(uint256,uint256)", ["uint256", "uint256"], [big, big]), ["uint256"]),
     ).toEqual([2n * big]);
     expect(
-      out(await call(c, "sub(uint256,uint256)", ["uint256", "uint256"], [big, 12345n]), ["uint256"]),
+      out(await call(c, "sub(uint256,uint256)", ["uint256", "uint256"], [big, 12345n]), [
+        "uint256",
+      ]),
     ).toEqual([2n ** 200n]);
     expect(
       out(
-        await call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [2n ** 128n + 3n, 2n ** 100n + 7n]),
+        await call(
+          c,
+          "mul(uint256,uint256)",
+          ["uint256", "uint256"],
+          [2n ** 128n + 3n, 2n ** 100n + 7n],
+        ),
         ["uint256"],
       ),
     ).toEqual([(2n ** 128n + 3n) * (2n ** 100n + 7n)]);
@@ -106,11 +113,14 @@ describe("calculator", () => {
     const max = 2n ** 256n - 1n;
     const o = await call(c, "add(uint256,uint256)", ["uint256", "uint256"], [max, 1n]);
     expect(o.result).toMatchObject({ ok: false, error: { code: ErrorCode.ContractTrap } });
-    expect((await call(c, "sub(uint256,uint256)", ["uint256", "uint256"], [1n, 2n])).result).toMatchObject({
+    expect(
+      (await call(c, "sub(uint256,uint256)", ["uint256", "uint256"], [1n, 2n])).result,
+    ).toMatchObject({
       ok: false,
     });
     expect(
-      (await call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [2n ** 128n, 2n ** 128n])).result,
+      (await call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [2n ** 128n, 2n ** 128n]))
+        .result,
     ).toMatchObject({ ok: false });
     expect((await call(c, "div(uint256,uint256)")).result).toMatchObject({
       ok: false,
@@ -138,7 +148,12 @@ describe("millionaires", () => {
   it("reveals only the richest millionaire", async () => {
     const c = await deploy("millionaires");
     const addr = (n: number) => zeroPadValue(`0x${n.toString(16).padStart(2, "0")}`, 32);
-    await call(c, "add_millionaire(bytes32,uint256)", ["bytes32", "uint256"], [addr(1), 1_000_000n]);
+    await call(
+      c,
+      "add_millionaire(bytes32,uint256)",
+      ["bytes32", "uint256"],
+      [addr(1), 1_000_000n],
+    );
     await call(c, "add_millionaire(bytes32,uint256)", ["bytes32", "uint256"], [addr(2), 2n ** 80n]);
     const o = await call(
       c,
@@ -219,9 +234,9 @@ describe("sealed-bid auction", () => {
     await call(c, "bid(address,uint256)", ["address", "uint256"], [d, 200n]); // raises own bid
     expect(out(await call(c, "bidders()"), ["uint256"])).toEqual([3n]);
     expect(out(await call(c, "close()"), ["bool", "address", "uint256"])).toEqual([true, d, 200n]);
-    expect((await call(c, "bid(address,uint256)", ["address", "uint256"], [a, 500n])).result.ok).toBe(
-      false,
-    );
+    expect(
+      (await call(c, "bid(address,uint256)", ["address", "uint256"], [a, 500n])).result.ok,
+    ).toBe(false);
   });
 });
 
@@ -243,8 +258,12 @@ describe("private token", () => {
     );
     expect(out(t, ["bool"])).toEqual([true]);
     expect(t.delta).not.toBeNull();
-    expect(out(await call(c, "balance_of(address)", ["address"], [owner]), ["uint256"])).toEqual([700n]);
-    expect(out(await call(c, "balance_of(address)", ["address"], [alice]), ["uint256"])).toEqual([300n]);
+    expect(out(await call(c, "balance_of(address)", ["address"], [owner]), ["uint256"])).toEqual([
+      700n,
+    ]);
+    expect(out(await call(c, "balance_of(address)", ["address"], [alice]), ["uint256"])).toEqual([
+      300n,
+    ]);
     expect(
       (
         await call(

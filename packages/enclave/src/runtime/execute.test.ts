@@ -153,7 +153,11 @@ describe("typed failures", () => {
       );
       const rt = new ContractRuntime();
       const r = rt.deploy(wasm, req());
-      expect(r).toMatchObject({ ok: false, gasUsed: 0, error: { code: ErrorCode.MalformedModule } });
+      expect(r).toMatchObject({
+        ok: false,
+        gasUsed: 0,
+        error: { code: ErrorCode.MalformedModule },
+      });
     }
     // Past a module limit: typed, and nothing charged.
     expect(() => prepareCode(testModule({ memoryPages: 1000 }))).toThrow(

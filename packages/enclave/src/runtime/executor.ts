@@ -367,10 +367,14 @@ export class ThreadExecutor implements ContractExecutor {
       result.ok && result.changes.length > 0 ? job.state.version + 1 : job.state.version,
     );
     const { stateMiss: _s, codeMiss: _c, ...clean } = result;
-    finish(clean as ExecutionResult);
+    finish(clean);
   }
 
-  #exchange(slot: Slot, request: ThreadRequest, ms: number): Promise<ThreadReply | "timeout" | Error> {
+  #exchange(
+    slot: Slot,
+    request: ThreadRequest,
+    ms: number,
+  ): Promise<ThreadReply | "timeout" | Error> {
     return new Promise((resolve) => {
       const { worker } = slot;
       const timer = setTimeout(() => {

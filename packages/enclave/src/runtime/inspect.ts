@@ -21,7 +21,12 @@ export interface ContractInspection {
   memory?: { initialPages: number; maxPages?: number; imported: boolean };
 }
 
-const RUST_EXPORTS = ["__heap_base", "__data_end", "__indirect_function_table", "rust_eh_personality"];
+const RUST_EXPORTS = [
+  "__heap_base",
+  "__data_end",
+  "__indirect_function_table",
+  "rust_eh_personality",
+];
 
 /** Inspects `code`; never throws (a module that is not WebAssembly is refused, with why). */
 export function inspectContract(
@@ -41,23 +46,33 @@ export function inspectContract(
       module: i.module,
       name: i.name,
       kind: i.kind,
-      hostFunction: i.module === "env" && i.kind === "function" && Object.hasOwn(HOST_FUNCTIONS, i.name),
+      hostFunction:
+        i.module === "env" && i.kind === "function" && Object.hasOwn(HOST_FUNCTIONS, i.name),
     }));
     exports = WebAssembly.Module.exports(module).map((e) => ({ name: e.name, kind: e.kind }));
   }
   const unknownImports = imports
-    .filter((i) => !i.hostFunction && !(i.module === "env" && i.name === "memory" && i.kind === "memory"))
+    .filter(
+      (i) => !i.hostFunction && !(i.module === "env" && i.name === "memory" && i.kind === "memory"),
+    )
     .map((i) => `${i.module}.${i.name} (${i.kind})`);
   const exportsCall = exports.some((e) => e.name === "call" && e.kind === "function");
   const rust = RUST_EXPORTS.some((n) => exports.some((e) => e.name === n));
   const allEnv = imports.every((i) => i.module === "env");
   const iface: ContractInspection["interface"] =
-    module === undefined || !exportsCall || !allEnv ? "none" : rust ? "eng-wasm (Rust)" : "eng-wasm";
+    module === undefined || !exportsCall || !allEnv
+      ? "none"
+      : rust
+        ? "eng-wasm (Rust)"
+        : "eng-wasm";
   let refusal: ContractInspection["refusal"];
   let memory: ContractInspection["memory"];
   try {
     const prepared = prepareCode(code, limits);
-    memory = { initialPages: prepared.memoryPages, imported: imports.some((i) => i.kind === "memory") };
+    memory = {
+      initialPages: prepared.memoryPages,
+      imported: imports.some((i) => i.kind === "memory"),
+    };
   } catch (e) {
     refusal = isEnigmaError(e)
       ? { code: e.code, message: e.message }

@@ -37,7 +37,9 @@ describe("canonicalJson (serde_json's Value round trip)", () => {
   });
 
   it("escapes strings as serde_json does and decodes escapes and surrogate pairs", () => {
-    expect(canon('"a\\/b\\u00e9\\ud83d\\ude00\\n\\u001f\\"\\\\"')).toBe('"a/bé😀\\n\\u001f\\"\\\\"');
+    expect(canon('"a\\/b\\u00e9\\ud83d\\ude00\\n\\u001f\\"\\\\"')).toBe(
+      '"a/bé😀\\n\\u001f\\"\\\\"',
+    );
     expect(canon('"\\b\\f\\r\\t\\u0001"')).toBe('"\\b\\f\\r\\t\\u0001"');
   });
 

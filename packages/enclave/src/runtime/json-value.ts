@@ -19,6 +19,7 @@ const POW10: number[] = Array.from({ length: 309 }, (_, i) => Number(`1e${String
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** What ends a run of plain string characters: a quote, a backslash or a control character. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON strings may not hold raw
 const SPECIAL = /["\\\x00-\x1f]/g;
 
 /**
@@ -367,14 +368,16 @@ class Parser {
 }
 
 function compareCodePoints(a: string, b: string): number {
-  const x = [...a];
-  const y = [...b];
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) {
-    const d = (x[i]?.codePointAt(0) ?? 0) - (y[i]?.codePointAt(0) ?? 0);
-    if (d !== 0) return d;
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a.codePointAt(i) ?? 0;
+    const y = b.codePointAt(j) ?? 0;
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+    j += y > 0xffff ? 2 : 1;
   }
-  return x.length - y.length;
+  return a.length - i - (b.length - j);
 }
 
 /** A JSON string as serde_json writes it: `"` `\` and control characters escaped, the rest raw. */

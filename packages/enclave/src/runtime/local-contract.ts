@@ -18,7 +18,12 @@ import {
 import { loadOrCreatePlatformKey } from "../identity.js";
 import { Sealer } from "../sealing.js";
 import type { EncryptedDelta } from "../state/deltas.js";
-import { ContractInstance, type ExecutorLike, type TaskInput, type TaskOutcome } from "./contract.js";
+import {
+  ContractInstance,
+  type ExecutorLike,
+  type TaskInput,
+  type TaskOutcome,
+} from "./contract.js";
 
 /** The sealed file of a local contract inside its directory. */
 export const LOCAL_CONTRACT_FILE = "contract.sealed";

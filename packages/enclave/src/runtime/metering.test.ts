@@ -90,16 +90,15 @@ function assemble(pieces: Piece[], depth = 0): { code: number[]; cost: number } 
       code.push(0x20, d, 0x41, 1, 0x6b, 0x22, d, 0x45, 0x45, 0x0d, 0, 0x0b);
       cost += 3 + p.times * (1 + inner.cost + 7);
     } else {
-      const inner = assemble(p.body, depth);
+      const inner = assemble((p as { body: Piece[] }).body, depth);
       if (p.kind === "block") {
         code.push(0x02, 0x40, ...inner.code, 0x0b);
         cost += 1 + 1 + inner.cost;
       } else if (p.kind === "exit") {
-        const after = assemble(p.after ?? [], depth);
-        code.push(0x02, 0x40, ...inner.code, 0x0c, 0, ...after.code, 0x0b);
-        // `after` never runs, but its own instructions were charged with the block
-        cost += 1 + 1 + inner.cost + 1 + charged(p.after ?? []);
-        void after;
+        const rest: Piece[] = p.after ?? [];
+        code.push(0x02, 0x40, ...inner.code, 0x0c, 0, ...assemble(rest, depth).code, 0x0b);
+        // `rest` never runs, but its own instructions were charged with the block
+        cost += 1 + 1 + inner.cost + 1 + charged(rest);
       } else {
         const taken = p.kind === "if1";
         code.push(0x41, taken ? 1 : 0, 0x04, 0x40, ...inner.code, 0x0b);

@@ -268,7 +268,10 @@ function rewrite(code: Uint8Array, limits: RuntimeLimits): PreparedCode {
       const flags = tbr.byte();
       if (flags !== 0 && flags !== 1) throw malformed("shared or 64-bit tables are not supported");
       const min = tbr.u32();
-      const max = Math.min(flags === 1 ? tbr.u32() : limits.maxTableElements, limits.maxTableElements);
+      const max = Math.min(
+        flags === 1 ? tbr.u32() : limits.maxTableElements,
+        limits.maxTableElements,
+      );
       limit("table elements", min, limits.maxTableElements);
       tableElements = min;
       tableSection = new Writer().u32(1).byte(FUNCREF).byte(1).u32(min).u32(max).finish();
@@ -621,7 +624,9 @@ function meteredHelper(
   // gas -= cost(n)
   w.byte(0x23).u32(g).byte(0x20).u32(n).byte(0xad); // gas, i64.extend_i32_u(count)
   if (perUnit === "bytes") {
-    w.byte(0x42).s64(BigInt(GAS_COSTS.bulkBytesPerGas - 1)).byte(0x7c); // + 7
+    w.byte(0x42)
+      .s64(BigInt(GAS_COSTS.bulkBytesPerGas - 1))
+      .byte(0x7c); // + 7
     w.byte(0x42).s64(3n).byte(0x88); // >> 3
   } else {
     w.byte(0x42).s64(BigInt(GAS_COSTS.tableElement)).byte(0x7e); // * per element

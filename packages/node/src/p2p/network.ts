@@ -567,6 +567,13 @@ export class P2PNetwork {
           ping: ping(),
           pubsub: gossipsub({
             emitSelf: false,
+            // Messages are not signed by their publishing peer: every message is judged by its
+            // content (inputs against their chain record, results by the enclave's signature),
+            // and a peer's signature proved nothing more while its Ed25519 signing and checking
+            // cost each node about a sixth of its time with three workers in one process
+            // (`pnpm bench:node`). Ids come from the content, so duplicates are still dropped;
+            // a bad message still costs the peer that sent it (the propagation source) score.
+            globalSignaturePolicy: "StrictNoSign",
             msgIdFn: (msg: Message) => createHash("sha256").update(msg.data).digest(),
             allowPublishToZeroTopicPeers: false,
             heartbeatInterval: HEARTBEAT_INTERVAL_MS,

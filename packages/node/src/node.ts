@@ -13,7 +13,6 @@ import {
   hexToBytes,
   isEnigmaError,
   keccak256,
-  SignerVerifier,
   type Hex,
 } from "@enigma/protocol";
 import {
@@ -49,6 +48,7 @@ import { Admission } from "./tasks/admission.js";
 import { InputDelivery } from "./tasks/delivery.js";
 import { HeldInputs } from "./tasks/held-inputs.js";
 import { RecordBook, type KnownRecord } from "./tasks/record-book.js";
+import { ResultSignatures } from "./tasks/result-signatures.js";
 import { ReadBudget, TaskValidator } from "./tasks/validator.js";
 import { nodeContractSource } from "./worker/contract-source.js";
 import { Execution } from "./worker/execution.js";
@@ -108,8 +108,8 @@ export class EnigmaNode {
   #admission: Admission | undefined;
   /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
   readonly #resultReads = new ReadBudget(50, 100);
-  /** Result signatures of workers heard before are verified against their cached keys. */
-  readonly #signers = new SignerVerifier();
+  /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
+  readonly #signers = new ResultSignatures();
   readonly #parsedMessages = new WeakMap<Uint8Array, unknown>();
   #state: "new" | "starting" | "started" | "stopped" = "new";
 

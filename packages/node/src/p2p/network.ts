@@ -185,6 +185,8 @@ export class P2PNetwork {
   readonly #log: P2PLogger;
 
   readonly #topics = new Map<string, TopicEntry>();
+  /** The peer each message being delivered came from (validator -> handler). */
+  readonly #sources = new WeakMap<Uint8Array, string>();
   readonly #protocols = new Map<string, ProtocolEntry>();
   readonly #connectListeners = new Set<(peerId: string) => void>();
 
@@ -710,6 +712,8 @@ export class P2PNetwork {
   #validator(topic: string): TopicValidatorFn {
     return async (propagationSource, msg) => {
       const from = authorOf(msg, propagationSource);
+      // Messages carry no author (StrictNoSign): the handler is told the peer it came from.
+      this.#sources.set(msg.data, from);
       if (msg.data.byteLength > this.#maxMessageBytes) {
         this.#log.warn({ topic, from, bytes: msg.data.byteLength }, "gossip rejected: too large");
         return TopicValidatorResult.Reject;
@@ -742,7 +746,7 @@ export class P2PNetwork {
   #deliver(msg: Message): void {
     const entry = this.#topics.get(msg.topic);
     if (entry === undefined) return;
-    const from = msg.type === "signed" ? msg.from.toString() : "";
+    const from = msg.type === "signed" ? msg.from.toString() : (this.#sources.get(msg.data) ?? "");
     void Promise.resolve()
       .then(() => entry.handler(msg.data, from))
       .catch((e: unknown) => {

@@ -278,6 +278,7 @@ export class EnigmaNode {
       book: this.#book,
       readRecord: (taskId) => this.#readRecord(taskId),
       epoch: (block) => chain.getEpoch(block),
+      watcherWaitMs: 2 * c.ethereum.pollIntervalMs + 20,
     });
     this.#validator = validator;
     await p2p.start();

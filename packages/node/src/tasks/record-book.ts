@@ -12,6 +12,8 @@ export interface KnownRecord extends RecordInfo {
 
 /** Most records kept: the oldest go first (a task older than the timeout is refundable anyway). */
 const MAX_RECORDS = 200_000;
+/** Most callers waiting for records at once (`waitFor`). */
+const MAX_WAITERS = 2_000;
 /** Most task ids remembered as "no record" (see `markUnrecorded`). */
 const MAX_UNRECORDED = 20_000;
 
@@ -25,6 +27,9 @@ export class RecordBook {
   /** taskId -> the block through which the watcher had scanned when a read found nothing. */
   readonly #unrecorded = new Map<string, number>();
   readonly #max: number;
+  /** Callers waiting for a record the watcher has not delivered yet (bounded). */
+  readonly #waiting = new Map<string, (() => void)[]>();
+  #waiters = 0;
   #heardThrough = -1;
 
   constructor(max = MAX_RECORDS) {
@@ -53,11 +58,47 @@ export class RecordBook {
     if (known !== undefined) this.#records.delete(id);
     this.#records.set(id, kept);
     this.#unrecorded.delete(id);
+    const waiting = this.#waiting.get(id);
+    if (waiting !== undefined) {
+      this.#waiting.delete(id);
+      for (const wake of waiting) wake();
+    }
     if (this.#records.size > this.#max) {
       const oldest = this.#records.keys().next();
       if (oldest.done !== true) this.#records.delete(oldest.value);
     }
     return kept;
+  }
+
+  /**
+   * Waits up to `ms` for the watcher to deliver `taskId`'s record (an input often arrives a
+   * poll interval before its record is heard); resolves the record or undefined. Without a
+   * free waiting place (a flood of unknown ids) it answers at once.
+   */
+  async waitFor(taskId: string, ms: number): Promise<KnownRecord | undefined> {
+    const id = taskId.toLowerCase();
+    const known = this.#records.get(id);
+    if (known !== undefined || ms <= 0 || this.#waiters >= MAX_WAITERS) return known;
+    this.#waiters++;
+    let wake: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const list = this.#waiting.get(id) ?? [];
+        list.push(wake);
+        this.#waiting.set(id, list);
+      });
+    } finally {
+      this.#waiters--;
+      const rest = (this.#waiting.get(id) ?? []).filter((w) => w !== wake);
+      if (rest.length === 0) this.#waiting.delete(id);
+      else this.#waiting.set(id, rest);
+    }
+    return this.#records.get(id);
   }
 
   /** A receipt or refund settled the task (its record stays, so late inputs are answered). */

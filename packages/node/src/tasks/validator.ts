@@ -34,6 +34,11 @@ export interface ValidatorPorts {
   readRecord(taskId: string): Promise<KnownRecord | undefined>;
   /** The epoch in force at a block. */
   epoch(blockNumber: number): Promise<EpochInfo | undefined>;
+  /**
+   * How long to wait for the watcher before reading an unknown id from the chain (a couple of
+   * poll intervals: an input usually arrives just before its record is heard).
+   */
+  watcherWaitMs: number;
 }
 
 /**
@@ -114,7 +119,10 @@ export class TaskValidator {
     const { book } = this.#p;
     const known = book.get(taskId);
     if (known !== undefined || reads === undefined) return known;
-    if (book.knownUnrecorded(taskId) || !reads.take()) return undefined;
+    if (book.knownUnrecorded(taskId)) return undefined;
+    const heard = await book.waitFor(taskId, this.#p.watcherWaitMs);
+    if (heard !== undefined) return heard;
+    if (!reads.take()) return undefined;
     const read = await this.#p.readRecord(taskId);
     if (read === undefined) {
       book.markUnrecorded(taskId);

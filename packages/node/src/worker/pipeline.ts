@@ -100,7 +100,11 @@ export class TaskPipeline {
   /** Per contract: the promise chain that runs its tasks one at a time. */
   readonly #lanes = new Map<string, Promise<void>>();
   readonly #foreign = new Map<string, Foreign>();
-  /** Tasks held for a foreign one (logged once). */
+  /** Per contract: the number of foreign tasks (most contracts have none: no scan). */
+  readonly #foreignPerContract = new Map<string, number>();
+  /** Tasks whose result or settlement was heard lately (a result may come before its input). */
+  readonly #done = new Set<string>();
+  /** Contracts whose tasks wait for a foreign one (logged once). */
   readonly #held = new Set<string>();
   /** Tasks handed to a lane or skipped lately (the newest TAKEN_MAX). */
   readonly #taken = new Map<string, "run" | "skipped">();
@@ -201,13 +205,30 @@ export class TaskPipeline {
 
   /** A result of `taskId` was stored (heard from its worker): nothing waits for it any more. */
   onResult(taskId: string): void {
-    if (this.#foreign.delete(taskId.toLowerCase())) this.#pump();
+    const id = taskId.toLowerCase();
+    this.#done.add(id);
+    if (this.#done.size > TAKEN_MAX) {
+      const oldest = this.#done.values().next();
+      if (oldest.done !== true) this.#done.delete(oldest.value);
+    }
+    if (this.#dropForeign(id)) this.#pump();
+  }
+
+  #dropForeign(id: string): boolean {
+    const f = this.#foreign.get(id);
+    if (f === undefined) return false;
+    this.#foreign.delete(id);
+    const n = (this.#foreignPerContract.get(f.contract) ?? 1) - 1;
+    if (n <= 0) this.#foreignPerContract.delete(f.contract);
+    else this.#foreignPerContract.set(f.contract, n);
+    return true;
   }
 
   /** `taskId` was settled on chain (receipt or refund). */
   onSettled(taskId: string): void {
     this.onResult(taskId);
   }
+
 
   /** Tasks waiting (for an input or their turn). */
   get waiting(): number {
@@ -253,9 +274,9 @@ export class TaskPipeline {
       return;
     }
     // Another worker's task: a later task of its contract on this worker waits for its result.
-    const task = await this.#d.store.getTask(id);
-    if (task !== undefined && DONE.has(task.status)) return;
+    if (this.#done.has(id) || this.#foreign.has(id)) return;
     this.#foreign.set(id, { contract, order: recordOrder(record), since: Date.now() });
+    this.#foreignPerContract.set(contract, (this.#foreignPerContract.get(contract) ?? 0) + 1);
   }
 
   #pump(): void {
@@ -263,14 +284,29 @@ export class TaskPipeline {
     const now = Date.now();
     const foreignWait = this.#d.foreignWaitMs ?? FOREIGN_WAIT_MS;
     let foreignWake = Infinity;
+    // Oldest first (insertion order): stop at the first one still in time.
     for (const [id, f] of this.#foreign) {
-      if (now - f.since > foreignWait) this.#foreign.delete(id);
-      else foreignWake = Math.min(foreignWake, f.since + foreignWait + 1);
+      if (now - f.since <= foreignWait) {
+        foreignWake = f.since + foreignWait + 1;
+        break;
+      }
+      this.#dropForeign(id);
     }
     const decision = this.#ordering.decide(now, (contract, order) => {
+      if (!this.#foreignPerContract.has(contract)) return false;
       for (const f of this.#foreign.values()) {
-        if (f.contract === contract && f.order < order) return true;
+        if (f.contract === contract && f.order < order) {
+          if (!this.#held.has(contract)) {
+            this.#held.add(contract);
+            this.#d.log.info(
+              { contract },
+              "tasks of this contract wait for an earlier task on the previous worker",
+            );
+          }
+          return true;
+        }
       }
+      this.#held.delete(contract);
       return false;
     });
     for (const t of decision.skip) {
@@ -281,26 +317,10 @@ export class TaskPipeline {
     for (const t of decision.run) {
       this.#take(t.taskId, "run");
       this.#records.delete(t.taskId);
-      this.#held.delete(t.taskId);
       this.#enqueue(t.contract, () => this.#run(t.task, t.order));
     }
-    this.#logHeld();
     const wakeAt = Math.min(decision.wakeAt ?? Infinity, foreignWake);
     if (wakeAt !== Infinity) this.#wakeAt(wakeAt);
-  }
-
-  /** Logs once each task held for the previous worker's earlier task of its contract. */
-  #logHeld(): void {
-    if (this.#foreign.size === 0) return;
-    for (const f of this.#foreign.values()) {
-      const key = `${f.contract}:${f.order}`;
-      if (this.#held.has(key)) continue;
-      this.#held.add(key);
-      this.#d.log.info(
-        { contract: f.contract },
-        "tasks of this contract wait for an earlier task on the previous worker",
-      );
-    }
   }
 
   #wakeAt(at: number): void {

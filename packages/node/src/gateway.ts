@@ -119,8 +119,7 @@ export class Gateway {
       if (result !== undefined) return result;
       // A task this worker skipped has no result: say so, so that the gateway answers FAILED.
       const outcome = (await this.#ctx.store.getMessage("outcome", taskId)) as
-        | { code?: unknown }
-        | undefined;
+        { code?: unknown } | undefined;
       return outcome?.code === ErrorCode.TaskSkipped ? { taskId, skipped: true } : null;
     });
   }

@@ -104,7 +104,6 @@ export class EnigmaNode {
   #stops: (() => Promise<void>)[] = [];
   /** Task records heard from the watcher (or read once): the validator's first source. */
   readonly #book = new RecordBook();
-  #validator: TaskValidator | undefined;
   #admission: Admission | undefined;
   /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
   readonly #resultReads = new ReadBudget(50, 100);
@@ -280,7 +279,6 @@ export class EnigmaNode {
       epoch: (block) => chain.getEpoch(block),
       watcherWaitMs: 2 * c.ethereum.pollIntervalMs + 20,
     });
-    this.#validator = validator;
     await p2p.start();
     this.#stops.push(() => p2p.stop());
     await directory.start();

@@ -167,11 +167,9 @@ export class NodeMetrics {
       "Task inputs accepted and not executed",
       ["reason"],
     );
-    this.admission = counter(
-      "task_admission_total",
-      "Task inputs held or refused at admission",
-      ["outcome"],
-    );
+    this.admission = counter("task_admission_total", "Task inputs held or refused at admission", [
+      "outcome",
+    ]);
     this.receiptsCommitted = counter("receipts_committed_total", "Receipts committed on chain");
     this.receiptBatches = counter("receipt_batches_total", "Receipt batches sent", ["trigger"]);
     this.receiptCommitFailures = counter(

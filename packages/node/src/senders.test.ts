@@ -53,7 +53,10 @@ beforeAll(async () => {
   // Senders: ETH for gas, ENG for fees, one standing approval each.
   for (let i = 0; i < SENDERS; i++) {
     const w = sender(i);
-    await net.provider.send("hardhat_setBalance", [w.address, `0x${parseEther("10").toString(16)}`]);
+    await net.provider.send("hardhat_setBalance", [
+      w.address,
+      `0x${parseEther("10").toString(16)}`,
+    ]);
     await sent(net.token.getFunction("transfer")(w.address, 100n * ENG));
     const token = new Contract(net.tokenAddress, net.token.interface, w.connect(net.provider));
     await sent(token.getFunction("approve")(net.enigmaAddress, 100n * ENG));
@@ -96,7 +99,7 @@ async function record(i: number): Promise<Recorded> {
       userPubKey: bytesToHex(user.publicKey).slice(2),
     })) as { result: { workerEncryptionKey: string; workerSig: string } }
   ).result;
-  const workerKey = `0x${k.workerEncryptionKey}` as Hex;
+  const workerKey = `0x${k.workerEncryptionKey}`;
   expect(sameAddress(recoverWorkerKeySigner(workerKey, `0x${k.workerSig}`), worker)).toBe(true);
   const fn = "increment()";
   const encFn = encryptTo(user.privateKey, workerKey, new TextEncoder().encode(fn));
@@ -162,9 +165,7 @@ describe("32 concurrent senders, one of which is late", () => {
     }
     // Record order: the counter's values follow the records.
     const inOrder = [...others].sort((a, b) => a.order - b.order);
-    expect(inOrder.map((r) => outputs.get(r.taskId))).toEqual(
-      inOrder.map((_, i) => BigInt(i + 1)),
-    );
+    expect(inOrder.map((r) => outputs.get(r.taskId))).toEqual(inOrder.map((_, i) => BigInt(i + 1)));
 
     // The late input: its turn passed. The gateway says so at once, and status queries too.
     const before = await net.chain.tokenBalance(sender(0).address);

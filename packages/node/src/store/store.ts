@@ -684,7 +684,8 @@ const MESSAGE_KINDS: Record<MessageKind, number> = { input: 1, result: 2, record
 
 function messageKey(kind: MessageKind, taskId: BytesInput): Uint8Array {
   const tag = MESSAGE_KINDS[kind] as number | undefined;
-  if (tag === undefined) throw invalid('message kind must be "input", "result", "record" or "outcome"');
+  if (tag === undefined)
+    throw invalid('message kind must be "input", "result", "record" or "outcome"');
   const key = new Uint8Array(33);
   key[0] = tag;
   key.set(fixedBytes(taskId, 32, "taskId"), 1);

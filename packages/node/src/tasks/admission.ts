@@ -14,7 +14,13 @@
 // A held input is admitted when the chain watcher delivers its record (the one that matches
 // is used; the others are dropped). Nothing is stored before an input matches its record, so
 // a task id cannot be taken over by another input.
-import { EnigmaError, ErrorCode, TaskResultStatus, isEnigmaError, type Hex } from "@enigma/protocol";
+import {
+  EnigmaError,
+  ErrorCode,
+  TaskResultStatus,
+  isEnigmaError,
+  type Hex,
+} from "@enigma/protocol";
 import type { RecordInfo } from "../context.js";
 import type { TaskInput } from "../messages.js";
 import type { Logger, NodeMetrics } from "../observability.js";
@@ -153,12 +159,15 @@ export class Admission {
     } catch (e) {
       // A held input's client was answered already; its status says what became of it.
       if (!isEnigmaError(e)) throw e;
-      this.#p.log.info({ taskId: input.taskId, code: e.code, err: e.message }, "held input refused");
+      this.#p.log.info(
+        { taskId: input.taskId, code: e.code, err: e.message },
+        "held input refused",
+      );
     }
   }
 
   async #admit(input: TaskInput, v: InputVerdict, via: Via): Promise<void> {
-    const { store, pipeline, metrics, log } = this.#p;
+    const { pipeline, metrics, log } = this.#p;
     const taskId = input.taskId;
     switch (v.kind) {
       case "unrecorded":
@@ -273,6 +282,8 @@ export class Admission {
   }
 
   #isSelf(address: string | undefined): boolean {
-    return address !== undefined && this.#p.self !== undefined && address.toLowerCase() === this.#p.self;
+    return (
+      address !== undefined && this.#p.self !== undefined && address.toLowerCase() === this.#p.self
+    );
   }
 }

@@ -22,7 +22,10 @@ import type { KnownRecord, RecordBook } from "./record-book.js";
  */
 export type InputVerdict =
   | { kind: "malformed"; error: EnigmaError }
-  | { kind: "unrecorded"; /** The chain was asked and holds no record for the id. */ confirmed: boolean }
+  | {
+      kind: "unrecorded";
+      /** The chain was asked and holds no record for the id. */ confirmed: boolean;
+    }
   | { kind: "mismatch"; record: KnownRecord }
   | { kind: "settled"; record: KnownRecord }
   | { kind: "wrong-worker"; record: KnownRecord; selected: Hex | undefined }
@@ -62,7 +65,10 @@ export class ReadBudget {
 
   take(): boolean {
     const now = this.#now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#perSecond);
+    this.#tokens = Math.min(
+      this.#burst,
+      this.#tokens + ((now - this.#at) / 1000) * this.#perSecond,
+    );
     this.#at = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;

@@ -128,10 +128,10 @@ export class TaskPipeline {
       if (!input.success) continue;
       const saved = recordSchema.safeParse(await store.getMessage("record", t.taskId));
       let record: RecordInfo | undefined = saved.success
-        ? { ...saved.data, taskId: t.taskId as Hex, seenAt: Date.now() }
+        ? { ...saved.data, taskId: t.taskId, seenAt: Date.now() }
         : undefined;
       try {
-        record ??= await this.#d.readRecord(t.taskId as Hex);
+        record ??= await this.#d.readRecord(t.taskId);
       } catch (e) {
         log.warn({ taskId: t.taskId, err: String(e) }, "cannot read the record of a stored task");
       }
@@ -228,7 +228,6 @@ export class TaskPipeline {
   onSettled(taskId: string): void {
     this.onResult(taskId);
   }
-
 
   /** Tasks waiting (for an input or their turn). */
   get waiting(): number {

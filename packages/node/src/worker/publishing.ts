@@ -131,7 +131,9 @@ export function resultMessage(result: EnclaveTaskResult, signer: Hex): TaskResul
     preCodeHash: isZero(result.receipt.preCodeHash) ? null : (result.receipt.preCodeHash as Hex),
     codeHash: isZero(result.receipt.codeHash) ? null : (result.receipt.codeHash as Hex),
     error:
-      result.error === undefined ? null : { code: result.error.code, message: result.error.message },
+      result.error === undefined
+        ? null
+        : { code: result.error.code, message: result.error.message },
     signature: result.signature,
   };
 }

@@ -151,7 +151,7 @@ describe("an Enigma network in one process", () => {
       workerAddress: wrong,
     });
     // A contract that does not exist: accepted, and its selected worker signs a failure.
-    const nowhere = `0x${"ab".repeat(32)}` as Hex;
+    const nowhere: Hex = `0x${"ab".repeat(32)}`;
     const missing = await c.compute(nowhere, "get()", []);
     const failed = await c.result(missing);
     expect(failed.status).toBe("FAILED");

@@ -99,7 +99,7 @@ async function record(i: number): Promise<Recorded> {
       userPubKey: bytesToHex(user.publicKey).slice(2),
     })) as { result: { workerEncryptionKey: string; workerSig: string } }
   ).result;
-  const workerKey = `0x${k.workerEncryptionKey}`;
+  const workerKey: Hex = `0x${k.workerEncryptionKey}`;
   expect(sameAddress(recoverWorkerKeySigner(workerKey, `0x${k.workerSig}`), worker)).toBe(true);
   const fn = "increment()";
   const encFn = encryptTo(user.privateKey, workerKey, new TextEncoder().encode(fn));

@@ -66,8 +66,8 @@ export interface TestNetOptions {
   pollIntervalMs?: number;
   /** Every node's `ethereum.confirmations` (default 0). */
   confirmations?: number;
-  /** The workers' `worker.orderingWindowMs` (default 200). */
-  orderingWindowMs?: number;
+  /** The workers' `worker.orderingDeadlineMs` (default: the `fast` preset's). */
+  orderingDeadlineMs?: number;
   /** The workers' `worker.execution` (execution threads and deadline; enclave defaults). */
   execution?: NonNullable<NodeUserConfig["worker"]>["execution"];
 }
@@ -149,10 +149,11 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     attestation: { serviceKeyFile },
     worker: {
       stake: "100",
-      orderingWindowMs: o.orderingWindowMs ?? 200,
+      ...(o.orderingDeadlineMs === undefined ? {} : { orderingDeadlineMs: o.orderingDeadlineMs }),
       maxBatch: 100,
       ...(o.execution === undefined ? {} : { execution: o.execution }),
     },
+    preset: "fast",
     logLevel,
     ...extra,
   });

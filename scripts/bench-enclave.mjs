@@ -163,6 +163,16 @@ for (const [name, d, calls, fn, same] of rows) {
   console.log(`  gas per call (first call)                            ${fmt(calls.gas)}`);
 }
 
+// A module the size of a large Rust-built contract (1.6 MB, 6,500 functions, a table, data).
+{
+  const url = new URL("../packages/secret-contract/build/conformance/large.wasm", import.meta.url);
+  const large = new Uint8Array(await readFile(fileURLToPath(url)));
+  const d = await benchDeploy(large, "construct()", new Uint8Array());
+  console.log(`large module (${fmt(large.length / 1024)} KiB, conformance/large.wat)`);
+  console.log(`  deploy (validate + meter + compile + constructor)  ${fmt(d.cold, 2)} ms`);
+  console.log(`  deploy with the module cached                        ${fmt(d.warm, 2)} ms`);
+}
+
 // Rebuild from DELTAS real deltas: an auction receiving DELTAS - 1 bids after its constructor.
 {
   const c = await deploy(inline, auction, "construct(uint256)", ctorArgs);

@@ -23,7 +23,7 @@ export function exampleWasmPath(name: ExampleName): string {
 }
 
 /** The hand-written conformance modules (WAT, behaving like eng-wasm contracts). */
-export const CONFORMANCE = Object.freeze(["calculator", "store", "bridge"] as const);
+export const CONFORMANCE = Object.freeze(["calculator", "store", "bridge", "large"] as const);
 export type ConformanceName = (typeof CONFORMANCE)[number];
 
 /** Path of a conformance module, assembled by the package build. */

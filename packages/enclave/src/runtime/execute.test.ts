@@ -1,5 +1,10 @@
 import { ErrorCode, HOST_FUNCTIONS } from "@enigma/protocol";
-import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contract";
+import { readFileSync } from "node:fs";
+import {
+  compileSecretContract,
+  conformanceWasmPath,
+  exampleSourcePath,
+} from "@enigma/secret-contract";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContractState } from "../state/state.js";
 import { ContractRuntime, type ExecutionRequest, type ExecutionResult } from "./execute.js";
@@ -180,6 +185,33 @@ describe("typed failures", () => {
     const wasm = testModule({
       call: [I32_CONST, 10, 0x40, 0, I32_CONST, 0x7f, 0x46, 0x04, VOID, 0x05, 0x00, 0x0b],
     });
+    const r = rt.execute(rt.prepare(wasm), req());
+    expect(r.ok).toBe(true);
+  });
+});
+
+describe("modules built for Discovery's runtime", () => {
+  it("a module importing env.memory and without deploy (pwasm-built) deploys through its call", () => {
+    // (import "env" "memory" (memory 2 16)) (import "env" "ret") (data "pwasm") call: ret(100, 5)
+    const wasm = Buffer.from(
+      "0061736d0100000001090260027f7f00600000021a0203656e76066d656d6f72790201021003656e76037265740000030201010708010463616c6c00010a0b01090041e400410510000b0b0c010041e4000b05707761736d",
+      "hex",
+    );
+    const rt = new ContractRuntime();
+    const deployed = rt.deploy(wasm, req({ functionName: "construct()" }));
+    expect(deployed).toMatchObject({ ok: true, output: new TextEncoder().encode("pwasm") });
+    const called = rt.execute(rt.prepare(wasm), req());
+    expect(called).toMatchObject({ ok: true, output: new TextEncoder().encode("pwasm") });
+  });
+
+  it("a module the size of a large Rust build (1.6 MB: 6,500 functions, a table, data) deploys and runs", () => {
+    const wasm = readFileSync(conformanceWasmPath("large"));
+    expect(wasm.length).toBeGreaterThan(1_500_000);
+    const rt = new ContractRuntime();
+    // a deployment pays its 1.6 million bytes (and 8,192 per initial page past 32: none here)
+    const deployed = rt.deploy(wasm, req({ functionName: "construct()", gasLimit: 10_000_000 }));
+    expect(deployed).toMatchObject({ ok: true });
+    expect(deployed.gasUsed).toBeGreaterThan(wasm.length);
     const r = rt.execute(rt.prepare(wasm), req());
     expect(r.ok).toBe(true);
   });

@@ -177,7 +177,9 @@ function stored(r: EnclaveTaskResult) {
   return r.delta;
 }
 
-describe("WorkerEnclave", () => {
+// Each enclave starts its execution threads on its first task (about 0.5-1 s from the sources
+// under the test runner, more on a loaded machine).
+describe("WorkerEnclave", { timeout: 30_000 }, () => {
   it("opens with an attestation naming its signer and signs its peer id", async () => {
     const worker = await openWorker();
     expect(worker.signer).toMatch(/^0x[0-9a-fA-F]{40}$/);

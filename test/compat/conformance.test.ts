@@ -163,6 +163,17 @@ describe("Discovery's deployment failures not covered elsewhere", () => {
     expect(await engBalance(net, sender)).toBe(before);
   });
 
+  it("Discovery's 'wrong Ethereum address' deployment: a callback address with no contract deploys (status 2)", async () => {
+    // As 03_deploy_fail_wrong_eth_address: the address is only kept; nothing checks it at deploy.
+    const d = await done(
+      await deploy(net, wat("bridge"), "construct(address)", [
+        ["0x0000000000000000000000000000000000000102", "address"],
+      ]),
+    );
+    expect(await commitEpoch(net, [d])).toEqual([2]);
+    expect(await net.enigma.admin.isDeployed(d.scAddr)).toBe(true);
+  });
+
   it("the client picked, for every task it sent, the worker our chain and protocol select", async () => {
     expect(await selectionsAgree(net)).toBeGreaterThan(10);
   });

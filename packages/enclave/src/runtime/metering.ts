@@ -555,11 +555,28 @@ function instrumentBody(r: Reader, ctx: BodyContext): Uint8Array {
   });
 
   const w = new Writer().bytes(r.bytes.subarray(bodyStart, codeStart));
+  // Instructions kept as they are lie next to each other in the body: copied in runs.
+  let runStart = -1;
+  let runEnd = -1;
+  const flush = () => {
+    if (runStart >= 0) w.bytes(r.bytes.subarray(runStart, runEnd));
+    runStart = -1;
+  };
   instrs.forEach((ins, i) => {
     const block = charges.get(i);
-    if (block !== undefined) emitCharge(w, ctx, blockCost[block] ?? 0);
-    emitInstr(w, r.bytes, ins, ctx);
+    if (block !== undefined) {
+      flush();
+      emitCharge(w, ctx, blockCost[block] ?? 0);
+    }
+    if (ins.op === "grow" || ins.op === "metered" || ins.op === "call") {
+      flush();
+      emitInstr(w, r.bytes, ins, ctx);
+    } else {
+      if (runStart < 0) runStart = ins.start;
+      runEnd = ins.end;
+    }
   });
+  flush();
   return w.finish();
 }
 

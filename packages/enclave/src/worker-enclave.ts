@@ -10,6 +10,7 @@ import {
   bytesToHex,
   concatBytes,
   equalBytes,
+  hexToBytes,
   isEnigmaError,
   keccak256,
   toBytes,
@@ -341,6 +342,7 @@ export class WorkerEnclave {
           task.preCode,
           holderKey(this.#keys, address),
           call,
+          hexToBytes(codeHash),
         );
         // Two deployments of one address cannot both have got here (checked above, and the
         // address is the task id): but a result that lost the race must not replace a contract.

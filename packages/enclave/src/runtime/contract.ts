@@ -86,10 +86,11 @@ export class ContractInstance {
     key: DeltaKey,
     state: ContractState,
     hashes: Uint8Array[],
+    codeHash?: Uint8Array,
   ) {
     this.#executor = executor;
     this.code = code;
-    this.codeHash = keccak256(code);
+    this.codeHash = codeHash ?? keccak256(code);
     this.#key = key;
     this.#state = state;
     this.#hashes = hashes;
@@ -104,6 +105,7 @@ export class ContractInstance {
     code: Uint8Array,
     key: DeltaKey,
     ctor: TaskInput,
+    codeHash?: Uint8Array,
   ): Promise<{ instance: ContractInstance | undefined; outcome: TaskOutcome }> {
     const instance = new ContractInstance(
       executorOf(executor),
@@ -111,6 +113,7 @@ export class ContractInstance {
       key,
       new ContractState(),
       [],
+      codeHash,
     );
     const result = await instance.#execute("deploy", ctor);
     if (!result.ok) return { instance: undefined, outcome: { result, delta: null } };

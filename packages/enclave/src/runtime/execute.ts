@@ -211,11 +211,13 @@ export class ContractRuntime {
   }
 
   /**
-   * Validates, meters and compiles a contract; cached by code hash. Throws EnigmaError
+   * Validates, meters and compiles a contract; cached by code hash (`knownHash`, when the
+   * caller already computed keccak256(code), is trusted). Throws EnigmaError
    * MalformedModule for a module that is not a valid secret contract.
    */
-  prepare(code: Uint8Array): PreparedContract {
-    const codeHash = keccak256(code);
+  prepare(code: Uint8Array, knownHash?: Uint8Array): PreparedContract {
+    // keccak256 of a 1.6 MB module takes tens of ms in JavaScript: a caller that has it passes it.
+    const codeHash = knownHash ?? keccak256(code);
     const id = bytesToHex(codeHash);
     const hit = this.cache.get(id);
     if (hit !== undefined) {

@@ -106,7 +106,7 @@ export function runJob(
   if (refused !== undefined) return refused;
   let prepared: PreparedContract;
   try {
-    prepared = runtime.cached(job.codeHash) ?? runtime.prepare(job.code);
+    prepared = runtime.cached(job.codeHash) ?? runtime.prepare(job.code, job.codeHash);
   } catch (e) {
     // Refused at preparation: nothing ran, no gas (Discovery's module creation errors).
     if (isEnigmaError(e)) return failure(e.code, e.message, 0, [], { ...e.details });

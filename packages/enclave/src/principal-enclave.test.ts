@@ -162,7 +162,7 @@ describe("PrincipalEnclave", () => {
       user.privateKey,
       a.workerEncryptionKey(user.publicKey).workerEncryptionKey,
     );
-    const deployed = a.deploy({
+    const deployed = await a.deploy({
       taskId,
       contractAddress: taskId,
       preCode: wasm,

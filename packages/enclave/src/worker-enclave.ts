@@ -10,6 +10,7 @@ import {
   bytesToHex,
   concatBytes,
   equalBytes,
+  hexToBytes,
   isEnigmaError,
   keccak256,
   toBytes,
@@ -37,7 +38,13 @@ import {
 } from "./keyexchange.js";
 import { ReceiptLog, SealedLog } from "./receipt-log.js";
 import { ContractInstance, holderKey, type TaskOutcome } from "./runtime/contract.js";
-import { ContractRuntime, type RuntimeOptions } from "./runtime/execute.js";
+import type { RuntimeOptions } from "./runtime/execute.js";
+import {
+  InlineExecutor,
+  ThreadExecutor,
+  type ContractExecutor,
+  type Deadline,
+} from "./runtime/executor.js";
 import type { EncryptedDelta } from "./state/deltas.js";
 import type { Sealer } from "./sealing.js";
 import { StateKeyStore } from "./statekeys.js";
@@ -67,6 +74,15 @@ export interface WorkerEnclaveOptions {
   chainId: bigint;
   enigmaAddress: string;
   runtime?: RuntimeOptions;
+  /**
+   * Where contracts run: `"thread"` (default) in a pool of worker threads with a deadline per
+   * task, `"inline"` on the caller's thread with none (tests), or an executor to share.
+   */
+  executor?: "thread" | "inline" | ContractExecutor;
+  /** Threads of the default executor (default 2, 1 on a single core). */
+  threads?: number;
+  /** The default executor's deadline (see `DEFAULT_DEADLINE`). */
+  deadline?: Partial<Deadline>;
 }
 
 export interface EnclaveTaskInput {
@@ -135,7 +151,8 @@ export class WorkerEnclave {
   readonly #sealer: Sealer;
   readonly #keys: StateKeyStore;
   readonly #kx: UserKeyExchange;
-  readonly #runtime: ContractRuntime;
+  readonly #executor: ContractExecutor;
+  readonly #ownsExecutor: boolean;
   readonly #eip712: Eip712;
   readonly #receipts: ReceiptLog;
   readonly #contracts = new Map<Hex, ContractInstance>();
@@ -168,7 +185,18 @@ export class WorkerEnclave {
         userKeys.add(encodeHeldUserKey(k));
       },
     });
-    this.#runtime = new ContractRuntime(o.runtime);
+    const choice = o.executor ?? "thread";
+    this.#ownsExecutor = typeof choice === "string";
+    this.#executor =
+      choice === "inline"
+        ? new InlineExecutor(o.runtime ?? {})
+        : choice === "thread"
+          ? new ThreadExecutor({
+              ...(o.runtime === undefined ? {} : { runtime: o.runtime }),
+              ...(o.threads === undefined ? {} : { threads: o.threads }),
+              ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
+            })
+          : choice;
   }
 
   /**
@@ -256,7 +284,7 @@ export class WorkerEnclave {
       );
     }
     const instance = ContractInstance.restore(
-      this.#runtime,
+      this.#executor,
       code,
       holderKey(this.#keys, address),
       deltas.map(checkDelta),
@@ -283,7 +311,7 @@ export class WorkerEnclave {
    * `contractAddress` (which must equal `taskId`). The receipt names `preCodeHash = codeHash =
    * keccak256(preCode)` on success (the pre-code itself is what runs), zeros on failure.
    */
-  deploy(task: EnclaveTaskInput & { preCode: Uint8Array }): EnclaveTaskResult {
+  async deploy(task: EnclaveTaskInput & { preCode: Uint8Array }): Promise<EnclaveTaskResult> {
     const t = this.#checkTask(task);
     if (!equalBytes(t.taskId, t.contract)) {
       throw new EnigmaError(
@@ -308,14 +336,19 @@ export class WorkerEnclave {
     return this.#run(
       task,
       t,
-      (call) => {
-        const { instance, outcome } = ContractInstance.deploy(
-          this.#runtime,
+      async (call) => {
+        const { instance, outcome } = await ContractInstance.deploy(
+          this.#executor,
           task.preCode,
           holderKey(this.#keys, address),
           call,
+          hexToBytes(codeHash),
         );
-        if (instance !== undefined) this.#contracts.set(address, instance);
+        // Two deployments of one address cannot both have got here (checked above, and the
+        // address is the task id): but a result that lost the race must not replace a contract.
+        if (instance !== undefined && !this.#contracts.has(address)) {
+          this.#contracts.set(address, instance);
+        }
         return outcome;
       },
       codeHash,
@@ -323,7 +356,7 @@ export class WorkerEnclave {
   }
 
   /** Runs a task of a loaded contract (see `loadContract`); state advances on success. */
-  compute(task: EnclaveTaskInput): EnclaveTaskResult {
+  async compute(task: EnclaveTaskInput): Promise<EnclaveTaskResult> {
     const t = this.#checkTask(task);
     const instance = this.#loaded(bytesToHex(t.contract));
     return this.#run(task, t, (call) => instance.run(call), undefined);
@@ -385,9 +418,10 @@ export class WorkerEnclave {
     return bytesToHex(this.#identity.sign(peerIdentityDigest(peerId)));
   }
 
-  /** Waits for sealed writes in flight; call before the process exits. */
+  /** Waits for sealed writes in flight and stops the execution threads; call before the process exits. */
   async close(): Promise<void> {
     await this.#sealing;
+    if (this.#ownsExecutor) await this.#executor.close();
   }
 
   /** Public parts only. */
@@ -401,7 +435,7 @@ export class WorkerEnclave {
 
   // ---------------------------------------------------------------------------------------
 
-  #run(
+  async #run(
     task: EnclaveTaskInput,
     t: CheckedTask,
     execute: (call: {
@@ -410,14 +444,18 @@ export class WorkerEnclave {
       gasLimit: number;
       taskId: Uint8Array;
       seed?: Uint8Array;
-    }) => TaskOutcome,
+    }) => Promise<TaskOutcome>,
     preCodeHash: Hex | undefined,
-  ): EnclaveTaskResult {
+  ): Promise<EnclaveTaskResult> {
     let functionName: string;
     let args: Uint8Array;
     try {
       const fn = this.#kx.decrypt(task.userPubKey, task.encryptedFn);
-      args = this.#kx.decrypt(task.userPubKey, task.encryptedArgs);
+      // Empty arguments stay empty, as Discovery's decrypt_args left them.
+      args =
+        task.encryptedArgs.length === 0
+          ? new Uint8Array()
+          : this.#kx.decrypt(task.userPubKey, task.encryptedArgs);
       functionName = new TextDecoder("utf-8", { fatal: true }).decode(fn);
     } catch (e) {
       // Nothing ran: no gas. A user key the enclave does not hold leaves the output empty.
@@ -428,7 +466,7 @@ export class WorkerEnclave {
       }
       throw e;
     }
-    const outcome = execute({
+    const outcome = await execute({
       functionName,
       args,
       // The runtime counts gas in safe integers; no task gets near 2^53 gas.

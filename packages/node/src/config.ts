@@ -81,6 +81,21 @@ export const NodeUserConfigSchema = z
         orderingDeadlineMs: z.number().int().min(100).max(600_000).default(5_000),
         /** Most receipts committed in one transaction. */
         maxBatch: z.number().int().min(1).max(MAX_RECEIPTS_PER_BATCH).default(100),
+        /**
+         * Where contracts run (the enclave's execution threads): how many threads, and the
+         * deadline of a task, `deadlineBaseMs + deadlineMsPerMgas * gasLimit / 10^6` (default
+         * the enclave's DEFAULT_DEADLINE); a contract past it is stopped (ExecutionTimeout).
+         */
+        execution: z
+          .object({
+            threads: z.number().int().min(1).max(16).optional(),
+            deadlineBaseMs: z.number().int().min(1).max(3_600_000).optional(),
+            deadlineMsPerMgas: z.number().min(0).max(1_000_000).optional(),
+            /** Largest gas limit a task runs with (default the enclave's MAX_TASK_GAS_LIMIT). */
+            maxGasLimit: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ stake: "100", orderingDeadlineMs: 5_000, maxBatch: 100 }),

@@ -214,12 +214,23 @@ export class EnigmaNode {
     const enclaveDir = join(c.dataDir, "enclave");
     const enclaveSeed = derive("enclave");
     if (this.has("worker")) {
+      const execution = this.config.worker.execution;
       this.#worker = await WorkerEnclave.open({
         dir: enclaveDir,
         attest,
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
+        ...(execution?.threads === undefined ? {} : { threads: execution.threads }),
+        ...(execution?.maxGasLimit === undefined
+          ? {}
+          : { runtime: { maxGasLimit: execution.maxGasLimit } }),
+        deadline: {
+          ...(execution?.deadlineBaseMs === undefined ? {} : { baseMs: execution.deadlineBaseMs }),
+          ...(execution?.deadlineMsPerMgas === undefined
+            ? {}
+            : { msPerMgas: execution.deadlineMsPerMgas }),
+        },
       });
       const worker = this.#worker;
       this.#stops.push(() => worker.close());

@@ -68,6 +68,8 @@ export interface TestNetOptions {
   confirmations?: number;
   /** The workers' `worker.orderingDeadlineMs` (default: the `fast` preset's). */
   orderingDeadlineMs?: number;
+  /** The workers' `worker.execution` (execution threads and deadline; enclave defaults). */
+  execution?: NonNullable<NodeUserConfig["worker"]>["execution"];
 }
 
 export interface TestNet {
@@ -149,6 +151,7 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
       stake: "100",
       ...(o.orderingDeadlineMs === undefined ? {} : { orderingDeadlineMs: o.orderingDeadlineMs }),
       maxBatch: 100,
+      ...(o.execution === undefined ? {} : { execution: o.execution }),
     },
     preset: "fast",
     logLevel,

@@ -61,6 +61,12 @@ export const ErrorCode = {
   DeltaTampered: 330,
   MalformedDelta: 331,
   InvalidExecutionRequest: 332,
+  // 333-349: the runtime's interface (Discovery's) and its limits against hostile contracts
+  StateValueNotJson: 333,
+  InvalidStateKey: 334,
+  ModuleLimitExceeded: 335,
+  ExecutionTimeout: 336,
+  GasLimitTooHigh: 337,
   RpcError: 400,
   RpcTransport: 401,
   // 402-449: RPC and messages

@@ -14,7 +14,7 @@ import {
   type DevnetOptions,
 } from "@enigma/devnet";
 import type { CliIo } from "./main.js";
-import { parseBlockTime } from "./devnet.js";
+import { parseBlockTime, withTimingFlags } from "./devnet.js";
 
 export const DEFAULT_DEPLOYMENT_FILE = ".chain/deployment.json";
 /** Nobody else mines on a chain alone: blocks come on an interval unless told otherwise. */
@@ -29,6 +29,8 @@ interface ChainFlags {
   seed?: string;
   workers?: number;
   epochBlocks?: number;
+  epochSeconds?: number;
+  taskTimeout?: number;
   blockTime?: string;
   users: number;
   out: string;
@@ -50,6 +52,8 @@ export function chainOptionsFromFlags(opts: ChainFlags): DevnetOptions {
   const options = resolveDevnetOptions(opts.preset, {
     workers: opts.workers,
     epochBlocks: opts.epochBlocks,
+    epochSeconds: opts.epochSeconds,
+    taskTimeoutBlocks: opts.taskTimeout,
     seed: opts.seed,
     blockTime,
   });
@@ -137,8 +141,7 @@ export function registerChain(program: Command, io: CliIo): void {
     .command("chain")
     .description("a chain with the contracts deployed, for nodes on other hosts")
     .exitOverride();
-  chain
-    .command("start")
+  withTimingFlags(chain.command("start"))
     .description(
       "serve the chain, deploy the contracts, fund the seed's accounts and write a deployment file; Ctrl-C stops it",
     )
@@ -152,7 +155,6 @@ export function registerChain(program: Command, io: CliIo): void {
     .option("--preset <name>", "fast | realistic", "fast")
     .option("--seed <s>", "seed for keys and randomness (nodes take theirs from the deployment)")
     .option("--workers <n>", "worker custodian accounts to fund", intArg("--workers"))
-    .option("--epoch-blocks <n>", "blocks per epoch", intArg("--epoch-blocks"))
     .option(
       "--block-time <ms|auto>",
       `block interval in ms, or auto (default ${DEFAULT_BLOCK_TIME})`,

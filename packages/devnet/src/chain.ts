@@ -34,7 +34,8 @@ import {
 } from "ethers";
 import { createHardhatRuntimeEnvironment } from "hardhat/hre";
 import { deployEnigma } from "./deploy.js";
-import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+import { BlockPacer } from "./pacer.js";
+import { blockPaceMs, resolveDevnetOptions, type DevnetOptions } from "./presets.js";
 import { peerIdOfSeed } from "./peer-id.js";
 import { seededAttestationService } from "./service-key.js";
 import { Teardown } from "./teardown.js";
@@ -143,6 +144,8 @@ export interface Chain {
   readonly accounts: readonly DevnetAccount[];
   /** Mines `blocks` empty blocks. */
   mine(blocks: number): Promise<void>;
+  /** The pacer mining empty blocks while the chain is idle (undefined when not needed). */
+  readonly pacer: BlockPacer | undefined;
   /** The deployment file's content (`attestationServiceKeyFile` relative to `file` if given). */
   deployment(file?: string): ChainDeployment;
   /** Writes the deployment file atomically (other processes wait for it to appear). */
@@ -237,16 +240,18 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     // project root is the repository (Hardhat wants a package.json there), not the cwd.
     const hre = await createHardhatRuntimeEnvironment({}, {}, fileURLToPath(REPO_ROOT));
     const server = await hre.network.createServer(
-      options.blockTime === "auto"
-        ? "default"
-        : {
-            network: "default",
-            // Sub-second blocks share timestamps; Hardhat wants that allowed explicitly.
-            override: {
-              mining: { auto: false, interval: options.blockTime },
-              allowBlocksWithSameTimestamp: options.blockTime < 1000,
-            },
-          },
+      {
+        network: "default",
+        override: {
+          ...(options.blockTime === "auto"
+            ? {}
+            : { mining: { auto: false, interval: options.blockTime } }),
+          // Blocks share a timestamp when more than one comes in a second (sub-second block
+          // times, paced empty blocks, bursts of transactions): otherwise each block would
+          // add a second and the chain's clock would run ahead of the wall clock.
+          allowBlocksWithSameTimestamp: true,
+        },
+      },
       o.host ?? "127.0.0.1",
       o.port ?? 0,
     );
@@ -317,6 +322,32 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     }
     await Promise.all(transfers.map((t) => t.wait()));
 
+    // Epochs that end on their own (see pacer.ts): only when the chain's own blocks come too
+    // slowly for `epochSeconds` (always with automine, which mines nothing while idle).
+    const paceMs = blockPaceMs(options);
+    let pacer: BlockPacer | undefined;
+    if (paceMs !== undefined && (options.blockTime === "auto" || options.blockTime > paceMs)) {
+      const paced = new BlockPacer({
+        paceMs,
+        chain: {
+          blockNumber: async () => Number(await provider.send("eth_blockNumber", [])),
+          // Interval 0: the blocks share the wall clock's timestamp (allowed above).
+          mine: async (blocks) => {
+            await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`, "0x0"]);
+          },
+        },
+        onError: (e) => {
+          progress(`pacing blocks failed (retrying): ${e instanceof Error ? e.message : String(e)}`);
+        },
+      });
+      paced.start();
+      undo.push(() => paced.stop());
+      pacer = paced;
+      progress(
+        `an idle chain gets an empty block every ${Math.round(paceMs)} ms (epochs last ${options.epochSeconds} s at most)`,
+      );
+    }
+
     const publicRpcUrl = o.publicUrl ?? rpcUrl;
     const deployment = (file?: string): ChainDeployment => ({
       version: 1,
@@ -362,6 +393,7 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
         if (!Number.isInteger(blocks) || blocks < 1) throw new Error("mine: blocks must be >= 1");
         await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`]);
       },
+      pacer,
       deployment,
       writeDeployment: async (file) => {
         const target = resolve(file);

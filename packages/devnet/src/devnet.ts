@@ -92,6 +92,12 @@ export interface DevnetChain {
   mine(blocks: number): Promise<void>;
   /** Mines to the next epoch boundary and resolves with the new epoch's index once it is set. */
   advanceEpoch(): Promise<number>;
+  /**
+   * The harness's block pacing (epochs that end on their own, `epochSeconds`): the interval it
+   * keeps between blocks and how many empty blocks it mined so far; undefined when off or not
+   * needed (the chain's own block interval is fast enough).
+   */
+  readonly pacing: { readonly paceMs: number; readonly mined: number } | undefined;
 }
 
 export type NodeRole = "principal" | "worker";
@@ -388,6 +394,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       for (const w of missing) await w.restart();
     }
 
+    const pacer = c.pacer;
     const chainHandle: DevnetChain = {
       rpcUrl,
       chainId,
@@ -395,6 +402,9 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       tokenAddress: d.tokenAddress,
       mine,
       advanceEpoch,
+      get pacing() {
+        return pacer === undefined ? undefined : { paceMs: pacer.paceMs, mined: pacer.mined };
+      },
     };
     let stopped: Promise<void> | undefined;
     const devnet: Devnet = {

@@ -74,7 +74,11 @@ async function recordBlock(taskId: string): Promise<number> {
 
 describe("epochs that end on their own (default devnet, nobody mines)", () => {
   it("paces empty blocks so that a 10-block epoch lasts at most 5 s", () => {
-    expect(net.devnet.options).toMatchObject({ epochBlocks: 10, epochSeconds: 5, confirmations: 0 });
+    expect(net.devnet.options).toMatchObject({
+      epochBlocks: 10,
+      epochSeconds: 5,
+      confirmations: 0,
+    });
     expect(net.devnet.chain.pacing?.paceMs).toBe(500);
   });
 
@@ -96,9 +100,9 @@ describe("epochs that end on their own (default devnet, nobody mines)", () => {
       [2, "uint256"],
     ]);
     const out = await result(net, await executed(net, add));
-    expect(AbiCoder.defaultAbiCoder().decode(["uint256"], `0x${out.decryptedOutput ?? ""}`)[0]).toBe(
-      42n,
-    );
+    expect(
+      AbiCoder.defaultAbiCoder().decode(["uint256"], `0x${out.decryptedOutput ?? ""}`)[0],
+    ).toBe(42n);
     expect(await settled(net, [add])).toEqual([2]);
     expect((await committedAt(add.taskId)) - add.creationBlockNumber).toBeLessThanOrEqual(
       2 * epochBlocks,
@@ -118,7 +122,9 @@ describe("epochs that end on their own (default devnet, nobody mines)", () => {
     const scAddr = await deployment.submitted();
     const receipt = await deployment.waitForReceipt();
     expect(receipt.chainStatus).toBe(2);
-    console.info(`our client's deployment: receipt after ${(performance.now() - t0).toFixed(0)} ms`);
+    console.info(
+      `our client's deployment: receipt after ${(performance.now() - t0).toFixed(0)} ms`,
+    );
     expect((await committedAt(scAddr)) - (await recordBlock(scAddr))).toBeLessThanOrEqual(
       2 * epochBlocks,
     );

@@ -43,10 +43,16 @@ describe("devnet flags", () => {
     [["--epoch-seconds", "2.5", "--block-time", "250"], { epochSeconds: 2.5, blockTime: 250 }],
     [["--epoch-blocks", "2", "--confirmations", "5"], { taskTimeoutBlocks: 14 }],
     [["--preset", "realistic"], { taskTimeoutBlocks: 300, epochSeconds: 102, blockTime: 1000 }],
-    [["--preset", "realistic", "--epoch-blocks", "10"], { taskTimeoutBlocks: 30, epochSeconds: 12 }],
+    [
+      ["--preset", "realistic", "--epoch-blocks", "10"],
+      { taskTimeoutBlocks: 30, epochSeconds: 12 },
+    ],
     [["--preset", "realistic", "--block-time", "auto"], { epochSeconds: 102 }],
     [["--preset", "realistic", "--epoch-seconds", "10"], { epochSeconds: 10, blockTime: 1000 }],
-    [["--epoch-blocks", "100", "--task-timeout", "50"], /^taskTimeoutBlocks \(50\) must be at least 102 /],
+    [
+      ["--epoch-blocks", "100", "--task-timeout", "50"],
+      /^taskTimeoutBlocks \(50\) must be at least 102 /,
+    ],
     [["--epoch-seconds", "0.5"], /^epochSeconds must be 0 \(off\) or seconds from 1 to 86400/],
     [["--epoch-seconds", "soon"], /--epoch-seconds must be a number of seconds/],
     [["--task-timeout", "-3"], /--task-timeout must be a whole number/],
@@ -56,9 +62,9 @@ describe("devnet flags", () => {
     if (expected instanceof RegExp) {
       expect(r.code).not.toBe(0);
       expect(r.out).toBe("");
-      expect(r.err.replace(/^(enigma: |error: option '[^']*' argument '[^']*' is invalid\. )/, "")).toMatch(
-        expected,
-      );
+      expect(
+        r.err.replace(/^(enigma: |error: option '[^']*' argument '[^']*' is invalid\. )/, ""),
+      ).toMatch(expected);
       expect(r.err.trim().split("\n")).toHaveLength(1);
     } else {
       expect(r).toMatchObject({ code: 0, err: "" });

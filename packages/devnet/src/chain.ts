@@ -263,12 +263,45 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     const provider = new JsonRpcProvider(rpcUrl, undefined, {
       cacheTimeout: -1,
       staticNetwork: true,
+      // Transaction waits poll this often (ethers' default, 4 s, made every deployment step
+      // on an interval-mining chain wait seconds for a block that came long before).
+      pollingInterval: 50,
     });
     undo.push(() => {
       provider.destroy();
       return Promise.resolve();
     });
     const chainId = Number((await provider.getNetwork()).chainId);
+
+    // Epochs that end on their own (see pacer.ts): only when the chain's own blocks come too
+    // slowly for `epochSeconds` (always with automine, which mines nothing while idle). Started
+    // before the deployment, whose transactions then wait less for a slow interval's block.
+    const paceMs = blockPaceMs(options);
+    let pacer: BlockPacer | undefined;
+    if (paceMs !== undefined && (options.blockTime === "auto" || options.blockTime > paceMs)) {
+      const paced = new BlockPacer({
+        paceMs,
+        chain: {
+          blockNumber: async () => Number(await provider.send("eth_blockNumber", [])),
+          // Interval 0: the blocks share the wall clock's timestamp (allowed above).
+          mine: async (blocks) => {
+            await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`, "0x0"]);
+          },
+        },
+        onError: (e) => {
+          progress(
+            `pacing blocks failed (retrying): ${e instanceof Error ? e.message : String(e)}`,
+          );
+        },
+      });
+      paced.start();
+      undo.push(() => paced.stop());
+      pacer = paced;
+      progress(
+        `an idle chain gets an empty block every ${Math.round(paceMs)} ms (epochs last ${options.epochSeconds} s at most)`,
+      );
+    }
+
     const deployer = new NonceManager(new Wallet(DEPLOYER_KEY, provider));
 
     const service = seededAttestationService(base);
@@ -321,32 +354,6 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
       transfers.push((await transfer(a.address, USER_FUNDS)) as ContractTransactionResponse);
     }
     await Promise.all(transfers.map((t) => t.wait()));
-
-    // Epochs that end on their own (see pacer.ts): only when the chain's own blocks come too
-    // slowly for `epochSeconds` (always with automine, which mines nothing while idle).
-    const paceMs = blockPaceMs(options);
-    let pacer: BlockPacer | undefined;
-    if (paceMs !== undefined && (options.blockTime === "auto" || options.blockTime > paceMs)) {
-      const paced = new BlockPacer({
-        paceMs,
-        chain: {
-          blockNumber: async () => Number(await provider.send("eth_blockNumber", [])),
-          // Interval 0: the blocks share the wall clock's timestamp (allowed above).
-          mine: async (blocks) => {
-            await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`, "0x0"]);
-          },
-        },
-        onError: (e) => {
-          progress(`pacing blocks failed (retrying): ${e instanceof Error ? e.message : String(e)}`);
-        },
-      });
-      paced.start();
-      undo.push(() => paced.stop());
-      pacer = paced;
-      progress(
-        `an idle chain gets an empty block every ${Math.round(paceMs)} ms (epochs last ${options.epochSeconds} s at most)`,
-      );
-    }
 
     const publicRpcUrl = o.publicUrl ?? rpcUrl;
     const deployment = (file?: string): ChainDeployment => ({

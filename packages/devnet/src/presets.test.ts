@@ -82,9 +82,7 @@ describe("resolveDevnetOptions", () => {
     ).toMatch(/^taskTimeoutBlocks: taskTimeoutBlocks \(50\) must be at least 102 /);
     // Confirmations delay both the epoch's end and the next epoch's start.
     expect(
-      configError(() =>
-        resolveDevnetOptions("fast", { confirmations: 5, taskTimeoutBlocks: 21 }),
-      ),
+      configError(() => resolveDevnetOptions("fast", { confirmations: 5, taskTimeoutBlocks: 21 })),
     ).toMatch(/^taskTimeoutBlocks: .*at least 22 /);
     expect(resolveDevnetOptions("fast", { confirmations: 5, taskTimeoutBlocks: 22 })).toMatchObject(
       { taskTimeoutBlocks: 22 },

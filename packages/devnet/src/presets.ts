@@ -121,8 +121,7 @@ export function resolveDevnetOptions(
     );
   }
   const base = PRESETS[preset as PresetName];
-  const pick = <K extends keyof DevnetOptions>(k: K): DevnetOptions[K] | undefined =>
-    overrides[k];
+  const pick = <K extends keyof DevnetOptions>(k: K): DevnetOptions[K] | undefined => overrides[k];
   const workers = pick("workers") ?? base.workers;
   const epochBlocks = pick("epochBlocks") ?? base.epochBlocks;
   const blockTime = pick("blockTime") ?? base.blockTime;

@@ -285,8 +285,9 @@ describe("WorkerEnclave", () => {
     );
     again.loadContract(contract, wasm.counter, deltas);
     expect(again.deltaCount(contract)).toBe(3);
-    // A task encrypted to a key handed out before the restart still decrypts (the key was
-    // sealed): a worker killed between taking an input and running it loses nothing.
+    // A task encrypted to a key handed out before the restart still decrypts (the key derives
+    // from a sealed secret): a worker killed between taking an input and running it loses
+    // nothing.
     const fromBefore = again.compute(user.task(contract, "get()"));
     expect(fromBefore.success).toBe(true);
     expect(u64(user.output(fromBefore))).toBe(2n);
@@ -348,18 +349,17 @@ describe("WorkerEnclave", () => {
 
   it("input the enclave cannot decrypt is a failure result: error code, empty or encrypted message, no delta, no gas", async () => {
     const { worker, user, contract } = await counterWorker();
-    // A user key the enclave never handed a worker key for: nothing can be encrypted back.
-    const stranger = generateKeyPair();
+    // A user key that is not a curve point: no key, nothing can be encrypted back.
     const unknown = worker.compute({
       ...user.task(contract, "increment()"),
-      userPubKey: stranger.publicKey,
+      userPubKey: new Uint8Array(64),
     });
     expect(unknown).toMatchObject({
       success: false,
       delta: null,
       ethCall: null,
       gasUsed: 0n,
-      error: { code: ErrorCode.KeyExchangeKeyUnknown },
+      error: { code: ErrorCode.InvalidPublicKey },
     });
     expect(unknown.output).toHaveLength(0);
     expect(unknown.receipt).toMatchObject({
@@ -369,6 +369,21 @@ describe("WorkerEnclave", () => {
       outputHash: bytesToHex(keccak256(new Uint8Array())),
     });
     expect(batchSigner([unknown.receipt], unknown.signature)).toBe(worker.signer);
+
+    // Inputs encrypted for one user, named as another's: they do not open under the other's
+    // key; the error goes back encrypted to the key the task named.
+    const stranger = new User(worker, generateKeyPair());
+    const misnamed = worker.compute({
+      ...user.task(contract, "increment()"),
+      userPubKey: stranger.keys.publicKey,
+    });
+    expect(misnamed).toMatchObject({
+      success: false,
+      delta: null,
+      gasUsed: 0n,
+      error: { code: ErrorCode.DecryptionFailed },
+    });
+    expect(new TextDecoder().decode(stranger.output(misnamed))).toBe(misnamed.error?.message);
 
     // Encrypted under another key than the one the enclave holds for this user.
     const wrong = worker.compute({

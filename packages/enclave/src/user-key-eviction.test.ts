@@ -62,7 +62,8 @@ beforeAll(async () => {
     ),
     principal.signer,
   );
-  const deployed = await worker.deploy({ ...deployment, preCode: wasm });
+  // deploy() and compute() may return a Promise (the runtime runs in a worker thread).
+  const deployed = await Promise.resolve(worker.deploy({ ...deployment, preCode: wasm }));
   expect(deployed.success).toBe(true);
   calculator = deployed.contractAddress;
 }, 120_000);
@@ -106,7 +107,7 @@ class Victim {
 
 /** The victim's task, encrypted before the attack, run after it: succeeds with 2 + 40. */
 async function runsAfter(victim: Victim, task: ReturnType<Victim["task"]>): Promise<void> {
-  const r = await worker.compute(task);
+  const r = await Promise.resolve(worker.compute(task));
   expect(r.error).toBeUndefined();
   expect(r.success).toBe(true);
   expect(r.gasUsed).toBeGreaterThan(0n);

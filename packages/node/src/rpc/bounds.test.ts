@@ -67,7 +67,7 @@ function handlers(gate: Gate, pad = 0): RpcHandlers {
     sendTaskInput: () => Promise.resolve({ sendTaskResult: true }),
     getTaskStatus: () => Promise.resolve({ result: { status: TaskResultStatus.InProgress } }),
     getTaskResult: () => Promise.resolve({ result: null }),
-  } as RpcHandlers;
+  };
 }
 
 const servers: RpcServer[] = [];
@@ -206,8 +206,8 @@ describe("connection caps", () => {
     const open = (from: string) =>
       new Promise<WebSocket>((resolve, reject) => {
         const ws = new WebSocket(server.wsUrl, { localAddress: from });
-        cleanups.push(() => ws.terminate());
-        ws.once("open", () => resolve(ws));
+        cleanups.push(() => { ws.terminate(); });
+        ws.once("open", () => { resolve(ws); });
         ws.once("error", reject);
       });
     await open(HOSTILE);
@@ -296,15 +296,20 @@ describe("CallLimiter", () => {
         order.push(who);
         await new Promise<void>((r) => release.push(r));
       });
+    // Queued calls start on a later turn of the event loop: two turns see one started.
+    const turns = async () => {
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    };
     const all = [call("a"), call("a"), call("a"), call("a"), call("b")];
     expect(order).toEqual(["a", "a"]);
     release.shift()?.();
-    await new Promise((r) => setImmediate(r));
+    await turns();
     // a runs one, b none: b goes first although a queued earlier.
     expect(order).toEqual(["a", "a", "b"]);
     while (release.length > 0 || order.length < 5) {
       release.shift()?.();
-      await new Promise((r) => setImmediate(r));
+      await turns();
     }
     await Promise.all(all);
     expect(order).toEqual(["a", "a", "b", "a", "a"]);
@@ -318,7 +323,7 @@ describe("WebSocket backpressure", () => {
     // Large replies (a padded getInfo) fill the kernel's buffers, then the server's queue.
     const { server, metrics } = await serve(gate, { maxWsBufferedBytes: 1024 * 1024 }, 1024);
     const hostile = new WebSocket(server.wsUrl, { localAddress: HOSTILE });
-    cleanups.push(() => hostile.terminate());
+    cleanups.push(() => { hostile.terminate(); });
     await new Promise((r) => hostile.once("open", r));
     hostile.pause(); // reads nothing from now on
     // 200 batches of 100 answers of about 1 KB: 20 MB the client never reads.
@@ -331,10 +336,10 @@ describe("WebSocket backpressure", () => {
     );
     // An honest WebSocket client that reads gets its answer.
     const honest = new WebSocket(server.wsUrl, { localAddress: HONEST });
-    cleanups.push(() => honest.terminate());
+    cleanups.push(() => { honest.terminate(); });
     await new Promise((r) => honest.once("open", r));
     const answer = new Promise<string>((r) =>
-      honest.once("message", (d: Buffer) => r(d.toString())),
+      honest.once("message", (d: Buffer) => { r(d.toString()); }),
     );
     honest.send(JSON.stringify(getInfo));
     expect(JSON.parse(await answer)).toMatchObject({ id: 1, result: { node: "bounds" } });
@@ -345,7 +350,7 @@ describe("WebSocket backpressure", () => {
     const gate = new Gate();
     const { server } = await serve(gate, { maxWsMessagesInFlight: 4 });
     const ws = new WebSocket(server.wsUrl, { localAddress: HOSTILE });
-    cleanups.push(() => ws.terminate());
+    cleanups.push(() => { ws.terminate(); });
     await new Promise((r) => ws.once("open", r));
     const answers: unknown[] = [];
     ws.on("message", (d: Buffer) => answers.push(JSON.parse(d.toString())));

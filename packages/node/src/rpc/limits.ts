@@ -114,7 +114,10 @@ export class CallLimiter {
    */
   run<T>(address: string, fn: () => Promise<T>): Promise<T> {
     const lane = this.#lane(address);
-    if (this.#canStart(lane)) return this.#start(address, lane, fn);
+    if (this.#canStart(lane)) {
+      this.#reserve(lane);
+      return this.#execute(address, lane, fn);
+    }
     if (lane.queue.length >= this.limits.maxQueuedPerAddress) {
       this.#forget(address, lane);
       return Promise.reject(
@@ -128,7 +131,7 @@ export class CallLimiter {
     return new Promise<T>((resolve, reject) => {
       lane.queue.push({
         start: () => {
-          this.#start(address, lane, fn).then(resolve, reject);
+          this.#execute(address, lane, fn).then(resolve, reject);
         },
       });
       if (lane.queue.length === 1) this.#ready.push(address);
@@ -150,10 +153,14 @@ export class CallLimiter {
     );
   }
 
-  async #start<T>(address: string, lane: Lane, fn: () => Promise<T>): Promise<T> {
+  #reserve(lane: Lane): void {
     lane.active++;
     this.#active++;
     this.onActive(this.#active);
+  }
+
+  /** Runs `fn` in a slot reserved for it, and hands the slot on when it ends. */
+  async #execute<T>(address: string, lane: Lane, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } finally {
@@ -187,7 +194,11 @@ export class CallLimiter {
       const waiting = lane?.queue.shift();
       if (address === undefined || lane === undefined || waiting === undefined) continue;
       if (lane.queue.length > 0) this.#ready.push(address);
-      waiting.start();
+      // The slot is taken now; the call starts on the next turn of the event loop, so that
+      // requests that arrived meanwhile (an honest client's) are read and queued first, even
+      // when the handlers finish without waiting for I/O.
+      this.#reserve(lane);
+      setImmediate(waiting.start);
     }
   }
 

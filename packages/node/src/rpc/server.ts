@@ -707,35 +707,35 @@ interface RpcGauges {
   refused: Counter<"reason">;
 }
 
+const gaugesOf = new WeakMap<NodeMetrics["registry"], RpcGauges>();
+
 /** The endpoint's own metrics, in the node's registry (created once per registry). */
 function rpcGauges(metrics: NodeMetrics): RpcGauges {
   const r = metrics.registry;
-  const existing = <T>(name: string) => r.getSingleMetric(name) as T | undefined;
-  return {
-    connections:
-      existing<Gauge<"kind">>("enigma_rpc_connections") ??
-      new Gauge({
+  let g = gaugesOf.get(r);
+  if (g === undefined) {
+    g = {
+      connections: new Gauge({
         name: "enigma_rpc_connections",
         help: "Open JSON-RPC connections (kind: all, ws)",
         labelNames: ["kind"],
         registers: [r],
       }),
-    callsInFlight:
-      existing<Gauge>("enigma_rpc_calls_in_flight") ??
-      new Gauge({
+      callsInFlight: new Gauge({
         name: "enigma_rpc_calls_in_flight",
         help: "JSON-RPC method handlers running",
         registers: [r],
       }),
-    refused:
-      existing<Counter<"reason">>("enigma_rpc_refused_total") ??
-      new Counter({
+      refused: new Counter({
         name: "enigma_rpc_refused_total",
         help: "Connections refused or dropped by the endpoint's bounds",
         labelNames: ["reason"],
         registers: [r],
       }),
-  };
+    };
+    gaugesOf.set(r, g);
+  }
+  return g;
 }
 
 /** Answers a raw socket (before or instead of HTTP parsing) with 503 and the error, then closes. */

@@ -174,12 +174,16 @@ export function formatDevnet(r: DevnetRecord): string {
   const rows: [string, string][] = [
     ["state dir", r.dir],
     ["pid", String(r.pid)],
+    [
+      "epochs",
+      `${r.options.epochBlocks} blocks, ${r.options.epochSeconds === 0 ? "ending only when blocks are mined" : `${r.options.epochSeconds} s at most`}; task timeout ${r.options.taskTimeoutBlocks} blocks`,
+    ],
     ["chain", `${r.chain.rpcUrl} (chain id ${r.chain.chainId})`],
     ["Enigma", r.chain.enigmaAddress],
     ["ENG token", r.chain.tokenAddress],
     [
       "trust root",
-      `RSA modulus ${r.trustRoot.modulus.slice(0, 18)}... (${r.attestationServiceKeyFile})`,
+      `RSA modulus ${r.trustRoot.modulus.slice(0, 18)}... (attestation service ${r.attestationUrl})`,
     ],
   ];
   for (const n of r.nodes) {

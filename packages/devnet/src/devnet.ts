@@ -128,7 +128,8 @@ export interface DevnetInfo {
   chain: { rpcUrl: string; chainId: number; enigmaAddress: Hex; tokenAddress: Hex };
   trustRoot: RsaTrustRoot;
   attestationPolicy: AttestationPolicy;
-  attestationServiceKeyFile: string;
+  /** The attestation service (run by the devnet's process; it alone holds its key). */
+  attestationUrl: string;
   /** The worker started with a test fault, when `faultyWorker` was given. */
   faultyWorker?: { name: string; kind: FaultyWorkerKind };
   nodes: {
@@ -228,7 +229,6 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     });
     undo.push(() => c.stop());
     const { rpcUrl, chainId, provider, custodians, accounts, attestationPolicy } = c;
-    const serviceKeyFile = c.attestationServiceKeyFile;
     const service = c.service;
     const d = { enigmaAddress: c.enigmaAddress, tokenAddress: c.tokenAddress };
 
@@ -282,7 +282,8 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       },
       p2p: { host: "127.0.0.1", port: ports.p2p, bootstrap },
       rpc: { host: "127.0.0.1", port: ports.rpc },
-      attestation: { serviceKeyFile },
+      // Reports come from the harness's attestation service; the key never leaves it.
+      attestation: { url: c.attestationUrl, trustRoot: service.trustRoot },
       worker: { stake: WORKER_STAKE, orderingWindowMs: 200, maxBatch: 100 },
       logLevel,
       ...(i === faultyIndex && fault === "key-signer"
@@ -429,7 +430,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
         },
         trustRoot: service.trustRoot,
         attestationPolicy,
-        attestationServiceKeyFile: serviceKeyFile,
+        attestationUrl: c.attestationUrl,
         ...(fault === undefined || faultyIndex === undefined
           ? {}
           : { faultyWorker: { name: nodeName(faultyIndex), kind: fault } }),

@@ -84,9 +84,15 @@ function hostilePost(body: unknown): Promise<{ status: number; body: unknown }> 
 function hostileSocket(): Promise<WebSocket | Error> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`${url.replace("http", "ws")}/ws`, { localAddress: HOSTILE });
-    cleanups.push(() => { ws.terminate(); });
-    ws.once("open", () => { resolve(ws); });
-    ws.once("error", (e) => { resolve(e); });
+    cleanups.push(() => {
+      ws.terminate();
+    });
+    ws.once("open", () => {
+      resolve(ws);
+    });
+    ws.once("error", (e) => {
+      resolve(e);
+    });
   });
 }
 
@@ -155,7 +161,9 @@ describe("a node under a hostile client's load", () => {
     const answer = await new Promise<string>((resolve) => {
       let data = "";
       extra.on("data", (b: Buffer) => (data += b.toString()));
-      extra.on("close", () => { resolve(data); });
+      extra.on("close", () => {
+        resolve(data);
+      });
     });
     expect(answer).toMatch(/^HTTP\/1\.1 503 /);
     expect(answer).toContain(`"code":${ErrorCode.ConnectionLimit}`);

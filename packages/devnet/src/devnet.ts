@@ -284,7 +284,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       rpc: { host: "127.0.0.1", port: ports.rpc },
       // Reports come from the harness's attestation service; the key never leaves it.
       attestation: { url: c.attestationUrl, trustRoot: service.trustRoot },
-      worker: { stake: WORKER_STAKE, orderingWindowMs: 200, maxBatch: 100 },
+      worker: { stake: WORKER_STAKE, maxBatch: 100 },
       logLevel,
       ...(i === faultyIndex && fault === "key-signer"
         ? { testFaults: { workerKeySigner: accountKey(base, "faulty-key-signer", i) } }

@@ -206,8 +206,12 @@ describe("connection caps", () => {
     const open = (from: string) =>
       new Promise<WebSocket>((resolve, reject) => {
         const ws = new WebSocket(server.wsUrl, { localAddress: from });
-        cleanups.push(() => { ws.terminate(); });
-        ws.once("open", () => { resolve(ws); });
+        cleanups.push(() => {
+          ws.terminate();
+        });
+        ws.once("open", () => {
+          resolve(ws);
+        });
         ws.once("error", reject);
       });
     await open(HOSTILE);
@@ -323,7 +327,9 @@ describe("WebSocket backpressure", () => {
     // Large replies (a padded getInfo) fill the kernel's buffers, then the server's queue.
     const { server, metrics } = await serve(gate, { maxWsBufferedBytes: 1024 * 1024 }, 1024);
     const hostile = new WebSocket(server.wsUrl, { localAddress: HOSTILE });
-    cleanups.push(() => { hostile.terminate(); });
+    cleanups.push(() => {
+      hostile.terminate();
+    });
     await new Promise((r) => hostile.once("open", r));
     hostile.pause(); // reads nothing from now on
     // 200 batches of 100 answers of about 1 KB: 20 MB the client never reads.
@@ -336,10 +342,14 @@ describe("WebSocket backpressure", () => {
     );
     // An honest WebSocket client that reads gets its answer.
     const honest = new WebSocket(server.wsUrl, { localAddress: HONEST });
-    cleanups.push(() => { honest.terminate(); });
+    cleanups.push(() => {
+      honest.terminate();
+    });
     await new Promise((r) => honest.once("open", r));
     const answer = new Promise<string>((r) =>
-      honest.once("message", (d: Buffer) => { r(d.toString()); }),
+      honest.once("message", (d: Buffer) => {
+        r(d.toString());
+      }),
     );
     honest.send(JSON.stringify(getInfo));
     expect(JSON.parse(await answer)).toMatchObject({ id: 1, result: { node: "bounds" } });
@@ -350,7 +360,9 @@ describe("WebSocket backpressure", () => {
     const gate = new Gate();
     const { server } = await serve(gate, { maxWsMessagesInFlight: 4 });
     const ws = new WebSocket(server.wsUrl, { localAddress: HOSTILE });
-    cleanups.push(() => { ws.terminate(); });
+    cleanups.push(() => {
+      ws.terminate();
+    });
     await new Promise((r) => ws.once("open", r));
     const answers: unknown[] = [];
     ws.on("message", (d: Buffer) => answers.push(JSON.parse(d.toString())));

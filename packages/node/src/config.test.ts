@@ -102,6 +102,15 @@ describe("resolveNodeConfig", () => {
     ).toEqual(trustRoot);
   });
 
+  it("takes the JSON-RPC endpoint's bounds, within their ranges", () => {
+    const base = { dataDir: "/d", ethereum, attestation };
+    const c = resolveNodeConfig({ ...base, rpc: { bounds: { maxConnectionsPerAddress: 16 } } });
+    expect(c.rpc).toEqual({ host: "127.0.0.1", port: 0, bounds: { maxConnectionsPerAddress: 16 } });
+    expect(
+      problemsOf({ ...base, rpc: { bounds: { maxConcurrentCalls: 0, maxSockets: 1 } } }).join(),
+    ).toMatch(/rpc\.bounds\.maxConcurrentCalls.*maxSockets|rpc\.bounds/);
+  });
+
   it("rejects unknown keys (typos) and a principal sharing its process", () => {
     expect(problemsOf({ dataDir: "/d", ethereum, attestation, rpcPort: 1 }).join()).toMatch(
       /rpcPort/,

@@ -103,7 +103,35 @@ export const NodeUserConfigSchema = z
       .strict()
       .default({ host: "127.0.0.1", port: 0, bootstrap: [] }),
     rpc: z
-      .object({ host: z.string().default("127.0.0.1"), port: port.default(0) })
+      .object({
+        host: z.string().default("127.0.0.1"),
+        port: port.default(0),
+        /**
+         * The endpoint's bounds (`RpcServerOptions`; defaults in `RPC_SERVER_BOUNDS`): open
+         * connections and WebSockets overall and per address, handlers running overall and per
+         * address, calls waiting per address, bytes a WebSocket may leave unread, messages of
+         * one WebSocket answered at once.
+         */
+        bounds: z
+          .object({
+            maxConnections: z.number().int().min(1).max(1_000_000).optional(),
+            maxConnectionsPerAddress: z.number().int().min(1).max(1_000_000).optional(),
+            maxWebSockets: z.number().int().min(1).max(1_000_000).optional(),
+            maxWebSocketsPerAddress: z.number().int().min(1).max(1_000_000).optional(),
+            maxConcurrentCalls: z.number().int().min(1).max(100_000).optional(),
+            maxConcurrentCallsPerAddress: z.number().int().min(1).max(100_000).optional(),
+            maxQueuedCallsPerAddress: z.number().int().min(1).max(1_000_000).optional(),
+            maxWsBufferedBytes: z
+              .number()
+              .int()
+              .min(1024)
+              .max(1 << 30)
+              .optional(),
+            maxWsMessagesInFlight: z.number().int().min(1).max(10_000).optional(),
+          })
+          .strict()
+          .optional(),
+      })
       .strict()
       .default({ host: "127.0.0.1", port: 0 }),
     logLevel: z

@@ -405,6 +405,7 @@ export class EnigmaNode {
       const rpc = new RpcServer({
         host: c.rpc.host,
         port: c.rpc.port,
+        ...stripUndefined(c.rpc.bounds ?? {}),
         handlers: gateway.handlers(),
         metrics: this.metrics,
         logger: ctx.log.child({ module: "rpc" }),
@@ -742,4 +743,11 @@ function deriveSeed(seed: string, label: string): Uint8Array {
  */
 export function enclaveSeedOf(seed: string): Uint8Array {
   return deriveSeed(seed, "enclave");
+}
+
+/** An options object without its undefined fields (`exactOptionalPropertyTypes`). */
+function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }

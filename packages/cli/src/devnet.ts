@@ -44,16 +44,45 @@ interface ConfigFlags {
   preset: string;
   workers?: number;
   epochBlocks?: number;
+  epochSeconds?: number;
+  taskTimeout?: number;
   blockTime?: string;
   seed?: string;
   confirmations?: number;
 }
 
-function withConfigFlags(cmd: Command): Command {
+/** `--epoch-seconds`: seconds, decimals allowed (0 turns pacing off). */
+export function secondsArg(name: string) {
+  return (value: string): number => {
+    if (!/^\d+(\.\d+)?$/.test(value)) {
+      throw new InvalidArgumentError(`${name} must be a number of seconds`);
+    }
+    return Number(value);
+  };
+}
+
+/** The flags every command that resolves devnet options takes (`devnet config|up`, `chain start`). */
+export function withTimingFlags(cmd: Command): Command {
   return cmd
-    .option("--preset <name>", "fast | realistic", "fast")
-    .option("--workers <n>", "number of workers", intArg("--workers"))
     .option("--epoch-blocks <n>", "blocks per epoch", intArg("--epoch-blocks"))
+    .option(
+      "--epoch-seconds <s>",
+      "longest wall time of an epoch: an idle chain gets empty blocks at that pace (0: off)",
+      secondsArg("--epoch-seconds"),
+    )
+    .option(
+      "--task-timeout <blocks>",
+      "blocks after which an uncommitted task is refundable (default: follows the epoch length)",
+      intArg("--task-timeout"),
+    );
+}
+
+function withConfigFlags(cmd: Command): Command {
+  return withTimingFlags(
+    cmd
+      .option("--preset <name>", "fast | realistic", "fast")
+      .option("--workers <n>", "number of workers", intArg("--workers")),
+  )
     .option("--block-time <ms|auto>", "block interval in ms, or auto")
     .option("--seed <s>", "seed for keys and randomness")
     .option(
@@ -80,6 +109,8 @@ export function devnetOptionsFromFlags(opts: ConfigFlags): DevnetOptions {
   return resolveDevnetOptions(opts.preset, {
     workers: opts.workers,
     epochBlocks: opts.epochBlocks,
+    epochSeconds: opts.epochSeconds,
+    taskTimeoutBlocks: opts.taskTimeout,
     seed: opts.seed,
     blockTime,
     confirmations: opts.confirmations,
@@ -143,12 +174,16 @@ export function formatDevnet(r: DevnetRecord): string {
   const rows: [string, string][] = [
     ["state dir", r.dir],
     ["pid", String(r.pid)],
+    [
+      "epochs",
+      `${r.options.epochBlocks} blocks, ${r.options.epochSeconds === 0 ? "ending only when blocks are mined" : `${r.options.epochSeconds} s at most`}; task timeout ${r.options.taskTimeoutBlocks} blocks`,
+    ],
     ["chain", `${r.chain.rpcUrl} (chain id ${r.chain.chainId})`],
     ["Enigma", r.chain.enigmaAddress],
     ["ENG token", r.chain.tokenAddress],
     [
       "trust root",
-      `RSA modulus ${r.trustRoot.modulus.slice(0, 18)}... (${r.attestationServiceKeyFile})`,
+      `RSA modulus ${r.trustRoot.modulus.slice(0, 18)}... (attestation service ${r.attestationUrl})`,
     ],
   ];
   for (const n of r.nodes) {

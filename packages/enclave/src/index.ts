@@ -55,6 +55,15 @@ export {
   devnetAttestationPolicy,
 } from "./attestation-service.js";
 export type { AttestOptions } from "./attestation-service.js";
+export { checkQuote } from "./attestation-service.js";
+export {
+  ATTESTATION_REPORT_PATH,
+  ATTESTATION_TRUST_ROOT_PATH,
+  AttestationServer,
+  fetchTrustRoot,
+  remoteAttester,
+} from "./attestation-server.js";
+export type { AttestationServerOptions, RemoteAttesterOptions } from "./attestation-server.js";
 export { UserKeyExchange } from "./keyexchange.js";
 export type { KeyExchangeOptions, WorkerEncryptionKey } from "./keyexchange.js";
 export { StateKeyAuthority, StateKeyStore, MASTER_FILE } from "./statekeys.js";

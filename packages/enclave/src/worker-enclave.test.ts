@@ -290,8 +290,9 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
     );
     again.loadContract(contract, wasm.counter, deltas);
     expect(again.deltaCount(contract)).toBe(3);
-    // A task encrypted to a key handed out before the restart still decrypts (the key was
-    // sealed): a worker killed between taking an input and running it loses nothing.
+    // A task encrypted to a key handed out before the restart still decrypts (the key derives
+    // from a sealed secret): a worker killed between taking an input and running it loses
+    // nothing.
     const fromBefore = await again.compute(user.task(contract, "get()"));
     expect(fromBefore.success).toBe(true);
     expect(u64(user.output(fromBefore))).toBe(2n);
@@ -353,18 +354,17 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
 
   it("input the enclave cannot decrypt is a failure result: error code, empty or encrypted message, no delta, no gas", async () => {
     const { worker, user, contract } = await counterWorker();
-    // A user key the enclave never handed a worker key for: nothing can be encrypted back.
-    const stranger = generateKeyPair();
+    // A user key that is not a curve point: no key, nothing can be encrypted back.
     const unknown = await worker.compute({
       ...user.task(contract, "increment()"),
-      userPubKey: stranger.publicKey,
+      userPubKey: new Uint8Array(64),
     });
     expect(unknown).toMatchObject({
       success: false,
       delta: null,
       ethCall: null,
       gasUsed: 0n,
-      error: { code: ErrorCode.KeyExchangeKeyUnknown },
+      error: { code: ErrorCode.InvalidPublicKey },
     });
     expect(unknown.output).toHaveLength(0);
     expect(unknown.receipt).toMatchObject({
@@ -374,6 +374,21 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
       outputHash: bytesToHex(keccak256(new Uint8Array())),
     });
     expect(batchSigner([unknown.receipt], unknown.signature)).toBe(worker.signer);
+
+    // Inputs encrypted for one user, named as another's: they do not open under the other's
+    // key; the error goes back encrypted to the key the task named.
+    const stranger = new User(worker, generateKeyPair());
+    const misnamed = await worker.compute({
+      ...user.task(contract, "increment()"),
+      userPubKey: stranger.keys.publicKey,
+    });
+    expect(misnamed).toMatchObject({
+      success: false,
+      delta: null,
+      gasUsed: 0n,
+      error: { code: ErrorCode.DecryptionFailed },
+    });
+    expect(new TextDecoder().decode(stranger.output(misnamed))).toBe(misnamed.error?.message);
 
     // Encrypted under another key than the one the enclave holds for this user.
     const wrong = await worker.compute({

@@ -30,13 +30,8 @@ import {
   type EnclaveAttester,
 } from "./enclave-base.js";
 import type { EnclaveIdentity, EnclaveMeasurement } from "./identity.js";
-import {
-  HELD_USER_KEY_BYTES,
-  UserKeyExchange,
-  decodeHeldUserKey,
-  encodeHeldUserKey,
-} from "./keyexchange.js";
-import { ReceiptLog, SealedLog } from "./receipt-log.js";
+import { UserKeyExchange, loadOrCreateUserKeySecret } from "./keyexchange.js";
+import { ReceiptLog } from "./receipt-log.js";
 import { ContractInstance, holderKey, type TaskOutcome } from "./runtime/contract.js";
 import type { RuntimeOptions } from "./runtime/execute.js";
 import {
@@ -53,10 +48,8 @@ import { StateKeyStore } from "./statekeys.js";
 export const STATE_KEYS_FILE = "statekeys.sealed";
 /** File name of the sealed log of receipts the worker enclave produced. */
 export const RECEIPTS_FILE = "receipts.sealed";
-/** File name of the sealed log of the keys the worker enclave handed out to users. */
-export const USER_KEYS_FILE = "userkeys.sealed";
-/** User keys kept at most (in memory and in the sealed log). */
-const MAX_USER_KEYS = 10_000;
+/** File name of the worker enclave's sealed secret from which user encryption keys derive. */
+export const USER_KEY_SECRET_FILE = "userkey-secret.sealed";
 
 const ZERO32: Hex = `0x${"00".repeat(32)}`;
 const ZERO_ADDRESS: Hex = `0x${"00".repeat(20)}`;
@@ -166,7 +159,7 @@ export class WorkerEnclave {
     keys: StateKeyStore,
     receipts: ReceiptLog,
     eip712: Eip712,
-    userKeys: SealedLog,
+    userKeySecret: Uint8Array,
   ) {
     this.#dir = o.dir;
     this.#seed = o.seed?.slice();
@@ -177,14 +170,9 @@ export class WorkerEnclave {
     this.#keys = keys;
     this.#receipts = receipts;
     this.#eip712 = eip712;
-    this.#kx = new UserKeyExchange(identity, {
-      ...(o.seed === undefined ? {} : { seed: subSeed(o.seed, "/enigma/user-key-exchange") }),
-      maxKeys: MAX_USER_KEYS,
-      restore: userKeys.values().map(decodeHeldUserKey),
-      persist: (k) => {
-        userKeys.add(encodeHeldUserKey(k));
-      },
-    });
+    // Worker encryption keys are derived from this secret and the user's key: nothing to
+    // hold per user, so no request can evict a user's key (see keyexchange.ts).
+    this.#kx = new UserKeyExchange(identity, { secret: userKeySecret });
     const choice = o.executor ?? "thread";
     this.#ownsExecutor = typeof choice === "string";
     this.#executor =
@@ -219,17 +207,29 @@ export class WorkerEnclave {
       keys = new StateKeyStore(identity);
     }
     const receipts = ReceiptLog.open(join(o.dir, RECEIPTS_FILE), sealer);
-    const now = Date.now();
-    const userKeys = SealedLog.open(join(o.dir, USER_KEYS_FILE), sealer, {
-      label: "enigma.userkeys.v1",
-      recordBytes: HELD_USER_KEY_BYTES,
-      max: MAX_USER_KEYS,
-      keep: (r) => decodeHeldUserKey(r).expiresAt > now,
-    });
-    return new WorkerEnclave(o, identity, sealer, attestation, keys, receipts, eip712, userKeys);
+    // Seeded devnets reproduce the keys from the seed; otherwise a sealed random secret, the
+    // same after a restart (an input taken before a crash still decrypts).
+    const userKeySecret =
+      o.seed === undefined
+        ? loadOrCreateUserKeySecret(join(o.dir, USER_KEY_SECRET_FILE), sealer)
+        : subSeed(o.seed, "/enigma/user-key-exchange");
+    return new WorkerEnclave(
+      o,
+      identity,
+      sealer,
+      attestation,
+      keys,
+      receipts,
+      eip712,
+      userKeySecret,
+    );
   }
 
-  /** A fresh encryption key for a user, signed by the enclave (RPC `getWorkerEncryptionKey`). */
+  /**
+   * The enclave's encryption key for a user, signed by the enclave (RPC
+   * `getWorkerEncryptionKey`): derived from the enclave's secret and `userPubKey`, so the same
+   * on every request and never evicted by anyone's requests.
+   */
   workerEncryptionKey(userPubKey: BytesLike): { workerEncryptionKey: Uint8Array; workerSig: Hex } {
     const { workerEncryptionKey, workerSig } = this.#kx.newKey(userPubKey);
     return { workerEncryptionKey, workerSig };
@@ -570,6 +570,7 @@ export class WorkerEnclave {
    * different outputs never share one); otherwise random.
    */
   #encryptOutput(task: EnclaveTaskInput, t: CheckedTask, plaintext: Uint8Array): Uint8Array {
+    // A user key that is not a curve point has no shared key: nothing can be encrypted.
     if (!this.#kx.has(task.userPubKey)) return new Uint8Array();
     const iv =
       this.#seed === undefined
@@ -577,20 +578,7 @@ export class WorkerEnclave {
         : keccak256(
             concatBytes(utf8.encode("enigma.output.iv"), this.#seed, t.taskId, plaintext),
           ).slice(0, 12);
-    try {
-      // Under the key the task's input was encrypted to (a user key may hold several); when
-      // the input opened under none (the task failed on it), under the user's newest key.
-      try {
-        return this.#kx.encrypt(task.userPubKey, plaintext, iv, task.encryptedFn);
-      } catch (e) {
-        if (!isEnigmaError(e, ErrorCode.DecryptionFailed)) throw e;
-        return this.#kx.encrypt(task.userPubKey, plaintext, iv);
-      }
-    } catch (e) {
-      // The key expired between decrypting the input and now: nothing can be encrypted.
-      if (isEnigmaError(e, ErrorCode.KeyExchangeKeyUnknown)) return new Uint8Array();
-      throw e;
-    }
+    return this.#kx.encrypt(task.userPubKey, plaintext, iv);
   }
 
   #signBatch(receipts: readonly ChainReceipt[]): Hex {

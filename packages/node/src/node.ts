@@ -1,7 +1,6 @@
 // One node program, three roles: principal, worker, gateway (a node can be a worker and a
 // gateway at once). `EnigmaNode` builds the node's services from its resolved config, starts
 // them in dependency order and stops them in reverse.
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   EnigmaError,
@@ -13,13 +12,15 @@ import {
   hexToBytes,
   isEnigmaError,
   keccak256,
+  parseTrustRoot,
   type Hex,
 } from "@enigma/protocol";
 import {
   PrincipalEnclave,
-  SimulatedAttestationService,
   WorkerEnclave,
   devnetAttestationPolicy,
+  fetchTrustRoot,
+  remoteAttester,
 } from "@enigma/enclave";
 import type { z } from "zod";
 import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
@@ -209,8 +210,13 @@ export class EnigmaNode {
     });
     this.#stops.push(() => chain.close());
 
-    const service = await loadAttestationService(c.attestation.serviceKeyFile);
-    const attest = (quote: Uint8Array) => service.attest(quote);
+    // The enclave's quote goes to the attestation service, which alone holds its key; the
+    // report that comes back is checked against the trust root.
+    const trustRoot =
+      c.attestation.trustRoot === undefined
+        ? await fetchTrustRoot(c.attestation.url)
+        : parseTrustRoot(c.attestation.trustRoot);
+    const attest = remoteAttester(c.attestation.url, { trustRoot });
     const enclaveDir = join(c.dataDir, "enclave");
     const enclaveSeed = derive("enclave");
     if (this.has("worker")) {
@@ -241,7 +247,7 @@ export class EnigmaNode {
         attest,
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
-        trustRoot: service.trustRoot,
+        trustRoot,
         policy: devnetAttestationPolicy(),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
       });
@@ -410,6 +416,7 @@ export class EnigmaNode {
       const rpc = new RpcServer({
         host: c.rpc.host,
         port: c.rpc.port,
+        ...stripUndefined(c.rpc.bounds ?? {}),
         handlers: gateway.handlers(),
         metrics: this.metrics,
         logger: ctx.log.child({ module: "rpc" }),
@@ -749,16 +756,9 @@ export function enclaveSeedOf(seed: string): Uint8Array {
   return deriveSeed(seed, "enclave");
 }
 
-async function loadAttestationService(file: string): Promise<SimulatedAttestationService> {
-  let pem: string;
-  try {
-    pem = await readFile(file, "utf8");
-  } catch (cause) {
-    throw new EnigmaError(
-      ErrorCode.InvalidConfig,
-      `cannot read the attestation service key ${file} (attestation.serviceKeyFile)`,
-      { details: { file }, cause },
-    );
-  }
-  return SimulatedAttestationService.fromPem(pem);
+/** An options object without its undefined fields (`exactOptionalPropertyTypes`). */
+function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }

@@ -92,6 +92,15 @@ export const ErrorCode = {
   ReceiptCommitFailed: 420,
   DeltaSyncFailed: 421,
   ResultRejected: 422,
+  // 423-434: public endpoint bounds and the attestation service (ops)
+  /** Too many calls from this address are waiting: retry later (JSON-RPC). */
+  ServerBusy: 423,
+  /** The node holds its maximum of connections (overall or from this address). */
+  ConnectionLimit: 424,
+  /** The attestation service could not be reached or answered something that is not a report. */
+  AttestationServiceUnavailable: 425,
+  /** The attestation service refused the quote (not a well-formed quote). */
+  AttestationQuoteRejected: 426,
   // 435-442: task admission and ordering
   /** The task's turn passed while its input was missing (a later task of its contract ran). */
   TaskSkipped: 435,

@@ -191,9 +191,11 @@ export function checkChainOptions(o: {
   }
   const users = o.users ?? 3;
   if (!Number.isInteger(users) || users < 0 || users > 100) {
-    throw new EnigmaError(ErrorCode.InvalidConfig, `users must be an integer from 0 to 100`, {
-      details: { path: "users" },
-    });
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `users must be an integer from 0 to 100, got ${String(users)}`,
+      { details: { path: "users" } },
+    );
   }
   const port = o.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {

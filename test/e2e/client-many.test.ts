@@ -26,7 +26,12 @@ beforeAll(async () => {
       new URL("../../packages/secret-contract/build/examples/counter.wasm", import.meta.url),
     ),
   );
-  devnet = await startDevnet({ workers: 2, users: SENDERS + 1, epochBlocks: 1000 });
+  devnet = await startDevnet({
+    workers: 2,
+    users: SENDERS + 1,
+    epochBlocks: 1000,
+    taskTimeoutBlocks: 2000,
+  });
 }, 120_000);
 
 afterAll(async () => {

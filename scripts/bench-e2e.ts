@@ -54,6 +54,8 @@ const S = {
 };
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SENDERS = fileURLToPath(new URL("./bench-e2e-senders.ts", import.meta.url));
+/** The running sender process (stopped on Ctrl-C). */
+let sender: ReturnType<typeof spawn> | undefined;
 
 function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return NaN;
@@ -150,6 +152,7 @@ async function runSenders(cfg: SenderConfig, profileName: string): Promise<Sende
         stdio: ["ignore", "pipe", "inherit"],
       });
       let out = "";
+      sender = child;
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
       child.on("error", reject);
       child.on("exit", (code) => {
@@ -183,6 +186,13 @@ const devnet = await startDevnet({
     process.stderr.write(`devnet: ${m}\n`);
   },
 });
+// Ctrl-C / SIGTERM: stop the sender process and the devnet's node processes before leaving.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    sender?.kill("SIGTERM");
+    void devnet.stop().finally(() => process.exit(130));
+  });
+}
 try {
   console.log(`devnet up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const wasm = new Uint8Array(

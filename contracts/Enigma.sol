@@ -672,7 +672,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             if (sc.status != SecretContractStatus.Undefined)
                 revert SecretContractAlreadyDeployed(r.scAddr);
             if (r.success && r.codeHash == bytes32(0)) revert InvalidReceipt(r.taskId);
-        } else if (sc.status != SecretContractStatus.Deployed) {
+        } else if (r.success && sc.status != SecretContractStatus.Deployed) {
+            // A failed compute receipt may name a contract that does not exist: the worker
+            // settles such a task as failed (status 3), as Discovery's commitTaskFailure did.
             revert SecretContractNotDeployed(r.scAddr);
         }
 

@@ -212,7 +212,6 @@ export class EnigmaClient {
   readonly socket: NodeSocket | undefined;
   readonly enigmaAddress: string;
   readonly tokenAddress: string;
-  readonly #signer: Signer;
   readonly #provider: Provider;
   readonly #enigma: Contract;
   readonly #token: Contract;
@@ -256,14 +255,14 @@ export class EnigmaClient {
         parseAttestationPolicy(options.attestationPolicy),
       );
     }
-    const approve = options.approve ?? "exact";
+    // Checked at run time too: JavaScript callers pass anything.
+    const approve: string = options.approve ?? "exact";
     if (approve !== "exact" && approve !== "max") {
       throw new EnigmaError(ErrorCode.InvalidConfig, `approve must be "exact" or "max"`, {
-        details: { approve: String(approve) },
+        details: { approve },
       });
     }
     this.#approve = approve;
-    this.#signer = options.signer;
     this.#provider = provider;
     this.enigmaAddress = options.enigmaAddress;
     this.tokenAddress = options.tokenAddress;

@@ -77,7 +77,7 @@ export class NodeRpcClient {
         },
       );
     }
-    return replyResult<T>(method, id, parsed, text);
+    return replyResult(method, id, parsed, text) as T;
   }
 }
 
@@ -85,7 +85,7 @@ export class NodeRpcClient {
  * The result of a JSON-RPC reply to call `id` of `method` (HTTP and WebSocket alike): a node's
  * error object raises its catalog code (`fromRpcError`), a malformed reply `RpcTransport`.
  */
-export function replyResult<T>(method: string, id: number, parsed: unknown, text: string): T {
+export function replyResult(method: string, id: number, parsed: unknown, text: string): unknown {
   if (typeof parsed !== "object" || parsed === null || (parsed as JsonRpcReply).id !== id) {
     throw new EnigmaError(
       ErrorCode.RpcTransport,
@@ -114,5 +114,5 @@ export function replyResult<T>(method: string, id: number, parsed: unknown, text
       },
     );
   }
-  return reply.result as T;
+  return reply.result;
 }

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { ENIGMA_TOKEN_ABI, ErrorCode, isEnigmaError } from "@enigma/protocol";
+import { ENIGMA_TOKEN_ABI, ErrorCode } from "@enigma/protocol";
 import { rejectedCode } from "@enigma/protocol/testing";
 import hre from "hardhat";
 import { ContractFactory, Interface, JsonRpcProvider, Wallet, type InterfaceAbi } from "ethers";

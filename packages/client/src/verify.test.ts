@@ -22,8 +22,8 @@ const root: RsaTrustRoot = {
   exponent: bytesToHex(Buffer.from(jwk.e ?? "", "base64url")),
 };
 const worker = "0x627306090abaB3A6e1400e9345bC60c78a8BEf57";
-const MRENCLAVE = `0x${"aa".repeat(32)}` as Hex;
-const OTHER = `0x${"cc".repeat(32)}` as Hex;
+const MRENCLAVE: Hex = `0x${"aa".repeat(32)}`;
+const OTHER: Hex = `0x${"cc".repeat(32)}`;
 const policy = (mrenclaves: Hex[]): AttestationPolicy =>
   parseAttestationPolicy({
     acceptedStatuses: ["OK"],

@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TaskWatch } from "./watch.js";
 import { NodeSocket, nodeWsUrl, type WebSocketLike } from "./ws.js";
 
-const TASK = `0x${"ab".repeat(32)}` as Hex;
-const WORKER = `0x${"12".repeat(20)}` as Hex;
+const TASK: Hex = `0x${"ab".repeat(32)}`;
+const WORKER: Hex = `0x${"12".repeat(20)}`;
 
 type Handler = (...args: never[]) => void;
 
@@ -26,7 +26,11 @@ class FakeNode {
     expect(url).toBe("ws://127.0.0.1:3346/ws");
     const s = new FakeSocket(this);
     this.sockets.add(s);
-    if (!this.silent) setTimeout(() => s.emit("open"), 1);
+    if (!this.silent) {
+      setTimeout(() => {
+        s.emit("open");
+      }, 1);
+    }
     return s;
   };
 

@@ -46,7 +46,7 @@ import {
   type TaskReceipt,
   type TaskTimings,
 } from "./task.js";
-import { TxSender, type SentTx, type Target } from "./tx.js";
+import { TxSender, again, type SentTx, type Target } from "./tx.js";
 import { AttestationCache, chainReportSource, checkWorkerKey } from "./verify.js";
 import { TaskWatch } from "./watch.js";
 import { NodeSocket, nodeWsUrl, type WebSocketFactory } from "./ws.js";
@@ -287,7 +287,7 @@ export class EnigmaClient {
     this.#epochs = new EpochCache({
       read: () => this.#readEpoch(),
       epochSize: () => this.#view<bigint>("getEpochSize"),
-      blockNumber: () => this.#provider.getBlockNumber(),
+      blockNumber: () => again(() => this.#provider.getBlockNumber()),
     });
     const wsUrl = options.nodeWsUrl ?? nodeWsUrl(options.nodeUrl);
     this.socket =
@@ -831,9 +831,11 @@ export class EnigmaClient {
     return this.#queue.run(f);
   }
 
+  // Reads are repeated once after a transport failure (a loaded chain's HTTP server drops
+  // keep-alive sockets); a revert is not.
   async #view<T>(fn: string, ...args: unknown[]): Promise<T> {
     try {
-      return (await this.#enigma.getFunction(fn).staticCall(...args)) as T;
+      return (await again(() => this.#enigma.getFunction(fn).staticCall(...args))) as T;
     } catch (e) {
       throw fromChainError(e, fn);
     }
@@ -841,7 +843,7 @@ export class EnigmaClient {
 
   async #tokenView<T>(fn: string, ...args: unknown[]): Promise<T> {
     try {
-      return (await this.#token.getFunction(fn).staticCall(...args)) as T;
+      return (await again(() => this.#token.getFunction(fn).staticCall(...args))) as T;
     } catch (e) {
       throw fromChainError(e, fn);
     }

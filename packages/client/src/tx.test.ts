@@ -116,4 +116,31 @@ describe("TxSender", () => {
     await tx.mined(await tx.send(token, "transfer", [OTHER, 1n]));
     expect(await balanceOf(OTHER)).toBe(before + 1n);
   });
+
+  it("recovers a send whose connection dropped without sending the transaction twice", async () => {
+    const tx = new TxSender(wallet, provider, { pollMs: 20, timeoutMs: 10_000 });
+    await tx.mined(await tx.send(token, "transfer", [OTHER, 1n]));
+    const send = provider.send.bind(provider);
+    const hangUp = () => Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    try {
+      for (const tookIt of [true, false]) {
+        let raw = 0;
+        provider.send = async (method: string, params: unknown[] | Record<string, unknown>) => {
+          if (method === "eth_sendRawTransaction" && raw++ === 0) {
+            // The connection drops after (or before) the chain got the transaction.
+            if (tookIt) await send(method, params);
+            throw hangUp();
+          }
+          return send(method, params);
+        };
+        const before = await balanceOf(OTHER);
+        await tx.mined(await tx.send(token, "transfer", [OTHER, 1n]));
+        expect(await balanceOf(OTHER)).toBe(before + 1n);
+        // Asked whether the chain had it; sent again only when it had not.
+        expect(raw).toBe(tookIt ? 1 : 2);
+      }
+    } finally {
+      provider.send = send;
+    }
+  });
 });

@@ -2,6 +2,7 @@ import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import {
   BaseWallet,
   SocketProvider,
+  keccak256,
   type Interface,
   type Provider,
   type Signer,
@@ -43,6 +44,41 @@ export interface Target {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const TRANSPORT_CODES = new Set(["NETWORK_ERROR", "TIMEOUT", "SERVER_ERROR"]);
+const TRANSPORT_TEXT =
+  /socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|fetch failed|other side closed/i;
+
+/**
+ * Whether a chain request failed in transport (the connection, not the chain's answer): a
+ * loaded HTTP server closing a keep-alive socket just as it is reused says "socket hang up".
+ */
+export function isTransportError(e: unknown): boolean {
+  for (let x = e, depth = 0; typeof x === "object" && x !== null && depth < 6; depth++) {
+    const { code, message, cause, error } = x as {
+      code?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      error?: unknown;
+    };
+    if (typeof code === "string" && (TRANSPORT_CODES.has(code) || TRANSPORT_TEXT.test(code))) {
+      return true;
+    }
+    if (typeof message === "string" && TRANSPORT_TEXT.test(message)) return true;
+    x = cause ?? error;
+  }
+  return false;
+}
+
+/** `f()`, once more after a transport failure (for requests that are safe to repeat). */
+export async function again<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!isTransportError(e)) throw e;
+    return f();
+  }
+}
 
 /**
  * Sends the client's transactions with as few chain calls as a transaction needs. ethers'
@@ -158,7 +194,7 @@ export class TxSender {
     const known = this.#gas.get(fn);
     if (known !== undefined) return known;
     // The first call of each function is estimated: a revert shows here, before any send.
-    const estimate = await this.#provider.estimateGas({ from, to, data });
+    const estimate = await again(() => this.#provider.estimateGas({ from, to, data }));
     const limit = (estimate * 3n) / 2n;
     this.#gas.set(fn, limit);
     return limit;
@@ -166,7 +202,7 @@ export class TxSender {
 
   async #nextNonce(from: string): Promise<number> {
     if (this.#nonce !== undefined) return this.#nonce;
-    const n = await this.#provider.getTransactionCount(from, "pending");
+    const n = await again(() => this.#provider.getTransactionCount(from, "pending"));
     this.#nonce = n;
     return n;
   }
@@ -174,7 +210,7 @@ export class TxSender {
   async #feeFields(): Promise<Fees["fields"]> {
     const ttl = this.#o.feeTtlMs ?? 5_000;
     if (this.#fees !== undefined && Date.now() - this.#fees.at < ttl) return this.#fees.fields;
-    const f = await this.#provider.getFeeData();
+    const f = await again(() => this.#provider.getFeeData());
     const fields: Fees["fields"] =
       f.maxFeePerGas !== null && f.maxPriorityFeePerGas !== null
         ? { type: 2, maxFeePerGas: f.maxFeePerGas, maxPriorityFeePerGas: f.maxPriorityFeePerGas }
@@ -193,15 +229,26 @@ export class TxSender {
       send?: (m: string, p: unknown[]) => Promise<unknown>;
     };
     if (this.#signer instanceof BaseWallet && typeof rpc.send === "function") {
+      const send = rpc.send.bind(rpc);
       const raw = await this.#signer.signTransaction(tx);
-      return String(await rpc.send("eth_sendRawTransaction", [raw]));
+      try {
+        return String(await send("eth_sendRawTransaction", [raw]));
+      } catch (e) {
+        if (!isTransportError(e)) throw e;
+        // The connection failed, maybe after the chain took the transaction: the same signed
+        // bytes have the same hash, so ask for it, and send the very same bytes again if the
+        // chain does not know it (never a new transaction that could record the task twice).
+        const hash = keccak256(raw);
+        if ((await again(() => this.#provider.getTransaction(hash))) !== null) return hash;
+        return String(await send("eth_sendRawTransaction", [raw]));
+      }
     }
     return (await this.#signer.sendTransaction(tx)).hash;
   }
 
   async #receipt(hash: string): Promise<TransactionReceipt> {
     const until = Date.now() + this.#o.timeoutMs;
-    const first = await this.#provider.getTransactionReceipt(hash);
+    const first = await again(() => this.#provider.getTransactionReceipt(hash));
     if (first !== null) return first;
     if (this.#provider instanceof SocketProvider) {
       const r = await this.#onBlocks(this.#provider, hash, until);
@@ -209,7 +256,7 @@ export class TxSender {
     } else {
       for (let pause = 4; Date.now() < until; pause = Math.min(pause * 2, this.#o.pollMs)) {
         await sleep(Math.min(pause, Math.max(1, until - Date.now())));
-        const r = await this.#provider.getTransactionReceipt(hash);
+        const r = await again(() => this.#provider.getTransactionReceipt(hash));
         if (r !== null) return r;
       }
     }

@@ -586,22 +586,39 @@ export class EnigmaClient {
 
   async #prepare(scAddr: Hex | undefined): Promise<Prepared> {
     const sender = await this.#tx.address();
-    const [nonce, epoch] = await Promise.all([this.#nextTaskNonce(sender), this.#epochs.current()]);
+    // The epoch check (a chain request) runs beside the key exchange: the key is asked of the
+    // worker the cached epoch selects, and asked again in the rare case the check finds a new
+    // epoch that selects another worker.
+    const guess = this.#epochs.cached;
+    const checked = this.#epochs.current();
+    checked.catch(noop);
+    const nonce = await this.#nextTaskNonce(sender);
     const taskId = taskIdOf(sender, nonce);
-    const selected = selectWorker(scAddr ?? taskId, epoch);
-    if (selected === undefined) {
-      throw new EnigmaError(ErrorCode.NoEpoch, "the current epoch has no staked worker", {
-        details: { firstBlockNumber: epoch.firstBlockNumber.toString() },
-      });
-    }
-    const worker = bytesToHex(hexToBytes(selected));
     const user = this.#userKey(taskId);
-    // The key exchange and the attestation (cached per worker and epoch) at once.
-    const [raw] = await Promise.all([
-      this.#call("getWorkerEncryptionKey", {
+    const select = (epoch: Epoch): Hex => {
+      const selected = selectWorker(scAddr ?? taskId, epoch);
+      if (selected === undefined) {
+        throw new EnigmaError(ErrorCode.NoEpoch, "the current epoch has no staked worker", {
+          details: { firstBlockNumber: epoch.firstBlockNumber.toString() },
+        });
+      }
+      return bytesToHex(hexToBytes(selected));
+    };
+    const askKey = (worker: Hex) => {
+      const p = this.#call("getWorkerEncryptionKey", {
         workerAddress: noHex(worker),
         userPubKey: toRpcHex(user.publicKey),
-      }),
+      });
+      p.catch(noop);
+      return { worker, key: p };
+    };
+    let asked = guess === undefined ? undefined : askKey(select(guess));
+    const epoch = await checked;
+    const worker = select(epoch);
+    if (asked?.worker !== worker) asked = askKey(worker);
+    // The key and the attestation (cached per worker and epoch) at once.
+    const [raw] = await Promise.all([
+      asked.key,
       this.#verify ? this.#verifyIn(worker, epoch.firstBlockNumber) : Promise.resolve(undefined),
     ]);
     const k = parseRpcResult("getWorkerEncryptionKey", raw).result;

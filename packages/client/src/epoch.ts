@@ -36,6 +36,11 @@ export class EpochCache {
     this.#margin = BigInt(marginBlocks);
   }
 
+  /** The epoch read last, unchecked (undefined before the first read or after `invalidate`). */
+  get cached(): Epoch | undefined {
+    return this.#cached;
+  }
+
   /** The current epoch; `NoEpoch` when none started yet. */
   async current(): Promise<Epoch> {
     const cached = this.#cached;

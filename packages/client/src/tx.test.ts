@@ -125,13 +125,16 @@ describe("TxSender", () => {
     try {
       for (const tookIt of [true, false]) {
         let raw = 0;
-        provider.send = async (method: string, params: unknown[] | Record<string, unknown>) => {
+        provider.send = async (
+          method: string,
+          params: unknown[] | Record<string, unknown>,
+        ): Promise<unknown> => {
           if (method === "eth_sendRawTransaction" && raw++ === 0) {
             // The connection drops after (or before) the chain got the transaction.
             if (tookIt) await send(method, params);
             throw hangUp();
           }
-          return send(method, params);
+          return (await send(method, params)) as unknown;
         };
         const before = await balanceOf(OTHER);
         await tx.mined(await tx.send(token, "transfer", [OTHER, 1n]));

@@ -28,7 +28,7 @@ export interface TxSenderOptions {
   pollMs: number;
   /** How long a transaction may take to be mined (ms). */
   timeoutMs: number;
-  /** How long fee data is reused (ms); a fee error refreshes it at once. */
+  /** How long fee data is reused (ms, default 60 s); a fee error refreshes it at once. */
   feeTtlMs?: number;
 }
 
@@ -88,7 +88,7 @@ export async function again<T>(f: () => Promise<T>): Promise<T> {
  * nonce is counted locally (the client serializes its own transactions; any send error or
  * revert makes it read the chain again), the gas limit of each function is estimated once
  * (x1.5: unused gas costs nothing; an out-of-gas revert estimates again), fee data is reused
- * for `feeTtlMs`, and a `Wallet` signs locally and sends the raw transaction. Other signers
+ * for `feeTtlMs` (60 s), and a `Wallet` signs locally and sends the raw transaction. Other signers
  * (browser wallets, a `JsonRpcSigner`) get the same fields and send as they do.
  *
  * Receipts: asked for right after the send (an instant-mining chain has mined it by then);
@@ -208,7 +208,10 @@ export class TxSender {
   }
 
   async #feeFields(): Promise<Fees["fields"]> {
-    const ttl = this.#o.feeTtlMs ?? 5_000;
+    // Long: fee data goes stale only when the base fee rises above the cached maximum, and
+    // the chain says so at the send (retried with fresh data); with 64 senders a 5 s refresh
+    // was 3 chain requests a task.
+    const ttl = this.#o.feeTtlMs ?? 60_000;
     if (this.#fees !== undefined && Date.now() - this.#fees.at < ttl) return this.#fees.fields;
     const f = await again(() => this.#provider.getFeeData());
     const fields: Fees["fields"] =

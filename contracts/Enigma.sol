@@ -673,8 +673,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
                 revert SecretContractAlreadyDeployed(r.scAddr);
             if (r.success && r.codeHash == bytes32(0)) revert InvalidReceipt(r.taskId);
         } else if (r.success && sc.status != SecretContractStatus.Deployed) {
-            // A failed compute receipt may name a contract that does not exist: the worker
-            // settles such a task as failed (status 3), as Discovery's commitTaskFailure did.
+            // A failed receipt may name a missing contract (Discovery's commitTaskFailure).
             revert SecretContractNotDeployed(r.scAddr);
         }
 

@@ -2,7 +2,14 @@ import { readFile } from "node:fs/promises";
 import { ENIGMA_TOKEN_ABI, ErrorCode } from "@enigma/protocol";
 import { rejectedCode } from "@enigma/protocol/testing";
 import hre from "hardhat";
-import { ContractFactory, Interface, JsonRpcProvider, Wallet, type InterfaceAbi } from "ethers";
+import {
+  ContractFactory,
+  Interface,
+  JsonRpcProvider,
+  Wallet,
+  type InterfaceAbi,
+  type TransactionRequest,
+} from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isNonceRace } from "./client.js";
 import { TxSender, type Target } from "./tx.js";
@@ -145,5 +152,20 @@ describe("TxSender", () => {
     } finally {
       provider.send = send;
     }
+  });
+
+  it("sends through a wallet's own sendTransaction when a subclass overrides it", async () => {
+    const seen: string[] = [];
+    class Hooked extends Wallet {
+      override sendTransaction(tx: TransactionRequest) {
+        seen.push(String(tx.data).slice(0, 10));
+        return super.sendTransaction(tx);
+      }
+    }
+    const tx = new TxSender(new Hooked(KEY, provider), provider, { pollMs: 20, timeoutMs: 10_000 });
+    const before = await balanceOf(OTHER);
+    await tx.mined(await tx.send(token, "transfer", [OTHER, 1n]));
+    expect(await balanceOf(OTHER)).toBe(before + 1n);
+    expect(seen).toEqual([token.iface.getFunction("transfer")?.selector]);
   });
 });

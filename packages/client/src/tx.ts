@@ -231,7 +231,13 @@ export class TxSender {
     const rpc = this.#provider as Provider & {
       send?: (m: string, p: unknown[]) => Promise<unknown>;
     };
-    if (this.#signer instanceof BaseWallet && typeof rpc.send === "function") {
+    // Only a wallet that sends as ethers' own does: a subclass that overrides `sendTransaction`
+    // (a hook, a relay, a confirmation prompt) must see every transaction.
+    if (
+      this.#signer instanceof BaseWallet &&
+      this.#signer.sendTransaction === BaseWallet.prototype.sendTransaction &&
+      typeof rpc.send === "function"
+    ) {
       const send = rpc.send.bind(rpc);
       const raw = await this.#signer.signTransaction(tx);
       try {

@@ -14,7 +14,8 @@
  * encryption), record (allowance, send, mined), hand-over (input sent with the record
  * transaction until the node took it), execute (record mined and input taken until the node
  * pushed the result), result delivered (push until decrypted). Also the client's chain and
- * node requests per task and its CPU per task.
+ * node requests per task and its CPU per task, and each run's CPU seconds per second of the
+ * chain (this harness), each node and the senders (Linux /proc).
  *
  *   pnpm bench:e2e
  *   BENCH_K=1,8 BENCH_C=1 BENCH_RUNS=1 BENCH_SECONDS=10 pnpm bench:e2e
@@ -166,6 +167,29 @@ async function runSenders(cfg: SenderConfig, profileName: string): Promise<Sende
   }
 }
 
+/** CPU seconds a process has used (Linux `/proc/<pid>/stat`; undefined elsewhere). */
+async function cpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (100/s)
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of this harness (the chain) and of each node process, by name. */
+async function cpuByProcess(nodes: readonly { name: string; pid: number | undefined }[]) {
+  const u = process.cpuUsage();
+  const out: Record<string, number> = { "chain (harness)": (u.user + u.system) / 1e6 };
+  for (const n of nodes) {
+    const c = n.pid === undefined ? undefined : await cpuSeconds(n.pid);
+    if (c !== undefined) out[n.name] = c;
+  }
+  return out;
+}
+
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
 
@@ -233,7 +257,9 @@ try {
           batchMaxCount: S.batchMaxCount,
           push: S.push,
         };
+        const cpu0 = await cpuByProcess(devnet.nodes);
         const out = await runSenders(cfg, `k${k}-c${c}-run${r + 1}`);
+        const cpu1 = await cpuByProcess(devnet.nodes);
         const res = summarize(out);
         runs.push(res);
         console.log(
@@ -246,6 +272,11 @@ try {
         if (Object.keys(res.errors).length > 0)
           console.log(`  errors: ${JSON.stringify(res.errors)}`);
         console.log(`  per task: ${res.calls}`);
+        // Where the machine's CPU went during the run (2 cores: 2 s per second at most).
+        const shares = Object.entries(cpu1)
+          .map(([name, v]) => `${name} ${((v - (cpu0[name] ?? 0)) / out.wall).toFixed(2)}`)
+          .concat(`senders ${((out.cpu.user + out.cpu.system) / out.wall).toFixed(2)}`);
+        console.log(`  CPU seconds per second: ${shares.join(", ")}`);
       }
       rows.push({ k, c, runs });
     }

@@ -375,6 +375,12 @@ async function rewritingProxy(
   hold: Readonly<Record<string, Promise<void>>> = {},
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
+    // A plain HTTP proxy: no WebSocket upgrade (the client then polls over HTTP, through it).
+    if (req.method !== "POST") {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {

@@ -79,6 +79,16 @@ describe("devnet flags", () => {
     const level = await run("devnet", "up", "--log-level", "loud", "--dir", dir);
     expect(level.code).toBe(1);
     expect(level.err).toMatch(/^enigma: --log-level must be one of .*\n$/);
+    const users = await run("devnet", "up", "--users", "101", "--dir", dir);
+    expect(users).toMatchObject({ code: 1, out: "" });
+    expect(users.err).toBe("enigma: users must be an integer from 0 to 100, got 101\n");
+    const notNumber = await run("devnet", "up", "--users", "-3", "--dir", dir);
+    expect(notNumber.code).not.toBe(0);
+    expect(notNumber.err).toMatch(/--users must be a whole number/);
+    const demo = await run("devnet", "up", "--users", "1", "--demo", "--dir", dir);
+    expect(demo.err).toBe(
+      "enigma: --demo runs tasks from two accounts: --users must be at least 2, got 1\n",
+    );
     const port = await run("devnet", "up", "--chain-port", "x", "--dir", dir);
     expect(port.code).not.toBe(0);
     expect(port.err).toMatch(/--chain-port must be a whole number/);

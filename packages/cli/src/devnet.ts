@@ -230,9 +230,17 @@ async function up(
     demo?: boolean;
     exit?: boolean;
     faultyWorker?: string;
+    users?: number;
   },
 ): Promise<void> {
   const options = devnetOptionsFromFlags(opts);
+  if (opts.demo === true && opts.users !== undefined && opts.users < 2) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `--demo runs tasks from two accounts: --users must be at least 2, got ${opts.users}`,
+      { details: { path: "users" } },
+    );
+  }
   if (opts.demo === true) await checkDemo();
   if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel as LogLevel)) {
     throw new EnigmaError(
@@ -257,6 +265,8 @@ async function up(
     inProcess: false,
     dir,
     ...(opts.chainPort === undefined ? {} : { chainPort: opts.chainPort }),
+    // startDevnet refuses a count out of range (InvalidConfig, path "users") before it starts.
+    ...(opts.users === undefined ? {} : { users: opts.users }),
     ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel as LogLevel }),
     // startDevnet refuses an unknown kind, naming the field, before it starts anything.
     ...(opts.faultyWorker === undefined
@@ -438,6 +448,11 @@ export function registerDevnet(program: Command, io: CliIo, setExit: (code: numb
       intArg("--chain-port"),
     )
     .option("--log-level <level>", "node log level (in <dir>/nodes/*/node.log)")
+    .option(
+      "--users <n>",
+      "funded user accounts, 0 to 100 (default 3), from the seed; listed in devnet.json",
+      intArg("--users"),
+    )
     .option("--json", "print one JSON object on stdout (progress goes to stderr)")
     .option(
       "--demo",

@@ -226,9 +226,11 @@ export function checkChainOptions(o: {
   }
   const users = o.users ?? 3;
   if (!Number.isInteger(users) || users < 0 || users > 100) {
-    throw new EnigmaError(ErrorCode.InvalidConfig, `users must be an integer from 0 to 100`, {
-      details: { path: "users" },
-    });
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `users must be an integer from 0 to 100, got ${String(users)}`,
+      { details: { path: "users" } },
+    );
   }
   for (const path of ["port", "attestationPort"] as const) {
     const port = o[path] ?? 0;

@@ -120,6 +120,15 @@ export const ErrorCode = {
   ReceiptAlreadyCommitted: 460,
   ReceiptNotPending: 461,
   UnknownCommand: 500,
+  // 501-509: the client SDK's transactions (client helper, issue 13)
+  /** A transaction of the client was mined but reverted, and its replay names no reason. */
+  TransactionReverted: 501,
+  /** A transaction of the client was not mined in time. */
+  TransactionTimeout: 502,
+  /** The sender's ENG balance does not cover the fee (the token's ERC20InsufficientBalance). */
+  FeeBalanceTooLow: 503,
+  /** The sender's allowance to Enigma does not cover the fee (ERC20InsufficientAllowance). */
+  FeeAllowanceTooLow: 504,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

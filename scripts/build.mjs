@@ -9,9 +9,10 @@
  * stderr.
  *
  *   node scripts/build.mjs            # every part
- *   node scripts/build.mjs --force    # every part, even those up to date
+ *   node scripts/build.mjs --force    # run every part's build step, even those up to date
+ *                                     # (tsc -b and Hardhat still skip what they find unchanged)
  *
- * `buildParts()` is also what `scripts/enigma.mjs` runs, for the parts the CLI needs.
+ * `build()` is also what `scripts/enigma.mjs` runs, for the parts the CLI needs.
  */
 import { spawn } from "node:child_process";
 import {
@@ -39,7 +40,8 @@ import {
 
 /** @typedef {import("./build-state.mjs").Part} Part */
 
-const secs = (/** @type {number} */ ms) => `${(ms / 1000).toFixed(1)} s`;
+const secs = (/** @type {number} */ ms) =>
+  ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 
 /** pnpm as the caller ran it, else the repository's (.tools/bin), else the one on PATH. */
 function pnpmCommand() {
@@ -57,17 +59,21 @@ function commandOf(/** @type {Part} */ part) {
 }
 
 /**
- * Runs a command; its stdout goes to our stderr (callers such as `enigma --json` keep stdout
- * for their own output). Rejects with the exit code when it fails.
+ * Runs a command and passes on what it printed, to our stderr (callers such as `enigma --json`
+ * keep stdout for their own output), once it is done and only if it printed more than blank
+ * lines (`hardhat build --quiet` prints one empty line per compilation). Rejects when it fails.
  */
 function run(/** @type {string[]} */ [cmd = "", ...args]) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: ROOT,
-      stdio: ["ignore", process.stderr, process.stderr],
-    });
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    /** @type {Buffer[]} */
+    const output = [];
+    child.stdout.on("data", (d) => output.push(d));
+    child.stderr.on("data", (d) => output.push(d));
     child.on("error", reject);
-    child.on("exit", (code, signal) => {
+    child.on("close", (code, signal) => {
+      const text = Buffer.concat(output).toString("utf8").trim();
+      if (text !== "") process.stderr.write(`${text}\n`);
       if (code === 0) resolve(undefined);
       else reject(new Error(`${[cmd, ...args].join(" ")} failed (${signal ?? `exit ${code}`})`));
     });

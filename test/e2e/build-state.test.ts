@@ -191,6 +191,18 @@ describe("staleParts", () => {
   });
 });
 
+describe("`./scripts/pnpm enigma`", () => {
+  it("runs what package.json's enigma script runs (the wrapper skips pnpm's start-up)", async () => {
+    const repo = fileURLToPath(new URL("../../", import.meta.url));
+    const manifest = JSON.parse(await readFile(join(repo, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    const wrapper = await readFile(join(repo, "scripts/pnpm"), "utf8");
+    expect(manifest.scripts["enigma"]).toBe("node scripts/enigma.mjs");
+    expect(wrapper).toContain('exec node scripts/enigma.mjs "$@"');
+  });
+});
+
 describe("this repository's tsconfig.build.json files", () => {
   // `tsc -b` re-checks a package against the packages it references: each must reference
   // exactly the workspace packages it runs with, or a changed dependency goes unnoticed.

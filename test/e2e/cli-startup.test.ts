@@ -61,7 +61,7 @@ async function loads(args: string[]): Promise<{ code: number; stderr: string; ur
   const result = await run(
     process.execPath,
     ["--import", pathToFileURL(hooks).href, bin, ...args],
-    { env: { ...process.env, LOADED_LIST: list, NODE_DISABLE_COMPILE_CACHE: "1" } },
+    { env: { ...process.env, LOADED_LIST: list } },
   ).then(
     (r) => ({ code: 0, stderr: r.stderr }),
     (e: unknown) => {

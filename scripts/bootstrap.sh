@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the toolchain this repository needs available, then installs the workspace.
 #
-#   scripts/bootstrap.sh          # idempotent; a second run takes a few seconds
+#   scripts/bootstrap.sh          # idempotent; a second run takes well under a second
 #   source <(scripts/bootstrap.sh --print-env)   # put the repo's node, pnpm and enigma on PATH
 #
 # - Node >= 22.13 is required (Hardhat 3, libp2p 3, vitest 5). When the system Node is older,
@@ -31,8 +31,9 @@ step_done() {
   local ms=$((($(date +%s%N) - step_t0) / 1000000))
   printf 'bootstrap: %s in %d.%d s\n' "$*" $((ms / 1000)) $((ms % 1000 / 100)) >&2
 }
-# The "version" of an installed package, read from its package.json (no process started).
-pkg_version() { sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' "$1" 2>/dev/null | head -n 1; }
+# The "version" of an installed package, read from its package.json (no process started; a
+# mismatch only costs a reinstall).
+pkg_version() { sed -n 's/^[[:space:]]*"version": *"\([^"]*\)".*/\1/p' "$1" 2>/dev/null | head -n 1; }
 die() { echo "bootstrap: error: $*" >&2; exit 1; }
 
 # version_ge A B: true when version A >= version B (dotted numeric).

@@ -8,13 +8,10 @@
 import { rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import {
-  checkChainOptions,
-  removeDeployment,
-  resolveDevnetOptions,
-  startChain,
-  type DevnetOptions,
-} from "@enigma/devnet";
+import type { DevnetOptions } from "@enigma/devnet";
+// The presets alone here: the rest of @enigma/devnet (Hardhat, the node) loads when `chain
+// start` runs, so that every other command starts without it.
+import { resolveDevnetOptions } from "@enigma/devnet/presets";
 import type { CliIo } from "./main.js";
 import { parseBlockTime, withTimingFlags } from "./devnet.js";
 
@@ -51,7 +48,7 @@ function intArg(name: string) {
 }
 
 /** Validates the flags (InvalidConfig names the field) without starting anything. */
-export function chainOptionsFromFlags(opts: ChainFlags): DevnetOptions {
+export async function chainOptionsFromFlags(opts: ChainFlags): Promise<DevnetOptions> {
   const blockTime =
     opts.blockTime === undefined ? DEFAULT_BLOCK_TIME : parseBlockTime(opts.blockTime);
   const options = resolveDevnetOptions(opts.preset, {
@@ -62,6 +59,7 @@ export function chainOptionsFromFlags(opts: ChainFlags): DevnetOptions {
     seed: opts.seed,
     blockTime,
   });
+  const { checkChainOptions } = await import("@enigma/devnet");
   checkChainOptions({
     users: opts.users,
     port: opts.port,
@@ -76,7 +74,8 @@ export function chainOptionsFromFlags(opts: ChainFlags): DevnetOptions {
 }
 
 async function start(io: CliIo, opts: ChainFlags): Promise<void> {
-  const options = chainOptionsFromFlags(opts);
+  const options = await chainOptionsFromFlags(opts);
+  const { removeDeployment, startChain } = await import("@enigma/devnet");
   const out = resolve(opts.out);
   const secretsDir = resolve(opts.secretsDir ?? join(dirname(out), "secrets"));
   if (opts.checkConfig === true) {

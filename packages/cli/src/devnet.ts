@@ -6,14 +6,9 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
-import {
-  resolveDevnetOptions,
-  startDevnet,
-  type DevnetInfo,
-  type DevnetOptions,
-  type FaultyWorkerKind,
-  type LogLevel,
-} from "@enigma/devnet";
+import type { DevnetInfo, DevnetOptions, FaultyWorkerKind, LogLevel } from "@enigma/devnet";
+// The presets alone: the rest of @enigma/devnet (Hardhat, the node) loads only for `up`.
+import { resolveDevnetOptions } from "@enigma/devnet/presets";
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import { checkDemo, runDemo, type DemoReport } from "./demo.js";
 import type { CliIo } from "./main.js";
@@ -260,6 +255,7 @@ async function up(
   // Signals that arrive during bring-up stop the devnet as soon as it is up.
   const signal = untilSignal();
   const started = performance.now();
+  const { startDevnet } = await import("@enigma/devnet");
   const devnet = await startDevnet({
     ...options,
     inProcess: false,

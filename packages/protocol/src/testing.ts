@@ -26,3 +26,12 @@ export async function rejectedCode(p: Promise<unknown>): Promise<number | undefi
   }
   return undefined;
 }
+
+// Compliance suites for policies (worker-selection strategies, epoch policies), and the
+// statistics they use.
+export { selectionStrategySuite } from "./testing/selection-suite.js";
+export type { SelectionSuiteOptions, TestApi } from "./testing/selection-suite.js";
+export { epochPolicySuite } from "./testing/epoch-suite.js";
+export type { EpochSuiteOptions } from "./testing/epoch-suite.js";
+export { chiSquarePValue, chiSquareTest, gammaQ, lnGamma } from "./testing/stats.js";
+export type { ChiSquareResult } from "./testing/stats.js";

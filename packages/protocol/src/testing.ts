@@ -29,8 +29,17 @@ export async function rejectedCode(p: Promise<unknown>): Promise<number | undefi
 
 // Compliance suites for policies (worker-selection strategies, epoch policies), and the
 // statistics they use.
-export { selectionStrategySuite } from "./testing/selection-suite.js";
-export type { SelectionSuiteOptions, TestApi } from "./testing/selection-suite.js";
+export {
+  contractAddresses,
+  selectionHistories,
+  selectionStrategySuite,
+} from "./testing/selection-suite.js";
+export type {
+  HistoryOptions,
+  SelectionHistory,
+  SelectionSuiteOptions,
+  TestApi,
+} from "./testing/selection-suite.js";
 export { epochPolicySuite } from "./testing/epoch-suite.js";
 export type { EpochSuiteOptions } from "./testing/epoch-suite.js";
 export { chiSquarePValue, chiSquareTest, gammaQ, lnGamma } from "./testing/stats.js";

@@ -39,20 +39,35 @@ function fail(message: string, details?: unknown): never {
 
 const hexOf = (bytes: number) =>
   fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => bytesToHex(b));
-const contractArb = hexOf(32);
+/** Random 32-byte secret-contract addresses. */
+export const contractAddresses = hexOf(32);
+const contractArb = contractAddresses;
 const seedArb = fc.bigInt({ min: 0n, max: 2n ** 256n - 1n });
 
-/** A history of epochs 0..last over a pool of distinct workers, each epoch a subset of the pool. */
-interface History {
+/** A history of epochs 0..last: `current` is the last one, `lookup` reads any by index. */
+export interface SelectionHistory {
   epochs: SelectionEpoch[];
   lookup: EpochLookup;
   current: SelectionEpoch;
 }
 
-function historyArb(
-  stake: fc.Arbitrary<bigint>,
-  o: { maxEpochs: number; firstPositive: boolean; maxWorkers?: number },
-): fc.Arbitrary<History> {
+export interface HistoryOptions {
+  /** Stakes of the pool's workers (each epoch draws a fresh one per worker). */
+  stake: fc.Arbitrary<bigint>;
+  /** Epochs in a history: 1 to this. */
+  maxEpochs: number;
+  /** Give the first worker of each epoch stake (Discovery's walk stops at a zero-stake first worker when r = 0). */
+  firstPositive?: boolean;
+  /** Distinct workers in the pool: 1 to this (default 12). */
+  maxWorkers?: number;
+}
+
+/**
+ * Random epoch histories as a network produces them: a pool of distinct workers, each epoch a
+ * subset of it (mostly the same workers from one epoch to the next, in a rotated order) with
+ * fresh seeds and stakes. Shared by this suite and the Solidity agreement helper.
+ */
+export function selectionHistories(o: HistoryOptions): fc.Arbitrary<SelectionHistory> {
   return fc
     .record({
       pool: fc.uniqueArray(hexOf(20), { minLength: 1, maxLength: o.maxWorkers ?? 12 }),
@@ -63,7 +78,6 @@ function historyArb(
         .array(
           fc.record({
             seed: seedArb,
-            // Mostly the same workers from one epoch to the next, as on a real network.
             mask: fc.array(
               fc.boolean().map((b) => b || pool.length === 1),
               {
@@ -71,7 +85,7 @@ function historyArb(
                 maxLength: pool.length,
               },
             ),
-            stakes: fc.array(stake, { minLength: pool.length, maxLength: pool.length }),
+            stakes: fc.array(o.stake, { minLength: pool.length, maxLength: pool.length }),
             rotate: fc.nat({ max: pool.length - 1 }),
           }),
           { minLength: count, maxLength: count },
@@ -82,13 +96,12 @@ function historyArb(
             const workers: string[] = [];
             const stakes: bigint[] = [];
             order.forEach((w, i) => {
-              if (r.mask[i] !== true && i !== 0) return;
+              // Most workers stay from one epoch to the next (the first always does).
+              if (r.mask[i] !== true && i !== 0 && i % 3 === 0) return;
               workers.push(w);
               stakes.push(r.stakes[i] ?? 0n);
             });
-            // Discovery's walk stops at a zero-stake first worker when r = 0: keep it staked
-            // where a test asserts that zero-stake workers are never chosen.
-            if (o.firstPositive && stakes[0] === 0n) stakes[0] = 10n ** 6n;
+            if (o.firstPositive === true && stakes[0] === 0n) stakes[0] = 10n ** 6n;
             return { seed: r.seed, workers, stakes, index };
           });
           const current = epochs[epochs.length - 1];
@@ -141,22 +154,22 @@ export function selectionStrategySuite(
     });
 
     t.it("is deterministic: the same epochs give the same group", () => {
-      check(
-        fc.tuple(contractArb, historyArb(staked, { maxEpochs, firstPositive: false })),
-        ([sc, h]) => {
-          const a = selectGroup(sc, h.current, strategy, h.lookup);
-          const b = selectGroup(sc, { ...h.current }, strategy, (i) => {
-            const e = h.epochs[i];
-            return e === undefined ? undefined : { ...e };
-          });
-          if (json(a) !== json(b)) fail("two selections of the same input differ", { a, b, sc });
-        },
-      );
+      check(fc.tuple(contractArb, selectionHistories({ stake: staked, maxEpochs })), ([sc, h]) => {
+        const a = selectGroup(sc, h.current, strategy, h.lookup);
+        const b = selectGroup(sc, { ...h.current }, strategy, (i) => {
+          const e = h.epochs[i];
+          return e === undefined ? undefined : { ...e };
+        });
+        if (json(a) !== json(b)) fail("two selections of the same input differ", { a, b, sc });
+      });
     });
 
     t.it("selects distinct workers of the epoch that hold stake, at most groupSize", () => {
       check(
-        fc.tuple(contractArb, historyArb(staked, { maxEpochs, firstPositive: true })),
+        fc.tuple(
+          contractArb,
+          selectionHistories({ stake: staked, maxEpochs, firstPositive: true }),
+        ),
         ([sc, h]) => {
           const group = lower(selectGroup(sc, h.current, strategy, h.lookup));
           const holders = new Set(
@@ -174,7 +187,10 @@ export function selectionStrategySuite(
 
     t.it("fills its group when enough workers hold comparable stake", () => {
       check(
-        fc.tuple(contractArb, historyArb(comparable, { maxEpochs, firstPositive: true })),
+        fc.tuple(
+          contractArb,
+          selectionHistories({ stake: comparable, maxEpochs, firstPositive: true }),
+        ),
         ([sc, h]) => {
           const group = selectGroup(sc, h.current, strategy, h.lookup);
           const want = Math.min(strategy.groupSize, h.current.workers.length);
@@ -186,25 +202,19 @@ export function selectionStrategySuite(
     });
 
     t.it("selects nobody when the epoch has no worker or no stake", () => {
-      check(
-        fc.tuple(contractArb, historyArb(staked, { maxEpochs, firstPositive: false })),
-        ([sc, h]) => {
-          const empty = { ...h.current, workers: [], stakes: [] };
-          const unstaked = { ...h.current, stakes: h.current.stakes.map(() => 0n) };
-          for (const e of [empty, unstaked]) {
-            const group = selectGroup(sc, e, strategy, h.lookup);
-            if (group.length !== 0) fail("selected a worker without stake", { group, epoch: e });
-          }
-        },
-      );
+      check(fc.tuple(contractArb, selectionHistories({ stake: staked, maxEpochs })), ([sc, h]) => {
+        const empty = { ...h.current, workers: [], stakes: [] };
+        const unstaked = { ...h.current, stakes: h.current.stakes.map(() => 0n) };
+        for (const e of [empty, unstaked]) {
+          const group = selectGroup(sc, e, strategy, h.lookup);
+          if (group.length !== 0) fail("selected a worker without stake", { group, epoch: e });
+        }
+      });
     });
 
     t.it("reads no epoch beyond its lookback", () => {
       check(
-        fc.tuple(
-          contractArb,
-          historyArb(staked, { maxEpochs: maxEpochs + 2, firstPositive: false }),
-        ),
+        fc.tuple(contractArb, selectionHistories({ stake: staked, maxEpochs: maxEpochs + 2 })),
         ([sc, h]) => {
           const index = h.current.index ?? 0;
           const fenced: EpochLookup = (i) => {

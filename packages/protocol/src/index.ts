@@ -124,6 +124,7 @@ export {
   SELECTION_STRATEGIES,
   cappedEpochs,
   checkEpoch,
+  checkGroup,
   discoveryEpochs,
   discoverySelection,
   drawDistinct,

@@ -16,7 +16,7 @@ export type { DiscoverySelection } from "./discovery.js";
 export { GROUP_MAX_DRAWS, drawDistinct, groupSelection } from "./group.js";
 export { rotationSelection } from "./rotation.js";
 export { cappedEpochs, discoveryEpochs } from "./epochs.js";
-export { isSelectedWorker, selectGroup, selectWorker } from "./select.js";
+export { checkGroup, isSelectedWorker, selectGroup, selectWorker } from "./select.js";
 export {
   DEFAULT_EPOCH_POLICY,
   DEFAULT_SELECTION,

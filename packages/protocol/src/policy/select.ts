@@ -5,6 +5,31 @@ import { referenceDraws, referenceHistory } from "./draws.js";
 import type { EpochLookup, SelectionEpoch, WorkerSelectionStrategy } from "./types.js";
 
 /**
+ * Checks a strategy's output: distinct indices of the snapshot, at most `groupSize` of them. A
+ * plug-in's output is checked here, once, rather than trusted by every caller.
+ */
+export function checkGroup(
+  strategy: WorkerSelectionStrategy,
+  picked: readonly number[],
+  count: number,
+): void {
+  const bad = () =>
+    new EnigmaError(
+      ErrorCode.InvalidArgument,
+      `strategy ${strategy.name} returned an invalid group`,
+      {
+        details: { group: [...picked], count, groupSize: strategy.groupSize },
+      },
+    );
+  if (picked.length > strategy.groupSize) throw bad();
+  for (let a = 0; a < picked.length; a++) {
+    const i = picked[a] ?? -1;
+    if (!Number.isInteger(i) || i < 0 || i >= count) throw bad();
+    for (let b = 0; b < a; b++) if (picked[b] === i) throw bad();
+  }
+}
+
+/**
  * The group `strategy` selects for `scAddr` in `epoch` (signer addresses, in draw order; `[]`
  * when nobody holds stake). A strategy that looks back reads earlier epochs through `previous`
  * (by epoch index) and needs `epoch.index`; without them it throws `SelectionHistoryMissing`.
@@ -20,25 +45,7 @@ export function selectGroup(
 ): string[] {
   const draws = referenceDraws(scAddr, epoch);
   const picked = strategy.select(draws, referenceHistory(scAddr, epoch, previous));
-  // A plug-in's output is checked here, once, rather than trusted by every caller.
-  const seen = new Set<number>();
-  for (const i of picked) {
-    if (!Number.isInteger(i) || i < 0 || i >= draws.count || seen.has(i)) {
-      throw new EnigmaError(
-        ErrorCode.InvalidArgument,
-        `strategy ${strategy.name} returned an invalid group`,
-        { details: { group: picked, count: draws.count } },
-      );
-    }
-    seen.add(i);
-  }
-  if (picked.length > strategy.groupSize) {
-    throw new EnigmaError(
-      ErrorCode.InvalidArgument,
-      `strategy ${strategy.name} returned more than ${strategy.groupSize} workers`,
-      { details: { group: picked } },
-    );
-  }
+  checkGroup(strategy, picked, draws.count);
   return picked.map((i) => draws.worker(i));
 }
 

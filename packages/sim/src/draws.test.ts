@@ -26,7 +26,12 @@ function simEpochs(contracts: string[], epochs: readonly SelectionEpoch[]) {
   const hasher = new DrawHasher(contracts.map(bytes));
   const tags = Uint32Array.from(contracts, tagOf);
   return epochs.map(
-    (e, i) => new SimDraws(new SimEpoch(i, e.seed, e.workers, e.stakes, hasher), contracts, tags),
+    (e, i) =>
+      new SimDraws(
+        new SimEpoch(i, e.seed, e.workers, e.stakes, hasher, 1 + (i % 3)),
+        contracts,
+        tags,
+      ),
   );
 }
 

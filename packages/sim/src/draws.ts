@@ -33,7 +33,8 @@ export class SimEpoch {
   /** Exact path (total below 2^52): prefix sums and stakes as doubles, draw 0 of each contract. */
   readonly #prefix: Float64Array | undefined;
   readonly #stake: Float64Array | undefined;
-  readonly #first: Int32Array | undefined;
+  /** Draws 0 .. prefetched-1 of every contract (exact path), by draw number. */
+  readonly #batched: Int32Array[] = [];
   readonly #totalNumber: number;
   readonly #prefixBig: bigint[];
   #positions: Map<string, number> | undefined;
@@ -44,6 +45,7 @@ export class SimEpoch {
     workers: readonly string[],
     stakes: readonly bigint[],
     hasher: DrawHasher,
+    prefetch = 1,
   ) {
     this.index = index;
     this.seed = new Uint8Array(32);
@@ -64,9 +66,13 @@ export class SimEpoch {
     if (total < BigInt(WASM_TOTAL_LIMIT)) {
       this.#prefix = Float64Array.from(this.#prefixBig, Number);
       this.#stake = Float64Array.from(stakes, Number);
-      this.#first = new Int32Array(hasher.contracts);
-      if (drawable) {
-        hasher.indexAll(this.seed, this.#prefix, this.#totalNumber, this.#hashes, this.#first);
+      // Every strategy makes draw 0 of every contract, a group of k draws 1 .. k-1 as well
+      // (and a few more on repeats): batch those, one WebAssembly call each.
+      for (let n = 0; drawable && n < prefetch; n++) {
+        const indices = new Int32Array(hasher.contracts);
+        const hashes = n === 0 ? this.#hashes : undefined;
+        hasher.indexAll(this.seed, n, this.#prefix, this.#totalNumber, hashes, indices);
+        this.#batched.push(indices);
       }
     } else if (drawable) {
       hasher.hashAll(this.seed, this.#hashes);
@@ -102,7 +108,8 @@ export class SimEpoch {
   draw(contract: number, n: number): number {
     if (this.count === 0 || this.total === 0n) return -1;
     if (this.#prefix !== undefined) {
-      if (n === 0) return this.#first?.[contract] ?? -1;
+      const batched = this.#batched[n];
+      if (batched !== undefined) return batched[contract] ?? -1;
       const i = firstReaching(
         this.#prefix,
         this.count,

@@ -44,7 +44,7 @@ describe("WebAssembly keccak of the draw message", () => {
     const prefix = Float64Array.from({ length: 50_000 }, (_, i) => i + 1);
     const hashes = new Uint8Array(32 * contracts.length);
     const indices = new Int32Array(contracts.length);
-    hasher.indexAll(seed, prefix, 50_000, hashes, indices);
+    hasher.indexAll(seed, 0, prefix, 50_000, hashes, indices);
     const last = keccak_256(new Uint8Array([...seed, ...(contracts[99_999] ?? []), ...word(0n)]));
     const r = wordAt(new DataView(last.buffer), 0) % 50_000n;
     // Stakes of 1 each: the walk stops at index r - 1 (r = 0 stops at the first worker).

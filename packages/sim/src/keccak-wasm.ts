@@ -415,19 +415,24 @@ export class DrawHasher {
   }
 
   /**
-   * Draw 0 of every contract for an epoch: its hashes into `hashes`, and into `indices` the
-   * index where Discovery's walk over `prefix` (the epoch's prefix sums, exact, total `total` <
-   * `WASM_TOTAL_LIMIT`) stops.
+   * Draw `n` of every contract for an epoch: its hashes into `hashes` (when given), and into
+   * `indices` the index where Discovery's walk over `prefix` (the epoch's prefix sums, exact,
+   * total `total` < `WASM_TOTAL_LIMIT`) stops.
    */
   indexAll(
     seed: Uint8Array,
+    n: number,
     prefix: Float64Array,
     total: number,
-    hashes: Uint8Array,
+    hashes: Uint8Array | undefined,
     indices: Int32Array,
   ): void {
     this.#reserve(this.#prefixAt + 8 * prefix.length);
-    this.hashAll(seed, hashes);
+    this.#bytes.set(seed, SEED_AT);
+    this.#bytes.fill(0, N_AT, N_AT + 24);
+    this.#view.setBigUint64(N_AT + 24, BigInt(n));
+    this.#hash(SEED_AT, CONTRACTS_AT, N_AT, this.#hashesAt, this.contracts);
+    hashes?.set(this.#bytes.subarray(this.#hashesAt, this.#hashesAt + 32 * this.contracts));
     new Float64Array(this.#memory.buffer, this.#prefixAt, prefix.length).set(prefix);
     this.#indexAll(
       this.#hashesAt,

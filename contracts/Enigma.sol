@@ -672,7 +672,8 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             if (sc.status != SecretContractStatus.Undefined)
                 revert SecretContractAlreadyDeployed(r.scAddr);
             if (r.success && r.codeHash == bytes32(0)) revert InvalidReceipt(r.taskId);
-        } else if (sc.status != SecretContractStatus.Deployed) {
+        } else if (r.success && sc.status != SecretContractStatus.Deployed) {
+            // A failed receipt may name a missing contract (Discovery's commitTaskFailure).
             revert SecretContractNotDeployed(r.scAddr);
         }
 

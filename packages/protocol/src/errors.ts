@@ -7,6 +7,10 @@ export const ErrorCode = {
   InvalidArgument: 100,
   InvalidConfig: 101,
   InvalidAmount: 102,
+  // 120-139: policies (worker-selection strategies, epoch policies) and the simulator
+  UnknownPolicy: 120,
+  SelectionHistoryMissing: 121,
+  InvalidScenario: 122,
   ChainError: 200,
   // 201-249: the Enigma contract's custom errors (mapped in abi/contract-errors.ts)
   RegistrationPaused: 201,

@@ -206,6 +206,7 @@ export class EnigmaNode {
       enigmaAddress: c.ethereum.enigmaAddress,
       tokenAddress: c.ethereum.tokenAddress,
       pollIntervalMs: c.ethereum.pollIntervalMs,
+      ...(c.ethereum.wsUrl === undefined ? {} : { wsUrl: c.ethereum.wsUrl }),
       ...(c.ethereum.privateKey === undefined ? {} : { privateKey: c.ethereum.privateKey }),
     });
     this.#stops.push(() => chain.close());

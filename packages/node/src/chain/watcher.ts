@@ -74,7 +74,7 @@ export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
   });
   /** Sleeps `ms`, or less when a head is pushed (then at least until `notBefore`). */
   const idle = async (ms: number, notBefore: number) => {
-    if (pushed === undefined) {
+    if (pushed === undefined && !stopped()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, ms);
         function done() {

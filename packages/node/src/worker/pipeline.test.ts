@@ -122,7 +122,7 @@ function inputOf(taskId: Hex, contract: Hex, worker: string): TaskInput {
   return {
     taskId,
     contractAddress: contract,
-    workerAddress: worker,
+    workerAddress: worker as Hex,
     encryptedFn: "0x01",
     encryptedArgs: "0x02",
     userDHKey: bytesToHex(generateKeyPair().publicKey),

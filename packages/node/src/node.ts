@@ -13,6 +13,7 @@ import {
   isEnigmaError,
   keccak256,
   parseTrustRoot,
+  toRpcHex,
   type Hex,
 } from "@enigma/protocol";
 import {
@@ -334,7 +335,9 @@ export class EnigmaNode {
           publish: async (topic, data) => {
             await p2p.publish(topic, data, { minPeers: 1, timeoutMs: 2_000 });
           },
-          notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
+          notify: (taskId, status, output) => {
+            this.#notifyDone(taskId, status, output);
+          },
           commitNow: () => batcher.trigger("ethereum-call"),
           signer: worker.signer,
           metrics: this.metrics,
@@ -687,6 +690,18 @@ export class EnigmaNode {
     await this.#acceptVerified(r);
   }
 
+  /**
+   * Tells RPC subscribers that a task is done, with its encrypted output (what `getTaskStatus`
+   * would answer), so that a client needs no request for it.
+   */
+  #notifyDone(taskId: string, status: "SUCCESS" | "FAILED", output?: Uint8Array): void {
+    this.#rpc?.notifyTaskStatus(
+      taskId,
+      status,
+      output === undefined ? {} : { output: toRpcHex(output) },
+    );
+  }
+
   /** Stores a verified result of another worker: the task, its code, its delta, its status. */
   async #acceptVerified(r: TaskResult): Promise<void> {
     const { store, log } = this.#live();
@@ -741,7 +756,7 @@ export class EnigmaNode {
     }
     if (delta !== undefined) this.#execution?.markStale(r.contractAddress);
     this.#pipeline?.onResult(r.taskId);
-    this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED");
+    this.#notifyDone(r.taskId, r.success ? "SUCCESS" : "FAILED", hexToBytes(r.output));
   }
 }
 

@@ -186,3 +186,56 @@ describe("32 concurrent senders, one of which is late", () => {
     expect((await net.chain.tokenBalance(sender(0).address)) - before).toBe(1_000_000n);
   }, 120_000);
 });
+
+/** Subscribes to a task on a gateway's WebSocket; `done` resolves with its final push. */
+async function subscribe(
+  rpcUrl: string,
+  taskId: Hex,
+): Promise<{ done: Promise<Record<string, unknown>> }> {
+  const ws = new WebSocket(`${rpcUrl.replace(/^http/, "ws").replace(/\/$/, "")}/ws`);
+  await new Promise((resolve, reject) => {
+    ws.addEventListener("open", resolve, { once: true });
+    ws.addEventListener("error", reject, { once: true });
+  });
+  const done = new Promise<Record<string, unknown>>((resolve) => {
+    ws.addEventListener("message", (e: MessageEvent) => {
+      const m = JSON.parse(String(e.data)) as { method?: string; params?: Record<string, unknown> };
+      if (m.method === "taskStatus" && m.params?.["status"] !== "UNVERIFIED") {
+        resolve(m.params ?? {});
+        ws.close();
+      }
+    });
+  });
+  const subscribed = new Promise((resolve) => {
+    ws.addEventListener("message", resolve, { once: true });
+  });
+  ws.send(
+    JSON.stringify({ jsonrpc: "2.0", id: 1, method: "subscribeTaskStatus", params: { taskId } }),
+  );
+  await subscribed;
+  return { done };
+}
+
+describe("results pushed to WebSocket subscribers", () => {
+  it("carry the encrypted output, at the worker's gateway and at another one", async () => {
+    const r = await record(1);
+    const own = net.workers.find((w) => sameAddress(w.signer ?? "", r.worker));
+    const pushes = await Promise.all(
+      [own?.endpoints().rpcUrl ?? "", gateway].map((url) => subscribe(url, r.taskId)),
+    );
+    await rpc(gateway, "sendTaskInput", r.input);
+    const [atWorker, atOther] = await Promise.all(pushes.map((p) => p.done));
+    const polled = await status(r.taskId, r.worker);
+    expect(polled.status).toBe("SUCCESS");
+    // What getTaskStatus would have answered, without asking it: the client decrypts it.
+    for (const p of [atWorker, atOther]) {
+      expect(p).toMatchObject({ status: "SUCCESS", output: polled.output });
+    }
+    const plain = decryptFrom(
+      r.user.privateKey,
+      r.workerKey,
+      hexToBytes(`0x${polled.output ?? ""}`),
+    );
+    expect(plain.length).toBeGreaterThan(0);
+  }, 60_000);
+});

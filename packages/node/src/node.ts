@@ -705,13 +705,6 @@ export class EnigmaNode {
   /** Stores a verified result of another worker: the task, its code, its delta, its status. */
   async #acceptVerified(r: TaskResult): Promise<void> {
     const { store, log } = this.#live();
-    try {
-      await store.addTask(r.taskId, r.contractAddress);
-    } catch (e) {
-      if (!isEnigmaError(e, ErrorCode.TaskConflict)) throw e;
-      log.warn({ taskId: r.taskId }, "result for a task recorded under another contract: ignored");
-      return;
-    }
     if (
       r.success &&
       r.preCodeHash !== null &&
@@ -743,7 +736,9 @@ export class EnigmaNode {
       }
     }
     try {
+      // One batch: the task recorded when this node did not know it, and its result.
       await store.updateTask(r.taskId, {
+        contract: r.contractAddress,
         status: r.success ? TaskResultStatus.Success : TaskResultStatus.Failed,
         result: resultData(r),
         ...(delta === undefined ? {} : { delta }),
@@ -751,7 +746,15 @@ export class EnigmaNode {
       });
     } catch (e) {
       if (!isEnigmaError(e)) throw e;
+      if (e.code === ErrorCode.TaskConflict) {
+        log.warn(
+          { taskId: r.taskId },
+          "result for a task recorded under another contract: ignored",
+        );
+        return;
+      }
       log.debug({ taskId: r.taskId, err: e.message }, "result not applied");
+      await store.addTask(r.taskId, r.contractAddress);
       await store.putMessage("result", r.taskId, r);
     }
     if (delta !== undefined) this.#execution?.markStale(r.contractAddress);

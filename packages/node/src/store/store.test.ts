@@ -345,6 +345,50 @@ describe("NodeStore tasks", () => {
     expect(await store.getMessage("input", other)).toBeUndefined();
   });
 
+  it("updateTask with the task's contract records a task it does not know, in the same batch", async () => {
+    const t = id("heard result");
+    await rejectsWith(
+      store.updateTask(t, { status: TaskResultStatus.Success }),
+      ErrorCode.TaskUnknown,
+    );
+    await store.updateTask(t, {
+      contract,
+      status: TaskResultStatus.Success,
+      messages: { result: { ok: 1 } },
+      receipt: receipt(t),
+    });
+    expect(await store.getTask(t)).toEqual({
+      taskId: t,
+      contract,
+      status: "SUCCESS",
+      committed: false,
+    });
+    expect(await store.pendingReceipts()).toHaveLength(1);
+    // Known under another contract: TaskConflict, nothing changes.
+    await rejectsWith(
+      store.updateTask(t, {
+        contract: otherContract,
+        status: TaskResultStatus.EthereumFailure,
+      }),
+      ErrorCode.TaskConflict,
+    );
+    // A failed batch records nothing: the task stays unknown.
+    const gap = id("gap");
+    await rejectsWith(
+      store.updateTask(gap, { contract, status: TaskResultStatus.Success, delta: at(chain(2), 1) }),
+      ErrorCode.DeltaIndexGap,
+    );
+    expect(await store.getTask(gap)).toBeUndefined();
+    await restart();
+    expect(await store.getTask(t)).toEqual({
+      taskId: t,
+      contract,
+      status: "SUCCESS",
+      committed: false,
+    });
+    expect(await store.getMessage("result", t)).toEqual({ ok: 1 });
+  });
+
   it("answers from what it wrote as it would from disk, and the same after a restart", async () => {
     // The store keeps the tasks it wrote (and which messages each has) in memory: every
     // answer must be what the disk holds.

@@ -71,6 +71,12 @@ export interface TaskUpdate {
   messages?: TaskMessages;
   /** Metadata entries (as `putMeta`). */
   meta?: Readonly<Record<string, MetaValue>>;
+  /**
+   * The task's contract: a task this store does not know is recorded first (UNVERIFIED, as
+   * `addTask`) in the same batch; one recorded for another contract is TaskConflict and nothing
+   * changes. (A node storing a result it heard needs one operation, not two.)
+   */
+  contract?: BytesInput;
 }
 
 const FINAL: ReadonlySet<TaskResultStatus> = new Set([
@@ -124,6 +130,14 @@ type Op = readonly [Sub, Uint8Array, Uint8Array | undefined];
 const utf8 = new TextEncoder();
 /** Tasks the store keeps in memory (about 1 KiB each with a result). */
 const TASK_CACHE = 10_000;
+/** What the store knows of a task without reading it (see `NodeStore.#tasks`). */
+interface CachedTask {
+  task: StoredTask;
+  /** Every message kind stored for the task, when known. */
+  kinds?: Set<MessageKind>;
+  /** Whether a receipt of the task is queued, when known. */
+  queued?: boolean;
+}
 /**
  * The node's LevelDB store: secret-contract code, the ordered encrypted deltas of each contract,
  * tasks with status and result, pending (unconfirmed) receipts and node metadata. Every write
@@ -157,7 +171,7 @@ export class NodeStore {
   // `kinds`, when known, is every message kind stored for the task (known for tasks this store
   // created: it wrote them all), so that looking for a message that is not there costs no read.
   // Entries change only after their write landed, and only inside exclusive operations.
-  readonly #tasks = new Map<string, { task: StoredTask; kinds?: Set<MessageKind> }>();
+  readonly #tasks = new Map<string, CachedTask>();
 
   constructor(options: NodeStoreOptions) {
     if (
@@ -375,7 +389,7 @@ export class NodeStore {
       if (existing === undefined) ops.push([s.task, keyOf(id), encodeTask(task)]);
       await this.#write(ops);
       if (existing === undefined) {
-        this.#remember(id, task, new Set(added.map(([kind]) => kind)));
+        this.#remember(id, task, new Set(added.map(([kind]) => kind)), false);
       } else if (kinds !== undefined) {
         for (const [kind] of added) kinds.add(kind);
       }
@@ -419,11 +433,31 @@ export class NodeStore {
     }
     const messages = encodeMessages(taskId, update.messages ?? {});
     const meta = encodeMetas(update.meta ?? {});
+    const contract =
+      update.contract === undefined
+        ? undefined
+        : bytesToHex(fixedBytes(update.contract, 32, "contract"));
     return this.#exclusive(async (s) => {
-      const task = await this.#task(s, id, true);
-      if (task === undefined) throw unknownTask(id);
+      const known = await this.#task(s, id, true);
+      if (known !== undefined && contract !== undefined && known.contract !== contract) {
+        throw new EnigmaError(
+          ErrorCode.TaskConflict,
+          `task ${id} is already recorded for contract ${known.contract}`,
+          { details: { taskId: id, stored: known.contract, given: contract } },
+        );
+      }
+      if (known === undefined && contract === undefined) throw unknownTask(id);
+      // A task recorded here and now has no messages and no receipt yet.
+      const created = known === undefined;
+      const task: StoredTask = known ?? {
+        taskId: id,
+        contract: contract ?? "0x",
+        status: TaskResultStatus.Unverified,
+        committed: false,
+      };
       const ops: Op[] = [];
-      let changed = false;
+      if (created) ops.push([s.task, keyOf(id), encodeTask(task)]);
+      let changed = created;
       let next = task;
       if (task.status !== update.status || !sameResult(task.result, result)) {
         const same = task.status === update.status;
@@ -445,13 +479,14 @@ export class NodeStore {
         ops.push(...(await this.#deltaOps(s, hexKey(task.contract), [delta])));
       }
       if (receipt !== undefined) {
-        ops.push(...(await this.#receiptOps(s, task, receipt)));
+        ops.push(...(await this.#receiptOps(s, task, receipt, created)));
       }
       for (const [, key, value] of messages) ops.push([s.message, key, value]);
       for (const [key, value] of meta) ops.push([s.meta, key, value]);
       await this.#write(ops);
-      const kinds = this.#tasks.get(id)?.kinds;
-      this.#remember(id, next, kinds);
+      const kinds = created ? new Set<MessageKind>() : this.#tasks.get(id)?.kinds;
+      const queued = receipt !== undefined || (created ? false : this.#tasks.get(id)?.queued);
+      this.#remember(id, next, kinds, queued);
       for (const [kind] of messages) kinds?.add(kind);
       return changed || ops.length > 0;
     });
@@ -471,6 +506,8 @@ export class NodeStore {
       if (task === undefined) throw unknownTask(r.taskId);
       const ops = await this.#receiptOps(s, task, r);
       await this.#write(ops);
+      const cached = this.#tasks.get(r.taskId);
+      if (cached !== undefined) cached.queued = true;
       return ops.length > 0;
     });
   }
@@ -513,7 +550,7 @@ export class NodeStore {
         committed.push([id, next]);
       }
       await this.#write(ops);
-      for (const [id, t] of committed) this.#remember(id, t, this.#tasks.get(id)?.kinds);
+      for (const [id, t] of committed) this.#remember(id, t, this.#tasks.get(id)?.kinds, false);
     });
   }
 
@@ -676,7 +713,8 @@ export class NodeStore {
   }
 
   /** Ops queueing a receipt (none when the identical one is queued). */
-  async #receiptOps(s: Subs, task: StoredTask, r: ChainReceipt): Promise<Op[]> {
+  /** `fresh`: the task is recorded in this same batch (nothing of it is stored yet). */
+  async #receiptOps(s: Subs, task: StoredTask, r: ChainReceipt, fresh = false): Promise<Op[]> {
     if (task.committed) {
       throw new EnigmaError(
         ErrorCode.ReceiptAlreadyCommitted,
@@ -685,7 +723,9 @@ export class NodeStore {
       );
     }
     const encoded = encodeReceipt(r);
-    const seq = await s.receiptIndex.get(keyOf(task.taskId));
+    // No read when this store knows that no receipt of the task is queued.
+    const known = fresh ? false : this.#tasks.get(task.taskId)?.queued;
+    const seq = known === false ? undefined : await s.receiptIndex.get(keyOf(task.taskId));
     if (seq !== undefined) {
       const queued = await s.receipt.get(seq);
       if (queued !== undefined && equalBytes(queued, encoded)) return [];
@@ -722,9 +762,17 @@ export class NodeStore {
   }
 
   /** Keeps a task as written or read (the newest TASK_CACHE; the oldest are dropped). */
-  #remember(id: string, task: StoredTask, kinds: Set<MessageKind> | undefined): void {
+  #remember(
+    id: string,
+    task: StoredTask,
+    kinds: Set<MessageKind> | undefined,
+    queued?: boolean,
+  ): void {
     this.#tasks.delete(id);
-    this.#tasks.set(id, kinds === undefined ? { task } : { task, kinds });
+    const entry: CachedTask = { task };
+    if (kinds !== undefined) entry.kinds = kinds;
+    if (queued !== undefined) entry.queued = queued;
+    this.#tasks.set(id, entry);
     if (this.#tasks.size > TASK_CACHE) {
       const oldest = this.#tasks.keys().next();
       if (oldest.done !== true) this.#tasks.delete(oldest.value);

@@ -198,11 +198,14 @@ export class TaskPipeline {
    */
   async skipped(taskId: string, contract?: string): Promise<boolean> {
     const id = taskId.toLowerCase();
-    if (this.#taken.get(id) === "skipped") return true;
+    const taken = this.#taken.get(id);
+    if (taken !== undefined) return taken === "skipped";
     const record = this.#records.get(id);
-    if (record !== undefined && contract !== undefined && this.#taken.get(id) === undefined) {
-      if (this.#ordering.turnPassed(contract, recordOrder(record))) return true;
+    if (record !== undefined && contract !== undefined) {
+      // Heard since this start and not taken: its outcome, if any, is decided here.
+      return this.#ordering.turnPassed(contract, recordOrder(record));
     }
+    // Skipped before a restart (or long ago): what the store kept.
     const outcome = await this.#d.store.getMessage("outcome", id);
     return (outcome as { code?: number } | undefined)?.code === ErrorCode.TaskSkipped;
   }

@@ -31,7 +31,11 @@ import {
 } from "./testnet.fixture.js";
 
 const SENDERS = 32;
-const DEADLINE_MS = 1_500;
+// The `fast` preset's deadline, what users get. At 1.5 s this test failed 2 runs in 4 when the
+// machine was loaded (4 busy processes beside the other jobs): the whole network shares this
+// one process, and honest inputs queued behind each other at the gateway (8 handlers per
+// address) came after their records' deadline.
+const DEADLINE_MS = 5_000;
 const MNEMONIC = "test test test test test test test test test test test junk";
 
 let net: TestNet;
@@ -83,8 +87,12 @@ interface Recorded {
   worker: Hex;
 }
 
-/** Records `increment()` for sender `i` (the record mined) and builds its input. */
-async function record(i: number): Promise<Recorded> {
+/**
+ * Records `increment()` for sender `i` and builds its input. With `send`, the input goes to the
+ * gateway as soon as the record's transaction is sent (as @enigma/client does), before it is
+ * mined; resolves once the record is mined.
+ */
+async function record(i: number, send = false): Promise<Recorded> {
   const wallet = new NonceManager(sender(i).connect(net.provider));
   const enigma = new Contract(net.enigmaAddress, net.enigma.interface, wallet);
   const address = sender(i).address;
@@ -111,23 +119,26 @@ async function record(i: number): Promise<Recorded> {
     1n,
     epoch.firstBlockNumber,
   )) as { wait(): Promise<{ blockNumber: number; logs: { index: number }[] } | null> };
+  const taskId = taskIdOf(address, nonce);
+  const input = {
+    taskId: taskId.slice(2),
+    workerAddress: worker.slice(2),
+    encryptedFn: bytesToHex(encFn).slice(2),
+    encryptedArgs: bytesToHex(encArgs).slice(2),
+    userDHKey: bytesToHex(user.publicKey).slice(2),
+    contractAddress: counter.slice(2),
+  };
+  // The gateway holds an input whose record is not mined yet (and answers true at once).
+  if (send) await rpc(gateway, "sendTaskInput", input);
   const mined = await tx.wait();
   if (mined === null) throw new Error("record not mined");
-  const taskId = taskIdOf(address, nonce);
   return {
     taskId,
     order: mined.blockNumber * 1_000_000 + (mined.logs.at(-1)?.index ?? 0),
     user,
     workerKey,
     worker: worker.toLowerCase() as Hex,
-    input: {
-      taskId: taskId.slice(2),
-      workerAddress: worker.slice(2),
-      encryptedFn: bytesToHex(encFn).slice(2),
-      encryptedArgs: bytesToHex(encArgs).slice(2),
-      userDHKey: bytesToHex(user.publicKey).slice(2),
-      contractAddress: counter.slice(2),
-    },
+    input,
   };
 }
 
@@ -145,12 +156,10 @@ describe("32 concurrent senders, one of which is late", () => {
   it("skips only the late task (refundable); every other task succeeds in record order", async () => {
     // The late sender records first: every other task is recorded after it.
     const late = await record(0);
+    // The others send their inputs with their records, as clients do: however slow this
+    // machine, an honest input is there when its record is heard, so only the late one loses.
     const others = await Promise.all(
-      Array.from({ length: SENDERS - 1 }, async (_, j) => {
-        const r = await record(j + 1);
-        await rpc(gateway, "sendTaskInput", r.input);
-        return r;
-      }),
+      Array.from({ length: SENDERS - 1 }, (_, j) => record(j + 1, true)),
     );
     // They wait for the late input up to the deadline, then run.
     const outputs = new Map<string, bigint>();

@@ -18,6 +18,8 @@ import {
   type Hex,
 } from "@enigma/protocol";
 import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contract";
+import { resolveNodeConfig } from "./config.js";
+import { EnigmaNode } from "./node.js";
 import { Contract, HDNodeWallet, NonceManager, Wallet, parseEther } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -248,3 +250,84 @@ describe("results pushed to WebSocket subscribers", () => {
     expect(plain.length).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe("a worker restarted while a record waits for its input", () => {
+  it("still holds later tasks for it after the restart, and runs it first when its input comes", async () => {
+    const epoch = await net.chain.currentEpoch();
+    const worker = epoch === undefined ? undefined : selectWorker(counter, epoch);
+    const index = net.workers.findIndex((w) => sameAddress(w.signer ?? "", worker ?? ""));
+    if (index === -1) throw new Error("no selected worker");
+    // A deadline far longer than this test, so that only the input (not the clock) lets a
+    // task go on; the probe's own input makes it run.
+    const restart = async () => {
+      const node = net.workers[index];
+      if (node === undefined) throw new Error("no worker");
+      const cfg = node.config;
+      const old = node.endpoints().rpcUrl;
+      await node.stop();
+      const again = new EnigmaNode(
+        resolveNodeConfig({
+          ...cfg,
+          rpc: { host: "127.0.0.1", port: 0 },
+          worker: { ...cfg.worker, orderingDeadlineMs: 60_000 },
+        }),
+      );
+      await again.start();
+      net.workers[index] = again;
+      const url = again.endpoints().rpcUrl ?? "";
+      // (An epoch may have passed since: the selected worker can be the senders' gateway.)
+      if (gateway === old) gateway = url;
+      return url;
+    };
+    let url = await restart();
+    const probe = await record(2);
+    await rpc(url, "sendTaskInput", probe.input);
+    const before = await waitFor(async () => {
+      const x = await statusAt(url, probe.taskId, probe.worker);
+      return x.status === "SUCCESS" ? x : undefined;
+    }, "the probe task");
+    const n = valueOf(probe, before.output);
+
+    // The worker hears `first` (its input does not come yet) and `second` with its input:
+    // `second` waits for `first`.
+    const first = await record(3);
+    const second = await record(4);
+    await rpc(url, "sendTaskInput", second.input);
+    await waitFor(async () => {
+      const x = await statusAt(url, second.taskId, second.worker);
+      return x.status === "UNVERIFIED" ? true : undefined;
+    }, "the second input to be taken");
+    // Restarted before `first`'s deadline: it must still hold `second` afterwards.
+    url = await restart();
+    await rpc(url, "sendTaskInput", first.input);
+    const results = await Promise.all(
+      [first, second].map((r) =>
+        waitFor(async () => {
+          const x = await statusAt(url, r.taskId, r.worker);
+          return x.status === "SUCCESS" || x.status === "FAILED" ? x : undefined;
+        }, `task ${r.taskId}`),
+      ),
+    );
+    expect(results.map((x) => x.status)).toEqual(["SUCCESS", "SUCCESS"]);
+    // Record order: `first` ran before `second`.
+    expect([valueOf(first, results[0]?.output), valueOf(second, results[1]?.output)]).toEqual([
+      n + 1n,
+      n + 2n,
+    ]);
+  }, 120_000);
+});
+
+async function statusAt(url: string, taskId: Hex, worker: Hex) {
+  return (
+    (await rpc(url, "getTaskStatus", {
+      taskId: taskId.slice(2),
+      workerAddress: worker.slice(2),
+      withResult: true,
+    })) as { result: { status: string; output?: string } }
+  ).result;
+}
+
+function valueOf(r: Recorded, output: string | undefined): bigint {
+  const plain = decryptFrom(r.user.privateKey, r.workerKey, hexToBytes(`0x${output ?? ""}`));
+  return new DataView(plain.buffer, plain.byteOffset).getBigUint64(0);
+}

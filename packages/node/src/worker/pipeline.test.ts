@@ -226,6 +226,21 @@ describe("TaskPipeline across an epoch change", () => {
   });
 });
 
+describe("TaskPipeline records without inputs", () => {
+  it("a record whose input never came holds later tasks until its result is heard", async () => {
+    // After a restart a record can be known without its input ever coming again (it was
+    // gossiped before the stop): its result, heard from its worker, releases what waits.
+    const p = await startPipeline({ deadlineMs: 60_000 });
+    const silent = inputOf(id("silent"), ANOTHER, OTHER);
+    p.onRecord(recordOf(silent, 24));
+    const later = await hear(p, "later", CONTRACT, 25, ME);
+    await turns();
+    expect(computed).toEqual([]);
+    p.onResult(silent.taskId);
+    await computedTask(later);
+  });
+});
+
 describe("TaskPipeline lanes", () => {
   it("runs a contract's next task without waiting for the previous outcome's batch, and writes outcomes in order", async () => {
     // The store holds back every outcome batch (FAILED) until the test opens the gate.

@@ -213,12 +213,19 @@ export class TaskPipeline {
   /** A result of `taskId` was stored (heard from its worker): nothing waits for it any more. */
   onResult(taskId: string): void {
     const id = taskId.toLowerCase();
+    // Its record holds later tasks no longer (its input may never come here: a restart).
+    if (!this.#taken.has(id)) {
+      this.#ordering.elsewhere(id);
+      this.#records.delete(id);
+      this.#early.delete(id);
+    }
     this.#done.add(id);
     if (this.#done.size > TAKEN_MAX) {
       const oldest = this.#done.values().next();
       if (oldest.done !== true) this.#done.delete(oldest.value);
     }
-    if (this.#dropForeign(id)) this.#pump();
+    this.#dropForeign(id);
+    this.#pump();
   }
 
   #dropForeign(id: string): boolean {

@@ -66,7 +66,9 @@ describe("Enigma: registration with on-chain attestation", () => {
     const [c] = await ethers.getSigners();
     if (c === undefined) throw new Error();
     const signer = Wallet.createRandom().address;
-    const { report, signature } = signedReport(root, signer, { binding: bindingOf(env, c.address) });
+    const { report, signature } = signedReport(root, signer, {
+      binding: bindingOf(env, c.address),
+    });
     const rc = await mined(as(env.enigma, c).getFunction("register")(signer, report, signature));
     const ev = env.enigma.interface.parseLog(rc.logs[0] ?? { topics: [], data: "0x" });
     expect(ev?.name).toBe("Registered");
@@ -95,86 +97,94 @@ describe("Enigma: registration with on-chain attestation", () => {
   });
 
   type Binding = ReturnType<typeof bindingOf>;
-  const cases: [string, bigint, (signer: string, b: Binding) => ReturnType<typeof signedReport>][] = [
+  const cases: [string, bigint, (signer: string, b: Binding) => ReturnType<typeof signedReport>][] =
     [
-      "a report signed by another RSA key",
-      Reason.BadSignature,
-      (s, b) =>
-        signedReport(root, s, {
-          binding: b,
-          signingKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey,
+      [
+        "a report signed by another RSA key",
+        Reason.BadSignature,
+        (s, b) =>
+          signedReport(root, s, {
+            binding: b,
+            signingKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey,
+          }),
+      ],
+      [
+        "a quote status that is not accepted",
+        Reason.StatusNotAccepted,
+        (s, b) => signedReport(root, s, { binding: b, status: "GROUP_OUT_OF_DATE" }),
+      ],
+      [
+        "a debug enclave",
+        Reason.DebugNotAllowed,
+        (s, b) => signedReport(root, s, { binding: b, debug: true }),
+      ],
+      [
+        "an unknown MRENCLAVE",
+        Reason.MrEnclaveNotAllowed,
+        (s, b) => signedReport(root, s, { binding: b, mrenclave: MRSIGNER }),
+      ],
+      [
+        "an unknown MRSIGNER",
+        Reason.MrSignerNotAllowed,
+        (s, b) => signedReport(root, s, { binding: b, mrsigner: MRENCLAVE }),
+      ],
+      [
+        "report_data naming another signer",
+        Reason.SignerMismatch,
+        (s, b) =>
+          signedReport(root, s, { binding: b, reportDataSigner: Wallet.createRandom().address }),
+      ],
+      [
+        "a report binding another custodian",
+        Reason.CustodianMismatch,
+        (s, b) =>
+          signedReport(root, s, { binding: { ...b, custodian: Wallet.createRandom().address } }),
+      ],
+      ["a report binding no custodian", Reason.CustodianMismatch, (s) => signedReport(root, s)],
+      [
+        "a report for another Enigma deployment",
+        Reason.ChainMismatch,
+        (s, b) =>
+          signedReport(root, s, {
+            binding: { ...b, enigmaAddress: Wallet.createRandom().address },
+          }),
+      ],
+      [
+        "a report for another chain",
+        Reason.ChainMismatch,
+        (s, b) => signedReport(root, s, { binding: { ...b, chainId: b.chainId + 1n } }),
+      ],
+      [
+        "a report older than the maximum age",
+        Reason.ReportTooOld,
+        (s, b) =>
+          signedReport(root, s, { binding: b, timestamp: new Date(Date.now() - 2 * 86_400_000) }),
+      ],
+      [
+        "a report from the future",
+        Reason.ReportFromFuture,
+        (s, b) =>
+          signedReport(root, s, { binding: b, timestamp: new Date(Date.now() + 2 * 3_600_000) }),
+      ],
+      [
+        "a report that is not the compact JSON format",
+        Reason.Malformed,
+        () => ({
+          report: toUtf8Bytes('{"id":"1"}'),
+          signature: "0x00",
         }),
-    ],
-    [
-      "a quote status that is not accepted",
-      Reason.StatusNotAccepted,
-      (s, b) => signedReport(root, s, { binding: b, status: "GROUP_OUT_OF_DATE" }),
-    ],
-    ["a debug enclave", Reason.DebugNotAllowed, (s, b) => signedReport(root, s, { binding: b, debug: true })],
-    [
-      "an unknown MRENCLAVE",
-      Reason.MrEnclaveNotAllowed,
-      (s, b) => signedReport(root, s, { binding: b, mrenclave: MRSIGNER }),
-    ],
-    [
-      "an unknown MRSIGNER",
-      Reason.MrSignerNotAllowed,
-      (s, b) => signedReport(root, s, { binding: b, mrsigner: MRENCLAVE }),
-    ],
-    [
-      "report_data naming another signer",
-      Reason.SignerMismatch,
-      (s, b) => signedReport(root, s, { binding: b, reportDataSigner: Wallet.createRandom().address }),
-    ],
-    [
-      "a report binding another custodian",
-      Reason.CustodianMismatch,
-      (s, b) =>
-        signedReport(root, s, { binding: { ...b, custodian: Wallet.createRandom().address } }),
-    ],
-    ["a report binding no custodian", Reason.CustodianMismatch, (s) => signedReport(root, s)],
-    [
-      "a report for another Enigma deployment",
-      Reason.ChainMismatch,
-      (s, b) =>
-        signedReport(root, s, { binding: { ...b, enigmaAddress: Wallet.createRandom().address } }),
-    ],
-    [
-      "a report for another chain",
-      Reason.ChainMismatch,
-      (s, b) => signedReport(root, s, { binding: { ...b, chainId: b.chainId + 1n } }),
-    ],
-    [
-      "a report older than the maximum age",
-      Reason.ReportTooOld,
-      (s, b) =>
-        signedReport(root, s, { binding: b, timestamp: new Date(Date.now() - 2 * 86_400_000) }),
-    ],
-    [
-      "a report from the future",
-      Reason.ReportFromFuture,
-      (s, b) =>
-        signedReport(root, s, { binding: b, timestamp: new Date(Date.now() + 2 * 3_600_000) }),
-    ],
-    [
-      "a report that is not the compact JSON format",
-      Reason.Malformed,
-      () => ({
-        report: toUtf8Bytes('{"id":"1"}'),
-        signature: "0x00",
-      }),
-    ],
-    [
-      "an id forging a status field",
-      Reason.StatusNotAccepted,
-      (s, b) =>
-        signedReport(root, s, {
-          binding: b,
-          status: "SIGRL_VERSION_MISMATCH",
-          id: '","isvEnclaveQuoteStatus":"OK',
-        }),
-    ],
-  ];
+      ],
+      [
+        "an id forging a status field",
+        Reason.StatusNotAccepted,
+        (s, b) =>
+          signedReport(root, s, {
+            binding: b,
+            status: "SIGRL_VERSION_MISMATCH",
+            id: '","isvEnclaveQuoteStatus":"OK',
+          }),
+      ],
+    ];
 
   it.each(cases)("rejects %s (AttestationRejected, nothing stored)", async (_, reason, make) => {
     const env = await setup(ethers, { workers: 0, epoch: false, root });

@@ -203,7 +203,14 @@ const KEY = (n: number) => keccak256(solidityPacked(["string", "uint256"], ["enc
  */
 export async function setup(
   ethers: HardhatEthers,
-  opts: { workers?: number; stakes?: bigint[]; epoch?: boolean; root?: AttestationRoot } = {},
+  opts: {
+    workers?: number;
+    stakes?: bigint[];
+    epoch?: boolean;
+    root?: AttestationRoot;
+    /** Register the principal's enclave (default true). */
+    principal?: boolean;
+  } = {},
 ): Promise<Env> {
   const signers = await ethers.getSigners();
   const [owner, principalCustodian] = signers;
@@ -243,7 +250,7 @@ export async function setup(
     users,
     chainId: network.chainId,
   };
-  await register(env, principalCustodian, principalEnclave.address);
+  if (opts.principal ?? true) await register(env, principalCustodian, principalEnclave.address);
   const stakes = opts.stakes ?? [100n * ENG, 200n * ENG, 300n * ENG];
   for (const [i, c] of custodians.entries()) {
     const enclave = enclaves[i];
@@ -410,7 +417,10 @@ export async function complete(env: Env, receipts: Receipt[]): Promise<Receipt[]
 }
 
 /** A contract's committed delta count and last delta hash (zero hash when none). */
-export async function deltaHead(env: Env, scAddr: string): Promise<{ count: number; last: string }> {
+export async function deltaHead(
+  env: Env,
+  scAddr: string,
+): Promise<{ count: number; last: string }> {
   const count = Number(await env.enigma.getFunction("countStateDeltas")(scAddr));
   if (count === 0) return { count, last: ZERO32 };
   const [last] = (await env.enigma.getFunction("getStateDeltaHashes")(

@@ -3,6 +3,7 @@ import {
   EnigmaError,
   ErrorCode,
   contractErrorCode,
+  contractErrorName,
   errorName,
   isEnigmaError,
 } from "@enigma/protocol";
@@ -29,7 +30,8 @@ function revertData(e: unknown, depth = 0): string | undefined {
 
 /**
  * Turns what a chain call threw into an EnigmaError: the `Enigma` contract's custom errors
- * map to their catalog code (WrongEpoch -> 211, NonceMismatch -> 212...), anything else to
+ * map to their catalog code (NonceMismatch -> 212...), and so do its reason strings
+ * (`Wrong epoch for this task`, Discovery's wording, -> WrongEpoch 211); anything else is
  * `ChainError`. EnigmaErrors pass through unchanged.
  */
 export function fromChainError(e: unknown, action: string): EnigmaError {
@@ -42,14 +44,15 @@ export function fromChainError(e: unknown, action: string): EnigmaError {
     } catch {
       parsed = null;
     }
-    if (parsed !== null) {
+    const name = parsed === null ? undefined : contractErrorName(parsed.name, parsed.args);
+    if (parsed !== null && name !== undefined) {
       const args: Record<string, unknown> = {};
       parsed.fragment.inputs.forEach((p, i) => {
         const v: unknown = parsed.args[i];
         args[p.name || String(i)] = typeof v === "bigint" ? v.toString() : v;
       });
-      return new EnigmaError(contractErrorCode(parsed.name), `${action} reverted: ${parsed.name}`, {
-        details: { action, error: parsed.name, args },
+      return new EnigmaError(contractErrorCode(name), `${action} reverted: ${name}`, {
+        details: { action, error: name, args },
         cause: e,
       });
     }

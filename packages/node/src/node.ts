@@ -209,6 +209,8 @@ export class EnigmaNode {
         attest,
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
+        // Its attestation names who may register it (the custodian), here and nowhere else.
+        ...(chain.account === undefined ? {} : { custodian: chain.account }),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
       });
       const worker = this.#worker;
@@ -220,6 +222,7 @@ export class EnigmaNode {
         attest,
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
+        ...(chain.account === undefined ? {} : { custodian: chain.account }),
         trustRoot: service.trustRoot,
         policy: devnetAttestationPolicy(),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),

@@ -39,6 +39,7 @@ import {
 import hre from "hardhat";
 import { deployEnigma } from "../../../scripts/deploy.js";
 import { EnigmaChain } from "./chain/enigma-chain.js";
+import { decodeRevert } from "./chain/errors.js";
 import { resolveNodeConfig, type NodeUserConfig } from "./config.js";
 import { EnigmaNode, enclaveSeedOf } from "./node.js";
 import { createLogger } from "./observability.js";
@@ -339,7 +340,6 @@ export class TestClient {
     record: (p: Prepared, hash: string) => Promise<unknown>,
     hashOf: (encFn: Uint8Array, encArgs: Uint8Array, user: Uint8Array) => string,
   ): Promise<{ p: Prepared; encFn: Uint8Array; encArgs: Uint8Array }> {
-    const wrongEpoch = this.#net.enigma.interface.getError("WrongEpoch")?.selector ?? "-";
     for (let attempt = 1; ; attempt++) {
       const p = await this.#prepare(contract);
       const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(fn));
@@ -355,7 +355,8 @@ export class TestClient {
         // "could not coalesce error") on the JSON-RPC error it wraps.
         const data =
           (e as { data?: unknown }).data ?? (e as { error?: { data?: unknown } }).error?.data;
-        if (attempt >= 3 || typeof data !== "string" || !data.startsWith(wrongEpoch)) throw e;
+        if (attempt >= 3 || typeof data !== "string" || decodeRevert(data)?.name !== "WrongEpoch")
+          throw e;
       }
     }
   }

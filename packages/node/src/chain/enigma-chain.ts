@@ -533,6 +533,12 @@ export class EnigmaChain {
     const batch = receipts.map((r, i) => ({
       taskId: argBytes32(`receipts[${i}].taskId`, r.taskId),
       scAddr: argBytes32(`receipts[${i}].scAddr`, r.scAddr),
+      inputsHash: argBytes32(`receipts[${i}].inputsHash`, r.inputsHash),
+      prevDeltaHash: argBytes32(`receipts[${i}].prevDeltaHash`, r.prevDeltaHash),
+      deltaIndex: argUint(
+        `receipts[${i}].deltaIndex`,
+        Number.isSafeInteger(r.deltaIndex) ? BigInt(r.deltaIndex) : r.deltaIndex,
+      ),
       stateDeltaHash: argBytes32(`receipts[${i}].stateDeltaHash`, r.stateDeltaHash),
       outputHash: argBytes32(`receipts[${i}].outputHash`, r.outputHash),
       gasUsed: argUint(`receipts[${i}].gasUsed`, r.gasUsed),

@@ -64,6 +64,9 @@ function receipt(taskId: Hex, gasUsed = 21_000n): ChainReceipt {
   return {
     taskId,
     scAddr: contract,
+    inputsHash: id(`inputs of ${taskId}`),
+    prevDeltaHash: zero,
+    deltaIndex: 0,
     stateDeltaHash: zero,
     outputHash: id(`output of ${taskId}`),
     gasUsed,

@@ -595,6 +595,10 @@ export class TaskPipeline {
       taskId: result.taskId,
       contractAddress: result.contractAddress,
       workerAddress: this.#d.enclave.signer,
+      // Signed with the receipt (chain helper): what the result binds it to.
+      inputsHash: result.receipt.inputsHash as Hex,
+      prevDeltaHash: result.receipt.prevDeltaHash as Hex,
+      deltaIndex: result.receipt.deltaIndex,
       success: result.success,
       output: bytesToHex(result.output),
       delta:

@@ -21,6 +21,9 @@ function receipt(taskId: Hex, scAddr: Hex): ChainReceipt {
   return {
     taskId,
     scAddr,
+    inputsHash: h(`inputs of ${taskId}`),
+    prevDeltaHash: ZERO,
+    deltaIndex: 0,
     stateDeltaHash: h(`delta of ${taskId}`),
     outputHash: h(`output of ${taskId}`),
     gasUsed: 1_000n,

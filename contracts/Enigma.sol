@@ -13,6 +13,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Attestation} from "./libraries/Attestation.sol";
+import {DeltaHashes} from "./libraries/DeltaHashes.sol";
 import {DeltaRuns} from "./libraries/DeltaRuns.sol";
 import {ReceiptLog} from "./libraries/ReceiptLog.sol";
 import {TaskRecord} from "./libraries/TaskRecord.sol";
@@ -981,6 +982,19 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         return SecretContract(s.owner, s.preCodeHash, s.codeHash, deltas, uint8(s.status));
     }
 
+    /// @notice `getSecretContract` without the delta hashes, which a long-lived contract has too
+    /// many of for one call: their count instead (ours; page them with `getStateDeltaHashes`).
+    function getSecretContractInfo(
+        bytes32 scAddr
+    )
+        external
+        view
+        returns (address owner, bytes32 preCodeHash, bytes32 codeHash, uint256 deltaCount, uint8 status)
+    {
+        StoredContract storage s = contracts[scAddr];
+        return (s.owner, s.preCodeHash, s.codeHash, s.runs.total(s.runCount), uint8(s.status));
+    }
+
     /// @notice Number of committed state deltas of `scAddr` (ours; Discovery's client counts
     /// `getSecretContract(..).stateDeltaHashes`).
     function countStateDeltas(bytes32 scAddr) external view returns (uint256) {
@@ -1108,22 +1122,8 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         StoredContract storage s,
         uint256 start,
         uint256 stop
-    ) internal view returns (bytes32[] memory out) {
-        uint256 runs = s.runCount;
-        uint256 total = s.runs.total(runs);
-        if (stop > total) stop = total;
-        if (start >= stop) return new bytes32[](0);
-        out = new bytes32[](stop - start);
-        uint256 filled = 0;
-        for (uint256 k = s.runs.find(runs, start); filled < out.length; ++k) {
-            DeltaRuns.Run memory run = s.runs.get(k);
-            uint256 skip = start + filled - run.first;
-            uint256 take = run.count - skip;
-            if (take > out.length - filled) take = out.length - filled;
-            address log = ReceiptLog.addressOf(address(this), run.log);
-            ReceiptLog.copy(log, run.at + skip, take, out, filled);
-            filled += take;
-        }
+    ) internal view returns (bytes32[] memory) {
+        return DeltaHashes.read(s.runs, s.runCount, start, stop);
     }
 
     /// @dev Binary search for the last epoch whose first block is at or before `blockNumber`.

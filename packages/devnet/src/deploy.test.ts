@@ -33,12 +33,14 @@ describe("linkBytecode", () => {
     expect(() => linkBytecode(odd, { Lib: LIB })).toThrow("a 19-byte placeholder");
   });
 
-  it("links the compiled Enigma to the Attestation and Workers libraries, and Workers to Attestation, leaving no placeholder", async () => {
+  it("links the compiled Enigma to its libraries, and Workers to Attestation, leaving no placeholder", async () => {
     const WORKERS = "0x00000000000000000000000000000000000000cD";
     const enigma = await readArtifact("Enigma");
     expect(enigma.bytecode).toContain("__$");
-    expect(() => linkBytecode(enigma, { Attestation: LIB })).toThrow("needs library Workers");
-    const linked = linkBytecode(enigma, { Attestation: LIB, Workers: WORKERS });
+    expect(() => linkBytecode(enigma, { Attestation: LIB, DeltaHashes: LIB })).toThrow(
+      "needs library Workers",
+    );
+    const linked = linkBytecode(enigma, { Attestation: LIB, Workers: WORKERS, DeltaHashes: LIB });
     expect(linked).not.toContain("__$");
     expect(linked).toContain(LIB.slice(2).toLowerCase());
     expect(linked).toContain(WORKERS.slice(2).toLowerCase());

@@ -1,6 +1,6 @@
 /**
- * Deploys the Ethereum layer (`EnigmaToken` when no token is given, the `Attestation` and
- * `Workers` libraries, then `Enigma` linked to them) from the
+ * Deploys the Ethereum layer (`EnigmaToken` when no token is given, the `Attestation`,
+ * `Workers` and `DeltaHashes` libraries, then `Enigma` linked to them) from the
  * Hardhat artifacts with a plain ethers signer, so that the devnet, scripts and tests share
  * one deployment path and need no Hardhat runtime.
  *
@@ -138,8 +138,8 @@ export async function deployEnigma(
     token = new Contract(params.token, a.abi, deployer);
   }
   const tokenAddress = await token.getAddress();
-  // The report check and the worker registry are external libraries: inlined, Enigma's code
-  // would pass EIP-170's limit.
+  // The report check, the worker registry and the delta hash reader are external libraries:
+  // inlined, Enigma's code would pass EIP-170's limit.
   const lib = await readArtifact("libraries/Attestation");
   const attestationLibrary = await deployed(new ContractFactory(lib.abi, lib.bytecode, deployer));
   const workersArtifact = await readArtifact("libraries/Workers");
@@ -150,8 +150,16 @@ export async function deployEnigma(
       deployer,
     ),
   );
+  const deltasArtifact = await readArtifact("libraries/DeltaHashes");
+  const deltaHashesLibrary = await deployed(
+    new ContractFactory(deltasArtifact.abi, deltasArtifact.bytecode, deployer),
+  );
   const a = await readArtifact("Enigma");
-  const bytecode = linkBytecode(a, { Attestation: attestationLibrary, Workers: workersLibrary });
+  const bytecode = linkBytecode(a, {
+    Attestation: attestationLibrary,
+    Workers: workersLibrary,
+    DeltaHashes: deltaHashesLibrary,
+  });
   const att = params.attestation;
   const enigmaAddress = await deployed(new ContractFactory(a.abi, bytecode, deployer), [
     {

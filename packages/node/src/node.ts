@@ -66,6 +66,7 @@ export interface NodeEndpoints {
 }
 
 const CURSOR = "chainCursor";
+const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
 /** Gossip messages carry inputs with pre-code up to the RPC limit (8 MiB of base64). */
 const MAX_GOSSIP_BYTES = 10 * 1024 * 1024;
 const LOCAL_FAILURES: ReadonlySet<number> = new Set([
@@ -265,6 +266,8 @@ export class EnigmaNode {
           }),
     });
     const sync = new DeltaSync(ctx);
+    // Deltas removed from the store (not the chain's): the enclave copy reloads before next use.
+    sync.onTruncated = (contract) => this.#pipeline?.markStale(contract);
     this.#sync = sync;
     await p2p.start();
     this.#stops.push(() => p2p.stop());
@@ -273,7 +276,9 @@ export class EnigmaNode {
     await sync.start();
 
     if (this.#worker !== undefined) {
-      const batcher = new ReceiptBatcher(ctx, this.#worker);
+      const batcher = new ReceiptBatcher(ctx, this.#worker, {
+        truncateDeltas: (contract, from) => sync.truncate(contract, from),
+      });
       batcher.onCommitted = (outcome) => this.#onCommitted(outcome);
       this.#batcher = batcher;
       this.#pipeline = new TaskPipeline(ctx, {
@@ -411,6 +416,9 @@ export class EnigmaNode {
           this.#pipeline?.onRecord(recordOfEvent(e));
           break;
         case "WorkersParameterized":
+          // The epoch's receipts commit once the next epoch has started, never in the block
+          // that ends it: a client that waits for its receipt and then records its next task
+          // records it for the new epoch, not for the one ending (issue 19).
           void this.#batcher?.trigger("epoch-end");
           break;
         case "ReceiptFailedETH":
@@ -427,27 +435,35 @@ export class EnigmaNode {
     this.#pipeline?.onBlock(toBlock);
     if (this.#principal !== undefined) await this.#principal.onBlock(toBlock);
     if (this.#batcher !== undefined && (await store.hasPendingReceipts())) {
-      // The epoch in force at the newest scanned block: known from the scan, no request.
+      // Receipts normally commit when the next epoch starts (above). Should the principal be a
+      // whole epoch late, they commit anyway, before their tasks time out.
       const epoch = await chain.getEpoch(toBlock);
-      if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + chain.epochSize - 1) {
+      if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + 2 * chain.epochSize) {
         void this.#batcher.trigger("epoch-end");
       }
     }
     log.trace({ toBlock, events: events.length }, "chain events");
   }
 
-  /** Every node checks its copy of a committed delta against the chain. */
+  /**
+   * Every node checks its copy of a committed delta against the chain. A missing one is
+   * fetched; one that differs (a conflicting or replayed delta heard on gossip) is removed with
+   * everything built on it, and the committed one fetched from peers.
+   */
   async #checkCommittedDelta(contract: Hex, index: number, hash: string): Promise<void> {
     if (/^0x0*$/.test(hash)) return;
     const { store, log } = this.#live();
+    const sync = this.#sync;
+    if (sync === undefined) return;
     const [stored] = await store.getDeltas(contract, index, index + 1);
-    if (stored === undefined) {
-      void this.#sync?.catchUp(contract).catch((e: unknown) => {
-        log.warn({ contract, err: String(e) }, "delta sync failed");
-      });
-    } else if (bytesToHex(stored.hash) !== hash.toLowerCase()) {
-      log.error({ contract, index }, "stored delta differs from the hash committed on Ethereum");
+    if (stored !== undefined && bytesToHex(stored.hash) === hash.toLowerCase()) return;
+    if (stored !== undefined) {
+      log.warn({ contract, index }, "stored delta differs from the hash committed on Ethereum");
+      await sync.truncate(contract, index);
     }
+    void sync.catchUp(contract).catch((e: unknown) => {
+      log.warn({ contract, err: String(e) }, "delta sync failed");
+    });
   }
 
   async #onCommitted(outcome: Map<string, number>): Promise<void> {
@@ -468,16 +484,19 @@ export class EnigmaNode {
       return;
     }
     // The Ethereum call failed: the contract recorded no delta for the task, so the node
-    // drops it too and the enclave reloads the contract from the deltas that count.
+    // drops it too (and any delta built on it, which the chain will refuse), and the enclave
+    // reloads the contract from the deltas that count.
     const delta = task.result?.delta;
     if (status === TaskResultStatus.EthereumFailure && delta !== undefined) {
-      if (await store.dropLastDelta(task.contract, delta.index)) {
-        this.#pipeline?.markStale(task.contract);
-      } else {
-        log.error(
-          { taskId, contract: task.contract, index: delta.index },
-          "cannot drop the delta of a failed Ethereum call: a later delta exists",
-        );
+      const [stored] = await store.getDeltas(task.contract, delta.index, delta.index + 1);
+      if (stored !== undefined && bytesToHex(stored.hash) === bytesToHex(delta.hash)) {
+        const removed = (await this.#sync?.truncate(task.contract, delta.index)) ?? 0;
+        if (removed > 1) {
+          log.warn(
+            { taskId, contract: task.contract, index: delta.index, removed },
+            "dropped the delta of a failed Ethereum call and the deltas built on it",
+          );
+        }
       }
     }
   }
@@ -625,19 +644,31 @@ export class EnigmaNode {
     }
     let delta: { index: number; hash: Uint8Array; data: Uint8Array } | undefined;
     if (r.delta !== null) {
+      // The index and the predecessor are signed with the receipt: a delta is stored only at
+      // its own index, on the delta it was built on (a replay or a fork is not).
       const count = await store.deltaCount(r.contractAddress);
-      if (r.delta.index <= count) {
-        delta = {
-          index: r.delta.index,
-          hash: hexToBytes(r.delta.hash),
-          data: hexToBytes(r.delta.data),
-        };
-      } else {
+      const base =
+        r.delta.index === 0
+          ? undefined
+          : (await store.getDeltas(r.contractAddress, r.delta.index - 1, r.delta.index))[0];
+      const baseHash = base === undefined ? ZERO_HASH : bytesToHex(base.hash);
+      if (r.delta.index > count) {
         log.warn(
           { contract: r.contractAddress, index: r.delta.index, have: count },
           "delta arrived ahead of its predecessors; catching up from peers",
         );
         void this.#sync?.catchUp(r.contractAddress).catch(() => undefined);
+      } else if (baseHash !== r.prevDeltaHash) {
+        log.warn(
+          { contract: r.contractAddress, index: r.delta.index, taskId: r.taskId },
+          "delta built on another predecessor than the one stored: not stored (the chain decides)",
+        );
+      } else {
+        delta = {
+          index: r.delta.index,
+          hash: hexToBytes(r.delta.hash),
+          data: hexToBytes(r.delta.data),
+        };
       }
     }
     try {

@@ -635,9 +635,11 @@ describe("tasks, events and receipts", () => {
       owner: user.address.toLowerCase(),
       preCodeHash: h("precode"),
       codeHash: h("code"),
-      stateDeltaHashes: [h("delta 0")],
+      deltaCount: 1,
       status: 1,
     });
+    expect(await worker.getStateDeltaHashes(scAddr)).toEqual([h("delta 0")]);
+    expect(await worker.getStateDeltaHashes(scAddr, 1)).toEqual([]);
     expect(await worker.getSecretContract(h("nothing here"))).toBeUndefined();
     expect(await worker.secretContractAddresses()).toEqual([scAddr]);
     expect((await worker.getWorker(workerCustodian.address)).balance).toBe(STAKE + fees);

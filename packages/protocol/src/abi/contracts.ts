@@ -102,6 +102,7 @@ export const ENIGMA_ABI = [
   "function getReport(address custodian) view returns (address, bytes)",
   "function getSecretContract(bytes32 scAddr) view returns ((address owner, bytes32 preCodeHash, bytes32 codeHash, bytes32[] stateDeltaHashes, uint8 status))",
   "function getSecretContractAddresses(uint256 start, uint256 stop) view returns (bytes32[] out)",
+  "function getSecretContractInfo(bytes32 scAddr) view returns (address owner, bytes32 preCodeHash, bytes32 codeHash, uint256 deltaCount, uint8 status)",
   "function getSigningAddress() view returns (address)",
   "function getStateDeltaHashes(bytes32 scAddr, uint256 start, uint256 stop) view returns (bytes32[])",
   "function getTaskRecord(bytes32 taskId) view returns ((address sender, bytes32 inputsHash, bytes32 outputHash, uint64 gasLimit, uint64 gasPx, uint256 blockNumber, uint8 status, bytes proof) v)",

@@ -143,6 +143,12 @@ export class EnigmaNode {
     };
   }
 
+  /** Hashes of the deltas this node stores of a secret contract, `[from, to)`. */
+  async deltaHashes(address: string, from = 0, to?: number): Promise<Hex[]> {
+    const deltas = await this.#live().store.getDeltas(address, from, to);
+    return deltas.map((d) => bytesToHex(d.hash));
+  }
+
   async start(): Promise<void> {
     if (this.#state !== "new") {
       throw new EnigmaError(ErrorCode.NodeNotReady, `a node can start once (it is ${this.#state})`);

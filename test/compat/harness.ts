@@ -44,6 +44,10 @@ export interface CompatOptions {
   seed: string;
   epochBlocks?: number;
   taskTimeoutBlocks?: number;
+  /** Block interval in ms (epochs then end on their own), or "auto" (default). */
+  blockTime?: number | "auto";
+  /** Funded accounts for our own client (`devnet.client(i)`). Default 0. */
+  users?: number;
 }
 
 export async function startCompatNetwork(o: CompatOptions): Promise<CompatNetwork> {
@@ -54,7 +58,8 @@ export async function startCompatNetwork(o: CompatOptions): Promise<CompatNetwor
     // epochs themselves (advanceEpoch) when they want receipts committed.
     epochBlocks: o.epochBlocks ?? 100,
     taskTimeoutBlocks: o.taskTimeoutBlocks ?? 150,
-    users: 0,
+    users: o.users ?? 0,
+    ...(o.blockTime === undefined ? {} : { blockTime: o.blockTime }),
     // ENIGMA_LOG=debug shows the nodes' logs (pino JSON on stderr).
     ...(process.env["ENIGMA_LOG"] === undefined
       ? {}

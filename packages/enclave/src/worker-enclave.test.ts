@@ -12,8 +12,10 @@ import {
   bytesToHex,
   deploymentInputsHash,
   deriveSharedKey,
+  enclaveReportData,
   enigmaDomain,
   generateKeyPair,
+  hexToBytes,
   inputsHash,
   keccak256,
   recoverAddress,
@@ -196,6 +198,29 @@ describe("WorkerEnclave", () => {
       contracts: 0,
       stateKeys: 0,
     });
+  });
+
+  it("binds its attestation to the custodian that may register it, on this chain and contract", async () => {
+    const custodian = "0x00000000000000000000000000000000000c0de5";
+    const worker = await WorkerEnclave.open({
+      dir: newDir(),
+      attest: (q) => ias.attest(q),
+      chainId: CHAIN_ID,
+      enigmaAddress: ENIGMA,
+      custodian,
+    });
+    const body = JSON.parse(worker.attestation.report) as { isvEnclaveQuoteBody: string };
+    const reportData = Buffer.from(body.isvEnclaveQuoteBody, "base64").subarray(368, 432);
+    expect(bytesToHex(reportData)).toBe(
+      bytesToHex(
+        enclaveReportData(hexToBytes(worker.signer), {
+          custodian: hexToBytes(custodian),
+          chainId: CHAIN_ID,
+          enigmaAddress: hexToBytes(ENIGMA),
+        }),
+      ),
+    );
+    expect(bytesToHex(reportData.subarray(20, 40))).toBe(custodian);
   });
 
   it("deploys and computes a calculator; the user decrypts the result; receipts are commitReceipts-shaped and signed", async () => {

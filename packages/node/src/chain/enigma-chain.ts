@@ -490,8 +490,9 @@ export class EnigmaChain {
 
   /**
    * Idempotent bring-up, as one queued job: registers `signer` when the custodian is not
-   * registered with it, tops the stake up to `stake`, logs in when logged out. Reports what it
-   * did. WorkerStatusInvalid when logged in with another enclave signer.
+   * registered with it (or when its registered report no longer passes the contract's policy at
+   * log-in), tops the stake up to `stake`, logs in when logged out. Reports what it did.
+   * WorkerStatusInvalid when logged in with another enclave signer.
    */
   async ensureWorker(o: {
     signer: string;
@@ -525,7 +526,17 @@ export class EnigmaChain {
         await this.#deposit(s, done.deposited);
       }
       if (w.status !== WorkerStatus.LoggedIn) {
-        await s.send("login", this.enigmaAddress, ENIGMA_INTERFACE.encodeFunctionData("login", []));
+        const login = ENIGMA_INTERFACE.encodeFunctionData("login", []);
+        try {
+          await s.send("login", this.enigmaAddress, login);
+        } catch (e) {
+          // The registered report no longer passes a changed policy (or trust root): register
+          // this start's fresh report, then log in.
+          if (done.registered || !isEnigmaError(e, ErrorCode.AttestationRejectedOnChain)) throw e;
+          await s.send("register", this.enigmaAddress, register);
+          done.registered = true;
+          await s.send("login", this.enigmaAddress, login);
+        }
         done.loggedIn = true;
       }
       return done;

@@ -194,6 +194,31 @@ describe("attestation policy changes reach registered workers (issue 20)", () =>
   });
 });
 
+describe("a worker that logs out (issue 20)", () => {
+  it("still commits the receipts of the epochs it served, and is paid for them", async () => {
+    const env = await setup(ethers);
+    const u = user(env);
+    const { scAddr, enclave } = await deploySecretContract(env, u);
+    const t = await createTask(env, u);
+    const [custodian] = (await env.enigma.getFunction("getWorkerFromSigningAddress")(
+      enclave.address,
+    )) as [string];
+    const signer = env.custodians.find((c) => c.address === custodian);
+    if (signer === undefined) throw new Error("custodian");
+    await mined(as(env.enigma, signer).getFunction("logout")());
+    await newEpoch(env, 2n);
+    await newEpoch(env, 3n); // no set in force holds the worker any more
+    expect((await epochNow(env)).workers).not.toContain(enclave.address);
+    const before = await stakeOf(env, custodian);
+    await commit(env, enclave, [receipt({ taskId: t, scAddr, gasUsed: 10n })]);
+    expect((await taskRecord(env, t)).status).toBe(2n);
+    expect(await stakeOf(env, custodian)).toBe(before + 10n * 100n);
+    // ...and withdraws it all.
+    await mined(as(env.enigma, signer).getFunction("withdraw")(before + 1000n));
+    expect(await stakeOf(env, custodian)).toBe(0n);
+  });
+});
+
 describe("no seed front-running (issue 18)", () => {
   /** The principal's signature over the next epoch's parameters (the pending transaction). */
   async function pendingEpoch(env: Env, seed: bigint) {

@@ -225,6 +225,28 @@ describe("a callback that fails on Ethereum", () => {
   });
 });
 
+describe("a record for an epoch that has ended", () => {
+  it("fails with the error enigma-js retries on (Discovery's reason in Ganache's words); the retry lands", async () => {
+    const task = await createAdd();
+    await net.devnet.chain.advanceEpoch();
+    const err = await once<Task>(
+      net.enigma.createTaskRecord(task),
+      eeConstants.CREATE_TASK_RECORD,
+    ).catch((e: unknown) => e);
+    // computeTask/deploySecretContract compare the error with exactly this string to retry.
+    expect((err as ClientError).reported).toBe(
+      "Returned error: VM Exception while processing transaction: revert Wrong epoch for this task",
+    );
+    // Done again, as the client's retry does it: encrypted for the new epoch, recorded.
+    const again = await createAdd();
+    const recorded = await once<Task>(
+      net.enigma.createTaskRecord(again),
+      eeConstants.CREATE_TASK_RECORD,
+    );
+    expect(recorded.ethStatus).toBe(1);
+  });
+});
+
 describe("worker selection", () => {
   it("the client picked, for every task it sent, the worker our chain and protocol select", async () => {
     expect(await selectionsAgree(net)).toBeGreaterThan(10);

@@ -461,7 +461,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         );
         address recovered = ECDSA.recover(digest, sig);
         if (recovered != PRINCIPAL) revert InvalidPrincipalSignature(recovered);
-        if (registry.workers[registry.custodianOf[PRINCIPAL]].status == Workers.Status.Unregistered) {
+        if (
+            registry.workers[registry.custodianOf[PRINCIPAL]].status == Workers.Status.Unregistered
+        ) {
             revert PrincipalNotRegistered();
         }
 
@@ -657,6 +659,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         }
     }
 
+    // One receipt's checks then effects, in the order the README gives them; a helper per step
+    // would cost code size, which EIP-170 leaves little of.
+    // solhint-disable-next-line function-max-lines
     function _commitOne(
         BatchCtx memory c,
         uint256 index,
@@ -989,7 +994,13 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     )
         external
         view
-        returns (address owner, bytes32 preCodeHash, bytes32 codeHash, uint256 deltaCount, uint8 status)
+        returns (
+            address owner,
+            bytes32 preCodeHash,
+            bytes32 codeHash,
+            uint256 deltaCount,
+            uint8 status
+        )
     {
         StoredContract storage s = contracts[scAddr];
         return (s.owner, s.preCodeHash, s.codeHash, s.runs.total(s.runCount), uint8(s.status));

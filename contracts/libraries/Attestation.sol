@@ -120,7 +120,11 @@ library Attestation {
         bytes memory report,
         bytes memory signature
     ) public view returns (Result, Facts memory) {
-        (Result result, Facts memory facts, bytes memory quote) = _verify(policy, report, signature);
+        (Result result, Facts memory facts, bytes memory quote) = _verify(
+            policy,
+            report,
+            signature
+        );
         if (result != Result.Ok) return (result, facts);
         if (address(bytes20(_word(quote, OFF_REPORT_DATA))) != b.signer) {
             return (Result.SignerMismatch, facts);
@@ -165,8 +169,7 @@ library Attestation {
         facts.mrEnclave = _word(quote, OFF_MRENCLAVE);
         facts.mrSigner = _word(quote, OFF_MRSIGNER);
         facts.isvSvn =
-            uint16(uint8(quote[OFF_ISVSVN])) |
-            (uint16(uint8(quote[OFF_ISVSVN + 1])) << 8);
+            uint16(uint8(quote[OFF_ISVSVN])) | (uint16(uint8(quote[OFF_ISVSVN + 1])) << 8);
         facts.debug = (uint8(quote[OFF_FLAGS]) & SGX_FLAGS_DEBUG) != 0;
         facts.rootVersion = policy.rootVersion;
         return (_quotePolicy(policy, facts), facts, quote);
@@ -242,7 +245,7 @@ library Attestation {
 
     /// @dev Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
     function _daysFromCivil(uint256 y, uint256 m, uint256 d) private pure returns (uint256) {
-        if (m <= 2) y -= 1;
+        if (m <= 2) --y;
         uint256 era = y / 400;
         uint256 yoe = y - era * 400;
         uint256 doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+// Clamping a requested range compares inclusively on purpose.
+/* solhint-disable gas-strict-inequalities */
+
 import {DeltaRuns} from "./DeltaRuns.sol";
 import {ReceiptLog} from "./ReceiptLog.sol";
 

@@ -29,6 +29,8 @@ library Workers {
 
     /// @dev slot 0: signer | status | activeIndex | logoutEpoch | checkedVersion; slot 1:
     /// balance; then what the report attested (for policy re-checks), then the report itself.
+    /// (Slot 0 holds 31 bytes; the rest are full words, a struct and bytes: nothing to repack.)
+    // solhint-disable-next-line gas-struct-packing
     struct Worker {
         address signer;
         Status status;
@@ -132,12 +134,7 @@ library Workers {
     }
 
     /// @notice Deposits `amount` ENG from the caller into `custodian`'s stake.
-    function deposit(
-        Registry storage r,
-        IERC20 token,
-        address custodian,
-        uint256 amount
-    ) external {
+    function deposit(Registry storage r, IERC20 token, address custodian, uint256 amount) external {
         Worker storage w = r.workers[custodian];
         if (w.status == Status.Unregistered) revert WorkerNotRegistered(custodian);
         if (amount == 0) revert ZeroAmount();
@@ -255,9 +252,8 @@ library Workers {
             address signer = signers[i];
             address custodian = r.custodianOf[signer];
             Worker storage w = r.workers[custodian];
-            Attestation.Result result = w.signer == signer
-                ? _attested(w, policy)
-                : Attestation.Result.SignerMismatch; // re-registered with another enclave
+            Attestation.Result result =
+                w.signer == signer ? _attested(w, policy) : Attestation.Result.SignerMismatch; // re-registered with another enclave
             if (result != Attestation.Result.Ok) {
                 emit WorkerNotAttested(custodian, uint8(result));
                 continue;

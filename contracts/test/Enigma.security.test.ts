@@ -77,6 +77,11 @@ async function epochNow(env: Env) {
   return { first, seed, workers: [...workers], stakes: [...stakes] };
 }
 
+/** The first seed from 1 up for which `ok` holds. */
+function firstSeed(ok: (seed: bigint) => boolean): bigint {
+  for (let s = 1n; ; s++) if (ok(s)) return s;
+}
+
 /** Mines until the current epoch may end (the next block can start a new one). */
 async function toEpochEnd(env: Env) {
   const first = await currentFirstBlock(env);
@@ -171,7 +176,7 @@ describe("attestation policy changes reach registered workers (issue 20)", () =>
     const dropped = rc.logs
       .map((l) => env.enigma.interface.parseLog(l))
       .filter((l) => l?.name === "WorkerNotAttested")
-      .map((l) => [l?.args[0], l?.args[1]]);
+      .map((l) => [l?.args[0] as string, l?.args[1] as bigint]);
     expect(dropped).toEqual([
       [c0.address, Reason.MrEnclaveNotAllowed],
       [c0.address, Reason.MrEnclaveNotAllowed],
@@ -223,9 +228,8 @@ describe("no seed front-running (issue 18)", () => {
   /** The principal's signature over the next epoch's parameters (the pending transaction). */
   async function pendingEpoch(env: Env, seed: bigint) {
     const blockNumber = await ethers.provider.getBlockNumber();
-    const nonce = Number(
-      (await env.enigma.queryFilter(env.enigma.getEvent("WorkersParameterized"))).length,
-    );
+    const nonce = (await env.enigma.queryFilter(env.enigma.getEvent("WorkersParameterized")))
+      .length;
     const sig = await env.principalEnclave.signTypedData(domain(env), WORKERS_PARAMS_TYPES, {
       blockNumber,
       seed,
@@ -244,15 +248,11 @@ describe("no seed front-running (issue 18)", () => {
     const now = await epochNow(env);
     const boosted = now.stakes.map((s, i) => (i === 0 ? s + extra : s));
     // A seed under which the deposit would win the target, and the current stakes would not.
-    let seed = 0n;
-    for (let s = 1n; ; s++) {
+    const seed = firstSeed((s) => {
       const honest = selectWorker(target, { seed: s, workers: now.workers, stakes: now.stakes });
       const bought = selectWorker(target, { seed: s, workers: now.workers, stakes: boosted });
-      if (honest !== attackerEnclave.address && bought === attackerEnclave.address) {
-        seed = s;
-        break;
-      }
-    }
+      return honest !== attackerEnclave.address && bought === attackerEnclave.address;
+    });
     await toEpochEnd(env);
     const setEpoch = await pendingEpoch(env, seed);
     // The attacker reads the seed from the pending transaction and front-runs it.
@@ -284,18 +284,14 @@ describe("no seed front-running (issue 18)", () => {
     await mined(as(env.enigma, late).getFunction("deposit")(late.address, 1_000n * ENG));
     const target = hexlify(randomBytes(32));
     const now = await epochNow(env);
-    let seed = 0n;
-    for (let s = 1n; ; s++) {
-      const withLate = selectWorker(target, {
-        seed: s,
-        workers: [...now.workers, enclave.address],
-        stakes: [...now.stakes, 1_000n * ENG],
-      });
-      if (withLate === enclave.address) {
-        seed = s;
-        break;
-      }
-    }
+    const seed = firstSeed(
+      (s) =>
+        selectWorker(target, {
+          seed: s,
+          workers: [...now.workers, enclave.address],
+          stakes: [...now.stakes, 1_000n * ENG],
+        }) === enclave.address,
+    );
     await toEpochEnd(env);
     const setEpoch = await pendingEpoch(env, seed);
     await mined(as(env.enigma, late).getFunction("login")());
@@ -331,14 +327,12 @@ describe("receipts are bound to the record and the delta chain (issue 18)", () =
       args: [t, recorded],
     });
     // ...or the user's inputs against another contract selected to the same worker.
-    let other = "";
-    for (;;) {
-      const { scAddr: candidate } = await deploySecretContract(env, u);
-      if ((await selectedEnclave(env, candidate)).address === enclave.address) {
-        other = candidate;
-        break;
+    const other = await (async () => {
+      for (;;) {
+        const { scAddr: candidate } = await deploySecretContract(env, u);
+        if ((await selectedEnclave(env, candidate)).address === enclave.address) return candidate;
       }
-    }
+    })();
     const otherContract = receipt({
       taskId: t,
       scAddr: other,

@@ -56,10 +56,8 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined when beforeAll failed
-  await chain?.close();
-  await net?.stop();
+  await chain.close();
+  await net.stop();
 }, 60_000);
 
 describe("tasks across epoch boundaries at one-second blocks", () => {

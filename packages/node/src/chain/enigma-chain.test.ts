@@ -251,10 +251,7 @@ async function connect(o: Partial<Parameters<typeof EnigmaChain.connect>[0]> = {
 }
 
 /** A report of `id` bound to `custodian` on this chain and deployment (who may register it). */
-function report(
-  id: EnclaveIdentity,
-  custodian: string,
-): { report: Uint8Array; signature: string } {
+function report(id: EnclaveIdentity, custodian: string): { report: Uint8Array; signature: string } {
   const signed = ias.attest(
     id.quote(SIMULATED_ENCLAVE_MEASUREMENT, {
       custodian: getBytes(custodian),

@@ -304,10 +304,7 @@ export class EnigmaChain {
    */
   async getSecretContract(scAddr: string): Promise<SecretContractInfo | undefined> {
     const address = argBytes32("scAddr", scAddr);
-    const s = namedOutputs(
-      await this.#view("getSecretContractInfo", [address]),
-      "secret contract",
-    );
+    const s = namedOutputs(await this.#view("getSecretContractInfo", [address]), "secret contract");
     const status = s.number("status");
     if (status === 0) return undefined;
     return {

@@ -685,8 +685,8 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
                 revert SecretContractAlreadyDeployed(r.scAddr);
             if (r.success && r.codeHash == bytes32(0)) revert InvalidReceipt(r.taskId);
         } else if (r.success && sc.status != SecretContractStatus.Deployed) {
-            // A failure may name a contract that does not exist (Discovery's node settled a task
-            // for a missing contract with a failure receipt); it changes nothing of it.
+            // A failure may name a contract that does not exist (Discovery's node settled such
+            // a task with `commitTaskFailure`); it changes nothing of it.
             revert SecretContractNotDeployed(r.scAddr);
         }
         uint256 run;

@@ -68,10 +68,10 @@ const SETTINGS = {
   clients: 8,
   recordBatch: 10,
   // Node config knobs (packages/node/src/config.ts). 50 ms is the fixture's poll interval (the
-  // node's default, 250 ms, alone would add ~125 ms on average); 1000 ms is the node's default
-  // ordering window (the fixture's 200 ms fails tasks whose input is slower than that).
+  // node's default, 250 ms, alone would add ~125 ms on average); 5000 ms is the node's default
+  // ordering deadline (a record whose input is missing holds later tasks that long).
   pollIntervalMs: envInt("BENCH_POLL_MS", 50),
-  orderingWindowMs: 1000,
+  orderingDeadlineMs: 5_000,
   confirmations: 0,
   // Long enough that no epoch ends during a run (each record batch mines one block).
   epochSize: 400,
@@ -497,7 +497,7 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
     workers,
     epochSize: SETTINGS.epochSize,
     pollIntervalMs: SETTINGS.pollIntervalMs,
-    orderingWindowMs: SETTINGS.orderingWindowMs,
+    orderingDeadlineMs: SETTINGS.orderingDeadlineMs,
     confirmations: SETTINGS.confirmations,
   });
   const watcher = new StatusWatcher();
@@ -783,7 +783,7 @@ async function benchGossip(): Promise<{
 const S = SETTINGS;
 console.log(
   `node config: ethereum.pollIntervalMs=${S.pollIntervalMs}, ethereum.confirmations=${S.confirmations}, ` +
-    `worker.orderingWindowMs=${S.orderingWindowMs}, worker.maxBatch=100; chain: Hardhat automine ` +
+    `worker.orderingDeadlineMs=${S.orderingDeadlineMs}, worker.maxBatch=100; chain: Hardhat automine ` +
     `(a block per transaction), epochs of ${S.epochSize} blocks (a fresh one per run)\n` +
     `load: ${S.clients} clients, ${S.recordBatch} tasks per createTaskRecords, ${S.runs} runs of ` +
     `${S.tasksPerRun} tasks (paced: 10 s worth at most) per load, loads ${[...S.pacedRates.map((r) => `${r}/s`), "max"].join(", ")}`,

@@ -2,7 +2,6 @@
 // its error encrypted to the user, and settles on chain as status 3 charging only the gas used;
 // a task the network refuses comes back as the node's JSON-RPC error; a failed Ethereum
 // callback settles as status 4 without the task's state delta.
-import { ErrorCode } from "@enigma/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientError, eeConstants, once, utils, type Task } from "./enigma-js.js";
 import {
@@ -121,16 +120,18 @@ describe("deployments that fail", () => {
 });
 
 describe("compute tasks that fail", () => {
-  it("on a secret contract that does not exist: the node refuses the input", async () => {
+  it("on a secret contract that does not exist: accepted, and settled as a failure (status 3)", async () => {
+    // As Discovery's 20_execute_fail_nonexistent: the input is accepted and the worker that
+    // selection names for that address commits a failure receipt.
     const nowhere = `0x${"5e".repeat(32)}`;
-    const err = await compute(net, nowhere, "add(uint256,uint256)", [
-      [1, "uint256"],
-      [2, "uint256"],
-    ]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ClientError);
-    expect((err as ClientError).reported).toMatchObject({
-      code: ErrorCode.SecretContractNotDeployed,
-    });
+    const t = await failsAndCharges(() =>
+      compute(net, nowhere, "add(uint256,uint256)", [
+        [1, "uint256"],
+        [2, "uint256"],
+      ]),
+    );
+    expect(t.usedGas).toBe(0);
+    expect(errorText(t)).toMatch(/not deployed/);
   });
 
   it("too little gas: the whole gas limit is charged", async () => {
@@ -181,7 +182,9 @@ describe("compute tasks that fail", () => {
     });
   });
 
-  it("sent to a worker that is not the selected one: the node refuses the input", async () => {
+  it("sent to a worker that is not the selected one: accepted, never executed, refundable", async () => {
+    // As Discovery's 20_execute_fail_wrong_worker: sendTaskInput succeeds, the task stays
+    // pending (status 1) and its fee can be returned after the timeout.
     const task = await createAdd();
     const selected = addr(task.workerAddress);
     const other = net.devnet.workers.map((w) => w.signer.toLowerCase()).find((w) => w !== selected);
@@ -191,13 +194,49 @@ describe("compute tasks that fail", () => {
       net.enigma.createTaskRecord(task),
       eeConstants.CREATE_TASK_RECORD,
     );
-    const err = await once(net.enigma.sendTaskInput(recorded), eeConstants.SEND_TASK_INPUT_RESULT)
-      .then(() => undefined)
-      .catch((e: unknown) => e);
-    expect((err as ClientError).reported).toMatchObject({ code: ErrorCode.WorkerNotSelected });
-    // The record stays pending (its fee can be returned after the timeout).
+    await once(net.enigma.sendTaskInput(recorded), eeConstants.SEND_TASK_INPUT_RESULT);
+    // A later task of the same contract runs: the misdirected one held nothing up.
+    const later = await compute(net, calculator, "add(uint256,uint256)", [
+      [3, "uint256"],
+      [4, "uint256"],
+    ]);
+    expect((await executed(net, later)).engStatus).toBe("SUCCESS");
+    expect(await commitEpoch(net, [later])).toEqual([2]);
     expect((await net.enigma.getTaskRecordStatus(recorded)).ethStatus).toBe(1);
     expect((await ourSelection(net, recorded)).chain).toBe(selected);
+  });
+});
+
+describe("deployments sent to a worker that is not the selected one", () => {
+  it("accepted, never executed, the contract not deployed", async () => {
+    // As Discovery's 03_deploy_fail_wrong_worker.
+    const created = await once<Task>(
+      net.enigma.createTask(
+        "construct()",
+        [],
+        1_000_000,
+        1,
+        net.senders[0] ?? "",
+        example("calculator"),
+        true,
+      ),
+      eeConstants.CREATE_TASK,
+    );
+    const selected = addr(created.workerAddress);
+    const other = net.devnet.workers.map((w) => w.signer.toLowerCase()).find((w) => w !== selected);
+    created.workerAddress = (other ?? "").slice(2);
+    const recorded = await once<Task>(
+      net.enigma.createTaskRecord(created),
+      eeConstants.CREATE_TASK_RECORD,
+    );
+    await once(net.enigma.sendTaskInput(recorded), eeConstants.DEPLOY_SECRET_CONTRACT_RESULT);
+    const later = await compute(net, calculator, "add(uint256,uint256)", [
+      [5, "uint256"],
+      [6, "uint256"],
+    ]);
+    expect(await commitEpoch(net, [later])).toEqual([2]);
+    expect((await net.enigma.getTaskRecordStatus(recorded)).ethStatus).toBe(1);
+    expect(await net.enigma.admin.isDeployed(recorded.scAddr)).toBe(false);
   });
 });
 

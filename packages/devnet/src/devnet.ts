@@ -285,7 +285,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       p2p: { host: "127.0.0.1", port: ports.p2p, bootstrap },
       rpc: { host: "127.0.0.1", port: ports.rpc },
       attestation: { serviceKeyFile },
-      worker: { stake: WORKER_STAKE, orderingWindowMs: 200, maxBatch: 100 },
+      worker: { stake: WORKER_STAKE, maxBatch: 100 },
       logLevel,
       ...(i === faultyIndex && fault === "key-signer"
         ? { testFaults: { workerKeySigner: accountKey(base, "faulty-key-signer", i) } }

@@ -355,6 +355,33 @@ export class WorkerEnclave {
   }
 
   /**
+   * A failure result for a compute task that cannot run because its secret contract does not
+   * exist (never deployed, or its deployment failed): the error encrypted to the user, no gas
+   * used, signed like any result, so that the task settles as failed (status 3) as it did on
+   * Discovery. Refused for a contract this enclave holds (its tasks run, they cannot be failed).
+   */
+  failNotDeployed(task: EnclaveTaskInput): EnclaveTaskResult {
+    const t = this.#checkTask(task);
+    const address = bytesToHex(t.contract);
+    if (this.#contracts.has(address)) {
+      throw new EnigmaError(
+        ErrorCode.InvalidArgument,
+        `secret contract ${address} is deployed in this enclave: its tasks run`,
+        { details: { contractAddress: address } },
+      );
+    }
+    const message = `secret contract ${address} is not deployed`;
+    // The receipt binds the inputs as given (the chain compares them with the record); there is
+    // no state to name (a failure's base is not checked).
+    const base: RunBase = {
+      inputsHash: inputsHash(task.encryptedFn, task.encryptedArgs, t.contract, task.userPubKey),
+      prevDeltaHash: ZERO32,
+      deltaIndex: 0,
+    };
+    return this.#fail(task, t, base, ErrorCode.SecretContractNotDeployed, message, 0n);
+  }
+
+  /**
    * The EIP-712 `ReceiptBatch` signature `commitReceipts(receipts, sig)` checks. Only
    * receipts this enclave produced (in this or an earlier run, see `RECEIPTS_FILE`) are
    * signed: any other receipt, or any changed field, is `ReceiptRejected`.

@@ -26,7 +26,7 @@ describe("resolveNodeConfig", () => {
     expect(c.ethereum.rpcUrl).toBe("http://127.0.0.1:8545");
     expect(c.ethereum.confirmations).toBe(0);
     expect(c.p2p).toEqual({ host: "127.0.0.1", port: 0, bootstrap: [] });
-    expect(c.worker).toEqual({ stake: "100", orderingWindowMs: 1000, maxBatch: 100 });
+    expect(c.worker).toEqual({ stake: "100", orderingDeadlineMs: 5_000, maxBatch: 100 });
     expect(c.seed).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -48,7 +48,7 @@ describe("resolveNodeConfig", () => {
     const base = { dataDir: "/d", ethereum, attestation };
     const fast = resolveNodeConfig({ ...base, preset: "fast" });
     expect([fast.ethereum.confirmations, fast.ethereum.pollIntervalMs]).toEqual([0, 50]);
-    expect(fast.worker.orderingWindowMs).toBe(200);
+    expect(fast.worker.orderingDeadlineMs).toBe(5_000);
     const real = resolveNodeConfig({
       ...base,
       preset: "realistic",
@@ -56,7 +56,7 @@ describe("resolveNodeConfig", () => {
     });
     // The config's own value wins; the rest come from the preset.
     expect([real.ethereum.confirmations, real.ethereum.pollIntervalMs]).toEqual([2, 500]);
-    expect(real.worker).toEqual({ stake: "100", orderingWindowMs: 3000, maxBatch: 100 });
+    expect(real.worker).toEqual({ stake: "100", orderingDeadlineMs: 10_000, maxBatch: 100 });
     // Without a preset, the schema's defaults.
     const none = resolveNodeConfig(base);
     expect([none.ethereum.confirmations, none.ethereum.pollIntervalMs]).toEqual([0, 250]);

@@ -13,18 +13,18 @@ const engAmount = z
 
 /**
  * Timing presets. A preset fills the fields it names unless the config sets them; without a
- * preset the schema's defaults apply (confirmations 0, 250 ms polls, a 1 s ordering window).
+ * preset the schema's defaults apply (confirmations 0, 250 ms polls, a 5 s ordering deadline).
  * `fast` is for tests and instant-mining devnets; `realistic` for a chain with real block times
  * (`enigma devnet up --preset realistic` mines a block a second).
  */
 export const NODE_PRESETS = Object.freeze({
   fast: Object.freeze({
     ethereum: { confirmations: 0, pollIntervalMs: 50 },
-    worker: { orderingWindowMs: 200 },
+    worker: { orderingDeadlineMs: 5_000 },
   }),
   realistic: Object.freeze({
     ethereum: { confirmations: 2, pollIntervalMs: 1000 },
-    worker: { orderingWindowMs: 3000 },
+    worker: { orderingDeadlineMs: 10_000 },
   }),
 });
 export type NodePreset = keyof typeof NODE_PRESETS;
@@ -71,15 +71,19 @@ export const NodeUserConfigSchema = z
         /** Stake the node tops its balance up to at start, in ENG. */
         stake: engAmount.default("100"),
         /**
-         * How long a ready task waits for the inputs of earlier task records (which may be
-         * for the same contract) before it runs anyway, in ms.
+         * How long a task record whose input this worker has not heard holds the later tasks
+         * (its input may be for any contract), counted from when the worker heard the record,
+         * in ms. After it, later tasks run; the record's task is skipped (TaskSkipped,
+         * refundable) only if a later task of its own contract ran before its input came.
+         * Clients send the input when they send the record's transaction, so this only has to
+         * cover a client's network and processing delay, not block times (README).
          */
-        orderingWindowMs: z.number().int().min(0).max(60_000).default(1000),
+        orderingDeadlineMs: z.number().int().min(100).max(600_000).default(5_000),
         /** Most receipts committed in one transaction. */
         maxBatch: z.number().int().min(1).max(MAX_RECEIPTS_PER_BATCH).default(100),
       })
       .strict()
-      .default({ stake: "100", orderingWindowMs: 1000, maxBatch: 100 }),
+      .default({ stake: "100", orderingDeadlineMs: 5_000, maxBatch: 100 }),
     p2p: z
       .object({
         host: z.string().default("127.0.0.1"),

@@ -51,6 +51,12 @@ export function recordOrder(r: { blockNumber: number; logIndex: number }): numbe
 
 /** Selections already computed, per epoch object (the chain's epoch cache keeps them). */
 const selections = new WeakMap<EpochInfo, Map<string, Hex | undefined>>();
+/**
+ * Contracts remembered per epoch. Anyone can make a node compute a selection (an input for a
+ * made-up contract address costs nothing to send), so the cache is bounded: the least recently
+ * asked address goes first. A selection is a few hashes, so a miss costs microseconds.
+ */
+export const SELECTION_CACHE_MAX = 4_096;
 
 /** The worker selected for `contract` in `epoch` (lower-case), or undefined when none is staked. */
 export function selectedWorker(contract: string, epoch: EpochInfo): Hex | undefined {
@@ -61,11 +67,26 @@ export function selectedWorker(contract: string, epoch: EpochInfo): Hex | undefi
     selections.set(epoch, known);
   }
   const key = contract.toLowerCase();
-  if (known.has(key)) return known.get(key);
+  if (known.has(key)) {
+    const hit = known.get(key);
+    // Most recently used last (Map keeps insertion order).
+    known.delete(key);
+    known.set(key, hit);
+    return hit;
+  }
   const w = selectWorker(contract, epoch);
   const selected = w === undefined ? undefined : (w.toLowerCase() as Hex);
   known.set(key, selected);
+  if (known.size > SELECTION_CACHE_MAX) {
+    const oldest = known.keys().next();
+    if (oldest.done !== true) known.delete(oldest.value);
+  }
   return selected;
+}
+
+/** How many selections are cached for `epoch` (tests). */
+export function cachedSelections(epoch: EpochInfo): number {
+  return selections.get(epoch)?.size ?? 0;
 }
 
 /** Whether `signer` is the selected worker of `contract` in the epoch in force at `blockNumber`. */

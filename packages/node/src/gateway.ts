@@ -7,6 +7,7 @@ import {
   EnigmaError,
   ErrorCode,
   RPC_METHODS,
+  TaskResultStatus,
   workerEncryptionKeySchema,
   bytesToHex,
   hexToBytes,
@@ -20,20 +21,17 @@ import {
   type RpcParams,
 } from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
-import type { TaskRecordInfo } from "./chain/enigma-chain.js";
-import { isSelected, selectedWorker, type NodeContext } from "./context.js";
+import type { NodeContext } from "./context.js";
 import type { PeerDirectory } from "./directory.js";
 import {
   PROTOCOLS,
-  TOPICS,
-  decodePreCode,
-  encodeMessage,
-  inputsHashOf,
   taskInputSchema,
   taskResultSchema,
+  taskSkippedSchema,
   type TaskInput,
   type TaskResult,
 } from "./messages.js";
+import type { Admission } from "./tasks/admission.js";
 import type { RpcHandlers, RpcWireResult } from "./rpc/server.js";
 
 /** What a handler answers inside Discovery's `{ result: ... }` envelope. */
@@ -44,15 +42,12 @@ export interface GatewayDeps {
   directory: PeerDirectory;
   /** This node's worker enclave, when it is also a worker. */
   enclave?: WorkerEnclave;
-  /**
-   * Stores a verified input and hands it to this node's pipeline (when it is a worker), with
-   * the task's record when the caller has just read it.
-   */
-  acceptInput: (input: TaskInput, record?: TaskRecordInfo) => Promise<void>;
-  /** Checks an input against its task record on chain. */
-  verifyInput: (input: TaskInput) => Promise<"accept" | "reject" | "ignore">;
+  /** Where every task input enters (`tasks/admission.ts`). */
+  admission: Admission;
   /** Stores a result heard from a peer (shared with the gossip path). */
   acceptResult: (result: TaskResult) => Promise<void>;
+  /** RPC subscribers (`taskStatus`). */
+  notify: (taskId: string, status: "FAILED") => void;
   info: () => Record<string, unknown>;
 }
 
@@ -112,16 +107,7 @@ export class Gateway {
         PROTOCOLS.taskInput,
         async (raw) => {
           const input = parseMessage(taskInputSchema, raw, "task input");
-          if ((await this.#d.verifyInput(input)) !== "accept") {
-            throw new EnigmaError(
-              ErrorCode.InputsHashMismatch,
-              "the input does not match its task record",
-              {
-                details: { taskId: input.taskId },
-              },
-            );
-          }
-          await this.#d.acceptInput(input);
+          await this.#d.admission.handedOver(input);
           return true;
         },
         { maxRequestBytes: MAX_INPUT_BYTES },
@@ -129,7 +115,12 @@ export class Gateway {
     }
     await p2p.handle(PROTOCOLS.taskResult, async (raw) => {
       const { taskId } = parseMessage(RPC_METHODS.getTaskResult.params, raw, "task result request");
-      return (await this.#ctx.store.getMessage("result", taskId)) ?? null;
+      const result = await this.#ctx.store.getMessage("result", taskId);
+      if (result !== undefined) return result;
+      // A task this worker skipped has no result: say so, so that the gateway answers FAILED.
+      const outcome = (await this.#ctx.store.getMessage("outcome", taskId)) as
+        { code?: unknown } | undefined;
+      return outcome?.code === ErrorCode.TaskSkipped ? { taskId, skipped: true } : null;
     });
   }
 
@@ -182,7 +173,6 @@ export class Gateway {
   }
 
   async #submit(p: RpcParams<"sendTaskInput"> & { preCode?: string }): Promise<boolean> {
-    const { store, chain, p2p, metrics, log } = this.#ctx;
     const input: TaskInput = {
       taskId: p.taskId,
       contractAddress: p.contractAddress,
@@ -192,99 +182,8 @@ export class Gateway {
       userDHKey: p.userDHKey,
       ...(p.preCode === undefined ? {} : { preCode: p.preCode }),
     };
-    if (input.preCode !== undefined) decodePreCode(input.preCode);
-    // Clients record the task before they send it: the input must match that record (so a
-    // task id cannot be taken over by another input) and name the selected worker.
-    const record = await this.#record(input.taskId);
-    if (inputsHashOf(input) !== record.inputsHash) {
-      throw new EnigmaError(
-        ErrorCode.InputsHashMismatch,
-        `the input does not match the inputsHash recorded on chain for task ${input.taskId}`,
-        { details: { taskId: input.taskId, recorded: record.inputsHash } },
-      );
-    }
-    {
-      if (record.status !== 1) {
-        throw new EnigmaError(ErrorCode.TaskNotPending, `task ${input.taskId} is already settled`, {
-          details: { taskId: input.taskId, status: record.status },
-        });
-      }
-      if (
-        !(await isSelected(chain, input.contractAddress, record.blockNumber, input.workerAddress))
-      ) {
-        const epoch = await chain.getEpoch(record.blockNumber);
-        throw new EnigmaError(
-          ErrorCode.WorkerNotSelected,
-          `worker ${input.workerAddress} is not the selected worker for this contract in the task's epoch`,
-          {
-            details: {
-              taskId: input.taskId,
-              workerAddress: input.workerAddress,
-              selected:
-                epoch === undefined ? null : (selectedWorker(input.contractAddress, epoch) ?? null),
-            },
-          },
-        );
-      }
-    }
-    if (input.preCode === undefined && (await store.getCode(input.contractAddress)) === undefined) {
-      const sc = await chain.getSecretContract(input.contractAddress);
-      if (sc === undefined && !(await this.#deploying(input.contractAddress))) {
-        throw new EnigmaError(
-          ErrorCode.SecretContractNotDeployed,
-          `secret contract ${input.contractAddress} is not deployed`,
-          { details: { contractAddress: input.contractAddress } },
-        );
-      }
-    }
-    await this.#d.acceptInput(input, record);
-    metrics.tasksReceived.inc({ kind: input.preCode === undefined ? "compute" : "deploy" });
-    const enclave = this.#d.enclave;
-    if (enclave === undefined || !sameAddress(enclave.signer, input.workerAddress)) {
-      void this.#handOver(input);
-    }
-    void p2p
-      .publish(TOPICS.tasks, encodeMessage(input), { minPeers: 1, timeoutMs: 5_000 })
-      .catch((e: unknown) => {
-        log.warn({ taskId: input.taskId, err: String(e) }, "task input not gossiped");
-      });
+    await this.#d.admission.submit(input);
     return true;
-  }
-
-  /**
-   * A deployment of `contract` this node has the input of (a contract's address is its
-   * deployment task's id) and whose record is still pending: its tasks are accepted before it
-   * ran or committed, since workers run a contract's tasks in record order (the deployment
-   * first; if it fails, its tasks fail too).
-   */
-  async #deploying(contract: Hex): Promise<boolean> {
-    const input = taskInputSchema.safeParse(await this.#ctx.store.getMessage("input", contract));
-    if (!input.success || input.data.preCode === undefined) return false;
-    return (await this.#ctx.chain.getTaskRecord(contract))?.status === 1;
-  }
-
-  /** The task's record, waiting briefly for a chain endpoint that lags the client's. */
-  async #record(taskId: Hex) {
-    for (let i = 0; i < 20; i++) {
-      const r = await this.#ctx.chain.getTaskRecord(taskId);
-      if (r !== undefined) return r;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new EnigmaError(
-      ErrorCode.TaskRecordNotFound,
-      `task ${taskId} has no record on Ethereum: create the task record before sending its input`,
-      { details: { taskId } },
-    );
-  }
-
-  /** Direct delivery to the named worker; gossip is the fallback (and the broadcast). */
-  async #handOver(input: TaskInput): Promise<void> {
-    try {
-      const peer = await this.#d.directory.peerOf(input.workerAddress);
-      await this.#ctx.p2p.request(peer, PROTOCOLS.taskInput, input, { timeoutMs: 10_000 });
-    } catch (e) {
-      this.#ctx.log.debug({ taskId: input.taskId, err: String(e) }, "direct hand-over failed");
-    }
   }
 
   async #status(p: RpcParams<"getTaskStatus">): Promise<WireResult<"getTaskStatus">> {
@@ -337,6 +236,25 @@ export class Gateway {
     return task;
   }
 
+  /**
+   * The worker said it skipped the task: believed only from the worker the task's stored input
+   * names (so that nobody else can fail a task at this gateway).
+   */
+  async #markSkipped(taskId: Hex, workerAddress: Hex): Promise<void> {
+    const { store } = this.#ctx;
+    const input = taskInputSchema.safeParse(await store.getMessage("input", taskId));
+    if (!input.success || !sameAddress(input.data.workerAddress, workerAddress)) return;
+    try {
+      await store.updateTask(taskId, {
+        status: TaskResultStatus.Failed,
+        messages: { outcome: { code: ErrorCode.TaskSkipped, message: "skipped by its worker" } },
+      });
+      this.#d.notify(taskId, "FAILED");
+    } catch (e) {
+      if (!isEnigmaError(e, ErrorCode.TaskStatusTransition)) throw e;
+    }
+  }
+
   async #fetchResult(taskId: Hex, workerAddress?: Hex): Promise<void> {
     if (workerAddress === undefined) return;
     if (this.#d.enclave !== undefined && sameAddress(this.#d.enclave.signer, workerAddress)) return;
@@ -348,6 +266,11 @@ export class Gateway {
       { timeoutMs: 3_000 },
     );
     if (raw === null) return;
+    const skipped = taskSkippedSchema.safeParse(raw);
+    if (skipped.success) {
+      await this.#markSkipped(taskId, workerAddress);
+      return;
+    }
     try {
       await this.#d.acceptResult(parseMessage(taskResultSchema, raw, "task result"));
     } catch (e) {

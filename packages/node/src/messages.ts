@@ -151,6 +151,11 @@ export const workerKeyRequestSchema = z
   .object({ workerAddress: addressSchema, userPubKey: publicKey64Schema })
   .strict();
 
+/** A worker's answer to a task-result request for a task it skipped (no result exists). */
+export const taskSkippedSchema = z
+  .object({ taskId: bytes32Schema, skipped: z.literal(true) })
+  .strict();
+
 export const taskResultRequestSchema = z.object({ taskId: bytes32Schema }).strict();
 
 export const deltaRangeRequestSchema = z

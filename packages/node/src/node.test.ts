@@ -140,19 +140,54 @@ describe("an Enigma network in one process", () => {
     expect(after).toBeGreaterThan(before);
   }, 60_000);
 
-  it("refuses a task sent to a worker that is not the selected one, storing nothing", async () => {
-    const c = new TestClient(net, 11, net.workers[0]?.endpoints().rpcUrl ?? "");
+  it("accepts inputs as Discovery did: a missing contract fails with a receipt, a wrong worker never runs", async () => {
+    const gateway = net.workers[0]?.endpoints().rpcUrl ?? "";
+    const c = new TestClient(net, 11, gateway);
     const epoch = await net.chain.currentEpoch();
-
     const selected = epoch === undefined ? undefined : selectWorker(scAddr, epoch);
     const wrong = epoch?.workers.find(
       (w) => selected === undefined || !sameAddress(w, selected),
     ) as Hex;
-    await expect(
-      c.compute(scAddr, "increment()", [], 1_000_000n, { workerAddress: wrong }),
-    ).rejects.toMatchObject({
-      code: ErrorCode.WorkerNotSelected,
+    // Sent to a worker that is not the selected one: accepted (sendTaskResult true).
+    const misdirected = await c.compute(scAddr, "increment()", [], 1_000_000n, {
+      workerAddress: wrong,
     });
+    // A contract that does not exist: accepted, and its selected worker signs a failure.
+    const nowhere: Hex = `0x${"ab".repeat(32)}`;
+    const missing = await c.compute(nowhere, "get()", []);
+    const failed = await c.result(missing);
+    expect(failed.status).toBe("FAILED");
+    expect(new TextDecoder().decode(failed.output)).toMatch(/not deployed/);
+    const detail = (
+      (await rpc(gateway, "getTaskResult", { taskId: missing.taskId })) as {
+        result: { status: string; usedGas: number; signature: string; output: string };
+      }
+    ).result;
+    expect(detail.status).toBe("FAILED");
+    expect(detail.usedGas).toBe(0);
+    expect(detail.signature).toMatch(/^[0-9a-f]{130}$/);
+    // The misdirected input holds nothing up: a later task of its contract runs.
+    const later = await client.compute(scAddr, "get()", []);
+    expect(u64be((await client.result(later)).output)).toBe(2n);
+    // It was never executed, by any node; both cases are counted.
+    for (const w of net.workers) {
+      const r = (
+        (await rpc(w.endpoints().rpcUrl ?? "", "getTaskResult", {
+          taskId: misdirected.taskId,
+        })) as { result: { status: string } | null }
+      ).result;
+      expect(r === null || r.status === "UNVERIFIED").toBe(true);
+    }
+    const metrics = await (await fetch(`${gateway}/metrics`)).text();
+    expect(metrics).toMatch(/enigma_tasks_not_executed_total\{reason="wrong-worker"\} [1-9]/);
+    // At the epoch's end the failure settles as status 3; the misdirected task stays pending
+    // (refundable after its timeout).
+    await net.advanceEpoch();
+    await waitFor(
+      async () => ((await chainStatus(missing.taskId)) === 3 ? true : undefined),
+      "the failure receipt of the missing contract's task",
+    );
+    expect(await chainStatus(misdirected.taskId)).toBe(1);
   }, 60_000);
 
   it("moves a contract to a newly selected worker, which gets the state key and goes on", async () => {
@@ -274,17 +309,9 @@ describe("an Enigma network in one process", () => {
       code: -32602,
     });
     await expect(rpc(url, "noSuchMethod", {})).rejects.toMatchObject({ code: -32601 });
-    // A compute task for a contract that does not exist.
-    const c = new TestClient(net, 12, url);
-    await expect(c.compute(`0x${"ab".repeat(32)}`, "get()", [])).rejects.toMatchObject({
-      code: ErrorCode.SecretContractNotDeployed,
-    });
     // An input that does not match the task's record on chain.
+    const c = new TestClient(net, 12, url);
     const rec = await c.compute(scAddr, "get()", [], 1_000_000n);
-    // A pending task that is not a deployment is no contract either.
-    await expect(c.compute(rec.taskId, "get()", [])).rejects.toMatchObject({
-      code: ErrorCode.SecretContractNotDeployed,
-    });
     await expect(
       rpc(url, "sendTaskInput", {
         taskId: rec.taskId,
@@ -295,17 +322,19 @@ describe("an Enigma network in one process", () => {
         contractAddress: scAddr,
       }),
     ).rejects.toMatchObject({ code: ErrorCode.InputsHashMismatch });
-    // An input sent before its task record exists.
+    // An input sent before its task record is mined is held (and stored nowhere yet).
+    const early = `0x${"ef".repeat(32)}`;
     await expect(
       rpc(url, "sendTaskInput", {
-        taskId: `0x${"ef".repeat(32)}`,
+        taskId: early,
         workerAddress: rec.worker,
         encryptedFn: "00",
         encryptedArgs: "00",
         userDHKey: bytesToHex(generateKeyPair().publicKey),
         contractAddress: scAddr,
       }),
-    ).rejects.toMatchObject({ code: ErrorCode.TaskRecordNotFound });
+    ).resolves.toEqual({ sendTaskResult: true });
+    expect(await rpc(url, "getTaskResult", { taskId: early })).toEqual({ result: null });
     // A deployment whose pre-code is not gzip.
     await expect(
       rpc(url, "deploySecretContract", {

@@ -13,7 +13,6 @@ import {
   hexToBytes,
   isEnigmaError,
   keccak256,
-  SignerVerifier,
   type Hex,
 } from "@enigma/protocol";
 import {
@@ -23,9 +22,9 @@ import {
   devnetAttestationPolicy,
 } from "@enigma/enclave";
 import type { z } from "zod";
-import { EnigmaChain, type ChainEvent, type TaskRecordInfo } from "./chain/enigma-chain.js";
+import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
 import type { NodeConfig } from "./config.js";
-import { isSelected, recordOfEvent, type NodeContext } from "./context.js";
+import { isSelected, recordOfEvent, type NodeContext, type RecordInfo } from "./context.js";
 import { PeerDirectory } from "./directory.js";
 import { Gateway } from "./gateway.js";
 import {
@@ -33,12 +32,10 @@ import {
   checkResultShape,
   decodeMessage,
   decodePreCode,
-  inputsHashOf,
   receiptBatchDigest,
   receiptOf,
   taskInputSchema,
   taskResultSchema,
-  type TaskInput,
   type TaskResult,
 } from "./messages.js";
 import { NodeMetrics, createLogger, type Logger } from "./observability.js";
@@ -47,7 +44,16 @@ import { PrincipalService } from "./principal.js";
 import { RpcServer } from "./rpc/server.js";
 import { NodeStore } from "./store/store.js";
 import { DeltaSync } from "./sync.js";
+import { Admission } from "./tasks/admission.js";
+import { InputDelivery } from "./tasks/delivery.js";
+import { HeldInputs } from "./tasks/held-inputs.js";
+import { RecordBook, type KnownRecord } from "./tasks/record-book.js";
+import { ResultSignatures } from "./tasks/result-signatures.js";
+import { ReadBudget, TaskValidator } from "./tasks/validator.js";
+import { nodeContractSource } from "./worker/contract-source.js";
+import { Execution } from "./worker/execution.js";
 import { TaskPipeline, resultData } from "./worker/pipeline.js";
+import { Publisher } from "./worker/publishing.js";
 import { ReceiptBatcher } from "./worker/receipts.js";
 import { StateKeyClient } from "./worker/state-keys.js";
 
@@ -91,15 +97,19 @@ export class EnigmaNode {
   #principalEnclave: PrincipalEnclave | undefined;
   #sync: DeltaSync | undefined;
   #pipeline: TaskPipeline | undefined;
+  #execution: Execution | undefined;
   #batcher: ReceiptBatcher | undefined;
   #principal: PrincipalService | undefined;
   #rpc: RpcServer | undefined;
   #watcher: { stop(): Promise<void> } | undefined;
   #stops: (() => Promise<void>)[] = [];
-  /** Immutable parts of task records (inputs hash, block), from the watcher or one read. */
-  readonly #records = new Map<string, { inputsHash: string; blockNumber: number }>();
-  /** Result signatures of workers heard before are verified against their cached keys. */
-  readonly #signers = new SignerVerifier();
+  /** Task records heard from the watcher (or read once): the validator's first source. */
+  readonly #book = new RecordBook();
+  #admission: Admission | undefined;
+  /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
+  readonly #resultReads = new ReadBudget(50, 100);
+  /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
+  readonly #signers = new ResultSignatures();
   readonly #parsedMessages = new WeakMap<Uint8Array, unknown>();
   #state: "new" | "starting" | "started" | "stopped" = "new";
 
@@ -273,8 +283,14 @@ export class EnigmaNode {
     });
     const sync = new DeltaSync(ctx);
     // Deltas removed from the store (not the chain's): the enclave copy reloads before next use.
-    sync.onTruncated = (contract) => this.#pipeline?.markStale(contract);
+    sync.onTruncated = (contract) => this.#execution?.markStale(contract);
     this.#sync = sync;
+    const validator = new TaskValidator({
+      book: this.#book,
+      readRecord: (taskId) => this.#readRecord(taskId),
+      epoch: (block) => chain.getEpoch(block),
+      watcherWaitMs: 2 * c.ethereum.pollIntervalMs + 20,
+    });
     await p2p.start();
     this.#stops.push(() => p2p.stop());
     await directory.start();
@@ -287,12 +303,42 @@ export class EnigmaNode {
       });
       batcher.onCommitted = (outcome) => this.#onCommitted(outcome);
       this.#batcher = batcher;
-      this.#pipeline = new TaskPipeline(ctx, {
-        enclave: this.#worker,
-        batcher,
-        stateKeys: new StateKeyClient(ctx, this.#worker, directory),
-        sync,
-        onResult: (r) => this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED"),
+      const worker = this.#worker;
+      const execution = new Execution(
+        worker,
+        nodeContractSource({
+          store,
+          chain,
+          sync,
+          stateKeys: new StateKeyClient(ctx, worker, directory),
+        }),
+        {
+          onRetry: (attempt, e) => {
+            ctx.log.warn({ attempt, err: e.message }, "task deferred");
+          },
+        },
+      );
+      this.#execution = execution;
+      this.#pipeline = new TaskPipeline({
+        signer: worker.signer,
+        store,
+        validate: (input, record) => validator.checkAgainst(input, record),
+        readRecord: (taskId) => this.#readRecordWithIndex(taskId),
+        execution,
+        publisher: new Publisher({
+          store,
+          publish: async (topic, data) => {
+            await p2p.publish(topic, data, { minPeers: 1, timeoutMs: 2_000 });
+          },
+          notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
+          commitNow: () => batcher.trigger("ethereum-call"),
+          signer: worker.signer,
+          metrics: this.metrics,
+          log: ctx.log,
+        }),
+        deadlineMs: c.worker.orderingDeadlineMs,
+        metrics: this.metrics,
+        log: ctx.log,
       });
       this.#stops.push(() => batcher.stop());
       this.#stops.push(() => this.#pipeline?.stop() ?? Promise.resolve());
@@ -304,11 +350,46 @@ export class EnigmaNode {
       this.#stops.push(() => principal.stop());
     }
 
+    const delivery = new InputDelivery(p2p, directory, ctx.log);
+    const admission = new Admission({
+      validator,
+      held: new HeldInputs(),
+      store,
+      ...(this.#pipeline === undefined ? {} : { pipeline: this.#pipeline }),
+      ...(this.#worker === undefined ? {} : { self: this.#worker.signer.toLowerCase() as Hex }),
+      publish: (input) => {
+        delivery.publish(input);
+      },
+      handOver: (input) => delivery.handOver(input),
+      notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
+      // Ids the watcher has not told: one read each, and a bounded rate per path.
+      reads: {
+        client: new ReadBudget(100, 200),
+        handOver: new ReadBudget(100, 200),
+        gossip: new ReadBudget(50, 100),
+      },
+      deadlineMs: c.worker.orderingDeadlineMs,
+      metrics: this.metrics,
+      log: ctx.log,
+    });
+    this.#admission = admission;
+    const sweep = setInterval(() => {
+      admission.sweep();
+    }, 10_000);
+    sweep.unref();
+    this.#stops.push(() => {
+      clearInterval(sweep);
+      return Promise.resolve();
+    });
+
     // Every node hears every task input and every result.
     p2p.subscribe(
       TOPICS.tasks,
-      (data) => this.#verdict(TOPICS.tasks, () => this.#checkInput(data)),
-      (data) => this.#onInput(this.#parsed(data, taskInputSchema, "task input")),
+      (data) =>
+        this.#verdict(TOPICS.tasks, () =>
+          admission.gossipVerdict(this.#parsed(data, taskInputSchema, "task input")),
+        ),
+      (data) => admission.heard(this.#parsed(data, taskInputSchema, "task input")),
     );
     p2p.subscribe(
       TOPICS.results,
@@ -322,9 +403,9 @@ export class EnigmaNode {
     const gateway = new Gateway(ctx, {
       directory,
       ...(this.#worker === undefined ? {} : { enclave: this.#worker }),
-      acceptInput: (input, record) => this.#onInput(input, record),
-      verifyInput: (input) => this.#verifyInput(input),
+      admission,
       acceptResult: (r) => this.#acceptResult(r),
+      notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
       info: () => this.#info(),
     });
     await gateway.start();
@@ -345,9 +426,8 @@ export class EnigmaNode {
     const cursor = await store.getMeta(CURSOR);
     const window = chain.taskTimeout + chain.epochSize;
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
-    // Records are known through the block before the watcher's first; tasks restored from the
-    // store wait for the watcher to reach their blocks (record order needs every earlier one).
-    await this.#pipeline?.start(fromBlock - 1);
+    // Tasks heard but not finished before a restart go back in line.
+    await this.#pipeline?.start();
     this.#watcher = chain.watch({
       fromBlock,
       confirmations: c.ethereum.confirmations,
@@ -417,9 +497,16 @@ export class EnigmaNode {
     const { store, chain, log } = this.#live();
     for (const e of events) {
       switch (e.type) {
-        case "TaskRecordCreated":
-          this.#remember(e.taskId, { inputsHash: e.inputsHash, blockNumber: e.blockNumber });
-          this.#pipeline?.onRecord(recordOfEvent(e));
+        case "TaskRecordCreated": {
+          const record = recordOfEvent(e);
+          this.#book.add(record);
+          this.#pipeline?.onRecord(record);
+          this.#admission?.onRecord(record);
+          break;
+        }
+        case "ReceiptFailed":
+        case "TaskFeeReturned":
+          this.#settled(e.taskId);
           break;
         case "WorkersParameterized":
           // The epoch's receipts commit once the next epoch has started, never in the block
@@ -428,9 +515,11 @@ export class EnigmaNode {
           void this.#batcher?.trigger("epoch-end");
           break;
         case "ReceiptFailedETH":
+          this.#settled(e.taskId);
           await this.#setStatus(e.taskId as Hex, TaskResultStatus.EthereumFailure);
           break;
         case "ReceiptVerified":
+          this.#settled(e.taskId);
           await this.#checkCommittedDelta(e.scAddr as Hex, e.deltaHashIndex, e.stateDeltaHash);
           break;
         default:
@@ -438,7 +527,7 @@ export class EnigmaNode {
       }
     }
     await store.putMeta(CURSOR, toBlock);
-    this.#pipeline?.onBlock(toBlock);
+    this.#book.heard(toBlock);
     if (this.#principal !== undefined) await this.#principal.onBlock(toBlock);
     if (this.#batcher !== undefined && (await store.hasPendingReceipts())) {
       // Receipts normally commit when the next epoch starts (above). Should the principal be a
@@ -527,10 +616,6 @@ export class EnigmaNode {
     return verdict;
   }
 
-  #checkInput(data: Uint8Array): Promise<GossipVerdict> {
-    return this.#verifyInput(this.#parsed(data, taskInputSchema, "task input"));
-  }
-
   /**
    * A gossip message parsed once: the validator's parse (schemas check curve points, which is
    * not cheap) is kept for the handler that gets the same bytes.
@@ -543,32 +628,37 @@ export class EnigmaNode {
     return value;
   }
 
-  /**
-   * An input is accepted only when it matches its task record on chain (inputs hash), so
-   * nobody can bind a task id to another input or contract before the real input arrives. An
-   * input whose record this node cannot see yet is ignored (the gateway hands it to the
-   * selected worker directly as well).
-   */
-  async #verifyInput(input: TaskInput): Promise<GossipVerdict> {
-    if (input.preCode !== undefined && input.contractAddress !== input.taskId) return "reject";
-    const record = await this.#recordOf(input.taskId);
-    if (record === undefined) return "ignore";
-    return inputsHashOf(input) === record.inputsHash ? "accept" : "reject";
+  #settled(taskId: string): void {
+    this.#book.settle(taskId);
+    this.#pipeline?.onSettled(taskId);
   }
 
-  /** A verified input (with its record when the gateway just read it). */
-  async #onInput(input: TaskInput, record?: TaskRecordInfo): Promise<void> {
-    const { store } = this.#live();
-    try {
-      // The first input heard stays (they all match the record).
-      await store.addTask(input.taskId, input.contractAddress, TaskResultStatus.Unverified, {
-        input,
-      });
-    } catch (e) {
-      if (!isEnigmaError(e, ErrorCode.TaskConflict)) throw e;
-      return;
-    }
-    this.#pipeline?.onInput(input, record);
+  /** A task record read from the chain (for ids the watcher has not delivered). */
+  async #readRecord(taskId: string): Promise<KnownRecord | undefined> {
+    const r = await this.#live().chain.getTaskRecord(taskId);
+    if (r === undefined) return undefined;
+    return {
+      taskId: r.taskId as Hex,
+      inputsHash: r.inputsHash as Hex,
+      gasLimit: r.gasLimit,
+      gasPx: r.gasPx,
+      sender: r.sender as Hex,
+      blockNumber: r.blockNumber,
+      logIndex: 0,
+      seenAt: Date.now(),
+      pending: r.status === 1,
+      exact: false,
+    };
+  }
+
+  /** A pending record with its log index (restart recovery of inputs heard before a stop). */
+  async #readRecordWithIndex(taskId: Hex): Promise<RecordInfo | undefined> {
+    const { chain } = this.#live();
+    const r = await chain.getTaskRecord(taskId);
+    if (r?.status !== 1) return undefined;
+    const events = await chain.getEvents(r.blockNumber, r.blockNumber);
+    const e = events.find((x) => x.type === "TaskRecordCreated" && x.taskId === taskId);
+    return e?.type === "TaskRecordCreated" ? recordOfEvent(e) : undefined;
   }
 
   async #checkResult(data: Uint8Array): Promise<GossipVerdict> {
@@ -585,32 +675,13 @@ export class EnigmaNode {
     checkResultShape(r);
     const digest = receiptBatchDigest(chain.chainId, chain.enigmaAddress, [receiptOf(r)]);
     if (!this.#signers.isSignedBy(digest, r.signature, r.workerAddress)) return "reject";
-    const record = await this.#recordOf(r.taskId);
+    const record =
+      this.#book.get(r.taskId) ??
+      (this.#resultReads.take() ? await this.#readRecord(r.taskId) : undefined);
     if (record === undefined) return "ignore";
     if (!(await isSelected(chain, r.contractAddress, record.blockNumber, r.workerAddress)))
       return "reject";
     return "accept";
-  }
-
-  async #recordOf(
-    taskId: string,
-  ): Promise<{ inputsHash: string; blockNumber: number } | undefined> {
-    const known = this.#records.get(taskId);
-    if (known !== undefined) return known;
-    const r = await this.#live().chain.getTaskRecord(taskId);
-    if (r === undefined) return undefined;
-    const kept = { inputsHash: r.inputsHash, blockNumber: r.blockNumber };
-    this.#remember(taskId, kept);
-    return kept;
-  }
-
-  #remember(taskId: string, record: { inputsHash: string; blockNumber: number }): void {
-    this.#records.set(taskId, record);
-    // Bounded: the oldest entries go first (Map keeps insertion order).
-    if (this.#records.size > 50_000) {
-      const oldest = this.#records.keys().next();
-      if (oldest.done !== true) this.#records.delete(oldest.value);
-    }
   }
 
   /** A result from a peer outside gossip (fetched): verified like a gossip one. */
@@ -689,7 +760,8 @@ export class EnigmaNode {
       log.debug({ taskId: r.taskId, err: e.message }, "result not applied");
       await store.putMessage("result", r.taskId, r);
     }
-    if (delta !== undefined) this.#pipeline?.markStale(r.contractAddress);
+    if (delta !== undefined) this.#execution?.markStale(r.contractAddress);
+    this.#pipeline?.onResult(r.taskId);
     this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED");
   }
 }

@@ -94,6 +94,17 @@ export class NodeMetrics {
   readonly tasksExecuted: Counter<"status">;
   /** Tasks that failed; `reason`: a short stable word (`out_of_gas`, `trap`, `timeout`...). */
   readonly tasksFailed: Counter<"reason">;
+  /**
+   * Inputs accepted and deliberately not executed; `reason`: `wrong-worker` (the input names a
+   * worker that is not selected for its contract; Discovery accepted such inputs too).
+   */
+  readonly tasksNotExecuted: Counter<"reason">;
+  /**
+   * Task inputs held or refused at admission; `outcome`: `held` (record not mined yet),
+   * `hold-full`, `mismatch`, `settled`, `skipped`, `read-budget` (a gossiped input with an id
+   * this node does not know arrived when its budget of chain reads was spent).
+   */
+  readonly admission: Counter<"outcome">;
   readonly receiptsCommitted: Counter;
   /** Receipt batches sent; `trigger`: `epoch`, `ethereum_call`, `full`... */
   readonly receiptBatches: Counter<"trigger">;
@@ -151,6 +162,14 @@ export class NodeMetrics {
     this.tasksReceived = counter("tasks_received_total", "Task inputs received", ["kind"]);
     this.tasksExecuted = counter("tasks_executed_total", "Tasks executed by this node", ["status"]);
     this.tasksFailed = counter("tasks_failed_total", "Tasks that failed", ["reason"]);
+    this.tasksNotExecuted = counter(
+      "tasks_not_executed_total",
+      "Task inputs accepted and not executed",
+      ["reason"],
+    );
+    this.admission = counter("task_admission_total", "Task inputs held or refused at admission", [
+      "outcome",
+    ]);
     this.receiptsCommitted = counter("receipts_committed_total", "Receipts committed on chain");
     this.receiptBatches = counter("receipt_batches_total", "Receipt batches sent", ["trigger"]);
     this.receiptCommitFailures = counter(

@@ -67,8 +67,8 @@ export interface TestNetOptions {
   pollIntervalMs?: number;
   /** Every node's `ethereum.confirmations` (default 0). */
   confirmations?: number;
-  /** The workers' `worker.orderingWindowMs` (default 200). */
-  orderingWindowMs?: number;
+  /** The workers' `worker.orderingDeadlineMs` (default: the `fast` preset's). */
+  orderingDeadlineMs?: number;
 }
 
 export interface TestNet {
@@ -146,7 +146,12 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
       confirmations: o.confirmations ?? 0,
     },
     attestation: { serviceKeyFile },
-    worker: { stake: "100", orderingWindowMs: o.orderingWindowMs ?? 200, maxBatch: 100 },
+    worker: {
+      stake: "100",
+      ...(o.orderingDeadlineMs === undefined ? {} : { orderingDeadlineMs: o.orderingDeadlineMs }),
+      maxBatch: 100,
+    },
+    preset: "fast",
     logLevel,
     ...extra,
   });

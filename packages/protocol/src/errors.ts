@@ -93,6 +93,11 @@ export const ErrorCode = {
   ReceiptCommitFailed: 420,
   DeltaSyncFailed: 421,
   ResultRejected: 422,
+  // 435-442: task admission and ordering
+  /** The task's turn passed while its input was missing (a later task of its contract ran). */
+  TaskSkipped: 435,
+  /** The gateway holds too many inputs whose task records are not mined yet. */
+  InputHoldFull: 436,
   // 450-469: node storage
   StoreNotOpen: 450,
   StoreOpenFailed: 451,

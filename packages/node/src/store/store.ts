@@ -711,13 +711,17 @@ export class NodeStore {
   }
 }
 
-/** `input` and `result` as peers sent them; `record` the chain record a worker matched. */
-export type MessageKind = "input" | "result" | "record";
-const MESSAGE_KINDS: Record<MessageKind, number> = { input: 1, result: 2, record: 3 };
+/**
+ * `input` and `result` as peers sent them; `record` the chain record a worker matched;
+ * `outcome` why a task this worker did not run failed (`{code, message}`, e.g. TaskSkipped).
+ */
+export type MessageKind = "input" | "result" | "record" | "outcome";
+const MESSAGE_KINDS: Record<MessageKind, number> = { input: 1, result: 2, record: 3, outcome: 4 };
 
 function messageKey(kind: MessageKind, taskId: BytesInput): Uint8Array {
   const tag = MESSAGE_KINDS[kind] as number | undefined;
-  if (tag === undefined) throw invalid('message kind must be "input", "result" or "record"');
+  if (tag === undefined)
+    throw invalid('message kind must be "input", "result", "record" or "outcome"');
   const key = new Uint8Array(33);
   key[0] = tag;
   key.set(fixedBytes(taskId, 32, "taskId"), 1);

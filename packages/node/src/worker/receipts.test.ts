@@ -95,7 +95,7 @@ function setup(
     },
   } as unknown as EnigmaChain;
   const ctx: NodeContext = {
-    config: { worker: { orderingWindowMs: 50, maxBatch: 100 } } as unknown as NodeConfig,
+    config: { worker: { orderingDeadlineMs: 5_000, maxBatch: 100 } } as unknown as NodeConfig,
     store,
     chain,
     p2p: {} as unknown as P2PNetwork,

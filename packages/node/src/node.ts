@@ -8,6 +8,7 @@ import {
   ErrorCode,
   TaskResultStatus,
   bytesToHex,
+  checkRegistrationBinding,
   concatBytes,
   engToGrains,
   hexToBytes,
@@ -465,8 +466,21 @@ export class EnigmaNode {
 
   async #joinChain(): Promise<void> {
     const { chain, log } = this.#live();
+    // The contract registers an enclave only for the custodian its report names, on this
+    // chain and deployment: check before spending a transaction (AttestationBindingMismatch).
+    const bound = (signer: string, report: string) => {
+      const custodian = chain.account;
+      if (custodian === undefined) return;
+      checkRegistrationBinding(report, {
+        signer,
+        custodian,
+        chainId: chain.chainId,
+        enigmaAddress: chain.enigmaAddress,
+      });
+    };
     if (this.#worker !== undefined) {
       const a = this.#worker.attestation;
+      bound(this.#worker.signer, a.report);
       const done = await chain.ensureWorker({
         signer: this.#worker.signer,
         report: new TextEncoder().encode(a.report),
@@ -483,6 +497,7 @@ export class EnigmaNode {
       const w = await chain.getWorker(custodian);
       if (w.status === 0) {
         const a = this.#principalEnclave.attestation;
+        bound(this.#principalEnclave.signer, a.report);
         await chain.register(
           this.#principalEnclave.signer,
           new TextEncoder().encode(a.report),

@@ -107,6 +107,7 @@ export {
   trustRootFromPem,
   encodeAttestationReport,
   parseAttestationReport,
+  checkRegistrationBinding,
   verifyAttestationReport,
 } from "./attestation-verify.js";
 export type {

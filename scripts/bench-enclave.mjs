@@ -1,11 +1,19 @@
 // Benchmark of the enclave's secret-contract runtime (`pnpm bench:enclave`, which builds the
 // enclave and the example contracts first). For the calculator and the auction: deploy time,
-// calls per second on one core, gas per call; and the time to rebuild a contract's state from
-// 10,000 encrypted deltas. Prints medians over several runs.
+// calls per second and gas per call, through the execution thread a worker uses (tasks one
+// after another, as one contract's tasks run) and on the calling thread; the thread hand-off
+// per task; and the time to rebuild a contract's state from 10,000 encrypted deltas. Prints
+// medians over several runs.
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { AbiCoder, getBytes } from "ethers";
-import { ContractRuntime, DeployedContract, rebuildState } from "@enigma/enclave";
+import {
+  ContractRuntime,
+  DeployedContract,
+  InlineExecutor,
+  ThreadExecutor,
+  rebuildState,
+} from "@enigma/enclave";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const DELTAS = Number(process.env.BENCH_DELTAS ?? 10_000);
@@ -30,8 +38,8 @@ async function example(name) {
   return new Uint8Array(await readFile(fileURLToPath(url)));
 }
 
-function deploy(runtime, wasm, ctor, args) {
-  const { contract, outcome } = DeployedContract.deploy(runtime, wasm, stateKey, {
+async function deploy(executor, wasm, ctor, args) {
+  const { contract, outcome } = await DeployedContract.deploy(executor, wasm, stateKey, {
     functionName: ctor,
     args,
     gasLimit: 100_000_000,
@@ -42,24 +50,29 @@ function deploy(runtime, wasm, ctor, args) {
   return contract;
 }
 
-/** Deploy time: cold (validate + meter + compile + constructor) and warm (module cached). */
-function benchDeploy(wasm, ctor, args) {
+/**
+ * Deploy time: cold (validate + meter + compile + constructor) and warm (module cached), in an
+ * execution thread already started (as a worker's is after its first task).
+ */
+async function benchDeploy(wasm, ctor, args) {
   const cold = [];
   const warm = [];
   for (let i = 0; i < RUNS; i++) {
-    const runtime = new ContractRuntime();
+    const executor = new ThreadExecutor({ threads: 1 });
+    await deploy(executor, await example("counter"), "construct()", new Uint8Array()); // start it
     let t = performance.now();
-    deploy(runtime, wasm, ctor, args);
+    await deploy(executor, wasm, ctor, args);
     cold.push(performance.now() - t);
     t = performance.now();
-    deploy(runtime, wasm, ctor, args);
+    await deploy(executor, wasm, ctor, args);
     warm.push(performance.now() - t);
+    await executor.close();
   }
   return { cold: median(cold), warm: median(warm) };
 }
 
 /** Calls per second: as many calls as fit in ~0.5 s, RUNS times; median rate. */
-function benchCalls(contract, makeCall) {
+async function benchCalls(contract, makeCall) {
   const rates = [];
   let gas = 0;
   for (let r = 0; r < RUNS; r++) {
@@ -69,7 +82,7 @@ function benchCalls(contract, makeCall) {
     while (now - start < 500) {
       for (let k = 0; k < 50; k++) {
         const { fn, args } = makeCall(n++);
-        const { result } = contract.run({
+        const { result } = await contract.run({
           functionName: fn,
           args,
           gasLimit: 10_000_000,
@@ -90,13 +103,22 @@ const fmt = (n, d = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const rows = [];
 
+const threads = new ThreadExecutor({ threads: 1 });
+const inline = new InlineExecutor(new ContractRuntime());
 const calculator = await example("calculator");
 {
-  const d = benchDeploy(calculator, "construct()", new Uint8Array());
-  const c = deploy(new ContractRuntime(), calculator, "construct()", new Uint8Array());
+  const d = await benchDeploy(calculator, "construct()", new Uint8Array());
   const add = enc(["uint256", "uint256"], [2n ** 128n + 5n, 2n ** 100n]);
-  const calls = benchCalls(c, () => ({ fn: "add(uint256,uint256)", args: add }));
-  rows.push(["calculator", d, calls, "add(uint256,uint256)"]);
+  const call = () => ({ fn: "add(uint256,uint256)", args: add });
+  const calls = await benchCalls(
+    await deploy(threads, calculator, "construct()", new Uint8Array()),
+    call,
+  );
+  const same = await benchCalls(
+    await deploy(inline, calculator, "construct()", new Uint8Array()),
+    call,
+  );
+  rows.push(["calculator", d, calls, "add(uint256,uint256)", same]);
 }
 
 const auction = await example("auction");
@@ -113,29 +135,50 @@ const bid = () => {
 const bids = Array.from({ length: 4096 }, bid);
 const ctorArgs = enc(["uint256"], [100n]);
 {
-  const d = benchDeploy(auction, "construct(uint256)", ctorArgs);
-  const c = deploy(new ContractRuntime(), auction, "construct(uint256)", ctorArgs);
-  const calls = benchCalls(c, (n) => bids[n % bids.length]);
-  rows.push(["auction", d, calls, "bid(address,uint256) (writes state, encrypts a delta)"]);
+  const d = await benchDeploy(auction, "construct(uint256)", ctorArgs);
+  const next = (n) => bids[n % bids.length];
+  const calls = await benchCalls(
+    await deploy(threads, auction, "construct(uint256)", ctorArgs),
+    next,
+  );
+  const same = await benchCalls(
+    await deploy(inline, auction, "construct(uint256)", ctorArgs),
+    next,
+  );
+  rows.push(["auction", d, calls, "bid(address,uint256) (writes state, encrypts a delta)", same]);
 }
 
 console.log(
   `enclave runtime benchmark (node ${process.version}, one core, medians of ${RUNS} runs)\n`,
 );
-for (const [name, d, calls, fn] of rows) {
+for (const [name, d, calls, fn, same] of rows) {
   console.log(`${name}`);
   console.log(`  deploy (validate + meter + compile + constructor)  ${fmt(d.cold, 2)} ms`);
   console.log(`  deploy with the module cached                        ${fmt(d.warm, 2)} ms`);
-  console.log(`  calls per second, ${fn}  ${fmt(calls.rate)}`);
+  console.log(`  calls per second, ${fn}, execution thread  ${fmt(calls.rate)}`);
+  console.log(`  calls per second, same, on the calling thread        ${fmt(same.rate)}`);
+  console.log(
+    `  thread hand-off per task                             ${fmt(1000 / calls.rate - 1000 / same.rate, 3)} ms`,
+  );
   console.log(`  gas per call (first call)                            ${fmt(calls.gas)}`);
+}
+
+// A module the size of a large Rust-built contract (1.6 MB, 6,500 functions, a table, data).
+{
+  const url = new URL("../packages/secret-contract/build/conformance/large.wasm", import.meta.url);
+  const large = new Uint8Array(await readFile(fileURLToPath(url)));
+  const d = await benchDeploy(large, "construct()", new Uint8Array());
+  console.log(`large module (${fmt(large.length / 1024)} KiB, conformance/large.wat)`);
+  console.log(`  deploy (validate + meter + compile + constructor)  ${fmt(d.cold, 2)} ms`);
+  console.log(`  deploy with the module cached                        ${fmt(d.warm, 2)} ms`);
 }
 
 // Rebuild from DELTAS real deltas: an auction receiving DELTAS - 1 bids after its constructor.
 {
-  const c = deploy(new ContractRuntime(), auction, "construct(uint256)", ctorArgs);
+  const c = await deploy(inline, auction, "construct(uint256)", ctorArgs);
   while (c.deltas.length < DELTAS) {
     const { fn, args } = bid();
-    const { result } = c.run({
+    const { result } = await c.run({
       functionName: fn,
       args,
       gasLimit: 10_000_000,
@@ -158,3 +201,4 @@ for (const [name, d, calls, fn] of rows) {
   );
   console.log(`  time                                                 ${fmt(median(times))} ms`);
 }
+await threads.close();

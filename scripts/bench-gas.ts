@@ -4,7 +4,7 @@
  */
 import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { keccak256, toUtf8Bytes, Wallet } from "ethers";
+import { keccak256, Signature, toUtf8Bytes, Wallet } from "ethers";
 import {
   bindingOf,
   createTask,
@@ -98,6 +98,58 @@ try {
   await mined(env.enigma.getFunction("setMinIsvSvn")(0));
   row("setWorkersParams, 3 workers, after a policy change", (await newEpoch(env, 12n)).gasUsed);
   row("setWorkersParams, 3 workers (again)", (await newEpoch(env, 13n)).gasUsed);
+  // The fee allowance (issue 13): `approve: "exact"` sends approve(fee) before each record (a
+  // task is two transactions), `approve: "max"` one approve(2^256 - 1) for good (every later
+  // task is one transaction: createTaskRecord alone). ERC-2612 permit, submitted by anyone.
+  {
+    const t = as(env.token, u3);
+    row(
+      "approve (allowance was 0, as before each task with approve: exact)",
+      await gasOf(
+        t
+          .getFunction("approve")(env.enigmaAddress, 0n)
+          .then(() => t.getFunction("approve")(env.enigmaAddress, 1000n * 100n)),
+      ),
+    );
+    row(
+      "approve(2^256 - 1), once (approve: max)",
+      await gasOf(t.getFunction("approve")(env.enigmaAddress, 2n ** 256n - 1n)),
+    );
+    const { chainId } = await connection.ethers.provider.getNetwork();
+    const owner = env.users[1];
+    if (owner === undefined) throw new Error("user");
+    const nonce = (await env.token.getFunction("nonces")(owner.address)) as bigint;
+    const deadline = 2n ** 256n - 1n;
+    const sig = Signature.from(
+      await owner.signTypedData(
+        { name: "Enigma", version: "1", chainId, verifyingContract: await env.token.getAddress() },
+        {
+          Permit: [
+            { name: "owner", type: "address" },
+            { name: "spender", type: "address" },
+            { name: "value", type: "uint256" },
+            { name: "nonce", type: "uint256" },
+            { name: "deadline", type: "uint256" },
+          ],
+        },
+        { owner: owner.address, spender: env.enigmaAddress, value: deadline, nonce, deadline },
+      ),
+    );
+    row(
+      "ERC-2612 permit on ENG (a transaction of its own)",
+      await gasOf(
+        t.getFunction("permit")(
+          owner.address,
+          env.enigmaAddress,
+          deadline,
+          deadline,
+          sig.v,
+          sig.r,
+          sig.s,
+        ),
+      ),
+    );
+  }
   row("createTaskRecord, a sender's first task", await recordGas(env, u1));
   row("createTaskRecord, later tasks", await recordGas(env, u1));
   row("createDeploymentTaskRecord, later tasks", await recordGas(env, u1, true));

@@ -1,5 +1,5 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
-import type { ContractTransactionResponse } from "ethers";
+import { Signature, type ContractTransactionResponse } from "ethers";
 import { describe, expect, it } from "vitest";
 import { useChain } from "./chain.js";
 
@@ -55,5 +55,49 @@ describe("EnigmaToken", () => {
       token.connect(bob).getFunction("transferFrom")(alice.address, bob.address, 1n),
     ).rejects.toThrow(/ERC20InsufficientAllowance/);
     expect(await token.getFunction("balanceOf")(bob.address)).toBe(0n);
+  });
+
+  it("grants an allowance from an ERC-2612 permit, once, and refuses a forged or expired one", async () => {
+    const { token, alice, bob } = await deploy();
+    const { chainId } = await ethers.provider.getNetwork();
+    const domain = {
+      name: "Enigma",
+      version: "1",
+      chainId,
+      verifyingContract: await token.getAddress(),
+    };
+    const types = {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    };
+    const deadline = 2n ** 256n - 1n;
+    const permit = { owner: alice.address, spender: bob.address, value: 500n, nonce: 0n, deadline };
+    const sig = Signature.from(await alice.signTypedData(domain, types, permit));
+    // Bob submits Alice's signature: the allowance is Alice's, the transaction Bob's.
+    const asBob = token.connect(bob).getFunction("permit");
+    await mined(asBob(alice.address, bob.address, 500n, deadline, sig.v, sig.r, sig.s));
+    expect(await token.getFunction("allowance")(alice.address, bob.address)).toBe(500n);
+    expect(await token.getFunction("nonces")(alice.address)).toBe(1n);
+    // The same signature again: its nonce is spent.
+    await expect(
+      asBob(alice.address, bob.address, 500n, deadline, sig.v, sig.r, sig.s),
+    ).rejects.toThrow(/ERC2612InvalidSigner/);
+    // Signed by Bob for Alice's tokens.
+    const forged = Signature.from(await bob.signTypedData(domain, types, { ...permit, nonce: 1n }));
+    await expect(
+      asBob(alice.address, bob.address, 9n, deadline, forged.v, forged.r, forged.s),
+    ).rejects.toThrow(/ERC2612InvalidSigner/);
+    const expired = Signature.from(
+      await alice.signTypedData(domain, types, { ...permit, nonce: 1n, deadline: 1n }),
+    );
+    await expect(
+      asBob(alice.address, bob.address, 500n, 1n, expired.v, expired.r, expired.s),
+    ).rejects.toThrow(/ERC2612ExpiredSignature/);
+    expect(await token.getFunction("allowance")(alice.address, bob.address)).toBe(500n);
   });
 });

@@ -19,7 +19,10 @@ let net: CompatNetwork;
 let calculator: string;
 
 beforeAll(async () => {
-  net = await startCompatNetwork({ seed: "compat-admin", taskTimeoutBlocks: TIMEOUT_BLOCKS });
+  net = await startCompatNetwork({
+    seed: "compat-admin",
+    timing: { epochBlocks: 100, taskTimeoutBlocks: TIMEOUT_BLOCKS, epochSeconds: 60 },
+  });
   calculator = await committedCalculator(net);
 }, 120_000);
 

@@ -39,9 +39,7 @@ async function onChain(t: Task): Promise<number> {
 beforeAll(async () => {
   net = await startCompatNetwork({
     seed: "compat-epoch-boundary",
-    epochBlocks: 10,
-    taskTimeoutBlocks: 40,
-    blockTime: 1000,
+    timing: { epochBlocks: 10, taskTimeoutBlocks: 40, blockTime: 1000 },
     users: 1,
   });
   chain = await EnigmaChain.connect({

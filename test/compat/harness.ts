@@ -3,7 +3,7 @@
 // `admin()`, `setTaskKeyPair(seed)`. Senders are the chain's own unlocked accounts (as on
 // Discovery's Ganache), funded with ENG by the deployer.
 import { readFileSync } from "node:fs";
-import { startDevnet, type Devnet } from "@enigma/devnet";
+import { startDevnet, type Devnet, type DevnetOptions } from "@enigma/devnet";
 import { ENIGMA_ABI, keccak256, selectWorker, bytesToHex } from "@enigma/protocol";
 import { Contract, JsonRpcProvider } from "ethers";
 import {
@@ -42,10 +42,15 @@ export interface CompatNetwork {
 export interface CompatOptions {
   workers?: number;
   seed: string;
-  epochBlocks?: number;
-  taskTimeoutBlocks?: number;
-  /** Block interval in ms (epochs then end on their own), or "auto" (default). */
-  blockTime?: number | "auto";
+  /**
+   * The devnet's timing. Default: 100-block epochs that end on their own after 60 s, so that a
+   * client's record lands in the epoch it encrypted for (enigma-js gives up on a wrong epoch),
+   * and scenarios end epochs themselves (`advanceEpoch`) when they want receipts committed
+   * sooner. `{}` gives the devnet's own defaults (the `fast` preset).
+   */
+  timing?: Partial<
+    Pick<DevnetOptions, "epochBlocks" | "epochSeconds" | "taskTimeoutBlocks" | "blockTime">
+  >;
   /** Funded accounts for our own client (`devnet.client(i)`). Default 0. */
   users?: number;
 }
@@ -54,12 +59,8 @@ export async function startCompatNetwork(o: CompatOptions): Promise<CompatNetwor
   const devnet = await startDevnet({
     workers: o.workers ?? 3,
     seed: o.seed,
-    // Long epochs: the client's record must land in the epoch it encrypted for, and tests end
-    // epochs themselves (advanceEpoch) when they want receipts committed.
-    epochBlocks: o.epochBlocks ?? 100,
-    taskTimeoutBlocks: o.taskTimeoutBlocks ?? 150,
+    ...(o.timing ?? { epochBlocks: 100, taskTimeoutBlocks: 150, epochSeconds: 60 }),
     users: o.users ?? 0,
-    ...(o.blockTime === undefined ? {} : { blockTime: o.blockTime }),
     // ENIGMA_LOG=debug shows the nodes' logs (pino JSON on stderr).
     ...(process.env["ENIGMA_LOG"] === undefined
       ? {}
@@ -187,16 +188,28 @@ export async function result(net: CompatNetwork, task: Task): Promise<Task> {
   return net.enigma.decryptTaskResult(withResult);
 }
 
-/** Ends the epoch (receipts are committed then) and waits until every task has left status 1. */
+/**
+ * Ends the epoch now (receipts are committed then; it would end on its own within the epoch's
+ * time) and waits, mining nothing, until every task has left status 1.
+ */
 export async function commitEpoch(net: CompatNetwork, tasks: Task[]): Promise<number[]> {
   await net.devnet.chain.advanceEpoch();
-  const deadline = Date.now() + 60_000;
+  return settled(net, tasks);
+}
+
+/** Waits, mining nothing, until every task has left status 1 (the devnet paces its blocks). */
+export async function settled(
+  net: CompatNetwork,
+  tasks: Task[],
+  timeoutMs = 60_000,
+): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const statuses: number[] = [];
     for (const t of tasks) statuses.push((await net.enigma.getTaskRecordStatus(t)).ethStatus);
     if (statuses.every((s) => s !== 1)) return statuses;
     if (Date.now() > deadline) return statuses;
-    await net.devnet.chain.mine(1);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -22,6 +22,7 @@ describe("the built enigma command", () => {
       epochBlocks: 10,
       blockTime: "auto",
       taskTimeoutBlocks: 50,
+      epochSeconds: 5,
       seed: "enigma",
       confirmations: 0,
     });

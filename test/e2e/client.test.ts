@@ -5,7 +5,6 @@
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { SIMULATED_ENCLAVE_MEASUREMENT, SimulatedAttestationService } from "@enigma/enclave";
 import {
   ErrorCode,
@@ -63,8 +62,7 @@ beforeAll(async () => {
   counter = await example("counter");
   calculator = await example("calculator");
   net = await startTestNet({ workers: 3 });
-  const pem = await readFile(join(net.dir, "attestation-service.pem"), "utf8");
-  trustRoot = SimulatedAttestationService.fromPem(pem).trustRoot;
+  trustRoot = net.trustRoot;
   // Users 15-17 get ENG from the fixture's funded account 10.
   const funder = new Contract(
     net.tokenAddress,
@@ -377,6 +375,12 @@ async function rewritingProxy(
   hold: Readonly<Record<string, Promise<void>>> = {},
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req, res) => {
+    // A plain HTTP proxy: no WebSocket upgrade (the client then polls over HTTP, through it).
+    if (req.method !== "POST") {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {

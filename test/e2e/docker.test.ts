@@ -6,7 +6,7 @@
 // writes: the addresses, seeds, custodians and bootstrap address come from it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -16,7 +16,7 @@ import { parse } from "yaml";
 import { Contract, JsonRpcProvider } from "ethers";
 import { loadNodeConfig } from "@enigma/node";
 import { ENIGMA_ABI } from "@enigma/protocol";
-import type { ChainDeployment } from "../../packages/devnet/src/index.js";
+import type { ChainDeployment, NodeSecretsFile } from "../../packages/devnet/src/index.js";
 
 const DOCKER = fileURLToPath(new URL("../../docker/", import.meta.url));
 const bin = fileURLToPath(new URL("../../packages/cli/bin/enigma.js", import.meta.url));
@@ -59,17 +59,28 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-/** A service's command with container paths mapped: configs copied with /shared -> `shared`. */
+/**
+ * A service's command with container paths mapped: configs copied with /shared -> `shared` and
+ * /secrets -> the node's own folder under `<shared>-secrets` (what its container mounts), the
+ * chain's `/secrets-out` -> that folder's parent.
+ */
 async function mapped(command: string[], shared: string): Promise<string[]> {
+  const secrets = `${shared}-secrets`;
   const out: string[] = [];
   for (const arg of command) {
     if (arg.startsWith("/config/")) {
-      const text = await readFile(join(DOCKER, "config", arg.slice("/config/".length)), "utf8");
-      const file = join(tmp, `mapped-${arg.slice("/config/".length)}`);
-      await writeFile(file, text.replaceAll("/shared/", `${shared}/`));
+      const name = arg.slice("/config/".length);
+      const text = await readFile(join(DOCKER, "config", name), "utf8");
+      const file = join(tmp, `mapped-${name}`);
+      await writeFile(
+        file,
+        text
+          .replaceAll("/shared/", `${shared}/`)
+          .replaceAll('"/secrets/', `"${secrets}/${name.replace(/\.json$/, "")}/`),
+      );
       out.push(file);
     } else {
-      out.push(arg.replace("=/shared/", `=${shared}/`));
+      out.push(arg.replace("=/shared/", `=${shared}/`).replace("=/secrets-out", `=${secrets}`));
     }
   }
   return out;
@@ -177,13 +188,24 @@ describe("the compose network in miniature (processes on this machine)", () => {
   let chain: ChildProcess | undefined;
   let chainExited: Promise<number | null> | undefined;
   let localRpcUrl = "";
+  let localAttestationUrl = "";
+  const secretsOf = async (name: string) =>
+    JSON.parse(
+      await readFile(join(`${shared()}-secrets`, name, "secrets.json"), "utf8"),
+    ) as NodeSecretsFile;
   let d: ChainDeployment;
   const nodes: ChildProcess[] = [];
 
   beforeAll(async () => {
     const command = (await mapped(compose.services["chain"]?.command ?? [], shared())).map((a) =>
-      // The test must not take this machine's port 8545 nor listen beyond it.
-      a.startsWith("--port=") ? "--port=0" : a.startsWith("--host=") ? "--host=127.0.0.1" : a,
+      // The test must not take this machine's ports 8545 and 8546 nor listen beyond them.
+      a.startsWith("--port=")
+        ? "--port=0"
+        : a.startsWith("--attestation-port=")
+          ? "--attestation-port=0"
+          : a.startsWith("--host=")
+            ? "--host=127.0.0.1"
+            : a,
     );
     const child = spawn(process.execPath, [bin, ...command, "--json"], {
       stdio: ["ignore", "pipe", "pipe"],
@@ -202,6 +224,7 @@ describe("the compose network in miniature (processes on this machine)", () => {
       });
     });
     localRpcUrl = /up in [\d.]+ s at (\S+);/.exec(stderr)?.[1] ?? "";
+    localAttestationUrl = /attestation service at (\S+)/.exec(stderr)?.[1] ?? "";
     d = JSON.parse(await readFile(file(), "utf8")) as ChainDeployment;
     expect(d).toEqual(printed);
   }, 90_000);
@@ -217,7 +240,34 @@ describe("the compose network in miniature (processes on this machine)", () => {
     expect(d.rpcUrl).toBe("http://chain:8545");
     expect(d.nodes.map((n) => n.role)).toEqual(["principal", "worker", "worker", "worker"]);
     expect(d.bootstrap).toEqual([`/dns4/principal/tcp/4001/p2p/${d.nodes[0]?.peerId ?? ""}`]);
-    expect(existsSync(join(shared(), d.attestationServiceKeyFile))).toBe(true);
+    expect(d.attestationUrl).toBe("http://chain:8546");
+    expect(localAttestationUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it("shares nothing secret: the attestation key stays in the chain's process, each node's seed and key in its own folder", async () => {
+    // The shared folder every container mounts holds the deployment file only; it names no
+    // seed, no private key, no key file.
+    expect(await readdir(shared())).toEqual(["deployment.json"]);
+    const text = await readFile(file(), "utf8");
+    expect(text).not.toMatch(/seed|privateKey|PRIVATE KEY|\.pem/);
+    // One folder per node, mode 0600 files, each with that node's secrets only.
+    const names = ["principal", "worker-1", "worker-2", "worker-3"];
+    // (and the user accounts' keys for whoever drives clients, in users.json)
+    expect((await readdir(`${shared()}-secrets`)).sort()).toEqual([...names, "users.json"].sort());
+    for (const [index, name] of names.entries()) {
+      const s = await secretsOf(name);
+      expect(s).toMatchObject({ index, role: index === 0 ? "principal" : "worker" });
+      expect(s.custodian.address).toBe(d.nodes[index]?.custodian);
+      const mode = (await stat(join(`${shared()}-secrets`, name, "secrets.json"))).mode & 0o777;
+      expect(mode).toBe(0o600);
+    }
+    // Each node container mounts only its own secrets folder (and the gateway none).
+    for (const [name, svc] of Object.entries(compose.services)) {
+      const mounts = (svc.volumes ?? []).filter((v) => v.includes("secrets"));
+      if (name === "chain") expect(mounts).toEqual(["./secrets:/secrets-out"]);
+      else if (name === "gateway") expect(mounts).toEqual([]);
+      else expect(mounts).toEqual([`./secrets/${name}:/secrets:ro`]);
+    }
   });
 
   it("resolves every node config from the deployment file", async () => {
@@ -236,10 +286,11 @@ describe("the compose network in miniature (processes on this machine)", () => {
         enigmaAddress: d.enigmaAddress,
         tokenAddress: d.tokenAddress,
       });
-      expect(c.attestation.serviceKeyFile).toBe(join(shared(), d.attestationServiceKeyFile));
-      const node = name === "gateway" ? undefined : d.nodes[k];
-      expect(c.seed, name).toBe(node?.seed);
-      expect(c.ethereum.privateKey, name).toBe(node?.custodian.privateKey);
+      expect(c.attestation).toEqual({ url: d.attestationUrl, trustRoot: d.trustRoot });
+      const secrets = name === "gateway" ? undefined : await secretsOf(name);
+      expect(secrets?.index, name).toBe(name === "gateway" ? undefined : k);
+      expect(c.seed, name).toBe(secrets?.seed);
+      expect(c.ethereum.privateKey, name).toBe(secrets?.custodian.privateKey);
       expect(c.p2p.bootstrap, name).toEqual(name === "principal" ? [] : d.bootstrap);
     }
   });
@@ -256,6 +307,7 @@ describe("the compose network in miniature (processes on this machine)", () => {
           ...config,
           dataDir: join(tmp, "data", name),
           ethereum: { ...(config["ethereum"] as object), rpcUrl: localRpcUrl },
+          attestation: { url: localAttestationUrl },
           logLevel: "warn",
           ...override,
         }),
@@ -298,7 +350,7 @@ describe("the compose network in miniature (processes on this machine)", () => {
     }
   }, 120_000);
 
-  it("stops on SIGTERM and removes the deployment file", async () => {
+  it("stops on SIGTERM and removes the deployment file and the nodes' secrets", async () => {
     for (const n of nodes.splice(0)) {
       if (n.exitCode !== null || n.signalCode !== null) continue;
       const closed = new Promise((r) => n.once("close", r));
@@ -307,7 +359,8 @@ describe("the compose network in miniature (processes on this machine)", () => {
     }
     chain?.kill("SIGTERM");
     expect(await chainExited).toBe(0);
-    // A stopped chain's addresses are not left for nodes to pick up.
+    // A stopped chain's addresses are not left for nodes to pick up, nor its keys.
     expect(existsSync(file())).toBe(false);
+    expect(existsSync(join(`${shared()}-secrets`, "worker-1", "secrets.json"))).toBe(false);
   }, 60_000);
 });

@@ -81,6 +81,9 @@ beforeAll(async () => {
     inProcess: false,
     workers: 3,
     seed: SEED,
+    // These scenarios place tasks in epochs and crashes between blocks themselves: the chain
+    // moves only when they mine (no paced empty blocks).
+    epochSeconds: 0,
     ...(process.env["LIFECYCLE_DIR"] === undefined ? {} : { dir: process.env["LIFECYCLE_DIR"] }),
     users: Object.keys(ACCOUNT).length,
     logLevel: "info",
@@ -693,6 +696,7 @@ describe("task lifecycle on a multi-process devnet", () => {
       inProcess: false,
       workers: 2,
       seed: `${SEED}-confirmations`,
+      epochSeconds: 0, // the chain must stand still while the input waits for confirmations
       confirmations: 2,
       users: 1,
       logLevel: "info",

@@ -7,7 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { SIMULATED_ENCLAVE_MEASUREMENT, SimulatedAttestationService } from "@enigma/enclave";
+import {
+  AttestationServer,
+  SIMULATED_ENCLAVE_MEASUREMENT,
+  SimulatedAttestationService,
+} from "@enigma/enclave";
 import { trustRootToJwk } from "@enigma/protocol";
 import { Contract, HDNodeWallet, JsonRpcProvider, NonceManager, Wallet, hexlify } from "ethers";
 import hre from "hardhat";
@@ -23,6 +27,7 @@ let dir: string;
 let server: Awaited<ReturnType<typeof hre.network.createServer>>;
 let provider: JsonRpcProvider;
 let config: Record<string, unknown>;
+let attestation: AttestationServer | undefined;
 let enigma: Contract;
 
 beforeAll(async () => {
@@ -33,8 +38,8 @@ beforeAll(async () => {
   provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
   const deployer = new NonceManager(account(0).connect(provider));
   const service = SimulatedAttestationService.generate();
-  const serviceKeyFile = join(dir, "ias.pem");
-  await writeFile(serviceKeyFile, service.exportPem());
+  attestation = new AttestationServer({ service });
+  await attestation.start();
   const jwk = trustRootToJwk(service.trustRoot);
   const b64 = (s: string) => hexlify(Buffer.from(s, "base64url"));
   const d = await deployEnigma(deployer, {
@@ -62,7 +67,7 @@ beforeAll(async () => {
       privateKey: custodian.privateKey,
       pollIntervalMs: 50,
     },
-    attestation: { serviceKeyFile },
+    attestation: { url: attestation.url, trustRoot: service.trustRoot },
     worker: { stake: "250" },
     logLevel: "warn",
   };
@@ -74,6 +79,7 @@ afterAll(async () => {
   provider?.destroy();
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   await server?.close();
+  await attestation?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 

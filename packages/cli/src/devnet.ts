@@ -6,14 +6,9 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, InvalidArgumentError } from "commander";
-import {
-  resolveDevnetOptions,
-  startDevnet,
-  type DevnetInfo,
-  type DevnetOptions,
-  type FaultyWorkerKind,
-  type LogLevel,
-} from "@enigma/devnet";
+import type { DevnetInfo, DevnetOptions, FaultyWorkerKind, LogLevel } from "@enigma/devnet";
+// The presets alone: the rest of @enigma/devnet (Hardhat, the node) loads only for `up`.
+import { resolveDevnetOptions } from "@enigma/devnet/presets";
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import { checkDemo, runDemo, type DemoReport } from "./demo.js";
 import type { CliIo } from "./main.js";
@@ -44,16 +39,45 @@ interface ConfigFlags {
   preset: string;
   workers?: number;
   epochBlocks?: number;
+  epochSeconds?: number;
+  taskTimeout?: number;
   blockTime?: string;
   seed?: string;
   confirmations?: number;
 }
 
-function withConfigFlags(cmd: Command): Command {
+/** `--epoch-seconds`: seconds, decimals allowed (0 turns pacing off). */
+export function secondsArg(name: string) {
+  return (value: string): number => {
+    if (!/^\d+(\.\d+)?$/.test(value)) {
+      throw new InvalidArgumentError(`${name} must be a number of seconds`);
+    }
+    return Number(value);
+  };
+}
+
+/** The flags every command that resolves devnet options takes (`devnet config|up`, `chain start`). */
+export function withTimingFlags(cmd: Command): Command {
   return cmd
-    .option("--preset <name>", "fast | realistic", "fast")
-    .option("--workers <n>", "number of workers", intArg("--workers"))
     .option("--epoch-blocks <n>", "blocks per epoch", intArg("--epoch-blocks"))
+    .option(
+      "--epoch-seconds <s>",
+      "longest wall time of an epoch: an idle chain gets empty blocks at that pace (0: off)",
+      secondsArg("--epoch-seconds"),
+    )
+    .option(
+      "--task-timeout <blocks>",
+      "blocks after which an uncommitted task is refundable (default: follows the epoch length)",
+      intArg("--task-timeout"),
+    );
+}
+
+function withConfigFlags(cmd: Command): Command {
+  return withTimingFlags(
+    cmd
+      .option("--preset <name>", "fast | realistic", "fast")
+      .option("--workers <n>", "number of workers", intArg("--workers")),
+  )
     .option("--block-time <ms|auto>", "block interval in ms, or auto")
     .option("--seed <s>", "seed for keys and randomness")
     .option(
@@ -80,6 +104,8 @@ export function devnetOptionsFromFlags(opts: ConfigFlags): DevnetOptions {
   return resolveDevnetOptions(opts.preset, {
     workers: opts.workers,
     epochBlocks: opts.epochBlocks,
+    epochSeconds: opts.epochSeconds,
+    taskTimeoutBlocks: opts.taskTimeout,
     seed: opts.seed,
     blockTime,
     confirmations: opts.confirmations,
@@ -143,12 +169,16 @@ export function formatDevnet(r: DevnetRecord): string {
   const rows: [string, string][] = [
     ["state dir", r.dir],
     ["pid", String(r.pid)],
+    [
+      "epochs",
+      `${r.options.epochBlocks} blocks, ${r.options.epochSeconds === 0 ? "ending only when blocks are mined" : `${r.options.epochSeconds} s at most`}; task timeout ${r.options.taskTimeoutBlocks} blocks`,
+    ],
     ["chain", `${r.chain.rpcUrl} (chain id ${r.chain.chainId})`],
     ["Enigma", r.chain.enigmaAddress],
     ["ENG token", r.chain.tokenAddress],
     [
       "trust root",
-      `RSA modulus ${r.trustRoot.modulus.slice(0, 18)}... (${r.attestationServiceKeyFile})`,
+      `RSA modulus ${r.trustRoot.modulus.slice(0, 18)}... (attestation service ${r.attestationUrl})`,
     ],
   ];
   for (const n of r.nodes) {
@@ -195,9 +225,17 @@ async function up(
     demo?: boolean;
     exit?: boolean;
     faultyWorker?: string;
+    users?: number;
   },
 ): Promise<void> {
   const options = devnetOptionsFromFlags(opts);
+  if (opts.demo === true && opts.users !== undefined && opts.users < 2) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `--demo runs tasks from two accounts: --users must be at least 2, got ${opts.users}`,
+      { details: { path: "users" } },
+    );
+  }
   if (opts.demo === true) await checkDemo();
   if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel as LogLevel)) {
     throw new EnigmaError(
@@ -217,11 +255,14 @@ async function up(
   // Signals that arrive during bring-up stop the devnet as soon as it is up.
   const signal = untilSignal();
   const started = performance.now();
+  const { startDevnet } = await import("@enigma/devnet");
   const devnet = await startDevnet({
     ...options,
     inProcess: false,
     dir,
     ...(opts.chainPort === undefined ? {} : { chainPort: opts.chainPort }),
+    // startDevnet refuses a count out of range (InvalidConfig, path "users") before it starts.
+    ...(opts.users === undefined ? {} : { users: opts.users }),
     ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel as LogLevel }),
     // startDevnet refuses an unknown kind, naming the field, before it starts anything.
     ...(opts.faultyWorker === undefined
@@ -403,6 +444,11 @@ export function registerDevnet(program: Command, io: CliIo, setExit: (code: numb
       intArg("--chain-port"),
     )
     .option("--log-level <level>", "node log level (in <dir>/nodes/*/node.log)")
+    .option(
+      "--users <n>",
+      "funded user accounts, 0 to 100 (default 3), from the seed; listed in devnet.json",
+      intArg("--users"),
+    )
     .option("--json", "print one JSON object on stdout (progress goes to stderr)")
     .option(
       "--demo",

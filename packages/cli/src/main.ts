@@ -5,6 +5,7 @@ import { registerDevnet } from "./devnet.js";
 import { registerEpoch } from "./epoch.js";
 import { registerNode } from "./node.js";
 import { registerSc } from "./sc.js";
+import { registerSim } from "./sim.js";
 import { registerTask } from "./task.js";
 
 /** Where the CLI writes; injected so tests can capture output. */
@@ -44,6 +45,7 @@ function build(io: CliIo, setExit: (code: number) => void): Command {
   registerEpoch(program, io);
   registerNode(program, io);
   registerChain(program, io);
+  registerSim(program, io);
   return program;
 }
 

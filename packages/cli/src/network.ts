@@ -4,8 +4,10 @@
 // the contracts where they are said to be.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { EnigmaClient } from "@enigma/client";
-import { EnigmaChain } from "@enigma/node";
+import type { EnigmaClient } from "@enigma/client";
+// The chain view alone (protocol and ethers): read-only commands such as `epoch` must not load
+// the rest of the node (libp2p, LevelDB, the enclave) to answer.
+import { EnigmaChain } from "@enigma/node/chain";
 import {
   EnigmaError,
   ErrorCode,
@@ -255,10 +257,11 @@ export async function connect(
     batchStallTime: 0,
     pollingInterval: o.pollIntervalMs ?? 100,
   });
+  // The SDK loads only for commands that send tasks.
   const client =
     net.privateKey === undefined || net.gateway === undefined
       ? undefined
-      : new EnigmaClient({
+      : new (await import("@enigma/client")).EnigmaClient({
           signer: new Wallet(net.privateKey, provider),
           enigmaAddress: net.enigmaAddress,
           tokenAddress: net.tokenAddress,

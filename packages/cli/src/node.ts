@@ -4,7 +4,7 @@
 // the chain's addresses from it; `--check-config` does not wait for it.
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { loadNodeConfig, runNode, type NodeUserConfig } from "@enigma/node";
+import type { NodeUserConfig } from "@enigma/node";
 import type { CliIo } from "./main.js";
 
 export function registerNode(program: Command, io: CliIo): void {
@@ -26,6 +26,8 @@ export function registerNode(program: Command, io: CliIo): void {
         preset?: string;
         logLevel?: string;
       }) => {
+        // The node (libp2p, LevelDB, the enclave) loads only here: other commands start without it.
+        const { loadNodeConfig, runNode } = await import("@enigma/node");
         const check = opts.checkConfig === true;
         const config = await loadNodeConfig(opts.config, {
           // Validated with the rest of the config (InvalidConfig names a bad value's field).

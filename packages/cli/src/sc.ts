@@ -6,24 +6,23 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import {
-  ContractRuntime,
-  DeployedContract,
-  type EncryptedDelta,
+  LocalContract,
+  ThreadExecutor,
+  inspectContract,
+  type ContractInspection,
   type ExecutionResult,
   type TaskOutcome,
 } from "@enigma/enclave";
 import {
   EnigmaError,
   ErrorCode,
+  isEnigmaError,
   bytesToHex,
-  concatBytes,
   decodeValues,
   encodeArgs,
   equalBytes,
-  hexToBytes,
   keccak256,
   parseFunctionSignature,
-  u64be,
 } from "@enigma/protocol";
 import { compileSecretContract } from "@enigma/secret-contract";
 import type { Command } from "commander";
@@ -80,13 +79,6 @@ interface ExecOptions {
   stateDir?: string;
   seed?: string;
   json?: boolean;
-}
-
-interface Persisted {
-  stateKey: string;
-  codeHash: string;
-  tasks: number;
-  deltas: { index: number; hash: string; data: string }[];
 }
 
 function describeResult(
@@ -188,85 +180,111 @@ async function exec(io: CliIo, opts: ExecOptions): Promise<number> {
     opts.returns === undefined ? undefined : parseFunctionSignature(`r(${opts.returns})`).types;
   const seed =
     opts.seed === undefined ? randomBytes(32) : keccak256(new TextEncoder().encode(opts.seed));
-  const runtime = new ContractRuntime();
-  const codeHash = bytesToHex(keccak256(code));
-
-  let persisted: Persisted | undefined;
-  const stateFile = opts.stateDir === undefined ? undefined : join(opts.stateDir, "contract.json");
-  if (stateFile !== undefined) {
-    try {
-      persisted = JSON.parse(await readFile(stateFile, "utf8")) as Persisted;
-    } catch (e) {
-      if ((e as { code?: string }).code !== "ENOENT") throw bad(`cannot read ${stateFile}`);
+  // The contract runs as on a worker: in an execution thread, under a deadline.
+  const executor = new ThreadExecutor({ threads: 1 });
+  try {
+    if (opts.stateDir !== undefined) await mkdir(opts.stateDir, { recursive: true });
+    // The state key is made and kept (sealed) inside the enclave package.
+    const local = await LocalContract.open(
+      code,
+      executor,
+      opts.stateDir === undefined ? {} : { dir: opts.stateDir },
+    ).catch((e: unknown) => {
+      if (isEnigmaError(e)) throw e;
+      throw bad(
+        `cannot read ${opts.stateDir ?? ""}: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
+    const reports: Record<string, unknown>[] = [];
+    if (!local.deployed) {
+      const outcome = await local.deploy({
+        functionName: ctor.fn,
+        args: ctor.args,
+        gasLimit: opts.gasLimit,
+        seed,
+      });
+      reports.push(describeResult(`deploy ${ctor.fn}`, outcome, undefined));
     }
+    if (local.deployed && call !== undefined) {
+      const outcome = await local.run({
+        functionName: call.fn,
+        args: call.args,
+        gasLimit: opts.gasLimit,
+        seed,
+      });
+      reports.push(describeResult(`call ${call.fn}`, outcome, returns));
+    }
+    if (local.deployed) await local.save();
+    if (opts.json === true) {
+      io.out(`${JSON.stringify(reports)}\n`);
+    } else {
+      reports.forEach((r, i) => {
+        if (i > 0) io.out("\n");
+        printHuman(io, r);
+      });
+    }
+    const failed = reports.find((r) => r["ok"] !== true);
+    if (failed !== undefined) {
+      const e = failed["error"] as { name: string; code: number; message: string };
+      io.err(`enigma: ${String(failed["task"])} failed: ${e.name} (${e.code}): ${e.message}\n`);
+      return 2;
+    }
+    return 0;
+  } finally {
+    await executor.close();
   }
-  if (persisted !== undefined && persisted.codeHash !== codeHash) {
-    throw bad(`${opts.stateDir ?? ""} holds another contract (code hash ${persisted.codeHash})`);
+}
+
+/** `enigma sc inspect`: what the module is and whether the runtime runs it. */
+async function inspect(io: CliIo, file: string, opts: { json?: boolean }): Promise<number> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(file));
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? "unreadable";
+    throw bad(`cannot read ${file}: ${code}`);
   }
-  const taskId = (n: number) => keccak256(concatBytes(hexToBytes(codeHash), u64be(n)));
-  const reports: Record<string, unknown>[] = [];
-  let contract: DeployedContract | undefined;
-  let tasks = persisted?.tasks ?? 0;
-  let stateKey: Uint8Array;
-  if (persisted === undefined) {
-    stateKey = randomBytes(32);
-    const deployed = DeployedContract.deploy(runtime, code, stateKey, {
-      functionName: ctor.fn,
-      args: ctor.args,
-      gasLimit: opts.gasLimit,
-      taskId: taskId(tasks++),
-      seed,
-    });
-    reports.push(describeResult(`deploy ${ctor.fn}`, deployed.outcome, undefined));
-    contract = deployed.contract;
-  } else {
-    stateKey = hexToBytes(persisted.stateKey);
-    const deltas: EncryptedDelta[] = persisted.deltas.map((d) => ({
-      index: d.index,
-      hash: hexToBytes(d.hash),
-      data: hexToBytes(d.data),
-    }));
-    contract = DeployedContract.restore(runtime, code, stateKey, deltas);
+  if (bytes.length < 8 || !equalBytes(bytes.subarray(0, 4), Uint8Array.of(0, 0x61, 0x73, 0x6d))) {
+    throw bad(`${file} is not a WebAssembly module`);
   }
-  if (contract !== undefined && call !== undefined) {
-    const outcome = contract.run({
-      functionName: call.fn,
-      args: call.args,
-      gasLimit: opts.gasLimit,
-      taskId: taskId(tasks++),
-      seed,
-    });
-    reports.push(describeResult(`call ${call.fn}`, outcome, returns));
-  }
-  if (contract !== undefined && opts.stateDir !== undefined && stateFile !== undefined) {
-    await mkdir(opts.stateDir, { recursive: true });
-    const out: Persisted = {
-      stateKey: bytesToHex(stateKey),
-      codeHash,
-      tasks,
-      deltas: contract.deltas.map((d) => ({
-        index: d.index,
-        hash: bytesToHex(d.hash),
-        data: bytesToHex(d.data),
-      })),
-    };
-    await writeFile(stateFile, `${JSON.stringify(out, null, 1)}\n`);
-  }
+  const r: ContractInspection = inspectContract(bytes);
   if (opts.json === true) {
-    io.out(`${JSON.stringify(reports)}\n`);
+    io.out(`${JSON.stringify({ file, codeHash: bytesToHex(keccak256(bytes)), ...r })}\n`);
   } else {
-    reports.forEach((r, i) => {
-      if (i > 0) io.out("\n");
-      printHuman(io, r);
-    });
+    const line = (k: string, v: string) => {
+      io.out(`${k.padEnd(10)} ${v}\n`);
+    };
+    line("file", file);
+    line("size", `${r.bytes} bytes`);
+    line("code hash", bytesToHex(keccak256(bytes)));
+    line(
+      "interface",
+      r.interface === "none"
+        ? "not a secret contract of Discovery's interface (it needs an exported call() and only env imports)"
+        : `${r.interface}: Discovery's host interface`,
+    );
+    if (r.memory !== undefined) {
+      line(
+        "memory",
+        `${r.memory.initialPages} pages${r.memory.imported ? " (imported as env.memory)" : ""}`,
+      );
+    }
+    line("imports", r.imports.length === 0 ? "(none)" : "");
+    for (const i of r.imports) {
+      io.out(
+        `  ${i.module}.${i.name} (${i.kind})${i.hostFunction || i.kind === "memory" ? "" : "  <- not served by the runtime"}\n`,
+      );
+    }
+    line("exports", r.exports.length === 0 ? "(none)" : "");
+    for (const e of r.exports) io.out(`  ${e.name} (${e.kind})\n`);
+    line(
+      "verdict",
+      r.accepted
+        ? "the runtime deploys it"
+        : `refused: ${r.refusal?.message ?? "unknown"} (code ${String(r.refusal?.code)})`,
+    );
   }
-  const failed = reports.find((r) => r["ok"] !== true);
-  if (failed !== undefined) {
-    const e = failed["error"] as { name: string; code: number; message: string };
-    io.err(`enigma: ${String(failed["task"])} failed: ${e.name} (${e.code}): ${e.message}\n`);
-    return 2;
-  }
-  return 0;
+  return r.accepted ? 0 : 2;
 }
 
 /** Compiles an AssemblyScript contract; InvalidArgument with the first compiler error. */
@@ -302,6 +320,16 @@ export function registerSc(program: Command, io: CliIo, setExit: (code: number) 
       await mkdir(dirname(out), { recursive: true });
       await writeFile(out, wasm);
       io.out(`wrote ${out} (${wasm.length} bytes)\n`);
+    });
+  sc.command("inspect")
+    .description(
+      "show a module's imports, exports and size, the interface it expects, and whether the runtime runs it",
+    )
+    .argument("<file.wasm>", "compiled contract")
+    .option("--json", "print JSON only")
+    .exitOverride()
+    .action(async (file: string, opts: { json?: boolean }) => {
+      setExit(await inspect(io, file, opts));
     });
   sc.command("exec")
     .description("deploy a contract into a local enclave and run one call")

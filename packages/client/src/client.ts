@@ -14,6 +14,7 @@ import {
   parseAttestationPolicy,
   parseRpcResult,
   parseTrustRoot,
+  deriveSharedKey,
   selectWorker,
   taskId as taskIdOf,
   toRpcHex,
@@ -24,14 +25,31 @@ import {
   type RsaTrustRoot,
   type VerifiedAttestation,
 } from "@enigma/protocol";
-import { Contract, type ContractTransactionResponse, type Provider, type Signer } from "ethers";
-import { decryptOutput, encryptCall } from "./envelope.js";
+import {
+  Contract,
+  Interface,
+  MaxUint256,
+  SocketProvider,
+  type Provider,
+  type Signer,
+} from "ethers";
+import { decryptOutputWith, encryptCallWith, type EncryptedCall } from "./envelope.js";
+import { EpochCache, type Epoch } from "./epoch.js";
 import { fromChainError } from "./errors.js";
 import { defaultGzip, type Gzip } from "./gzip.js";
 import { NodeRpcClient } from "./rpc.js";
 import { SerialQueue, withRetries } from "./serial.js";
-import { TaskHandle, type TaskEvent, type TaskExecution, type TaskReceipt } from "./task.js";
-import { checkWorkerKey, verifyWorkerAttestation } from "./verify.js";
+import {
+  TaskHandle,
+  type TaskEvent,
+  type TaskExecution,
+  type TaskReceipt,
+  type TaskTimings,
+} from "./task.js";
+import { TxSender, again, type SentTx, type Target } from "./tx.js";
+import { AttestationCache, chainReportSource, checkWorkerKey } from "./verify.js";
+import { TaskWatch } from "./watch.js";
+import { NodeSocket, nodeWsUrl, type WebSocketFactory } from "./ws.js";
 
 export interface EnigmaClientOptions {
   /** Any ethers v6 Signer connected to a Provider: pays fees and signs task records. */
@@ -53,8 +71,26 @@ export interface EnigmaClientOptions {
   keySeed?: Uint8Array;
   /** gzip for the pre-code (default: CompressionStream, Node and browsers). */
   gzip?: Gzip;
-  /** Poll interval for node and chain status (default 500 ms). */
+  /**
+   * Poll interval for node and chain status when nothing is pushed (default 500 ms): the
+   * node's WebSocket pushes results, a `WebSocketProvider` pushes blocks.
+   */
   pollIntervalMs?: number;
+  /**
+   * The node's WebSocket URL for pushed task statuses (default: `nodeUrl` with `ws(s):` and
+   * path `/ws`); `false`: poll over HTTP only.
+   */
+  nodeWsUrl?: string | false;
+  /** Opens WebSockets (default: the runtime's global `WebSocket`, Node >= 22 and browsers). */
+  webSocket?: WebSocketFactory;
+  /**
+   * How the fee allowance to `Enigma` is granted: `"exact"` (default) approves the missing
+   * amount when the allowance is short, so a task is two transactions; `"max"` approves
+   * `2^256 - 1` once (a standing approval: every later task is one transaction).
+   */
+  approve?: "exact" | "max";
+  /** How long a transaction of the client may take to be mined (default 120 s). */
+  txTimeoutMs?: number;
   /** How long `result()` waits for the worker (default 120 s). */
   resultTimeoutMs?: number;
   /** How long `waitForReceipt()` waits for the commit (default 600 s). */
@@ -86,13 +122,6 @@ export interface ChainTaskStatus {
   status: number;
 }
 
-interface Epoch {
-  firstBlockNumber: bigint;
-  seed: bigint;
-  workers: string[];
-  stakes: bigint[];
-}
-
 interface Prepared {
   sender: string;
   taskId: Hex;
@@ -100,36 +129,55 @@ interface Prepared {
   worker: Hex;
   workerKey: Hex;
   user: KeyPair;
+  /** `deriveSharedKey(user.privateKey, workerKey)`, derived once per task. */
+  sharedKey: Uint8Array;
   epoch: Epoch;
 }
 
-const DONE = new Set<string>([
-  TaskResultStatus.Success,
-  TaskResultStatus.Failed,
-  TaskResultStatus.EthereumFailure,
-]);
+/** A recorded task whose input is on its way (or taken). */
+interface Recorded {
+  p: Prepared;
+  input: Promise<void>;
+  watch: TaskWatch;
+}
+
 const COMMITTED = new Set([2, 3, 4, 5]);
 const noHex = (h: string): string => h.replace(/^0x/, "").toLowerCase();
 const NONCE_RACE = new Set(["NONCE_EXPIRED", "REPLACEMENT_UNDERPRICED", "TRANSACTION_REPLACED"]);
-/** ethers' codes for a transaction nonce taken by another transaction of the same account. */
-function isNonceRace(e: unknown): boolean {
-  for (let x = e, depth = 0; typeof x === "object" && x !== null && depth < 5; depth++) {
-    const { code, cause } = x as { code?: unknown; cause?: unknown };
+// A chain that says so in words: a nonce another transaction took, fees below the base fee.
+const RACE_TEXT = /nonce too (low|high)|fee per gas|base ?fee|underpriced/i;
+/**
+ * ethers' codes (or the chain's words) for a transaction nonce taken by another transaction of
+ * the same account, or fee data gone stale: the send is retried with both read again.
+ */
+export function isNonceRace(e: unknown): boolean {
+  for (let x = e, depth = 0; typeof x === "object" && x !== null && depth < 6; depth++) {
+    const { code, cause, message, error } = x as {
+      code?: unknown;
+      cause?: unknown;
+      message?: unknown;
+      error?: unknown;
+    };
     if (typeof code === "string" && NONCE_RACE.has(code)) return true;
-    x = cause;
+    if (typeof message === "string" && RACE_TEXT.test(message)) return true;
+    x = cause ?? error;
   }
   return false;
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const noop = (): void => undefined;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * A failed task as a typed error: the worker encrypts the failure reason as the output, so
  * the user can read it; out of gas and traps get their own codes.
  */
-export function taskFailed(x: TaskExecution, p: { user: KeyPair; workerKey: Hex }): EnigmaError {
+export function taskFailed(x: TaskExecution, p: { sharedKey: Uint8Array }): EnigmaError {
   let reason: string | undefined;
   try {
-    reason = new TextDecoder().decode(decryptOutput(p.user, p.workerKey, x.output).plain);
+    reason =
+      x.output.length === 0
+        ? undefined
+        : new TextDecoder().decode(decryptOutputWith(p.sharedKey, x.output).plain);
   } catch {
     reason = undefined;
   }
@@ -160,24 +208,33 @@ export function taskFailed(x: TaskExecution, p: { user: KeyPair; workerKey: Hex 
  */
 export class EnigmaClient {
   readonly rpc: NodeRpcClient;
+  /** The node's WebSocket (pushed task statuses); undefined with `nodeWsUrl: false`. */
+  readonly socket: NodeSocket | undefined;
   readonly enigmaAddress: string;
   readonly tokenAddress: string;
-  readonly #signer: Signer;
   readonly #provider: Provider;
   readonly #enigma: Contract;
   readonly #token: Contract;
+  readonly #enigmaTarget: Target;
+  readonly #tokenTarget: Target;
+  readonly #tx: TxSender;
+  readonly #epochs: EpochCache;
+  readonly #attestations: AttestationCache | undefined;
   readonly #verify: boolean;
-  readonly #trustRoot: RsaTrustRoot | undefined;
-  readonly #policy: AttestationPolicy | undefined;
   readonly #keySeed: Uint8Array | undefined;
   readonly #gzip: Gzip;
   readonly #poll: number;
   readonly #resultTimeout: number;
   readonly #receiptTimeout: number;
   readonly #maxAttempts: number;
-  // Workers whose attestation passed, by enclave signer, for the client's lifetime: a signer
-  // is one enclave key, and its report only changes if the custodian re-registers it.
-  readonly #attested = new Map<string, VerifiedAttestation>();
+  readonly #approve: "exact" | "max";
+  // The sender's task counter (`getUserTaskDeployments`) as this client expects it after its
+  // own records: read once, counted locally, read again after any failed record. Task ids are
+  // known before a record is mined, so the input can go out with the record transaction.
+  #taskNonce: bigint | undefined;
+  // The allowance to Enigma as this client expects it (undefined: read it).
+  #allowance: bigint | undefined;
+  readonly #queue = new SerialQueue();
 
   constructor(options: EnigmaClientOptions) {
     const provider = options.signer.provider;
@@ -192,15 +249,27 @@ export class EnigmaClient {
           "worker verification needs trustRoot and attestationPolicy (or verifyWorker: false)",
         );
       }
-      this.#trustRoot = parseTrustRoot(options.trustRoot);
-      this.#policy = parseAttestationPolicy(options.attestationPolicy);
+      this.#attestations = new AttestationCache(
+        chainReportSource(provider, options.enigmaAddress),
+        parseTrustRoot(options.trustRoot),
+        parseAttestationPolicy(options.attestationPolicy),
+      );
     }
-    this.#signer = options.signer;
+    // Checked at run time too: JavaScript callers pass anything.
+    const approve: string = options.approve ?? "exact";
+    if (approve !== "exact" && approve !== "max") {
+      throw new EnigmaError(ErrorCode.InvalidConfig, `approve must be "exact" or "max"`, {
+        details: { approve },
+      });
+    }
+    this.#approve = approve;
     this.#provider = provider;
     this.enigmaAddress = options.enigmaAddress;
     this.tokenAddress = options.tokenAddress;
     this.#enigma = new Contract(options.enigmaAddress, ENIGMA_ABI, options.signer);
     this.#token = new Contract(options.tokenAddress, ENIGMA_TOKEN_ABI, options.signer);
+    this.#enigmaTarget = { address: options.enigmaAddress, iface: new Interface(ENIGMA_ABI) };
+    this.#tokenTarget = { address: options.tokenAddress, iface: new Interface(ENIGMA_TOKEN_ABI) };
     this.rpc = new NodeRpcClient(
       options.nodeUrl,
       options.fetch === undefined ? {} : { fetch: options.fetch },
@@ -211,6 +280,28 @@ export class EnigmaClient {
     this.#resultTimeout = options.resultTimeoutMs ?? 120_000;
     this.#receiptTimeout = options.receiptTimeoutMs ?? 600_000;
     this.#maxAttempts = options.maxRecordAttempts ?? 3;
+    this.#tx = new TxSender(options.signer, provider, {
+      pollMs: this.#poll,
+      timeoutMs: options.txTimeoutMs ?? 120_000,
+    });
+    this.#epochs = new EpochCache({
+      read: () => this.#readEpoch(),
+      epochSize: () => this.#view<bigint>("getEpochSize"),
+      blockNumber: () => again(() => this.#provider.getBlockNumber()),
+    });
+    const wsUrl = options.nodeWsUrl ?? nodeWsUrl(options.nodeUrl);
+    this.socket =
+      wsUrl === false
+        ? undefined
+        : new NodeSocket(
+            wsUrl,
+            options.webSocket === undefined ? {} : { webSocket: options.webSocket },
+          );
+  }
+
+  /** Closes the node WebSocket (later calls use HTTP and polling). */
+  close(): void {
+    this.socket?.close();
   }
 
   // ------------------------------------------------------------------ tasks
@@ -247,56 +338,47 @@ export class EnigmaClient {
   ): TaskHandle {
     const gasLimit = BigInt(opts.gasLimit);
     const gasPx = BigInt(opts.gasPx ?? 1n);
-    let prepared: Prepared | undefined;
+    const timings: TaskTimings = { started: performance.now() };
+    let recorded: Recorded | undefined;
     return new TaskHandle({
+      timings,
       submitted: async (emit) => {
         const preCode = wasm === undefined ? undefined : await this.#gzip(wasm);
-        const { p, call } = await this.#record(scAddr, wasm, fnSig, args, gasLimit, gasPx, emit);
-        prepared = p;
-        const common = {
-          workerAddress: noHex(p.worker),
-          encryptedFn: toRpcHex(call.encryptedFn),
-          encryptedArgs: toRpcHex(call.encryptedArgs),
-          userDHKey: toRpcHex(p.user.publicKey),
-        };
-        const method = preCode !== undefined ? "deploySecretContract" : "sendTaskInput";
-        const sent =
-          preCode !== undefined
-            ? await this.rpc.call("deploySecretContract", {
-                ...common,
-                preCode: base64Encode(preCode),
-                contractAddress: noHex(p.taskId),
-              })
-            : await this.rpc.call("sendTaskInput", {
-                ...common,
-                taskId: noHex(p.taskId),
-                contractAddress: noHex(scAddr ?? ""),
-              });
-        if (!parseRpcResult(method, sent).sendTaskResult) {
-          throw new EnigmaError(
-            ErrorCode.TaskInputRejected,
-            `the node did not take task ${p.taskId}`,
-            {
-              details: { taskId: p.taskId, worker: p.worker },
-            },
-          );
+        const r = await this.#record(
+          scAddr,
+          preCode,
+          wasm,
+          fnSig,
+          args,
+          gasLimit,
+          gasPx,
+          emit,
+          timings,
+        );
+        recorded = r;
+        try {
+          await r.input;
+        } catch (e) {
+          r.watch.cancel();
+          throw e;
         }
-        emit({ type: "submitted", taskId: p.taskId, worker: p.worker });
-        return p.taskId;
+        emit({ type: "submitted", taskId: r.p.taskId, worker: r.p.worker });
+        return r.p.taskId;
       },
       executed: async (taskId, emit) => {
-        const p = prepared;
-        if (p === undefined) throw new Error("unreachable: executed before submission");
-        const s = await this.#pollStatus(taskId, p.worker);
+        const r = recorded;
+        if (r === undefined) throw new Error("unreachable: executed before submission");
+        const s = await r.watch.done(this.#resultTimeout);
+        timings.executed = performance.now();
         const output = s.output === undefined ? new Uint8Array() : hexToBytes(s.output);
         emit({ type: "executed", taskId, status: s.status, output });
         return { taskId, status: s.status, output };
       },
       result: (x) => {
-        const p = prepared;
+        const p = recorded?.p;
         if (p === undefined) throw new Error("unreachable: result before submission");
         if (x.status !== TaskResultStatus.Success) throw taskFailed(x, p);
-        const d = decryptOutput(p.user, p.workerKey, x.output, opts.returnTypes);
+        const d = decryptOutputWith(p.sharedKey, x.output, opts.returnTypes);
         return {
           taskId: x.taskId,
           status: x.status,
@@ -317,32 +399,42 @@ export class EnigmaClient {
     });
   }
 
-  /** Reads nonce, epoch and worker; verifies the worker; encrypts; approves; records. */
+  /**
+   * Selects and verifies the worker, encrypts, grants the fee allowance, sends the record
+   * transaction and, as soon as it is sent (not mined), the input: a node holds an input whose
+   * record is not mined yet, so the input is on its way before the next record of the contract
+   * can be mined. Resolves once the record is mined, with the input's send still pending.
+   */
   async #record(
     scAddr: Hex | undefined,
+    preCode: Uint8Array | undefined,
     wasm: Uint8Array | undefined,
     fnSig: string,
     args: readonly unknown[],
     gasLimit: bigint,
     gasPx: bigint,
     emit: (e: TaskEvent) => void,
-  ) {
-    // One record at a time per client, retries included: concurrent tasks would otherwise read
-    // the same task nonce and race for the signer's transaction nonce, and a record retried
-    // after an epoch change must keep its place in line: tasks of one contract run in record
-    // order, so a task created later must not be recorded before it.
-    return this.#exclusive(() =>
+    timings: TaskTimings,
+  ): Promise<Recorded> {
+    const action = scAddr === undefined ? "createDeploymentTaskRecord" : "createTaskRecord";
+    // One record at a time per client, retries included: the task and transaction nonces are
+    // counted locally, and a record retried after an epoch change must keep its place in line
+    // (tasks of one contract run in record order, so a task created later must not be
+    // recorded before it). The queue is released once the record is mined; the input's send
+    // and the wait for the result go on outside it.
+    return this.#queue.run(() =>
       withRetries(
         this.#maxAttempts,
         async (attempt) => {
           const p = await this.#prepare(scAddr);
-          const call = encryptCall(
-            p.user,
-            p.workerKey,
+          const call = encryptCallWith(
+            p.sharedKey,
+            p.user.publicKey,
             fnSig,
             args,
             scAddr ?? { preCode: wasm ?? new Uint8Array() },
           );
+          timings.prepared = performance.now();
           emit({
             type: "created",
             taskId: p.taskId,
@@ -350,62 +442,139 @@ export class EnigmaClient {
             firstBlockNumber: p.epoch.firstBlockNumber,
             attempt,
           });
-          await this.#ensureAllowance(gasLimit * gasPx);
-          const tx = (await (scAddr === undefined
-            ? this.#enigma.getFunction("createDeploymentTaskRecord")(
-                call.inputsHash,
-                gasLimit,
-                gasPx,
-                p.epoch.firstBlockNumber,
-                p.nonce,
-              )
-            : this.#enigma.getFunction("createTaskRecord")(
-                call.inputsHash,
-                gasLimit,
-                gasPx,
-                p.epoch.firstBlockNumber,
-              ))) as ContractTransactionResponse;
-          const mined = await tx.wait();
-          // A compute task's id is whatever nonce the record got (another transaction of this
-          // sender may have raced it); the inputs do not depend on the id, so adopt it.
-          const taskId = this.#recordedTaskId(mined?.logs ?? [], p.sender) ?? p.taskId;
-          emit({
-            type: "recorded",
-            taskId,
-            txHash: tx.hash,
-            blockNumber: mined?.blockNumber ?? 0,
-          });
-          return { p: { ...p, taskId }, call };
+          // Subscribed before the input goes: no notification can be missed.
+          const watch = this.#watch(p.taskId, p.worker, false);
+          try {
+            const fee = gasLimit * gasPx;
+            await this.#ensureAllowance(fee);
+            const sent = await this.#tx.send(
+              this.#enigmaTarget,
+              action,
+              scAddr === undefined
+                ? [call.inputsHash, gasLimit, gasPx, p.epoch.firstBlockNumber, p.nonce]
+                : [call.inputsHash, gasLimit, gasPx, p.epoch.firstBlockNumber],
+            );
+            timings.sent = performance.now();
+            await watch.ready;
+            const input = this.#sendInput(p, call, scAddr, preCode).then(() => {
+              timings.inputAccepted ??= performance.now();
+            });
+            // Settled by whoever awaits it; a superseded attempt's input is dropped here.
+            input.catch(noop);
+            const mined = await this.#mined(sent, fee);
+            timings.recorded = performance.now();
+            // A compute task's id is whatever nonce the record got (another client of this
+            // account may have raced it); the inputs do not depend on the id: send them again
+            // under the id the record got.
+            const taskId = this.#recordedTaskId(mined.logs, p.sender) ?? p.taskId;
+            this.#taskNonce = taskId === p.taskId ? p.nonce + 1n : undefined;
+            emit({ type: "recorded", taskId, txHash: sent.hash, blockNumber: mined.blockNumber });
+            if (taskId === p.taskId) return { p, input, watch };
+            watch.cancel();
+            const q = { ...p, taskId };
+            const again = this.#watch(taskId, p.worker, true);
+            await again.ready;
+            return { p: q, input: this.#sendInput(q, call, scAddr, preCode), watch: again };
+          } catch (e) {
+            watch.cancel();
+            throw e;
+          }
         },
         (e) => {
-          const err = fromChainError(
-            e,
-            scAddr === undefined ? "createDeploymentTaskRecord" : "createTaskRecord",
-          );
-          // Retried: a new epoch started (re-select, re-encrypt), the task nonce was taken by
-          // another transaction of this sender, or the signer's transaction nonce raced.
+          const err = fromChainError(e, action);
+          // Retried: a new epoch started (re-select, re-encrypt: same task id), the task nonce
+          // was taken by another transaction of this sender, the transaction nonce raced or
+          // the fees went stale, or the record ran out of gas (estimated again).
+          const wrongEpoch = err.code === ErrorCode.WrongEpoch;
+          if (wrongEpoch) this.#epochs.invalidate();
           const retry =
-            isEnigmaError(err, ErrorCode.WrongEpoch) ||
-            isEnigmaError(err, ErrorCode.TaskNonceMismatch) ||
+            wrongEpoch ||
+            err.code === ErrorCode.TaskNonceMismatch ||
+            (err.code === ErrorCode.TransactionReverted && err.details["outOfGas"] === true) ||
             isNonceRace(e);
+          // Whatever failed, the counters may be off: read them again.
+          this.#taskNonce = undefined;
+          this.#allowance = undefined;
           return { retry, error: err };
         },
       ),
     );
   }
 
-  #exclusive<T>(f: () => Promise<T>): Promise<T> {
-    return this.#queue.run(f);
+  /** Waits for a record; the allowance it used is spent. */
+  async #mined(sent: SentTx, fee: bigint) {
+    const receipt = await this.#tx.mined(sent);
+    if (this.#allowance !== undefined && this.#allowance !== MaxUint256) this.#allowance -= fee;
+    return receipt;
   }
 
-  readonly #queue = new SerialQueue();
+  /** Sends the task's input to the node; `TaskSkipped` (435) and the like reject at once. */
+  async #sendInput(
+    p: Prepared,
+    call: EncryptedCall,
+    scAddr: Hex | undefined,
+    preCode: Uint8Array | undefined,
+  ): Promise<void> {
+    const common = {
+      workerAddress: noHex(p.worker),
+      encryptedFn: toRpcHex(call.encryptedFn),
+      encryptedArgs: toRpcHex(call.encryptedArgs),
+      userDHKey: toRpcHex(p.user.publicKey),
+    };
+    const method = preCode !== undefined ? "deploySecretContract" : "sendTaskInput";
+    const params =
+      preCode !== undefined
+        ? { ...common, preCode: base64Encode(preCode), contractAddress: noHex(p.taskId) }
+        : { ...common, taskId: noHex(p.taskId), contractAddress: noHex(scAddr ?? "") };
+    const sent = await this.#call(method, params);
+    if (!parseRpcResult(method, sent).sendTaskResult) {
+      throw new EnigmaError(ErrorCode.TaskInputRejected, `the node did not take task ${p.taskId}`, {
+        details: { taskId: p.taskId, worker: p.worker },
+      });
+    }
+  }
+
+  #watch(taskId: Hex, worker: Hex, checkFirst: boolean): TaskWatch {
+    return new TaskWatch(
+      { call: (m, params) => this.#call(m, params), socket: this.socket, pollMs: this.#poll },
+      taskId,
+      worker,
+      checkFirst,
+    );
+  }
+
+  /**
+   * A node call over the WebSocket when one is open (no HTTP request per call), else HTTP
+   * (while the socket connects in the background); a socket lost during the call is retried
+   * over HTTP.
+   */
+  async #call(method: string, params: unknown): Promise<unknown> {
+    const socket = this.socket;
+    if (socket !== undefined && !socket.connected) {
+      // Connect in the background; this call does not wait for it.
+      void socket.open();
+    }
+    if (socket?.connected === true) {
+      try {
+        return await socket.call(method, params);
+      } catch (e) {
+        if (!isEnigmaError(e, ErrorCode.RpcTransport)) throw e;
+      }
+    }
+    return this.rpc.call(method, params);
+  }
 
   #recordedTaskId(
     logs: readonly { topics: readonly string[]; data: string }[],
     sender: string,
   ): Hex | undefined {
     for (const log of logs) {
-      const parsed = this.#enigma.interface.parseLog(log);
+      let parsed: ReturnType<Interface["parseLog"]>;
+      try {
+        parsed = this.#enigmaTarget.iface.parseLog(log);
+      } catch {
+        continue;
+      }
       if (parsed?.name === "TaskRecordCreated") {
         if (String(parsed.args[4]).toLowerCase() === sender.toLowerCase()) {
           return bytesToHex(hexToBytes(String(parsed.args[0])));
@@ -416,28 +585,64 @@ export class EnigmaClient {
   }
 
   async #prepare(scAddr: Hex | undefined): Promise<Prepared> {
-    const sender = await this.#signer.getAddress();
-    const nonce = await this.#view<bigint>("getUserTaskDeployments", sender);
+    const sender = await this.#tx.address();
+    // The epoch check (a chain request) runs beside the key exchange: the key is asked of the
+    // worker the cached epoch selects, and asked again in the rare case the check finds a new
+    // epoch that selects another worker.
+    const guess = this.#epochs.cached;
+    const checked = this.#epochs.current();
+    checked.catch(noop);
+    const nonce = await this.#nextTaskNonce(sender);
     const taskId = taskIdOf(sender, nonce);
-    const epoch = await this.currentEpoch();
-    const selected = selectWorker(scAddr ?? taskId, epoch);
-    if (selected === undefined) {
-      throw new EnigmaError(ErrorCode.NoEpoch, "the current epoch has no staked worker", {
-        details: { firstBlockNumber: epoch.firstBlockNumber.toString() },
-      });
-    }
-    const worker = bytesToHex(hexToBytes(selected));
     const user = this.#userKey(taskId);
-    const raw = await this.rpc.call("getWorkerEncryptionKey", {
-      workerAddress: noHex(worker),
-      userPubKey: toRpcHex(user.publicKey),
-    });
+    const select = (epoch: Epoch): Hex => {
+      const selected = selectWorker(scAddr ?? taskId, epoch);
+      if (selected === undefined) {
+        throw new EnigmaError(ErrorCode.NoEpoch, "the current epoch has no staked worker", {
+          details: { firstBlockNumber: epoch.firstBlockNumber.toString() },
+        });
+      }
+      return bytesToHex(hexToBytes(selected));
+    };
+    const askKey = (worker: Hex) => {
+      const p = this.#call("getWorkerEncryptionKey", {
+        workerAddress: noHex(worker),
+        userPubKey: toRpcHex(user.publicKey),
+      });
+      p.catch(noop);
+      return { worker, key: p };
+    };
+    let asked = guess === undefined ? undefined : askKey(select(guess));
+    const epoch = await checked;
+    const worker = select(epoch);
+    if (asked?.worker !== worker) asked = askKey(worker);
+    // The key and the attestation (cached per worker and epoch) at once.
+    const [raw] = await Promise.all([
+      asked.key,
+      this.#verify ? this.#verifyIn(worker, epoch.firstBlockNumber) : Promise.resolve(undefined),
+    ]);
     const k = parseRpcResult("getWorkerEncryptionKey", raw).result;
-    // Refuse before anything is encrypted to the key: signed by the selected worker...
+    // Refuse before anything is encrypted to the key: signed by the selected worker (checked
+    // for every key: each is fresh), whose enclave is attested (above) under our policy.
     checkWorkerKey(k.workerEncryptionKey, k.workerSig, worker);
-    // ...whose enclave is attested by the trust root under our policy.
-    if (this.#verify) await this.verifyWorker(worker);
-    return { sender, taskId, nonce, worker, workerKey: k.workerEncryptionKey, user, epoch };
+    const sharedKey = deriveSharedKey(user.privateKey, k.workerEncryptionKey);
+    return {
+      sender,
+      taskId,
+      nonce,
+      worker,
+      workerKey: k.workerEncryptionKey,
+      user,
+      sharedKey,
+      epoch,
+    };
+  }
+
+  async #nextTaskNonce(sender: string): Promise<bigint> {
+    if (this.#taskNonce !== undefined) return this.#taskNonce;
+    const n = await this.#view<bigint>("getUserTaskDeployments", sender);
+    this.#taskNonce = n;
+    return n;
   }
 
   #userKey(taskId: Hex): KeyPair {
@@ -445,38 +650,36 @@ export class EnigmaClient {
     return generateKeyPair(keccak256(concatBytes(this.#keySeed, hexToBytes(taskId))));
   }
 
+  /**
+   * Grants the fee allowance when the expected allowance is short: `exact` approves what is
+   * missing, `max` once `2^256 - 1` (OpenZeppelin's ERC20 never lowers that one).
+   */
   async #ensureAllowance(fee: bigint): Promise<void> {
-    const owner = await this.#signer.getAddress();
-    const allowance = await this.#tokenView<bigint>("allowance", owner, this.enigmaAddress);
-    if (allowance >= fee) return;
-    await this.#send(this.#token, "approve", this.enigmaAddress, fee);
-  }
-
-  async #pollStatus(taskId: Hex, worker: Hex): Promise<RpcResult<"getTaskStatus">["result"]> {
-    const until = Date.now() + this.#resultTimeout;
-    for (;;) {
-      const raw = await this.rpc.call("getTaskStatus", {
-        taskId: noHex(taskId),
-        workerAddress: noHex(worker),
-        withResult: true,
-      });
-      const s = parseRpcResult("getTaskStatus", raw).result;
-      if (DONE.has(s.status)) return s;
-      if (Date.now() > until) {
-        throw new EnigmaError(ErrorCode.PeerTimeout, `task ${taskId} has no result yet`, {
-          details: { taskId, status: s.status },
-        });
-      }
-      await sleep(this.#poll);
+    const owner = await this.#tx.address();
+    this.#allowance ??= await this.#tokenView<bigint>("allowance", owner, this.enigmaAddress);
+    if (this.#allowance >= fee) return;
+    const amount = this.#approve === "max" ? MaxUint256 : fee;
+    try {
+      await this.#tx.mined(
+        await this.#tx.send(this.#tokenTarget, "approve", [this.enigmaAddress, amount]),
+      );
+    } catch (e) {
+      this.#allowance = undefined;
+      throw e;
     }
+    this.#allowance = amount;
   }
 
   // ------------------------------------------------------------------ reads
 
   /** The epoch in force now: first block, seed, worker signers and stakes. */
-  async currentEpoch(): Promise<Epoch> {
-    const head = await this.#provider.getBlockNumber();
-    const r = await this.#view<[bigint, bigint, string[], bigint[]]>("getWorkerParams", head);
+  currentEpoch(): Promise<Epoch> {
+    return this.#epochs.current();
+  }
+
+  /** The newest epoch on chain (`getWorkerParams` at the largest block number: one call). */
+  async #readEpoch(): Promise<Epoch> {
+    const r = await this.#view<[bigint, bigint, string[], bigint[]]>("getWorkerParams", MaxUint256);
     const [first, seed, workers, stakes] = r;
     if (first === 0n) {
       throw new EnigmaError(ErrorCode.NoEpoch, "no epoch has started yet: wait for the principal");
@@ -485,25 +688,34 @@ export class EnigmaClient {
   }
 
   /**
-   * Verifies a worker's on-chain attestation report (cached once it passes). Throws the
-   * attestation error codes (305-312) or `WorkerNotRegistered`.
+   * Verifies a worker's on-chain attestation report in the current epoch (cached per worker
+   * and epoch, see `AttestationCache`). Throws the attestation error codes (305-312) or
+   * `WorkerNotRegistered`.
    */
   async verifyWorker(signer: string): Promise<VerifiedAttestation> {
-    const key = signer.toLowerCase();
-    const cached = this.#attested.get(key);
-    if (cached !== undefined) return cached;
-    if (this.#trustRoot === undefined || this.#policy === undefined) {
-      throw new EnigmaError(ErrorCode.InvalidConfig, "no trust root configured");
+    const epoch = await this.#epochs.current();
+    return this.#verifyIn(signer, epoch.firstBlockNumber);
+  }
+
+  #verifyIn(signer: string, epoch: bigint): Promise<VerifiedAttestation> {
+    if (this.#attestations === undefined) {
+      return Promise.reject(new EnigmaError(ErrorCode.InvalidConfig, "no trust root configured"));
     }
-    const v = await verifyWorkerAttestation(
-      this.#provider,
-      this.enigmaAddress,
-      signer,
-      this.#trustRoot,
-      this.#policy,
+    return this.#attestations.verify(signer, epoch);
+  }
+
+  /**
+   * Replaces the attestation policy (and trust root) the client accepts workers under: every
+   * worker is verified again before the client sends it anything.
+   */
+  setAttestationPolicy(policy: AttestationPolicy, trustRoot?: RsaTrustRoot): void {
+    if (this.#attestations === undefined) {
+      throw new EnigmaError(ErrorCode.InvalidConfig, "worker verification is off");
+    }
+    this.#attestations.setPolicy(
+      parseAttestationPolicy(policy),
+      trustRoot === undefined ? undefined : parseTrustRoot(trustRoot),
     );
-    this.#attested.set(key, v);
-    return v;
   }
 
   /** The task's record on Ethereum (status 0 when there is none). */
@@ -532,14 +744,15 @@ export class EnigmaClient {
 
   /** The node's copy of a task's result (encrypted output, delta, gas), or null. */
   async getTaskResult(taskId: string): Promise<RpcResult<"getTaskResult">["result"]> {
-    const raw = await this.rpc.call("getTaskResult", { taskId: noHex(taskId) });
+    const raw = await this.#call("getTaskResult", { taskId: noHex(taskId) });
     return parseRpcResult("getTaskResult", raw).result;
   }
 
   /**
    * Waits until the task's receipt is on Ethereum (status 2, 3, 4 or 5). With the encrypted
    * output received from the node, checks that the on-chain output hash is its keccak256
-   * (`ResultRejected` otherwise).
+   * (`ResultRejected` otherwise). Checks on every block a `WebSocketProvider` pushes, else
+   * every `pollIntervalMs`.
    */
   async waitForReceipt(taskId: string, encryptedOutput?: Uint8Array): Promise<TaskReceipt> {
     const until = Date.now() + this.#receiptTimeout;
@@ -563,14 +776,29 @@ export class EnigmaClient {
           details: { taskId, status: s.status },
         });
       }
-      await sleep(this.#poll);
+      await this.#nextBlock(Math.min(this.#poll, Math.max(1, until - Date.now())));
     }
+  }
+
+  /** Resolves on the provider's next pushed block (a `WebSocketProvider`), or after `ms`. */
+  #nextBlock(ms: number): Promise<void> {
+    const provider = this.#provider;
+    if (!(provider instanceof SocketProvider)) return sleep(ms);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        void provider.off("block", done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(ms, 5_000));
+      void provider.once("block", done);
+    });
   }
 
   /** Refunds a task nobody committed within the timeout (`Enigma.returnFeesForTask`). */
   async returnFees(taskId: string): Promise<void> {
     await this.#exclusive(() =>
-      this.#send(this.#enigma, "returnFeesForTask", bytesToHex(hexToBytes(taskId, "taskId"))),
+      this.#send(this.#enigmaTarget, "returnFeesForTask", bytesToHex(hexToBytes(taskId, "taskId"))),
     );
   }
 
@@ -578,43 +806,53 @@ export class EnigmaClient {
 
   /** Approves and deposits `amount` grains of stake for `custodian` (default: the signer). */
   async deposit(amount: bigint, custodian?: string): Promise<void> {
-    const who = custodian ?? (await this.#signer.getAddress());
+    const who = custodian ?? (await this.#tx.address());
     await this.#exclusive(async () => {
-      await this.#ensureAllowance(amount);
-      await this.#send(this.#enigma, "deposit", who, amount);
+      try {
+        await this.#ensureAllowance(amount);
+        await this.#send(this.#enigmaTarget, "deposit", who, amount);
+      } finally {
+        this.#allowance = undefined;
+      }
     });
   }
 
   async login(): Promise<void> {
-    await this.#exclusive(() => this.#send(this.#enigma, "login"));
+    await this.#exclusive(() => this.#send(this.#enigmaTarget, "login"));
   }
 
   async logout(): Promise<void> {
-    await this.#exclusive(() => this.#send(this.#enigma, "logout"));
+    await this.#exclusive(() => this.#send(this.#enigmaTarget, "logout"));
   }
 
   /** Withdraws `amount` grains of stake to the signer (only when logged out). */
   async withdraw(amount: bigint): Promise<void> {
-    await this.#exclusive(() => this.#send(this.#enigma, "withdraw", amount));
+    await this.#exclusive(() => this.#send(this.#enigmaTarget, "withdraw", amount));
   }
 
   /** Stake balance (grains) and status of a worker custodian (default: the signer). */
   async workerBalance(custodian?: string): Promise<{ balance: bigint; status: number }> {
-    const who = custodian ?? (await this.#signer.getAddress());
+    const who = custodian ?? (await this.#tx.address());
     const w = await this.#view<{ balance: bigint; status: bigint }>("getWorker", who);
     return { balance: w.balance, status: Number(w.status) };
   }
 
   /** ENG balance in grains (default: the signer). */
   async tokenBalance(address?: string): Promise<bigint> {
-    return this.#tokenView<bigint>("balanceOf", address ?? (await this.#signer.getAddress()));
+    return this.#tokenView<bigint>("balanceOf", address ?? (await this.#tx.address()));
   }
 
   // ------------------------------------------------------------------ plumbing
 
+  #exclusive<T>(f: () => Promise<T>): Promise<T> {
+    return this.#queue.run(f);
+  }
+
+  // Reads are repeated once after a transport failure (a loaded chain's HTTP server drops
+  // keep-alive sockets); a revert is not.
   async #view<T>(fn: string, ...args: unknown[]): Promise<T> {
     try {
-      return (await this.#enigma.getFunction(fn).staticCall(...args)) as T;
+      return (await again(() => this.#enigma.getFunction(fn).staticCall(...args))) as T;
     } catch (e) {
       throw fromChainError(e, fn);
     }
@@ -622,18 +860,21 @@ export class EnigmaClient {
 
   async #tokenView<T>(fn: string, ...args: unknown[]): Promise<T> {
     try {
-      return (await this.#token.getFunction(fn).staticCall(...args)) as T;
+      return (await again(() => this.#token.getFunction(fn).staticCall(...args))) as T;
     } catch (e) {
       throw fromChainError(e, fn);
     }
   }
 
-  async #send(c: Contract, fn: string, ...args: unknown[]): Promise<void> {
-    try {
-      const tx = (await c.getFunction(fn)(...args)) as ContractTransactionResponse;
-      await tx.wait();
-    } catch (e) {
-      throw fromChainError(e, fn);
-    }
+  /** One transaction, mined; a nonce race or stale fee data is retried once. */
+  async #send(target: Target, fn: string, ...args: unknown[]): Promise<void> {
+    await withRetries(
+      2,
+      async () => {
+        await this.#tx.mined(await this.#tx.send(target, fn, args));
+        return undefined;
+      },
+      (e) => ({ retry: isNonceRace(e), error: fromChainError(e, fn) }),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import {
   ENIGMA_ABI,
+  ENIGMA_TOKEN_ABI,
   EnigmaError,
   ErrorCode,
   contractErrorCode,
@@ -10,6 +11,12 @@ import {
 import { Interface } from "ethers";
 
 const ENIGMA = new Interface(ENIGMA_ABI);
+const TOKEN = new Interface(ENIGMA_TOKEN_ABI);
+// The token's errors that reach a client through Enigma's fee transfer (SafeERC20 bubbles them).
+const TOKEN_ERROR_CODES: Readonly<Record<string, ErrorCode>> = {
+  ERC20InsufficientBalance: ErrorCode.FeeBalanceTooLow,
+  ERC20InsufficientAllowance: ErrorCode.FeeAllowanceTooLow,
+};
 const KNOWN_CODES = new Set<number>(Object.values(ErrorCode));
 
 /** The first revert data (0x hex) found on an ethers error or its cause chain. */
@@ -28,6 +35,14 @@ function revertData(e: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
+function parseError(iface: Interface, data: string): ReturnType<Interface["parseError"]> {
+  try {
+    return iface.parseError(data);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Turns what a chain call threw into an EnigmaError: the `Enigma` contract's custom errors
  * map to their catalog code (NonceMismatch -> 212...), and so do its reason strings
@@ -38,12 +53,7 @@ export function fromChainError(e: unknown, action: string): EnigmaError {
   if (isEnigmaError(e)) return e;
   const data = revertData(e);
   if (data !== undefined) {
-    let parsed: ReturnType<Interface["parseError"]> = null;
-    try {
-      parsed = ENIGMA.parseError(data);
-    } catch {
-      parsed = null;
-    }
+    const parsed = parseError(ENIGMA, data) ?? parseError(TOKEN, data);
     const name = parsed === null ? undefined : contractErrorName(parsed.name, parsed.args);
     if (parsed !== null && name !== undefined) {
       const args: Record<string, unknown> = {};
@@ -51,7 +61,8 @@ export function fromChainError(e: unknown, action: string): EnigmaError {
         const v: unknown = parsed.args[i];
         args[p.name || String(i)] = typeof v === "bigint" ? v.toString() : v;
       });
-      return new EnigmaError(contractErrorCode(name), `${action} reverted: ${name}`, {
+      const code = TOKEN_ERROR_CODES[name] ?? contractErrorCode(name);
+      return new EnigmaError(code, `${action} reverted: ${name}`, {
         details: { action, error: name, args },
         cause: e,
       });

@@ -77,35 +77,42 @@ export class NodeRpcClient {
         },
       );
     }
-    if (typeof parsed !== "object" || parsed === null || (parsed as JsonRpcReply).id !== id) {
-      throw new EnigmaError(
-        ErrorCode.RpcTransport,
-        `the node answered ${method} with a malformed JSON-RPC reply`,
-        {
-          details: { method, body: text.slice(0, 200) },
-        },
-      );
-    }
-    const reply = parsed as JsonRpcReply;
-    if (reply.error !== undefined) {
-      const message =
-        typeof reply.error.message === "string" ? reply.error.message : "unknown error";
-      // A catalog code from the node (413 WorkerNotSelected...) becomes that EnigmaError.
-      throw fromRpcError(
-        new EnigmaError(ErrorCode.RpcError, `${method} failed: ${message}`, {
-          details: { method, rpcCode: reply.error.code, data: reply.error.data },
-        }),
-      );
-    }
-    if (!("result" in reply)) {
-      throw new EnigmaError(
-        ErrorCode.RpcTransport,
-        `the node answered ${method} with neither result nor error`,
-        {
-          details: { method },
-        },
-      );
-    }
-    return reply.result as T;
+    return replyResult(method, id, parsed, text) as T;
   }
+}
+
+/**
+ * The result of a JSON-RPC reply to call `id` of `method` (HTTP and WebSocket alike): a node's
+ * error object raises its catalog code (`fromRpcError`), a malformed reply `RpcTransport`.
+ */
+export function replyResult(method: string, id: number, parsed: unknown, text: string): unknown {
+  if (typeof parsed !== "object" || parsed === null || (parsed as JsonRpcReply).id !== id) {
+    throw new EnigmaError(
+      ErrorCode.RpcTransport,
+      `the node answered ${method} with a malformed JSON-RPC reply`,
+      {
+        details: { method, body: text.slice(0, 200) },
+      },
+    );
+  }
+  const reply = parsed as JsonRpcReply;
+  if (reply.error !== undefined) {
+    const message = typeof reply.error.message === "string" ? reply.error.message : "unknown error";
+    // A catalog code from the node (413 WorkerNotSelected...) becomes that EnigmaError.
+    throw fromRpcError(
+      new EnigmaError(ErrorCode.RpcError, `${method} failed: ${message}`, {
+        details: { method, rpcCode: reply.error.code, data: reply.error.data },
+      }),
+    );
+  }
+  if (!("result" in reply)) {
+    throw new EnigmaError(
+      ErrorCode.RpcTransport,
+      `the node answered ${method} with neither result nor error`,
+      {
+        details: { method },
+      },
+    );
+  }
+  return reply.result;
 }

@@ -36,6 +36,23 @@ export interface TaskReceipt {
   outputHash: Hex;
 }
 
+/**
+ * When each stage of a task ended, in `performance.now()` milliseconds (absent until reached):
+ * `started` (handle created), `prepared` (worker selected and verified, key exchanged, call
+ * encrypted), `sent` (record transaction sent), `inputAccepted` (the node took the input),
+ * `recorded` (record mined), `executed` (the node reported the result), `resolved` (the result
+ * decrypted). The input is sent right after `sent`, so `inputAccepted` may precede `recorded`.
+ */
+export interface TaskTimings {
+  started: number;
+  prepared?: number;
+  sent?: number;
+  inputAccepted?: number;
+  recorded?: number;
+  executed?: number;
+  resolved?: number;
+}
+
 type Listener<T extends TaskEventType> = (e: Extract<TaskEvent, { type: T }>) => void;
 
 /**
@@ -56,6 +73,8 @@ export class TaskHandle implements AsyncIterable<TaskEvent> {
   readonly #submitted: Promise<Hex>;
   readonly #result: Promise<TaskResult>;
   readonly #receipt: () => Promise<TaskReceipt>;
+  /** Stage times of this task (see `TaskTimings`). */
+  readonly timings: TaskTimings;
 
   /** @internal built by EnigmaClient. */
   constructor(run: {
@@ -63,7 +82,10 @@ export class TaskHandle implements AsyncIterable<TaskEvent> {
     executed: (taskId: Hex, emit: (e: TaskEvent) => void) => Promise<TaskExecution>;
     result: (execution: TaskExecution) => TaskResult;
     receipt: (execution: TaskExecution, emit: (e: TaskEvent) => void) => Promise<TaskReceipt>;
+    /** Filled in by the client as the stages end. */
+    timings?: TaskTimings;
   }) {
+    this.timings = run.timings ?? { started: performance.now() };
     const emit = (e: TaskEvent): void => {
       this.#events.push(e);
       for (const l of this.#listeners) l(e);
@@ -71,7 +93,11 @@ export class TaskHandle implements AsyncIterable<TaskEvent> {
     };
     this.#submitted = run.submitted(emit);
     const executed = this.#submitted.then((id) => run.executed(id, emit));
-    this.#result = executed.then((x) => run.result(x));
+    this.#result = executed.then((x) => {
+      const r = run.result(x);
+      this.timings.resolved = performance.now();
+      return r;
+    });
     let receipt: Promise<TaskReceipt> | undefined;
     this.#receipt = () => {
       if (receipt === undefined) {

@@ -44,6 +44,17 @@ export async function readRegisteredReport(
   enigmaAddress: string,
   signer: string,
 ): Promise<RegisteredReport> {
+  const stored = await readStoredReport(provider, enigmaAddress, signer);
+  const signature = await findReportSignature(provider, enigmaAddress, signer, stored.report);
+  return { ...stored, signature };
+}
+
+/** The report the chain holds for `signer` (one call); `WorkerNotRegistered` when none. */
+export async function readStoredReport(
+  provider: Provider,
+  enigmaAddress: string,
+  signer: string,
+): Promise<{ custodian: string; report: Uint8Array }> {
   let custodian: string;
   let report: Uint8Array;
   try {
@@ -65,6 +76,19 @@ export async function readRegisteredReport(
       details: { signer },
     });
   }
+  return { custodian, report };
+}
+
+/**
+ * The RSA signature of `report`, from the calldata of the `register` transaction that stored
+ * it (a scan of the `Registered` logs: the expensive part of a verification).
+ */
+export async function findReportSignature(
+  provider: Provider,
+  enigmaAddress: string,
+  signer: string,
+  report: Uint8Array,
+): Promise<Hex> {
   const registered = ENIGMA.getEvent("Registered");
   if (registered === null) throw new Error("ENIGMA_ABI lacks the Registered event");
   const logs = await provider.getLogs({
@@ -88,7 +112,7 @@ export async function readRegisteredReport(
     if (parsed?.name !== "register") continue;
     const txReport = hexToBytes(String(parsed.args[1]));
     if (!equalBytes(txReport, report)) continue;
-    return { custodian, report, signature: bytesToHex(hexToBytes(String(parsed.args[2]))) };
+    return bytesToHex(hexToBytes(String(parsed.args[2])));
   }
   throw new EnigmaError(
     ErrorCode.AttestationMalformed,
@@ -116,4 +140,99 @@ export async function verifyWorkerAttestation(
     policy,
     signer,
   );
+}
+
+/** Where `AttestationCache` reads reports and their signatures (the chain, or a test double). */
+export interface ReportSource {
+  report(signer: string): Promise<Uint8Array>;
+  signature(signer: string, report: Uint8Array): Promise<Hex>;
+}
+
+/** A report source over the `Enigma` contract (`readStoredReport`, `findReportSignature`). */
+export function chainReportSource(provider: Provider, enigmaAddress: string): ReportSource {
+  return {
+    report: async (signer) => (await readStoredReport(provider, enigmaAddress, signer)).report,
+    signature: (signer, report) => findReportSignature(provider, enigmaAddress, signer, report),
+  };
+}
+
+interface Passed {
+  epoch: bigint;
+  policy: number;
+  report: Uint8Array;
+  verified: VerifiedAttestation;
+}
+
+/**
+ * Worker attestations verified once per (worker, epoch, policy) (issue 13, issue 20): a pass
+ * holds for the epoch it was checked in; in a new epoch the report is read again (one call)
+ * and verified again (a report can be replaced by a new registration, and a policy can judge
+ * an old report differently, for example by its age), and a new policy (`setPolicy`) drops
+ * every pass. The signature lookup (a scan of the `Registered` logs) is redone only when the
+ * report's bytes changed. A failure is never cached: the next task checks again.
+ */
+export class AttestationCache {
+  readonly #src: ReportSource;
+  #trustRoot: RsaTrustRoot;
+  #policy: AttestationPolicy;
+  #policyVersion = 0;
+  readonly #passed = new Map<string, Passed>();
+  readonly #signatures = new Map<string, { report: Uint8Array; signature: Hex }>();
+  readonly #inFlight = new Map<string, Promise<VerifiedAttestation>>();
+
+  constructor(src: ReportSource, trustRoot: RsaTrustRoot, policy: AttestationPolicy) {
+    this.#src = src;
+    this.#trustRoot = trustRoot;
+    this.#policy = policy;
+  }
+
+  /** Replaces the policy (and trust root): every worker is verified again. */
+  setPolicy(policy: AttestationPolicy, trustRoot: RsaTrustRoot = this.#trustRoot): void {
+    this.#policy = policy;
+    this.#trustRoot = trustRoot;
+    this.#policyVersion++;
+    this.#passed.clear();
+  }
+
+  /** The attestation of `signer`, verified in epoch `epoch` (first block number). */
+  verify(signer: string, epoch: bigint): Promise<VerifiedAttestation> {
+    const key = signer.toLowerCase();
+    const hit = this.#passed.get(key);
+    if (hit !== undefined && hit.epoch === epoch && hit.policy === this.#policyVersion) {
+      return Promise.resolve(hit.verified);
+    }
+    const flightKey = `${key}/${epoch}/${this.#policyVersion}`;
+    let p = this.#inFlight.get(flightKey);
+    if (p === undefined) {
+      p = this.#check(key, signer, epoch).finally(() => this.#inFlight.delete(flightKey));
+      this.#inFlight.set(flightKey, p);
+    }
+    return p;
+  }
+
+  async #check(key: string, signer: string, epoch: bigint): Promise<VerifiedAttestation> {
+    const policy = this.#policy;
+    const version = this.#policyVersion;
+    const trustRoot = this.#trustRoot;
+    const report = await this.#src.report(signer);
+    const known = this.#signatures.get(key);
+    let signature: Hex;
+    if (known !== undefined && equalBytes(known.report, report)) {
+      signature = known.signature;
+    } else {
+      signature = await this.#src.signature(signer, report);
+      this.#signatures.set(key, { report, signature });
+    }
+    const verified = await verifyAttestationReport(
+      { report: new TextDecoder().decode(report), signature },
+      trustRoot,
+      policy,
+      signer,
+    );
+    // A policy set meanwhile is not what this pass was checked under.
+    if (version === this.#policyVersion) {
+      this.#passed.set(key, { epoch, policy: version, report, verified });
+    }
+    return verified;
+  }
 }

@@ -1,13 +1,15 @@
 // The chain half of a devnet: a Hardhat (EDR) chain served over HTTP from this process, the
-// attestation service key (derived from the seed), the token and Enigma contracts, and funded
-// custodian and user accounts. `startDevnet` starts its nodes on top of it; `enigma chain
-// start` runs it alone and writes a deployment file from which nodes on other hosts (or in
-// containers) take the addresses, the trust root and the service key.
+// attestation service (its key derived from the seed, held only here, served over HTTP), the
+// token and Enigma contracts, and funded custodian and user accounts. `startDevnet` starts its
+// nodes on top of it; `enigma chain start` runs it alone and writes a deployment file (nothing
+// secret: addresses, the service's URL and trust root) from which nodes on other hosts (or in
+// containers) take what they need, and one secrets file per node for that node's host only.
 import { createHash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  AttestationServer,
   EnclaveIdentity,
   SIMULATED_ENCLAVE_MEASUREMENT,
   type EnclaveMeasurement,
@@ -34,7 +36,8 @@ import {
 } from "ethers";
 import { createHardhatRuntimeEnvironment } from "hardhat/hre";
 import { deployEnigma } from "./deploy.js";
-import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+import { BlockPacer } from "./pacer.js";
+import { blockPaceMs, resolveDevnetOptions, type DevnetOptions } from "./presets.js";
 import { useGanacheRevertWording } from "./revert-wording.js";
 import { peerIdOfSeed } from "./peer-id.js";
 import { seededAttestationService } from "./service-key.js";
@@ -47,8 +50,8 @@ const USER_FUNDS = 10_000n * ENG;
 const ETH_FUNDS = `0x${(1_000n * 10n ** 18n).toString(16)}`;
 // Hardhat's default account 0 (test mnemonic): it holds the ETH and, after deployment, all ENG.
 const DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-/** File name of the attestation service key in a chain's folder. */
-export const SERVICE_KEY_FILE = "attestation-service.pem";
+/** A node's own secrets file inside `<secrets dir>/<node name>/` (`Chain.writeSecrets`). */
+export const NODE_SECRETS_FILE = "secrets.json";
 
 // Same depth from src/ and dist/: packages/devnet/<src|dist>/ -> the repository root.
 const REPO_ROOT = new URL("../../../", import.meta.url);
@@ -72,7 +75,7 @@ export interface DevnetAccount {
 export interface StartChainOptions extends Partial<DevnetOptions> {
   /** Preset the other fields override (`fast` | `realistic`). Default `fast`. */
   preset?: string;
-  /** Folder for the attestation service key (`attestation-service.pem`). Required. */
+  /** The chain's folder (created when missing). Required. */
   dir: string;
   /** Interface the JSON-RPC listens on. Default 127.0.0.1. */
   host?: string;
@@ -80,6 +83,10 @@ export interface StartChainOptions extends Partial<DevnetOptions> {
   port?: number;
   /** The RPC URL as other hosts reach it (written to the deployment). Default the listening URL. */
   publicUrl?: string;
+  /** Port of the attestation service (on `host`). Default 0 (any free port). */
+  attestationPort?: number;
+  /** The attestation service's URL as other hosts reach it. Default the listening URL. */
+  attestationPublicUrl?: string;
   /** Funded user accounts. Default 3. */
   users?: number;
   /**
@@ -103,24 +110,36 @@ export interface ChainDeployment {
   epochBlocks: number;
   trustRoot: RsaTrustRoot;
   attestationPolicy: AttestationPolicy;
-  /** The service's private key (PEM); relative paths are relative to the deployment file. */
-  attestationServiceKeyFile: string;
+  /** The attestation service as nodes reach it: they post their enclave's quote there. */
+  attestationUrl: string;
   /**
-   * Node `index` (0 = principal, then workers): its seed and funded custodian account, from the
-   * chain's seed. A node config's `deployment.node` takes them from here.
+   * Node `index` (0 = principal, then workers): public facts only. Its seed and custodian key
+   * are in its own secrets file (`writeSecrets`), which goes to that node's host alone.
    */
   nodes: {
     index: number;
     role: "principal" | "worker";
-    seed: Hex;
-    /** The libp2p peer id the node gets from `seed`. */
+    /** The libp2p peer id the node gets from its seed. */
     peerId: string;
-    custodian: DevnetAccount;
+    /** The funded custodian's address. */
+    custodian: Hex;
   }[];
   /** The principal's full multiaddr (from `principalP2p`): nodes bootstrap from it. */
   bootstrap: string[];
-  /** Funded user accounts (ETH and ENG). */
-  accounts: DevnetAccount[];
+  /**
+   * Funded user accounts (ETH and ENG), addresses only: their keys are in the secrets folder's
+   * `users.json`, for whoever drives clients, not for every node's host.
+   */
+  accounts: { address: Hex }[];
+}
+
+/** What a node's secrets file holds (`deployment.secrets` in its config reads it). */
+export interface NodeSecretsFile {
+  version: 1;
+  index: number;
+  role: "principal" | "worker";
+  seed: Hex;
+  custodian: DevnetAccount;
 }
 
 export interface Chain {
@@ -133,10 +152,14 @@ export interface Chain {
   readonly enigmaAddress: Hex;
   readonly tokenAddress: Hex;
   readonly provider: JsonRpcProvider;
+  /** The attestation service and its key: held by this process only. */
   readonly service: SimulatedAttestationService;
+  /** The attestation service's URL as this host reaches it. */
+  readonly attestationUrl: string;
+  /** ...and as others reach it (`attestationPublicUrl`). */
+  readonly publicAttestationUrl: string;
   readonly trustRoot: RsaTrustRoot;
   readonly attestationPolicy: AttestationPolicy;
-  readonly attestationServiceKeyFile: string;
   /** Node `i`'s seed (0 = principal). */
   nodeSeed(i: number): Hex;
   /** Custodian `i` (0 = principal, then workers): ETH for all, 1,000 ENG for workers. */
@@ -144,10 +167,20 @@ export interface Chain {
   readonly accounts: readonly DevnetAccount[];
   /** Mines `blocks` empty blocks. */
   mine(blocks: number): Promise<void>;
-  /** The deployment file's content (`attestationServiceKeyFile` relative to `file` if given). */
-  deployment(file?: string): ChainDeployment;
+  /** The pacer mining empty blocks while the chain is idle (undefined when not needed). */
+  readonly pacer: BlockPacer | undefined;
+  /** The deployment file's content. */
+  deployment(): ChainDeployment;
   /** Writes the deployment file atomically (other processes wait for it to appear). */
   writeDeployment(file: string): Promise<void>;
+  /** Node `i`'s own secrets: its seed and its custodian account. */
+  nodeSecrets(i: number): NodeSecretsFile;
+  /**
+   * Writes each node's secrets to `<dir>/<name>/secrets.json` (mode 0600; `principal`,
+   * `worker-1`, ...), one folder per node, so that each host mounts only its own, and the user
+   * accounts' keys to `<dir>/users.json`. Returns the files.
+   */
+  writeSecrets(dir: string): Promise<string[]>;
   /** Stops the server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -181,6 +214,8 @@ export function checkChainOptions(o: {
   users?: number;
   port?: number;
   publicUrl?: string;
+  attestationPort?: number;
+  attestationPublicUrl?: string;
   principalP2p?: string;
 }): void {
   if (o.principalP2p !== undefined && !/^(\/[^/]+\/[^/]+)+$/.test(o.principalP2p)) {
@@ -192,25 +227,32 @@ export function checkChainOptions(o: {
   }
   const users = o.users ?? 3;
   if (!Number.isInteger(users) || users < 0 || users > 100) {
-    throw new EnigmaError(ErrorCode.InvalidConfig, `users must be an integer from 0 to 100`, {
-      details: { path: "users" },
-    });
-  }
-  const port = o.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new EnigmaError(ErrorCode.InvalidConfig, `port must be from 0 to 65535`, {
-      details: { path: "port" },
-    });
-  }
-  const url = o.publicUrl === undefined ? undefined : URL.parse(o.publicUrl);
-  if (url === null || (url !== undefined && !/^https?:$/.test(url.protocol))) {
     throw new EnigmaError(
       ErrorCode.InvalidConfig,
-      `publicUrl is not an http(s) URL: ${o.publicUrl ?? ""}`,
-      {
-        details: { path: "publicUrl" },
-      },
+      `users must be an integer from 0 to 100, got ${String(users)}`,
+      { details: { path: "users" } },
     );
+  }
+  for (const path of ["port", "attestationPort"] as const) {
+    const port = o[path] ?? 0;
+    if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+      throw new EnigmaError(ErrorCode.InvalidConfig, `${path} must be from 0 to 65535`, {
+        details: { path },
+      });
+    }
+  }
+  for (const path of ["publicUrl", "attestationPublicUrl"] as const) {
+    const text = o[path];
+    const url = text === undefined ? undefined : URL.parse(text);
+    if (url === null || (url !== undefined && !/^https?:$/.test(url.protocol))) {
+      throw new EnigmaError(
+        ErrorCode.InvalidConfig,
+        `${path} is not an http(s) URL: ${text ?? ""}`,
+        {
+          details: { path },
+        },
+      );
+    }
   }
 }
 
@@ -240,16 +282,18 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     // Discovery's client retries a wrong epoch on Ganache's wording of the revert only.
     useGanacheRevertWording(hre);
     const server = await hre.network.createServer(
-      options.blockTime === "auto"
-        ? "default"
-        : {
-            network: "default",
-            // Sub-second blocks share timestamps; Hardhat wants that allowed explicitly.
-            override: {
-              mining: { auto: false, interval: options.blockTime },
-              allowBlocksWithSameTimestamp: options.blockTime < 1000,
-            },
-          },
+      {
+        network: "default",
+        override: {
+          ...(options.blockTime === "auto"
+            ? {}
+            : { mining: { auto: false, interval: options.blockTime } }),
+          // Blocks share a timestamp when more than one comes in a second (sub-second block
+          // times, paced empty blocks, bursts of transactions): otherwise each block would
+          // add a second and the chain's clock would run ahead of the wall clock.
+          allowBlocksWithSameTimestamp: true,
+        },
+      },
       o.host ?? "127.0.0.1",
       o.port ?? 0,
     );
@@ -261,18 +305,61 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     const provider = new JsonRpcProvider(rpcUrl, undefined, {
       cacheTimeout: -1,
       staticNetwork: true,
+      // Transaction waits poll this often (ethers' default, 4 s, made every deployment step
+      // on an interval-mining chain wait seconds for a block that came long before).
+      pollingInterval: 50,
     });
     undo.push(() => {
       provider.destroy();
       return Promise.resolve();
     });
     const chainId = Number((await provider.getNetwork()).chainId);
+
+    // Epochs that end on their own (see pacer.ts): only when the chain's own blocks come too
+    // slowly for `epochSeconds` (always with automine, which mines nothing while idle). Started
+    // before the deployment, whose transactions then wait less for a slow interval's block.
+    const paceMs = blockPaceMs(options);
+    let pacer: BlockPacer | undefined;
+    if (paceMs !== undefined && (options.blockTime === "auto" || options.blockTime > paceMs)) {
+      const paced = new BlockPacer({
+        paceMs,
+        chain: {
+          blockNumber: async () => Number(await provider.send("eth_blockNumber", [])),
+          // Interval 0: the blocks share the wall clock's timestamp (allowed above).
+          mine: async (blocks) => {
+            await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`, "0x0"]);
+          },
+        },
+        onError: (e) => {
+          progress(
+            `pacing blocks failed (retrying): ${e instanceof Error ? e.message : String(e)}`,
+          );
+        },
+      });
+      paced.start();
+      undo.push(() => paced.stop());
+      pacer = paced;
+      progress(
+        `an idle chain gets an empty block every ${Math.round(paceMs)} ms (epochs last ${options.epochSeconds} s at most)`,
+      );
+    }
+
     const deployer = new NonceManager(new Wallet(DEPLOYER_KEY, provider));
 
+    // The attestation service: its key stays in this process (no file); nodes post their
+    // enclave's quote to it over HTTP.
     const service = seededAttestationService(base);
     await mkdir(dir, { recursive: true });
-    const serviceKeyFile = join(dir, SERVICE_KEY_FILE);
-    await writeFile(serviceKeyFile, service.exportPem(), { mode: 0o600 });
+    const attestationServer = new AttestationServer({
+      service,
+      host: o.host ?? "127.0.0.1",
+      port: o.attestationPort ?? 0,
+    });
+    await attestationServer.start();
+    undo.push(() => attestationServer.stop());
+    const attestationUrl = attestationServer.url;
+    const publicAttestationUrl = o.attestationPublicUrl ?? attestationUrl;
+    progress(`attestation service at ${attestationUrl}`);
     const jwk = trustRootToJwk(service.trustRoot);
     const b64 = (s: string) => hexlify(Buffer.from(s, "base64url"));
     const attestationPolicy: AttestationPolicy = {
@@ -321,7 +408,20 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     await Promise.all(transfers.map((t) => t.wait()));
 
     const publicRpcUrl = o.publicUrl ?? rpcUrl;
-    const deployment = (file?: string): ChainDeployment => ({
+    const secretsOf = (index: number): NodeSecretsFile => {
+      const custodian = custodians[index];
+      if (custodian === undefined) {
+        throw new EnigmaError(ErrorCode.InvalidArgument, `the chain has no node ${index}`);
+      }
+      return {
+        version: 1,
+        index,
+        role: index === 0 ? "principal" : "worker",
+        seed: nodeSeed(base, index),
+        custodian,
+      };
+    };
+    const deployment = (): ChainDeployment => ({
       version: 1,
       rpcUrl: publicRpcUrl,
       chainId,
@@ -330,20 +430,18 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
       epochBlocks: options.epochBlocks,
       trustRoot: service.trustRoot,
       attestationPolicy,
-      attestationServiceKeyFile:
-        file === undefined ? serviceKeyFile : relative(dirname(resolve(file)), serviceKeyFile),
+      attestationUrl: publicAttestationUrl,
       nodes: custodians.map((custodian, index) => ({
         index,
         role: index === 0 ? "principal" : "worker",
-        seed: nodeSeed(base, index),
         peerId: peerIdOfSeed(nodeSeed(base, index)),
-        custodian,
+        custodian: custodian.address,
       })),
       bootstrap:
         o.principalP2p === undefined
           ? []
           : [`${o.principalP2p}/p2p/${peerIdOfSeed(nodeSeed(base, 0))}`],
-      accounts,
+      accounts: accounts.map((a) => ({ address: a.address })),
     });
     let stopped: Promise<void> | undefined;
     return {
@@ -355,9 +453,10 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
       tokenAddress: d.tokenAddress as Hex,
       provider,
       service,
+      attestationUrl,
+      publicAttestationUrl,
       trustRoot: service.trustRoot,
       attestationPolicy,
-      attestationServiceKeyFile: serviceKeyFile,
       nodeSeed: (i) => nodeSeed(base, i),
       custodians,
       accounts,
@@ -365,13 +464,31 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
         if (!Number.isInteger(blocks) || blocks < 1) throw new Error("mine: blocks must be >= 1");
         await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`]);
       },
+      pacer,
       deployment,
       writeDeployment: async (file) => {
         const target = resolve(file);
         await mkdir(dirname(target), { recursive: true });
         const tmp = `${target}.${process.pid}.tmp`;
-        await writeFile(tmp, `${JSON.stringify(deployment(target), null, 2)}\n`);
+        await writeFile(tmp, `${JSON.stringify(deployment(), null, 2)}\n`);
         await rename(tmp, target);
+      },
+      nodeSecrets: secretsOf,
+      writeSecrets: async (secretsDir) => {
+        const files: string[] = [];
+        for (let i = 0; i < custodians.length; i++) {
+          const folder = join(resolve(secretsDir), i === 0 ? "principal" : `worker-${i}`);
+          await mkdir(folder, { recursive: true, mode: 0o700 });
+          const file = join(folder, NODE_SECRETS_FILE);
+          const tmp = `${file}.${process.pid}.tmp`;
+          await writeFile(tmp, `${JSON.stringify(secretsOf(i), null, 2)}\n`, { mode: 0o600 });
+          await rename(tmp, file);
+          files.push(file);
+        }
+        const users = join(resolve(secretsDir), "users.json");
+        await writeFile(users, `${JSON.stringify({ accounts }, null, 2)}\n`, { mode: 0o600 });
+        files.push(users);
+        return files;
       },
       stop: () => (stopped ??= cleanup()),
     };

@@ -93,6 +93,12 @@ export interface DevnetChain {
   mine(blocks: number): Promise<void>;
   /** Mines to the next epoch boundary and resolves with the new epoch's index once it is set. */
   advanceEpoch(): Promise<number>;
+  /**
+   * The harness's block pacing (epochs that end on their own, `epochSeconds`): the interval it
+   * keeps between blocks and how many empty blocks it mined so far; undefined when off or not
+   * needed (the chain's own block interval is fast enough).
+   */
+  readonly pacing: { readonly paceMs: number; readonly mined: number } | undefined;
 }
 
 export type NodeRole = "principal" | "worker";
@@ -123,7 +129,8 @@ export interface DevnetInfo {
   chain: { rpcUrl: string; chainId: number; enigmaAddress: Hex; tokenAddress: Hex };
   trustRoot: RsaTrustRoot;
   attestationPolicy: AttestationPolicy;
-  attestationServiceKeyFile: string;
+  /** The attestation service (run by the devnet's process; it alone holds its key). */
+  attestationUrl: string;
   /** The worker started with a test fault, when `faultyWorker` was given. */
   faultyWorker?: { name: string; kind: FaultyWorkerKind };
   nodes: {
@@ -223,7 +230,6 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     });
     undo.push(() => c.stop());
     const { rpcUrl, chainId, provider, custodians, accounts, attestationPolicy } = c;
-    const serviceKeyFile = c.attestationServiceKeyFile;
     const service = c.service;
     const d = { enigmaAddress: c.enigmaAddress, tokenAddress: c.tokenAddress };
 
@@ -284,7 +290,8 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       },
       p2p: { host: "127.0.0.1", port: ports.p2p, bootstrap },
       rpc: { host: "127.0.0.1", port: ports.rpc },
-      attestation: { serviceKeyFile },
+      // Reports come from the harness's attestation service; the key never leaves it.
+      attestation: { url: c.attestationUrl, trustRoot: service.trustRoot },
       worker: { stake: WORKER_STAKE, maxBatch: 100 },
       logLevel,
       ...(i === faultyIndex && fault === "key-signer"
@@ -396,6 +403,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       for (const w of missing) await w.restart();
     }
 
+    const pacer = c.pacer;
     const chainHandle: DevnetChain = {
       rpcUrl,
       chainId,
@@ -403,6 +411,9 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       tokenAddress: d.tokenAddress,
       mine,
       advanceEpoch,
+      get pacing() {
+        return pacer === undefined ? undefined : { paceMs: pacer.paceMs, mined: pacer.mined };
+      },
     };
     let stopped: Promise<void> | undefined;
     const devnet: Devnet = {
@@ -427,7 +438,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
         },
         trustRoot: service.trustRoot,
         attestationPolicy,
-        attestationServiceKeyFile: serviceKeyFile,
+        attestationUrl: c.attestationUrl,
         ...(fault === undefined || faultyIndex === undefined
           ? {}
           : { faultyWorker: { name: nodeName(faultyIndex), kind: fault } }),

@@ -14,11 +14,17 @@ export type {
 export {
   ENG,
   FAULTY_ENCLAVE_MEASUREMENT,
-  SERVICE_KEY_FILE,
+  NODE_SECRETS_FILE,
   checkChainOptions,
   removeDeployment,
   startChain,
 } from "./chain.js";
-export type { Chain, ChainDeployment, DevnetAccount, StartChainOptions } from "./chain.js";
+export type {
+  Chain,
+  ChainDeployment,
+  DevnetAccount,
+  NodeSecretsFile,
+  StartChainOptions,
+} from "./chain.js";
 export { deployEnigma, readArtifact } from "./deploy.js";
 export type { AttestationParams, EnigmaDeployParams, EnigmaDeployment } from "./deploy.js";

@@ -1,6 +1,6 @@
 import { ErrorCode, isEnigmaError } from "@enigma/protocol";
 import { describe, expect, it } from "vitest";
-import { PRESETS, resolveDevnetOptions } from "./presets.js";
+import { PRESETS, blockPaceMs, resolveDevnetOptions } from "./presets.js";
 
 function configError(fn: () => unknown): string {
   try {
@@ -15,16 +15,49 @@ function configError(fn: () => unknown): string {
 
 describe("resolveDevnetOptions", () => {
   it("returns the preset, with overrides applied and undefined ones ignored", () => {
-    expect(resolveDevnetOptions()).toEqual(PRESETS.fast);
+    expect(resolveDevnetOptions()).toEqual({
+      workers: PRESETS.fast.workers,
+      epochBlocks: 10,
+      blockTime: "auto",
+      taskTimeoutBlocks: 50,
+      epochSeconds: 5,
+      seed: "enigma",
+      confirmations: 0,
+    });
     const o = resolveDevnetOptions("realistic", { workers: 2, seed: undefined });
-    expect(o).toMatchObject({
+    expect(o).toEqual({
       workers: 2,
       epochBlocks: 100,
       blockTime: 1000,
+      taskTimeoutBlocks: 300,
+      // As long as the epoch's blocks (and confirmations) take at 1 s a block.
+      epochSeconds: 102,
       seed: "enigma",
       confirmations: 2,
     });
     expect(Object.isFrozen(o)).toBe(true);
+  });
+
+  it("derives the task timeout from the epoch length unless it is set", () => {
+    // Refused before: "taskTimeoutBlocks (50) must exceed epochBlocks".
+    expect(resolveDevnetOptions("fast", { epochBlocks: 100 }).taskTimeoutBlocks).toBe(500);
+    expect(resolveDevnetOptions("realistic", { epochBlocks: 10 }).taskTimeoutBlocks).toBe(30);
+    expect(
+      resolveDevnetOptions("fast", { epochBlocks: 100, taskTimeoutBlocks: 120 }).taskTimeoutBlocks,
+    ).toBe(120);
+  });
+
+  it("paces blocks so that an epoch (blocks plus confirmations) lasts epochSeconds", () => {
+    expect(blockPaceMs(resolveDevnetOptions())).toBe(500);
+    expect(blockPaceMs(resolveDevnetOptions("fast", { epochBlocks: 8, confirmations: 2 }))).toBe(
+      500,
+    );
+    expect(blockPaceMs(resolveDevnetOptions("fast", { epochSeconds: 0 }))).toBeUndefined();
+    // The realistic preset's own blocks already end its epochs in time.
+    expect(blockPaceMs(resolveDevnetOptions("realistic"))).toBe(1000);
+    // With automine the realistic preset paces at one block a second.
+    expect(resolveDevnetOptions("realistic", { blockTime: "auto" }).epochSeconds).toBe(102);
+    expect(resolveDevnetOptions("fast", { epochSeconds: 2.5 }).epochSeconds).toBe(2.5);
   });
 
   it("names the field and the allowed range for bad values", () => {
@@ -46,7 +79,19 @@ describe("resolveDevnetOptions", () => {
     );
     expect(
       configError(() => resolveDevnetOptions("fast", { epochBlocks: 100, taskTimeoutBlocks: 50 })),
-    ).toMatch(/^taskTimeoutBlocks: .*must exceed epochBlocks/);
+    ).toMatch(/^taskTimeoutBlocks: taskTimeoutBlocks \(50\) must be at least 102 /);
+    // Confirmations delay both the epoch's end and the next epoch's start.
+    expect(
+      configError(() => resolveDevnetOptions("fast", { confirmations: 5, taskTimeoutBlocks: 21 })),
+    ).toMatch(/^taskTimeoutBlocks: .*at least 22 /);
+    expect(resolveDevnetOptions("fast", { confirmations: 5, taskTimeoutBlocks: 22 })).toMatchObject(
+      { taskTimeoutBlocks: 22 },
+    );
+    for (const bad of [-1, 0.5, 86_401, Number.NaN]) {
+      expect(configError(() => resolveDevnetOptions("fast", { epochSeconds: bad }))).toMatch(
+        /^epochSeconds: epochSeconds must be 0 \(off\) or seconds from 1 to 86400/,
+      );
+    }
   });
 
   it("does not accept inherited keys as preset names", () => {

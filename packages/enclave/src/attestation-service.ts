@@ -13,12 +13,14 @@ import {
   ErrorCode,
   base64Encode,
   bytesToHex,
+  QUOTE_BYTES,
   decodeQuote,
   encodeAttestationReport,
   parseAttestationPolicy,
   trustRootFromJwk,
   type AttestationPolicy,
   type Hex,
+  type QuoteFields,
   type RsaTrustRoot,
   type SignedAttestationReport,
 } from "@enigma/protocol";
@@ -57,6 +59,36 @@ export interface AttestOptions {
   timestamp?: Date;
   /** Report id; random by default. */
   id?: string;
+}
+
+/**
+ * What the simulated service checks of a quote before it signs a report over it, as IAS
+ * checks a quote's structure: 432 bytes, an EPID quote (version 2 or 3, signature type 0 or 1),
+ * a measured enclave (MRENCLAVE and MRSIGNER not zero) and report data that names a signer (its
+ * first 20 bytes not zero). Whether a measurement is acceptable is the relying party's policy,
+ * not the service's. Throws `AttestationQuoteRejected` naming the failed check.
+ */
+export function checkQuote(quote: Uint8Array): QuoteFields {
+  const reject = (check: string, message: string): never => {
+    throw new EnigmaError(
+      ErrorCode.AttestationQuoteRejected,
+      `not a well-formed quote: ${message}`,
+      {
+        details: { check },
+      },
+    );
+  };
+  if (!(quote instanceof Uint8Array) || quote.length !== QUOTE_BYTES) {
+    reject("length", `a quote is ${QUOTE_BYTES} bytes`);
+  }
+  const q = decodeQuote(quote);
+  if (q.version !== 2 && q.version !== 3) reject("version", `quote version ${q.version}`);
+  if (q.signType !== 0 && q.signType !== 1) reject("signType", `signature type ${q.signType}`);
+  const zero = (b: Uint8Array) => b.every((x) => x === 0);
+  if (zero(q.mrenclave)) reject("mrenclave", "MRENCLAVE is zero");
+  if (zero(q.mrsigner)) reject("mrsigner", "MRSIGNER is zero");
+  if (zero(q.reportData.subarray(0, 20))) reject("reportData", "report_data names no signer");
+  return q;
 }
 
 /**
@@ -135,7 +167,7 @@ export class SimulatedAttestationService {
    * contract parses (`encodeAttestationReport`).
    */
   attest(quote: Uint8Array, options: AttestOptions = {}): SignedAttestationReport {
-    decodeQuote(quote); // refuses anything that is not a 432-byte quote
+    checkQuote(quote);
     const report = encodeAttestationReport({
       id: options.id ?? BigInt(bytesToHex(randomBytes(16))).toString(),
       // IAS prints microseconds and no zone.

@@ -1,5 +1,21 @@
 export { Sealer } from "./sealing.js";
-export { ContractRuntime } from "./runtime/execute.js";
+export { ContractRuntime, MAX_TASK_GAS_LIMIT, functionNameOf } from "./runtime/execute.js";
+export {
+  InlineExecutor,
+  ThreadExecutor,
+  DEFAULT_DEADLINE,
+  newStateId,
+} from "./runtime/executor.js";
+export type {
+  ContractExecutor,
+  Deadline,
+  ExecutorJob,
+  ThreadExecutorOptions,
+} from "./runtime/executor.js";
+export { LocalContract, LOCAL_CONTRACT_FILE } from "./runtime/local-contract.js";
+export { inspectContract } from "./runtime/inspect.js";
+export type { ContractInspection } from "./runtime/inspect.js";
+export { canonicalJson, JsonValueError } from "./runtime/json-value.js";
 export type {
   ExecutionRequest,
   ExecutionResult,
@@ -10,8 +26,13 @@ export type {
   RuntimeOptions,
 } from "./runtime/execute.js";
 export { DeployedContract } from "./runtime/contract.js";
-export type { TaskInput, TaskOutcome } from "./runtime/contract.js";
-export { DEFAULT_EXECUTION_LIMITS, HOST_GAS, UNKNOWN_FUNCTION_MARKER } from "./runtime/host.js";
+export type { ExecutorLike, TaskInput, TaskOutcome } from "./runtime/contract.js";
+export {
+  DEFAULT_EXECUTION_LIMITS,
+  HOST_GAS,
+  HOST_WORK,
+  UNKNOWN_FUNCTION_MARKER,
+} from "./runtime/host.js";
 export type { EthCall, ExecutionLimits } from "./runtime/host.js";
 export { DEFAULT_LIMITS, GAS_COSTS, prepareCode } from "./runtime/metering.js";
 export type { RuntimeLimits, PreparedCode } from "./runtime/metering.js";
@@ -34,6 +55,15 @@ export {
   devnetAttestationPolicy,
 } from "./attestation-service.js";
 export type { AttestOptions } from "./attestation-service.js";
+export { checkQuote } from "./attestation-service.js";
+export {
+  ATTESTATION_REPORT_PATH,
+  ATTESTATION_TRUST_ROOT_PATH,
+  AttestationServer,
+  fetchTrustRoot,
+  remoteAttester,
+} from "./attestation-server.js";
+export type { AttestationServerOptions, RemoteAttesterOptions } from "./attestation-server.js";
 export { UserKeyExchange } from "./keyexchange.js";
 export type { KeyExchangeOptions, WorkerEncryptionKey } from "./keyexchange.js";
 export { StateKeyAuthority, StateKeyStore, MASTER_FILE } from "./statekeys.js";

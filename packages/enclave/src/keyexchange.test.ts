@@ -1,4 +1,7 @@
 import { createDecipheriv } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   ErrorCode,
   decryptFrom,
@@ -10,22 +13,19 @@ import {
   toRpcHex,
   verifyWorkerKey,
 } from "@enigma/protocol";
+import { thrownCode } from "@enigma/protocol/testing";
 import { describe, expect, it } from "vitest";
 import { EnclaveIdentity } from "./identity.js";
-import {
-  HELD_USER_KEY_BYTES,
-  UserKeyExchange,
-  decodeHeldUserKey,
-  encodeHeldUserKey,
-} from "./keyexchange.js";
-import { thrownCode } from "@enigma/protocol/testing";
+import { UserKeyExchange, loadOrCreateUserKeySecret } from "./keyexchange.js";
+import { Sealer } from "./sealing.js";
 
 const id = EnclaveIdentity.generate(new TextEncoder().encode("key exchange test seed"));
 const utf8 = (s: string) => new TextEncoder().encode(s);
+const secret = new Uint8Array(32).fill(0x5e);
 
 describe("UserKeyExchange", () => {
   it("runs the client flow: signed key, encrypted inputs, encrypted output", () => {
-    const kx = new UserKeyExchange(id);
+    const kx = new UserKeyExchange(id, { secret });
     const user = generateKeyPair();
     // enigma-js sends the key as un-prefixed hex.
     const { workerEncryptionKey, workerSig } = kx.newKey(toRpcHex(user.publicKey));
@@ -51,100 +51,78 @@ describe("UserKeyExchange", () => {
     expect([...Buffer.concat([d.update(out.subarray(0, 1)), d.final()])]).toEqual([91]);
   });
 
-  it("hands out a fresh key per request; every live key of a user key opens what was sent to it", () => {
-    const kx = new UserKeyExchange(id, { maxKeysPerUser: 2 });
+  it("gives a user the same key on every request: tasks in flight under one user key all open", () => {
+    const kx = new UserKeyExchange(id, { secret });
     const user = generateKeyPair();
     const a = kx.newKey(user.publicKey);
-    const b = kx.newKey(user.publicKey);
-    expect(a.workerEncryptionKey).not.toEqual(b.workerEncryptionKey);
-    expect(kx.size).toBe(2);
-    // Two tasks in flight under one user key (as Discovery's client does): both open, and
-    // each output goes back under the key its input came with.
+    const b = kx.newKey(toRpcHex(user.publicKey));
+    expect(b).toEqual(a);
     const toA = encryptTo(user.privateKey, a.workerEncryptionKey, utf8("a"));
     const toB = encryptTo(user.privateKey, b.workerEncryptionKey, utf8("b"));
     expect(kx.decrypt(user.publicKey, toA)).toEqual(utf8("a"));
     expect(kx.decrypt(user.publicKey, toB)).toEqual(utf8("b"));
-    const outA = kx.encrypt(user.publicKey, utf8("out a"), undefined, toA);
-    expect(decryptFrom(user.privateKey, a.workerEncryptionKey, outA)).toEqual(utf8("out a"));
-    expect(() => decryptFrom(user.privateKey, b.workerEncryptionKey, outA)).toThrow();
-    // Without the input, the newest key.
-    const outB = kx.encrypt(user.publicKey, utf8("out b"));
-    expect(decryptFrom(user.privateKey, b.workerEncryptionKey, outB)).toEqual(utf8("out b"));
-    // A third key pushes out the oldest of this user (maxKeysPerUser 2).
-    kx.newKey(user.publicKey);
-    expect(kx.size).toBe(2);
-    expect(thrownCode(() => kx.decrypt(user.publicKey, toA))).toBe(ErrorCode.DecryptionFailed);
-    expect(kx.decrypt(user.publicKey, toB)).toEqual(utf8("b"));
-    expect(() => new UserKeyExchange(id, { maxKeysPerUser: 0 })).toThrow(/maxKeysPerUser/);
+    // Other users, and another enclave secret, get other keys.
+    expect(kx.newKey(generateKeyPair().publicKey).workerEncryptionKey).not.toEqual(
+      a.workerEncryptionKey,
+    );
+    const other = new UserKeyExchange(id, { secret: new Uint8Array(32).fill(1) });
+    expect(other.newKey(user.publicKey).workerEncryptionKey).not.toEqual(a.workerEncryptionKey);
+    expect(() => new UserKeyExchange(id, { secret: new Uint8Array(31) })).toThrow(/32 bytes/);
+    expect(() => new UserKeyExchange(id, { secret, cacheSize: 0 })).toThrow(/cacheSize/);
   });
 
-  it("refuses inputs from another user key and unknown keys", () => {
-    const kx = new UserKeyExchange(id);
+  it("refuses inputs from another user key and keys that are not curve points", () => {
+    const kx = new UserKeyExchange(id, { secret });
     const user = generateKeyPair();
     const mallory = generateKeyPair();
     const { workerEncryptionKey } = kx.newKey(user.publicKey);
     const forged = encryptTo(mallory.privateKey, workerEncryptionKey, utf8("x"));
     expect(thrownCode(() => kx.decrypt(user.publicKey, forged))).toBe(ErrorCode.DecryptionFailed);
     expect(thrownCode(() => kx.decrypt(mallory.publicKey, forged))).toBe(
-      ErrorCode.KeyExchangeKeyUnknown,
+      ErrorCode.DecryptionFailed,
     );
     expect(thrownCode(() => kx.newKey(new Uint8Array(64)))).toBe(ErrorCode.InvalidPublicKey);
+    expect(kx.has(new Uint8Array(64))).toBe(false);
+    expect(kx.has(user.publicKey)).toBe(true);
   });
 
-  it("expires keys and bounds their number", () => {
-    let now = 1_000;
-    const kx = new UserKeyExchange(id, { ttlMs: 100, maxKeys: 3, now: () => now });
-    const users = Array.from({ length: 5 }, () => generateKeyPair());
-    for (const u of users) kx.newKey(u.publicKey);
-    expect(kx.size).toBe(3);
-    expect(users.map((u) => kx.has(u.publicKey))).toEqual([false, false, true, true, true]);
-    now += 100;
-    expect(kx.has(users[4]?.publicKey ?? "")).toBe(false);
-    expect(thrownCode(() => kx.encrypt(users[4]?.publicKey ?? "", utf8("x")))).toBe(
-      ErrorCode.KeyExchangeKeyUnknown,
-    );
-    expect(kx.prune()).toBe(3);
-    expect(kx.size).toBe(0);
-    const u = generateKeyPair();
-    kx.newKey(u.publicKey);
-    expect(kx.release(u.publicKey)).toBe(true);
-    expect(kx.has(u.publicKey)).toBe(false);
-    expect(() => new UserKeyExchange(id, { maxKeys: 0 })).toThrow(/maxKeys/);
+  it("holds a bounded number of derived keys; dropping one only costs its derivation again", () => {
+    const kx = new UserKeyExchange(id, { secret, cacheSize: 4 });
+    const victim = generateKeyPair();
+    const { workerEncryptionKey } = kx.newKey(victim.publicKey);
+    const msg = encryptTo(victim.privateKey, workerEncryptionKey, utf8("still mine"));
+    for (let i = 0; i < 20; i++) kx.newKey(generateKeyPair().publicKey);
+    expect(kx.size).toBe(4);
+    expect(kx.decrypt(victim.publicKey, msg)).toEqual(utf8("still mine"));
   });
 
-  it("hands each new key to persist before returning it, and restores held keys", () => {
-    let now = 1_000;
-    const kept: Uint8Array[] = [];
-    const user = generateKeyPair();
-    const kx = new UserKeyExchange(id, {
-      ttlMs: 100,
-      now: () => now,
-      persist: (k) => kept.push(encodeHeldUserKey(k)),
-    });
-    const { workerEncryptionKey } = kx.newKey(user.publicKey);
-    expect(kept).toHaveLength(1);
-    expect(kept[0]).toHaveLength(HELD_USER_KEY_BYTES);
-    const msg = encryptTo(user.privateKey, workerEncryptionKey, utf8("after a restart"));
-    // A new exchange (a restarted enclave) restored from what was persisted opens it.
-    const restored = new UserKeyExchange(id, {
-      ttlMs: 100,
-      now: () => now,
-      restore: kept.map(decodeHeldUserKey),
-    });
-    expect(restored.decrypt(user.publicKey, msg)).toEqual(utf8("after a restart"));
-    // Expired keys are not restored.
-    now += 100;
-    const late = new UserKeyExchange(id, { now: () => now, restore: kept.map(decodeHeldUserKey) });
-    expect(late.has(user.publicKey)).toBe(false);
-    expect(() => decodeHeldUserKey(new Uint8Array(3))).toThrow(/bytes/);
-  });
-
-  it("is reproducible with a seed", () => {
-    const seed = utf8("seeded devnet kx 01");
-    const user = generateKeyPair(utf8("user key seed 0001"));
-    const a = new UserKeyExchange(id, { seed }).newKey(user.publicKey);
-    const b = new UserKeyExchange(id, { seed }).newKey(user.publicKey);
-    expect(a.workerEncryptionKey).toEqual(b.workerEncryptionKey);
-    expect(a.workerSig).toBe(b.workerSig);
+  it("survives a restart: the same sealed secret gives the same keys", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kx-secret-"));
+    try {
+      const sealer = new Sealer(new Uint8Array(32).fill(9));
+      const file = join(dir, "secret.sealed");
+      const first = loadOrCreateUserKeySecret(file, sealer);
+      const user = generateKeyPair();
+      const { workerEncryptionKey } = new UserKeyExchange(id, { secret: first }).newKey(
+        user.publicKey,
+      );
+      const msg = encryptTo(user.privateKey, workerEncryptionKey, utf8("after a restart"));
+      // A restarted enclave: the secret from the file, nothing else.
+      const again = new UserKeyExchange(id, { secret: loadOrCreateUserKeySecret(file, sealer) });
+      expect(again.decrypt(user.publicKey, msg)).toEqual(utf8("after a restart"));
+      // The file is sealed to the platform: another platform, or a changed byte, is refused.
+      const other = new Sealer(new Uint8Array(32).fill(8));
+      expect(thrownCode(() => loadOrCreateUserKeySecret(file, other))).toBe(
+        ErrorCode.SealedDataRejected,
+      );
+      const bytes = await readFile(file);
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1;
+      await writeFile(file, bytes);
+      expect(thrownCode(() => loadOrCreateUserKeySecret(file, sealer))).toBe(
+        ErrorCode.SealedDataRejected,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -20,7 +20,12 @@ import { rejectedCode, thrownCode } from "@enigma/protocol/testing";
 import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contract";
 import { verifyTypedData } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SimulatedAttestationService, devnetAttestationPolicy } from "./attestation-service.js";
+import {
+  SIMULATED_ENCLAVE_MEASUREMENT,
+  SimulatedAttestationService,
+  devnetAttestationPolicy,
+} from "./attestation-service.js";
+import { EnclaveIdentity } from "./identity.js";
 import { peerIdentityDigest } from "./enclave-base.js";
 import { PrincipalEnclave } from "./principal-enclave.js";
 import { WorkerEnclave } from "./worker-enclave.js";
@@ -162,7 +167,7 @@ describe("PrincipalEnclave", () => {
       user.privateKey,
       a.workerEncryptionKey(user.publicKey).workerEncryptionKey,
     );
-    const deployed = a.deploy({
+    const deployed = await a.deploy({
       taskId,
       contractAddress: taskId,
       preCode: wasm,
@@ -189,8 +194,10 @@ describe("PrincipalEnclave", () => {
 
 describe("opening an enclave", () => {
   it("refuses an attestation for another quote than its own", async () => {
-    const other = new Uint8Array(432);
-    other.set(new Uint8Array(32).fill(1), 112);
+    // A well-formed quote (the service signs only those) of another enclave.
+    const other = EnclaveIdentity.generate(
+      new TextEncoder().encode("another enclave, seeded"),
+    ).quote(SIMULATED_ENCLAVE_MEASUREMENT);
     await expect(
       WorkerEnclave.open({
         dir: newDir(),

@@ -11,6 +11,7 @@ import {
   concatBytes,
   deploymentInputsHash,
   equalBytes,
+  hexToBytes,
   inputsHash,
   isEnigmaError,
   keccak256,
@@ -31,15 +32,16 @@ import {
   type EnclaveAttester,
 } from "./enclave-base.js";
 import type { EnclaveIdentity, EnclaveMeasurement } from "./identity.js";
-import {
-  HELD_USER_KEY_BYTES,
-  UserKeyExchange,
-  decodeHeldUserKey,
-  encodeHeldUserKey,
-} from "./keyexchange.js";
-import { ReceiptLog, SealedLog } from "./receipt-log.js";
+import { UserKeyExchange, loadOrCreateUserKeySecret } from "./keyexchange.js";
+import { ReceiptLog } from "./receipt-log.js";
 import { ContractInstance, holderKey, type TaskOutcome } from "./runtime/contract.js";
-import { ContractRuntime, type RuntimeOptions } from "./runtime/execute.js";
+import type { RuntimeOptions } from "./runtime/execute.js";
+import {
+  InlineExecutor,
+  ThreadExecutor,
+  type ContractExecutor,
+  type Deadline,
+} from "./runtime/executor.js";
 import type { EncryptedDelta } from "./state/deltas.js";
 import type { Sealer } from "./sealing.js";
 import { StateKeyStore } from "./statekeys.js";
@@ -48,10 +50,8 @@ import { StateKeyStore } from "./statekeys.js";
 export const STATE_KEYS_FILE = "statekeys.sealed";
 /** File name of the sealed log of receipts the worker enclave produced. */
 export const RECEIPTS_FILE = "receipts.sealed";
-/** File name of the sealed log of the keys the worker enclave handed out to users. */
-export const USER_KEYS_FILE = "userkeys.sealed";
-/** User keys kept at most (in memory and in the sealed log). */
-const MAX_USER_KEYS = 10_000;
+/** File name of the worker enclave's sealed secret from which user encryption keys derive. */
+export const USER_KEY_SECRET_FILE = "userkey-secret.sealed";
 
 const ZERO32: Hex = `0x${"00".repeat(32)}`;
 const ZERO_ADDRESS: Hex = `0x${"00".repeat(20)}`;
@@ -71,6 +71,15 @@ export interface WorkerEnclaveOptions {
   /** The account that registers this enclave on `Enigma` (named in its attestation). */
   custodian?: string;
   runtime?: RuntimeOptions;
+  /**
+   * Where contracts run: `"thread"` (default) in a pool of worker threads with a deadline per
+   * task, `"inline"` on the caller's thread with none (tests), or an executor to share.
+   */
+  executor?: "thread" | "inline" | ContractExecutor;
+  /** Threads of the default executor (default 2, 1 on a single core). */
+  threads?: number;
+  /** The default executor's deadline (see `DEFAULT_DEADLINE`). */
+  deadline?: Partial<Deadline>;
 }
 
 export interface EnclaveTaskInput {
@@ -139,7 +148,8 @@ export class WorkerEnclave {
   readonly #sealer: Sealer;
   readonly #keys: StateKeyStore;
   readonly #kx: UserKeyExchange;
-  readonly #runtime: ContractRuntime;
+  readonly #executor: ContractExecutor;
+  readonly #ownsExecutor: boolean;
   readonly #eip712: Eip712;
   readonly #receipts: ReceiptLog;
   readonly #contracts = new Map<Hex, ContractInstance>();
@@ -153,7 +163,7 @@ export class WorkerEnclave {
     keys: StateKeyStore,
     receipts: ReceiptLog,
     eip712: Eip712,
-    userKeys: SealedLog,
+    userKeySecret: Uint8Array,
   ) {
     this.#dir = o.dir;
     this.#seed = o.seed?.slice();
@@ -164,15 +174,21 @@ export class WorkerEnclave {
     this.#keys = keys;
     this.#receipts = receipts;
     this.#eip712 = eip712;
-    this.#kx = new UserKeyExchange(identity, {
-      ...(o.seed === undefined ? {} : { seed: subSeed(o.seed, "/enigma/user-key-exchange") }),
-      maxKeys: MAX_USER_KEYS,
-      restore: userKeys.values().map(decodeHeldUserKey),
-      persist: (k) => {
-        userKeys.add(encodeHeldUserKey(k));
-      },
-    });
-    this.#runtime = new ContractRuntime(o.runtime);
+    // Worker encryption keys are derived from this secret and the user's key: nothing to
+    // hold per user, so no request can evict a user's key (see keyexchange.ts).
+    this.#kx = new UserKeyExchange(identity, { secret: userKeySecret });
+    const choice = o.executor ?? "thread";
+    this.#ownsExecutor = typeof choice === "string";
+    this.#executor =
+      choice === "inline"
+        ? new InlineExecutor(o.runtime ?? {})
+        : choice === "thread"
+          ? new ThreadExecutor({
+              ...(o.runtime === undefined ? {} : { runtime: o.runtime }),
+              ...(o.threads === undefined ? {} : { threads: o.threads }),
+              ...(o.deadline === undefined ? {} : { deadline: o.deadline }),
+            })
+          : choice;
   }
 
   /**
@@ -195,17 +211,29 @@ export class WorkerEnclave {
       keys = new StateKeyStore(identity);
     }
     const receipts = ReceiptLog.open(join(o.dir, RECEIPTS_FILE), sealer);
-    const now = Date.now();
-    const userKeys = SealedLog.open(join(o.dir, USER_KEYS_FILE), sealer, {
-      label: "enigma.userkeys.v1",
-      recordBytes: HELD_USER_KEY_BYTES,
-      max: MAX_USER_KEYS,
-      keep: (r) => decodeHeldUserKey(r).expiresAt > now,
-    });
-    return new WorkerEnclave(o, identity, sealer, attestation, keys, receipts, eip712, userKeys);
+    // Seeded devnets reproduce the keys from the seed; otherwise a sealed random secret, the
+    // same after a restart (an input taken before a crash still decrypts).
+    const userKeySecret =
+      o.seed === undefined
+        ? loadOrCreateUserKeySecret(join(o.dir, USER_KEY_SECRET_FILE), sealer)
+        : subSeed(o.seed, "/enigma/user-key-exchange");
+    return new WorkerEnclave(
+      o,
+      identity,
+      sealer,
+      attestation,
+      keys,
+      receipts,
+      eip712,
+      userKeySecret,
+    );
   }
 
-  /** A fresh encryption key for a user, signed by the enclave (RPC `getWorkerEncryptionKey`). */
+  /**
+   * The enclave's encryption key for a user, signed by the enclave (RPC
+   * `getWorkerEncryptionKey`): derived from the enclave's secret and `userPubKey`, so the same
+   * on every request and never evicted by anyone's requests.
+   */
   workerEncryptionKey(userPubKey: BytesLike): { workerEncryptionKey: Uint8Array; workerSig: Hex } {
     const { workerEncryptionKey, workerSig } = this.#kx.newKey(userPubKey);
     return { workerEncryptionKey, workerSig };
@@ -260,7 +288,7 @@ export class WorkerEnclave {
       );
     }
     const instance = ContractInstance.restore(
-      this.#runtime,
+      this.#executor,
       code,
       holderKey(this.#keys, address),
       deltas.map(checkDelta),
@@ -287,7 +315,7 @@ export class WorkerEnclave {
    * `contractAddress` (which must equal `taskId`). The receipt names `preCodeHash = codeHash =
    * keccak256(preCode)` on success (the pre-code itself is what runs), zeros on failure.
    */
-  deploy(task: EnclaveTaskInput & { preCode: Uint8Array }): EnclaveTaskResult {
+  async deploy(task: EnclaveTaskInput & { preCode: Uint8Array }): Promise<EnclaveTaskResult> {
     const t = this.#checkTask(task);
     if (!equalBytes(t.taskId, t.contract)) {
       throw new EnigmaError(
@@ -324,14 +352,19 @@ export class WorkerEnclave {
       task,
       t,
       base,
-      (call) => {
-        const { instance, outcome } = ContractInstance.deploy(
-          this.#runtime,
+      async (call) => {
+        const { instance, outcome } = await ContractInstance.deploy(
+          this.#executor,
           task.preCode,
           holderKey(this.#keys, address),
           call,
+          hexToBytes(codeHash),
         );
-        if (instance !== undefined) this.#contracts.set(address, instance);
+        // Two deployments of one address cannot both have got here (checked above, and the
+        // address is the task id): but a result that lost the race must not replace a contract.
+        if (instance !== undefined && !this.#contracts.has(address)) {
+          this.#contracts.set(address, instance);
+        }
         return outcome;
       },
       codeHash,
@@ -343,7 +376,7 @@ export class WorkerEnclave {
    * receipt names the inputs hash of what ran and the delta the state was at, so the chain
    * refuses it for another task's record or on state that is not the contract's last.
    */
-  compute(task: EnclaveTaskInput): EnclaveTaskResult {
+  async compute(task: EnclaveTaskInput): Promise<EnclaveTaskResult> {
     const t = this.#checkTask(task);
     const instance = this.#loaded(bytesToHex(t.contract));
     const base: RunBase = {
@@ -417,9 +450,10 @@ export class WorkerEnclave {
     return bytesToHex(this.#identity.sign(peerIdentityDigest(peerId)));
   }
 
-  /** Waits for sealed writes in flight; call before the process exits. */
+  /** Waits for sealed writes in flight and stops the execution threads; call before the process exits. */
   async close(): Promise<void> {
     await this.#sealing;
+    if (this.#ownsExecutor) await this.#executor.close();
   }
 
   /** Public parts only. */
@@ -433,7 +467,7 @@ export class WorkerEnclave {
 
   // ---------------------------------------------------------------------------------------
 
-  #run(
+  async #run(
     task: EnclaveTaskInput,
     t: CheckedTask,
     base: RunBase,
@@ -443,14 +477,18 @@ export class WorkerEnclave {
       gasLimit: number;
       taskId: Uint8Array;
       seed?: Uint8Array;
-    }) => TaskOutcome,
+    }) => Promise<TaskOutcome>,
     preCodeHash: Hex | undefined,
-  ): EnclaveTaskResult {
+  ): Promise<EnclaveTaskResult> {
     let functionName: string;
     let args: Uint8Array;
     try {
       const fn = this.#kx.decrypt(task.userPubKey, task.encryptedFn);
-      args = this.#kx.decrypt(task.userPubKey, task.encryptedArgs);
+      // Empty arguments stay empty, as Discovery's decrypt_args left them.
+      args =
+        task.encryptedArgs.length === 0
+          ? new Uint8Array()
+          : this.#kx.decrypt(task.userPubKey, task.encryptedArgs);
       functionName = new TextDecoder("utf-8", { fatal: true }).decode(fn);
     } catch (e) {
       // Nothing ran: no gas. A user key the enclave does not hold leaves the output empty.
@@ -461,7 +499,7 @@ export class WorkerEnclave {
       }
       throw e;
     }
-    const outcome = execute({
+    const outcome = await execute({
       functionName,
       args,
       // The runtime counts gas in safe integers; no task gets near 2^53 gas.
@@ -570,6 +608,7 @@ export class WorkerEnclave {
    * different outputs never share one); otherwise random.
    */
   #encryptOutput(task: EnclaveTaskInput, t: CheckedTask, plaintext: Uint8Array): Uint8Array {
+    // A user key that is not a curve point has no shared key: nothing can be encrypted.
     if (!this.#kx.has(task.userPubKey)) return new Uint8Array();
     const iv =
       this.#seed === undefined
@@ -577,20 +616,7 @@ export class WorkerEnclave {
         : keccak256(
             concatBytes(utf8.encode("enigma.output.iv"), this.#seed, t.taskId, plaintext),
           ).slice(0, 12);
-    try {
-      // Under the key the task's input was encrypted to (a user key may hold several); when
-      // the input opened under none (the task failed on it), under the user's newest key.
-      try {
-        return this.#kx.encrypt(task.userPubKey, plaintext, iv, task.encryptedFn);
-      } catch (e) {
-        if (!isEnigmaError(e, ErrorCode.DecryptionFailed)) throw e;
-        return this.#kx.encrypt(task.userPubKey, plaintext, iv);
-      }
-    } catch (e) {
-      // The key expired between decrypting the input and now: nothing can be encrypted.
-      if (isEnigmaError(e, ErrorCode.KeyExchangeKeyUnknown)) return new Uint8Array();
-      throw e;
-    }
+    return this.#kx.encrypt(task.userPubKey, plaintext, iv);
   }
 
   #signBatch(receipts: readonly ChainReceipt[]): Hex {

@@ -7,7 +7,7 @@ const ethereum = {
   tokenAddress: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
 };
 
-const attestation = { serviceKeyFile: "/devnet/attestation-service.pem" };
+const attestation = { url: "http://127.0.0.1:8546" };
 
 function problemsOf(input: unknown): string[] {
   try {
@@ -31,7 +31,7 @@ describe("resolveNodeConfig", () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
-  it("validates keys, seeds and stakes, and requires the attestation service key", () => {
+  it("validates keys, seeds and stakes, and requires the attestation service", () => {
     const problems = problemsOf({
       dataDir: "/d",
       seed: "0x1234",
@@ -87,6 +87,30 @@ describe("resolveNodeConfig", () => {
     expect(problems.some((p) => p.startsWith("rpc.port:"))).toBe(true);
   });
 
+  it("refuses the attestation service's private key, saying where reports come from now", () => {
+    const legacy = { dataDir: "/d", ethereum, attestation: { serviceKeyFile: "/ias.pem" } };
+    expect(() => resolveNodeConfig(legacy)).toThrow(
+      /attestation\.serviceKeyFile: a node no longer holds the attestation service's key; set attestation\.url/,
+    );
+    expect(problemsOf({ dataDir: "/d", ethereum, attestation: { url: "ias" } }).join()).toMatch(
+      /attestation\.url/,
+    );
+    const trustRoot = { modulus: "0xc0ffee", exponent: "0x010001" };
+    expect(
+      resolveNodeConfig({ dataDir: "/d", ethereum, attestation: { ...attestation, trustRoot } })
+        .attestation.trustRoot,
+    ).toEqual(trustRoot);
+  });
+
+  it("takes the JSON-RPC endpoint's bounds, within their ranges", () => {
+    const base = { dataDir: "/d", ethereum, attestation };
+    const c = resolveNodeConfig({ ...base, rpc: { bounds: { maxConnectionsPerAddress: 16 } } });
+    expect(c.rpc).toEqual({ host: "127.0.0.1", port: 0, bounds: { maxConnectionsPerAddress: 16 } });
+    expect(
+      problemsOf({ ...base, rpc: { bounds: { maxConcurrentCalls: 0, maxSockets: 1 } } }).join(),
+    ).toMatch(/rpc\.bounds\.maxConcurrentCalls.*maxSockets|rpc\.bounds/);
+  });
+
   it("rejects unknown keys (typos) and a principal sharing its process", () => {
     expect(problemsOf({ dataDir: "/d", ethereum, attestation, rpcPort: 1 }).join()).toMatch(
       /rpcPort/,
@@ -101,47 +125,81 @@ describe("resolveNodeConfig", () => {
 describe("applyDeployment", () => {
   const seed = `0x${"11".repeat(32)}`;
   const key = `0x${"22".repeat(32)}`;
+  const trustRoot = { modulus: "0xc0ffee", exponent: "0x010001" };
+  // Nothing secret: addresses, the service's URL and public key, the bootstrap address.
   const deployment = {
     rpcUrl: "http://chain:8545",
     ...ethereum,
-    attestationServiceKeyFile: "attestation-service.pem",
-    nodes: [{ index: 1, seed, custodian: { privateKey: key } }],
+    attestationUrl: "http://chain:8546",
+    trustRoot,
     bootstrap: ["/dns4/principal/tcp/4001/p2p/12D3KooWPrincipal"],
   };
+  const secrets = { index: 1, seed, custodian: { privateKey: key } };
 
   it("fills what the config leaves out; what the config gives wins", () => {
     const raw = {
       roles: ["worker", "gateway"],
       dataDir: "/data",
       ethereum: { rpcUrl: "http://my-own-chain:8545" },
-      deployment: { file: "/shared/deployment.json", node: 1 },
+      deployment: { file: "/shared/deployment.json", node: 1, secrets: "/secrets/node.json" },
     };
-    const c = resolveNodeConfig(applyDeployment(raw, deployment, "/shared"));
+    const c = resolveNodeConfig(applyDeployment(raw, deployment, secrets));
     expect(c.ethereum.rpcUrl).toBe("http://my-own-chain:8545"); // the config's
     expect(c.ethereum.enigmaAddress.toLowerCase()).toBe(ethereum.enigmaAddress.toLowerCase());
-    expect(c.attestation.serviceKeyFile).toBe("/shared/attestation-service.pem"); // relative to the file
-    expect(c.seed).toBe(seed);
+    expect(c.attestation).toEqual({ url: "http://chain:8546", trustRoot });
+    expect(c.seed).toBe(seed); // from the node's own secrets file
     expect(c.ethereum.privateKey).toBe(key);
     expect(c.p2p.bootstrap).toEqual(deployment.bootstrap);
   });
 
   it("does not make the principal bootstrap to itself", () => {
     const raw = { roles: ["principal"], dataDir: "/data", deployment: { file: "/d.json" } };
-    const c = resolveNodeConfig(applyDeployment(raw, deployment, "/"));
+    const c = resolveNodeConfig(applyDeployment(raw, deployment));
     expect(c.p2p.bootstrap).toEqual([]);
-    expect(c.seed).toBeUndefined(); // no node index: no seed or key from the file
+    expect(c.seed).toBeUndefined(); // no node index: no seed or key
   });
 
-  it("refuses a node index the file lacks, and a malformed file, naming the problem", () => {
-    const raw = { dataDir: "/data", deployment: { file: "/d.json", node: 7 } };
-    expect(() => applyDeployment(raw, deployment, "/")).toThrow(/no node 7/);
-    let problems: string[] = [];
-    try {
-      applyDeployment(raw, { ...deployment, enigmaAddress: "0x12" }, "/");
-    } catch (e) {
-      if (!isEnigmaError(e, ErrorCode.InvalidConfig)) throw e;
-      problems = e.details["problems"] as string[];
-    }
-    expect(problems.some((p) => p.startsWith("enigmaAddress"))).toBe(true);
+  it("takes a node's seed and key only from its own secrets file", () => {
+    // A deployment file that still carries other nodes' secrets gives none of them.
+    const raw = { dataDir: "/data", deployment: { file: "/d.json", node: 1, secrets: "/s.json" } };
+    const old = { ...deployment, nodes: [{ index: 1, seed, custodian: { privateKey: key } }] };
+    const c = resolveNodeConfig(applyDeployment(raw, old));
+    expect([c.seed, c.ethereum.privateKey]).toEqual([undefined, undefined]);
+    // Another node's secrets file is refused.
+    expect(() => applyDeployment(raw, deployment, { ...secrets, index: 2 })).toThrow(
+      /the secrets file is node 2's, but deployment\.node is 1/,
+    );
+    // A node index without a secrets file is a config problem.
+    expect(
+      problemsOf({
+        dataDir: "/d",
+        ethereum,
+        attestation,
+        deployment: { file: "/d.json", node: 1 },
+      }).join(),
+    ).toMatch(/deployment\.secrets: deployment\.node needs deployment\.secrets/);
+  });
+
+  it("refuses a malformed deployment or secrets file, naming the problem", () => {
+    const raw = { dataDir: "/data", deployment: { file: "/d.json", node: 1, secrets: "/s.json" } };
+    const problems = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        if (!isEnigmaError(e, ErrorCode.InvalidConfig)) throw e;
+        return e.details["problems"] as string[];
+      }
+      return [];
+    };
+    expect(
+      problems(() => applyDeployment(raw, { ...deployment, enigmaAddress: "0x12" })).some((p) =>
+        p.startsWith("enigmaAddress"),
+      ),
+    ).toBe(true);
+    expect(
+      problems(() => applyDeployment(raw, deployment, { ...secrets, seed: "0x1" })).some((p) =>
+        p.startsWith("seed"),
+      ),
+    ).toBe(true);
   });
 });

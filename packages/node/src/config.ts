@@ -1,4 +1,3 @@
-import { isAbsolute, join } from "node:path";
 import { EnigmaError, ErrorCode, MAX_RECEIPTS_PER_BATCH, validationIssues } from "@enigma/protocol";
 import { z } from "zod";
 
@@ -7,6 +6,7 @@ const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixe
 const privateKey = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex private key");
+const hexBytes = z.string().regex(/^0x([0-9a-fA-F]{2})+$/, "must be 0x-prefixed hex bytes");
 const engAmount = z
   .string()
   .regex(/^\d+(\.\d{1,8})?$/, "must be a decimal ENG amount (8 decimals)");
@@ -62,8 +62,18 @@ export const NodeUserConfigSchema = z
       .optional(),
     attestation: z
       .object({
-        /** PEM private key of the simulated attestation service (shared by a devnet). */
-        serviceKeyFile: z.string().min(1),
+        /**
+         * The attestation service (a devnet's harness or `enigma chain start` runs it): the
+         * node posts its enclave's quote there and gets the signed report back. Only the
+         * service holds its key; no node config or data folder does.
+         */
+        url: z.url(),
+        /**
+         * The service's public key (the trust root the Enigma contract was deployed with):
+         * reports are checked against it, and the principal checks workers' reports with it.
+         * When absent, the node asks the service for it at start.
+         */
+        trustRoot: z.object({ modulus: hexBytes, exponent: hexBytes }).strict().optional(),
       })
       .strict(),
     worker: z
@@ -81,6 +91,21 @@ export const NodeUserConfigSchema = z
         orderingDeadlineMs: z.number().int().min(100).max(600_000).default(5_000),
         /** Most receipts committed in one transaction. */
         maxBatch: z.number().int().min(1).max(MAX_RECEIPTS_PER_BATCH).default(100),
+        /**
+         * Where contracts run (the enclave's execution threads): how many threads, and the
+         * deadline of a task, `deadlineBaseMs + deadlineMsPerMgas * gasLimit / 10^6` (default
+         * the enclave's DEFAULT_DEADLINE); a contract past it is stopped (ExecutionTimeout).
+         */
+        execution: z
+          .object({
+            threads: z.number().int().min(1).max(16).optional(),
+            deadlineBaseMs: z.number().int().min(1).max(3_600_000).optional(),
+            deadlineMsPerMgas: z.number().min(0).max(1_000_000).optional(),
+            /** Largest gas limit a task runs with (default the enclave's MAX_TASK_GAS_LIMIT). */
+            maxGasLimit: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ stake: "100", orderingDeadlineMs: 5_000, maxBatch: 100 }),
@@ -93,7 +118,35 @@ export const NodeUserConfigSchema = z
       .strict()
       .default({ host: "127.0.0.1", port: 0, bootstrap: [] }),
     rpc: z
-      .object({ host: z.string().default("127.0.0.1"), port: port.default(0) })
+      .object({
+        host: z.string().default("127.0.0.1"),
+        port: port.default(0),
+        /**
+         * The endpoint's bounds (`RpcServerOptions`; defaults in `RPC_SERVER_BOUNDS`): open
+         * connections and WebSockets overall and per address, handlers running overall and per
+         * address, calls waiting per address, bytes a WebSocket may leave unread, messages of
+         * one WebSocket answered at once.
+         */
+        bounds: z
+          .object({
+            maxConnections: z.number().int().min(1).max(1_000_000).optional(),
+            maxConnectionsPerAddress: z.number().int().min(1).max(1_000_000).optional(),
+            maxWebSockets: z.number().int().min(1).max(1_000_000).optional(),
+            maxWebSocketsPerAddress: z.number().int().min(1).max(1_000_000).optional(),
+            maxConcurrentCalls: z.number().int().min(1).max(100_000).optional(),
+            maxConcurrentCallsPerAddress: z.number().int().min(1).max(100_000).optional(),
+            maxQueuedCallsPerAddress: z.number().int().min(1).max(1_000_000).optional(),
+            maxWsBufferedBytes: z
+              .number()
+              .int()
+              .min(1024)
+              .max(1 << 30)
+              .optional(),
+            maxWsMessagesInFlight: z.number().int().min(1).max(10_000).optional(),
+          })
+          .strict()
+          .optional(),
+      })
       .strict()
       .default({ host: "127.0.0.1", port: 0 }),
     logLevel: z
@@ -102,18 +155,25 @@ export const NodeUserConfigSchema = z
     /**
      * Where `loadNodeConfig` took the chain's addresses from: a deployment file written by
      * `enigma chain start`. Absent fields of `ethereum` (rpcUrl, enigmaAddress, tokenAddress)
-     * and `attestation.serviceKeyFile` come from it; with `node`, also `seed` and
-     * `ethereum.privateKey` (node `node`'s seed and custodian, 0 = principal); a node other than
-     * the principal also takes `p2p.bootstrap` (the principal's address). Fields given in the
-     * config win. The file is waited for up to `waitMs` (it appears once the chain is up).
+     * and `attestation` (url, trustRoot) come from it; a node other than the principal also
+     * takes `p2p.bootstrap` (the principal's address). With `node` (0 = principal), `seed` and
+     * `ethereum.privateKey` come from `secrets`: that node's own secrets file (`enigma chain
+     * start --secrets-dir`), which no other host gets. Fields given in the config win. The
+     * deployment file is waited for up to `waitMs` (it appears once the chain is up).
      */
     deployment: z
       .object({
         file: z.string().min(1),
         node: z.number().int().min(0).max(1000).optional(),
+        secrets: z.string().min(1).optional(),
         waitMs: z.number().int().min(0).max(3_600_000).default(120_000),
       })
       .strict()
+      .refine((d) => d.node === undefined || d.secrets !== undefined, {
+        message:
+          "deployment.node needs deployment.secrets: the node's own secrets file (seed and custodian key) from `enigma chain start --secrets-dir`",
+        path: ["secrets"],
+      })
       .optional(),
     /**
      * TEST FAULTS: make this node misbehave on purpose, for tests of what clients refuse. Never
@@ -140,6 +200,17 @@ export function resolveNodeConfig(input: unknown): NodeConfig {
 }
 
 function parseConfig(input: unknown, what: string): z.output<typeof NodeUserConfigSchema> {
+  const legacy: unknown = (input as { attestation?: unknown } | null)?.attestation;
+  if (typeof legacy === "object" && legacy !== null && "serviceKeyFile" in legacy) {
+    // Nodes used to hold the service's private key: say why it is refused now.
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `${what}: attestation.serviceKeyFile: a node no longer holds the attestation service's key; set attestation.url to the service (a devnet or \`enigma chain start\` runs it)`,
+      {
+        details: { problems: ["attestation.serviceKeyFile: no longer read, use attestation.url"] },
+      },
+    );
+  }
   const parsed = NodeUserConfigSchema.safeParse(withPreset(input));
   if (!parsed.success) {
     const problems = validationIssues(parsed.error).map(
@@ -168,43 +239,47 @@ function withPreset(input: unknown): unknown {
   return { ...o, ethereum: under("ethereum"), worker: under("worker") };
 }
 
-/** The part of a deployment file (`enigma chain start --out`) a node reads. */
+const trustRootShape = z.object({ modulus: hexBytes, exponent: hexBytes });
+
+/** The part of a deployment file (`enigma chain start --out`) a node reads: nothing secret. */
 export const DeploymentFileSchema = z.object({
   rpcUrl: z.url(),
   enigmaAddress: hexAddress,
   tokenAddress: hexAddress,
-  attestationServiceKeyFile: z.string().min(1),
-  nodes: z
-    .array(
-      z.object({
-        index: z.number().int().min(0),
-        seed: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
-        custodian: z.object({ privateKey }),
-      }),
-    )
-    .default([]),
+  attestationUrl: z.url(),
+  trustRoot: trustRootShape,
   bootstrap: z.array(z.string().min(1)).default([]),
 });
 export type DeploymentFile = z.output<typeof DeploymentFileSchema>;
 
-/**
- * Fills a raw config's absent chain fields from a deployment file's content (`dir` is the
- * file's folder, against which a relative service key path is resolved). Fields the config
- * gives win. Throws `InvalidConfig` when the deployment is malformed or lacks the node.
- */
-export function applyDeployment(raw: unknown, deployment: unknown, dir: string): unknown {
-  const parsed = DeploymentFileSchema.safeParse(deployment);
+/** A node's own secrets file (`enigma chain start --secrets-dir`): for that node's host only. */
+export const NodeSecretsSchema = z.object({
+  index: z.number().int().min(0),
+  seed: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+  custodian: z.object({ privateKey }),
+});
+export type NodeSecrets = z.output<typeof NodeSecretsSchema>;
+
+function parseFile<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const problems = validationIssues(parsed.error).map(
       (i) => `${i.path || "(root)"}: ${i.message}`,
     );
-    throw new EnigmaError(
-      ErrorCode.InvalidConfig,
-      `invalid deployment file: ${problems.join("; ")}`,
-      { details: { problems } },
-    );
+    throw new EnigmaError(ErrorCode.InvalidConfig, `invalid ${what}: ${problems.join("; ")}`, {
+      details: { problems },
+    });
   }
-  const d = parsed.data;
+  return parsed.data;
+}
+
+/**
+ * Fills a raw config's absent chain and attestation fields from a deployment file's content,
+ * and, given the node's secrets file's content, its seed and custodian key. Fields the config
+ * gives win. Throws `InvalidConfig` when either is malformed or the secrets are another node's.
+ */
+export function applyDeployment(raw: unknown, deployment: unknown, secrets?: unknown): unknown {
+  const d = parseFile(DeploymentFileSchema, deployment, "deployment file");
   const c = { ...(raw as Record<string, unknown>) };
   const eth = { ...(c["ethereum"] as Record<string, unknown> | undefined) };
   const att = { ...(c["attestation"] as Record<string, unknown> | undefined) };
@@ -216,16 +291,15 @@ export function applyDeployment(raw: unknown, deployment: unknown, dir: string):
   eth["rpcUrl"] ??= d.rpcUrl;
   eth["enigmaAddress"] ??= d.enigmaAddress;
   eth["tokenAddress"] ??= d.tokenAddress;
-  att["serviceKeyFile"] ??= isAbsolute(d.attestationServiceKeyFile)
-    ? d.attestationServiceKeyFile
-    : join(dir, d.attestationServiceKeyFile);
-  if (typeof index === "number") {
-    const n = d.nodes.find((x) => x.index === index);
-    if (n === undefined) {
+  att["url"] ??= d.attestationUrl;
+  att["trustRoot"] ??= d.trustRoot;
+  if (typeof index === "number" && secrets !== undefined) {
+    const n = parseFile(NodeSecretsSchema, secrets, "node secrets file");
+    if (n.index !== index) {
       throw new EnigmaError(
         ErrorCode.InvalidConfig,
-        `the deployment file has no node ${index} (deployment.node): start the chain with more --workers`,
-        { details: { path: "deployment.node" } },
+        `the secrets file is node ${n.index}'s, but deployment.node is ${index}`,
+        { details: { path: "deployment.secrets" } },
       );
     }
     c["seed"] ??= n.seed;
@@ -236,7 +310,8 @@ export function applyDeployment(raw: unknown, deployment: unknown, dir: string):
 
 /**
  * What `--check-config` validates when the deployment file is not there yet: the config with
- * stand-ins for the fields the deployment will provide, so every other problem is reported.
+ * stand-ins for the fields the deployment and the node's secrets will provide, so every other
+ * problem is reported.
  */
 export function withDeploymentStandIns(raw: unknown): unknown {
   const stand = "0x0000000000000000000000000000000000000000";
@@ -248,10 +323,9 @@ export function withDeploymentStandIns(raw: unknown): unknown {
       rpcUrl: "http://127.0.0.1:8545",
       enigmaAddress: stand,
       tokenAddress: stand,
-      attestationServiceKeyFile: "attestation-service.pem",
-      nodes:
-        typeof index === "number" ? [{ index, seed: key, custodian: { privateKey: key } }] : [],
+      attestationUrl: "http://127.0.0.1:8546",
+      trustRoot: { modulus: "0x01", exponent: "0x010001" },
     },
-    "/",
+    typeof index === "number" ? { index, seed: key, custodian: { privateKey: key } } : undefined,
   );
 }

@@ -11,7 +11,7 @@ export type {
 export type { BytesInput, MetaValue, StoredTask, TaskResultData } from "./store/codec.js";
 export { createLogger, silentLogger, NodeMetrics } from "./observability.js";
 export type { Logger, LoggerOptions, NodeMetricsOptions } from "./observability.js";
-export { RpcServer } from "./rpc/server.js";
+export { RPC_SERVER_BOUNDS, RpcServer } from "./rpc/server.js";
 export type { RpcHandlers, RpcServerOptions, RpcWireResult } from "./rpc/server.js";
 export { EnigmaNode, enclaveSeedOf } from "./node.js";
 export type { EnigmaNodeOptions, NodeEndpoints } from "./node.js";

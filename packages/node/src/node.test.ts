@@ -14,10 +14,10 @@ import {
   type Hex,
 } from "@enigma/protocol";
 import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contract";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SimulatedAttestationService, WorkerEnclave } from "@enigma/enclave";
+import { WorkerEnclave, remoteAttester } from "@enigma/enclave";
 import { ContractFactory, Contract } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readArtifact } from "../../../scripts/deploy.js";
@@ -382,13 +382,11 @@ describe("an Enigma network in one process", () => {
     const dir = await mkdtemp(join(tmpdir(), "enigma-outsider-"));
     const intruder = new P2PNetwork({});
     try {
-      const service = SimulatedAttestationService.fromPem(
-        await readFile(net.principal.config.attestation.serviceKeyFile, "utf8"),
-      );
-      // An attested enclave that is not a worker of this epoch.
+      // An attested enclave (the network's attestation service signed its report) that is not
+      // a worker of this epoch.
       const outsider = await WorkerEnclave.open({
         dir,
-        attest: (q) => service.attest(q),
+        attest: remoteAttester(net.principal.config.attestation.url),
         chainId: net.chain.chainId,
         enigmaAddress: net.enigmaAddress,
       });

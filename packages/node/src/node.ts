@@ -1,7 +1,6 @@
 // One node program, three roles: principal, worker, gateway (a node can be a worker and a
 // gateway at once). `EnigmaNode` builds the node's services from its resolved config, starts
 // them in dependency order and stops them in reverse.
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   EnigmaError,
@@ -14,13 +13,15 @@ import {
   hexToBytes,
   isEnigmaError,
   keccak256,
+  parseTrustRoot,
   type Hex,
 } from "@enigma/protocol";
 import {
   PrincipalEnclave,
-  SimulatedAttestationService,
   WorkerEnclave,
   devnetAttestationPolicy,
+  fetchTrustRoot,
+  remoteAttester,
 } from "@enigma/enclave";
 import type { z } from "zod";
 import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
@@ -217,11 +218,17 @@ export class EnigmaNode {
     });
     this.#stops.push(() => chain.close());
 
-    const service = await loadAttestationService(c.attestation.serviceKeyFile);
-    const attest = (quote: Uint8Array) => service.attest(quote);
+    // The enclave's quote goes to the attestation service, which alone holds its key; the
+    // report that comes back is checked against the trust root.
+    const trustRoot =
+      c.attestation.trustRoot === undefined
+        ? await fetchTrustRoot(c.attestation.url)
+        : parseTrustRoot(c.attestation.trustRoot);
+    const attest = remoteAttester(c.attestation.url, { trustRoot });
     const enclaveDir = join(c.dataDir, "enclave");
     const enclaveSeed = derive("enclave");
     if (this.has("worker")) {
+      const execution = this.config.worker.execution;
       this.#worker = await WorkerEnclave.open({
         dir: enclaveDir,
         attest,
@@ -230,6 +237,16 @@ export class EnigmaNode {
         // Its attestation names who may register it (the custodian), here and nowhere else.
         ...(chain.account === undefined ? {} : { custodian: chain.account }),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
+        ...(execution?.threads === undefined ? {} : { threads: execution.threads }),
+        ...(execution?.maxGasLimit === undefined
+          ? {}
+          : { runtime: { maxGasLimit: execution.maxGasLimit } }),
+        deadline: {
+          ...(execution?.deadlineBaseMs === undefined ? {} : { baseMs: execution.deadlineBaseMs }),
+          ...(execution?.deadlineMsPerMgas === undefined
+            ? {}
+            : { msPerMgas: execution.deadlineMsPerMgas }),
+        },
       });
       const worker = this.#worker;
       this.#stops.push(() => worker.close());
@@ -241,7 +258,7 @@ export class EnigmaNode {
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
         ...(chain.account === undefined ? {} : { custodian: chain.account }),
-        trustRoot: service.trustRoot,
+        trustRoot,
         policy: devnetAttestationPolicy(),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
       });
@@ -414,6 +431,7 @@ export class EnigmaNode {
       const rpc = new RpcServer({
         host: c.rpc.host,
         port: c.rpc.port,
+        ...stripUndefined(c.rpc.bounds ?? {}),
         handlers: gateway.handlers(),
         metrics: this.metrics,
         logger: ctx.log.child({ module: "rpc" }),
@@ -793,16 +811,9 @@ export function enclaveSeedOf(seed: string): Uint8Array {
   return deriveSeed(seed, "enclave");
 }
 
-async function loadAttestationService(file: string): Promise<SimulatedAttestationService> {
-  let pem: string;
-  try {
-    pem = await readFile(file, "utf8");
-  } catch (cause) {
-    throw new EnigmaError(
-      ErrorCode.InvalidConfig,
-      `cannot read the attestation service key ${file} (attestation.serviceKeyFile)`,
-      { details: { file }, cause },
-    );
-  }
-  return SimulatedAttestationService.fromPem(pem);
+/** An options object without its undefined fields (`exactOptionalPropertyTypes`). */
+function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }

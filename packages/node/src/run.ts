@@ -57,9 +57,15 @@ export async function loadNodeConfig(
   const deployment = deploymentOf(json);
   if (deployment === undefined) return resolveNodeConfig(json);
   const deploymentFile = resolve(dirname(file), deployment.file);
+  const secretsFile =
+    typeof deployment.secrets === "string" ? resolve(dirname(file), deployment.secrets) : undefined;
   const withFile = {
     ...(json as Record<string, unknown>),
-    deployment: { ...deployment, file: deploymentFile },
+    deployment: {
+      ...deployment,
+      file: deploymentFile,
+      ...(secretsFile === undefined ? {} : { secrets: secretsFile }),
+    },
   };
   // Validate what the config itself says before waiting for anything.
   const checked = resolveNodeConfig(withDeploymentStandIns(withFile));
@@ -77,19 +83,46 @@ export async function loadNodeConfig(
       { details: { file: deploymentFile } },
     );
   }
-  return resolveNodeConfig(applyDeployment(withFile, d, dirname(deploymentFile)));
+  // The node's own secrets are written before the deployment file appears.
+  const secrets = secretsFile === undefined ? undefined : await readSecrets(secretsFile);
+  return resolveNodeConfig(applyDeployment(withFile, d, secrets));
+}
+
+/** A node's secrets file (seed and custodian key), which only its own host holds. */
+async function readSecrets(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (cause) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `cannot read the node's secrets file ${file} (deployment.secrets)`,
+      { details: { file }, cause },
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `the secrets file ${file} is not valid JSON`, {
+      details: { file },
+      cause,
+    });
+  }
 }
 
 function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-function deploymentOf(json: unknown): { file: string } | undefined {
+function deploymentOf(json: unknown): { file: string; secrets?: string } | undefined {
   if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
   const d = (json as { deployment?: unknown }).deployment;
   if (typeof d !== "object" || d === null) return undefined;
   const f = (d as { file?: unknown }).file;
-  return typeof f === "string" && f.length > 0 ? (d as { file: string }) : undefined;
+  // The whole object (node, secrets, waitMs...): the schema checks it afterwards.
+  return typeof f === "string" && f.length > 0
+    ? (d as { file: string; secrets?: string })
+    : undefined;
 }
 
 /** The deployment file's JSON once it exists and parses (it is written by a rename), or undefined after `waitMs`. */

@@ -1,11 +1,12 @@
 // A whole network in one process for the node's tests: a Hardhat chain served over HTTP (the
 // production code path), the contracts, a principal and N worker+gateway nodes, and a small
 // client that does what enigma-js does (encrypt, record, submit, poll, decrypt).
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import {
+  AttestationServer,
   EnclaveIdentity,
   SIMULATED_ENCLAVE_MEASUREMENT,
   SimulatedAttestationService,
@@ -27,6 +28,7 @@ import {
   trustRootToJwk,
   type Hex,
   type KeyPair,
+  type RsaTrustRoot,
 } from "@enigma/protocol";
 import {
   Contract,
@@ -69,6 +71,8 @@ export interface TestNetOptions {
   confirmations?: number;
   /** The workers' `worker.orderingDeadlineMs` (default: the `fast` preset's). */
   orderingDeadlineMs?: number;
+  /** The workers' `worker.execution` (execution threads and deadline; enclave defaults). */
+  execution?: NonNullable<NodeUserConfig["worker"]>["execution"];
 }
 
 export interface TestNet {
@@ -80,6 +84,10 @@ export interface TestNet {
   enigmaAddress: string;
   tokenAddress: string;
   dir: string;
+  /** The attestation service's public key (the contract's and clients' trust root). */
+  trustRoot: RsaTrustRoot;
+  /** The attestation service nodes get their reports from (it alone holds its key). */
+  attestationUrl: string;
   principal: EnigmaNode;
   workers: EnigmaNode[];
   /** Builds a node config like the others (for restarts and late joiners). */
@@ -105,9 +113,10 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
   });
   const deployer = new NonceManager(account(0).connect(provider));
 
+  // The attestation service holds its key; nodes get their reports from it over HTTP.
   const service = SimulatedAttestationService.generate();
-  const serviceKeyFile = join(dir, "attestation-service.pem");
-  await writeFile(serviceKeyFile, service.exportPem(), { mode: 0o600 });
+  const attestation = new AttestationServer({ service });
+  await attestation.start();
   const jwk = trustRootToJwk(service.trustRoot);
   const b64 = (s: string) => bytesToHex(new Uint8Array(Buffer.from(s, "base64url")));
 
@@ -145,11 +154,12 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
       pollIntervalMs: o.pollIntervalMs ?? 50,
       confirmations: o.confirmations ?? 0,
     },
-    attestation: { serviceKeyFile },
+    attestation: { url: attestation.url, trustRoot: service.trustRoot },
     worker: {
       stake: "100",
       ...(o.orderingDeadlineMs === undefined ? {} : { orderingDeadlineMs: o.orderingDeadlineMs }),
       maxBatch: 100,
+      ...(o.execution === undefined ? {} : { execution: o.execution }),
     },
     preset: "fast",
     logLevel,
@@ -165,6 +175,7 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     provider.destroy();
     await chain.close();
     await server.close();
+    await attestation.stop();
     await rm(dir, { recursive: true, force: true });
   };
   const chain = await EnigmaChain.connect({
@@ -197,6 +208,8 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
       enigmaAddress: d.enigmaAddress,
       tokenAddress: d.tokenAddress,
       dir,
+      trustRoot: service.trustRoot,
+      attestationUrl: attestation.url,
       principal,
       workers,
       configFor: (i, extra) =>

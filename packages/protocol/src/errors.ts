@@ -7,6 +7,10 @@ export const ErrorCode = {
   InvalidArgument: 100,
   InvalidConfig: 101,
   InvalidAmount: 102,
+  // 120-139: policies (worker-selection strategies, epoch policies) and the simulator
+  UnknownPolicy: 120,
+  SelectionHistoryMissing: 121,
+  InvalidScenario: 122,
   ChainError: 200,
   // 201-249: the Enigma contract's custom errors (mapped in abi/contract-errors.ts)
   RegistrationPaused: 201,
@@ -30,7 +34,7 @@ export const ErrorCode = {
   // 219-249: wave 2, receipts bound to their record, task limits (chain helper)
   ReceiptInputsMismatch: 219,
   DeltaBaseMismatch: 220,
-  GasLimitTooHigh: 221,
+  TaskGasLimitTooHigh: 221,
   GasPriceTooLow: 222,
   SealedDataRejected: 300,
   DecryptionFailed: 301,
@@ -68,6 +72,12 @@ export const ErrorCode = {
   DeltaTampered: 330,
   MalformedDelta: 331,
   InvalidExecutionRequest: 332,
+  // 333-349: the runtime's interface (Discovery's) and its limits against hostile contracts
+  StateValueNotJson: 333,
+  InvalidStateKey: 334,
+  ModuleLimitExceeded: 335,
+  ExecutionTimeout: 336,
+  GasLimitTooHigh: 337,
   RpcError: 400,
   RpcTransport: 401,
   // 402-449: RPC and messages
@@ -93,6 +103,15 @@ export const ErrorCode = {
   ReceiptCommitFailed: 420,
   DeltaSyncFailed: 421,
   ResultRejected: 422,
+  // 423-434: public endpoint bounds and the attestation service (ops)
+  /** Too many calls from this address are waiting: retry later (JSON-RPC). */
+  ServerBusy: 423,
+  /** The node holds its maximum of connections (overall or from this address). */
+  ConnectionLimit: 424,
+  /** The attestation service could not be reached or answered something that is not a report. */
+  AttestationServiceUnavailable: 425,
+  /** The attestation service refused the quote (not a well-formed quote). */
+  AttestationQuoteRejected: 426,
   // 435-442: task admission and ordering
   /** The task's turn passed while its input was missing (a later task of its contract ran). */
   TaskSkipped: 435,
@@ -112,6 +131,15 @@ export const ErrorCode = {
   ReceiptAlreadyCommitted: 460,
   ReceiptNotPending: 461,
   UnknownCommand: 500,
+  // 501-509: the client SDK's transactions (client helper, issue 13)
+  /** A transaction of the client was mined but reverted, and its replay names no reason. */
+  TransactionReverted: 501,
+  /** A transaction of the client was not mined in time. */
+  TransactionTimeout: 502,
+  /** The sender's ENG balance does not cover the fee (the token's ERC20InsufficientBalance). */
+  FeeBalanceTooLow: 503,
+  /** The sender's allowance to Enigma does not cover the fee (ERC20InsufficientAllowance). */
+  FeeAllowanceTooLow: 504,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -124,8 +124,44 @@ export {
   stateKeyResponseSchema,
 } from "./state-keys.js";
 export type { StateKeyRequest, StateKeyResponse } from "./state-keys.js";
-export { discoverySelection, drawWorker, selectWorker } from "./selection.js";
-export type { EpochWorkers, WorkerSelectionStrategy } from "./selection.js";
+export {
+  DEFAULT_EPOCH_POLICY,
+  DEFAULT_SELECTION,
+  EPOCH_POLICIES,
+  GROUP_MAX_DRAWS,
+  SELECTION_STRATEGIES,
+  cappedEpochs,
+  checkEpoch,
+  checkGroup,
+  discoveryEpochs,
+  discoverySelection,
+  drawDistinct,
+  drawWorker,
+  getEpochPolicy,
+  getSelectionStrategy,
+  groupSelection,
+  isSelectedWorker,
+  listEpochPolicies,
+  listSelectionStrategies,
+  referenceDraws,
+  referenceHistory,
+  rotationSelection,
+  selectGroup,
+  selectWorker,
+} from "./policy/index.js";
+export type {
+  DiscoverySelection,
+  DrawsHistory,
+  EpochLookup,
+  EpochPolicy,
+  EpochStart,
+  EpochWorkers,
+  PolicyDescriptor,
+  SelectionDraws,
+  SelectionEpoch,
+  WorkerSelectionStrategy,
+  WorkerStanding,
+} from "./policy/index.js";
 export {
   CONTRACT_ERROR_CODES,
   CONTRACT_REVERT_REASONS,

@@ -1,14 +1,7 @@
 import { AbiCoder, keccak256 } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isEnigmaError } from "./errors.js";
-import {
-  discoverySelection,
-  drawWorker,
-  selectWorker,
-  type EpochWorkers,
-  type WorkerSelectionStrategy,
-} from "./selection.js";
+import { discoverySelection, drawWorker, selectWorker, type EpochWorkers } from "./selection.js";
 
 const hex32 = fc
   .uint8Array({ minLength: 32, maxLength: 32 })
@@ -48,65 +41,8 @@ function reference(scAddr: string, e: EpochWorkers, n = 0n): string | undefined 
   return e.workers.at(-1);
 }
 
-/** The shared suite every strategy must pass before it is used. */
-function strategySuite(strategy: WorkerSelectionStrategy): void {
-  describe(`strategy "${strategy.name}"`, () => {
-    it("always selects a worker of the epoch, deterministically", () => {
-      fc.assert(
-        fc.property(hex32, epochArb, (sc, e) => {
-          const [w] = strategy.selectWorkerGroup(sc, e);
-          expect(e.workers).toContain(w);
-          expect(strategy.selectWorkerGroup(sc, e)).toEqual([w]);
-        }),
-      );
-    });
-
-    it("selects nobody when there is no worker or no stake", () => {
-      const sc = `0x${"11".repeat(32)}`;
-      expect(strategy.selectWorkerGroup(sc, { seed: 1n, workers: [], stakes: [] })).toEqual([]);
-      expect(
-        strategy.selectWorkerGroup(sc, {
-          seed: 1n,
-          workers: [`0x${"22".repeat(20)}`],
-          stakes: [0n],
-        }),
-      ).toEqual([]);
-    });
-
-    it("returns distinct workers for larger groups", () => {
-      fc.assert(
-        // Stakes of at least 2: "zero or below" leaves a last worker of stake 1 no ticket at all.
-        fc.property(hex32, epochOf(100n, 2n), fc.integer({ min: 1, max: 12 }), (sc, e, size) => {
-          const distinct = new Set(e.workers.map((w) => w.toLowerCase())).size;
-          fc.pre(size <= distinct);
-          const group = strategy.selectWorkerGroup(sc, e, size);
-          expect(group).toHaveLength(size);
-          expect(new Set(group.map((w) => w.toLowerCase())).size).toBe(size);
-        }),
-      );
-    });
-
-    it("rejects malformed epochs and addresses with InvalidArgument", () => {
-      const w = `0x${"22".repeat(20)}`;
-      const bad: [string, EpochWorkers][] = [
-        [`0x${"11".repeat(32)}`, { seed: 1n, workers: [w], stakes: [] }],
-        [`0x${"11".repeat(20)}`, { seed: 1n, workers: [w], stakes: [1n] }],
-        [`0x${"11".repeat(32)}`, { seed: -1n, workers: [w], stakes: [1n] }],
-      ];
-      for (const [sc, e] of bad) {
-        let err: unknown;
-        try {
-          strategy.selectWorkerGroup(sc, e);
-        } catch (caught) {
-          err = caught;
-        }
-        expect(isEnigmaError(err)).toBe(true);
-      }
-    });
-  });
-}
-
-strategySuite(discoverySelection);
+// The suite that used to be private here is exported now (`@enigma/protocol/testing`,
+// `selectionStrategySuite`); each strategy adopts it beside its file (policy/*.test.ts).
 
 describe("discovery selection", () => {
   it("matches the written-out DESIGN.md algorithm for every draw", () => {
@@ -134,6 +70,19 @@ describe("discovery selection", () => {
     expect(selectWorker(sc, { seed: 7n, workers: [a], stakes: [5n] })).toBe(a);
     // r < total always; with stakes [0, 1], r = 0 stops at the zero-stake first worker.
     expect(selectWorker(sc, { seed: 7n, workers: [a, b], stakes: [0n, 1n] })).toBe(a);
+  });
+
+  it("returns distinct workers for larger groups (the earlier interface's groupSize)", () => {
+    fc.assert(
+      // Stakes of at least 2: "zero or below" leaves a last worker of stake 1 no ticket at all.
+      fc.property(hex32, epochOf(100n, 2n), fc.integer({ min: 1, max: 12 }), (sc, e, size) => {
+        const distinct = new Set(e.workers.map((w) => w.toLowerCase())).size;
+        fc.pre(size <= distinct);
+        const group = discoverySelection.selectWorkerGroup(sc, e, size);
+        expect(group).toHaveLength(size);
+        expect(new Set(group.map((w) => w.toLowerCase())).size).toBe(size);
+      }),
+    );
   });
 
   it("refuses a group larger than the staked workers instead of looping forever", () => {

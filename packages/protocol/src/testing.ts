@@ -26,3 +26,21 @@ export async function rejectedCode(p: Promise<unknown>): Promise<number | undefi
   }
   return undefined;
 }
+
+// Compliance suites for policies (worker-selection strategies, epoch policies), and the
+// statistics they use.
+export {
+  contractAddresses,
+  selectionHistories,
+  selectionStrategySuite,
+} from "./testing/selection-suite.js";
+export type {
+  HistoryOptions,
+  SelectionHistory,
+  SelectionSuiteOptions,
+  TestApi,
+} from "./testing/selection-suite.js";
+export { epochPolicySuite } from "./testing/epoch-suite.js";
+export type { EpochSuiteOptions } from "./testing/epoch-suite.js";
+export { chiSquarePValue, chiSquareTest, gammaQ, lnGamma } from "./testing/stats.js";
+export type { ChiSquareResult } from "./testing/stats.js";

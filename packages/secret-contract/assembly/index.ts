@@ -12,7 +12,11 @@ function utf8(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
 }
 
-/** The called function's signature, for example "add(uint256,uint256)". */
+/**
+ * The called function's name: the text before `(` of the signature the user called, e.g. `add`
+ * for `add(uint256,uint256)` (Discovery's runtime hands only the name; eng-wasm's `call()`
+ * dispatches on it).
+ */
 export function functionName(): string {
   const len = env.fetch_function_name_length();
   const buf = new ArrayBuffer(len);
@@ -35,81 +39,235 @@ export function abiArgs(): AbiReader {
 
 /**
  * Ends `call()` for a function the contract does not have: the runtime reports the typed
- * failure UnknownFunction instead of a bare trap.
+ * failure UnknownFunction instead of a bare trap (eng-wasm contracts just panic).
  */
 export function unknownFunction(): void {
   print("__enigma_unknown_function__");
   unreachable();
 }
 
-// ---- state: keys are bytes; the string forms use the key's UTF-8 bytes ----
+// ---- state: keys are text, values are JSON (as eng-wasm's serde_json values) ----
 
-/** Reads a state value by byte key; null when absent (an empty value reads as absent). */
-export function readStateAt(key: Uint8Array): Uint8Array | null {
-  const len = env.read_state_len(key.dataStart, key.length);
-  if (len == 0) return null;
+/**
+ * The value of `key` as JSON text, as the runtime keeps it (canonical serde_json: no spaces,
+ * object keys sorted); null when the key is absent (the runtime reads it as `null`).
+ */
+export function readStateJson(key: string): string | null {
+  const k = utf8(key);
+  const len = env.read_state_len(k.dataStart, k.length);
   const out = new Uint8Array(len);
-  env.read_state(key.dataStart, key.length, out.dataStart);
-  return out;
+  env.read_state(k.dataStart, k.length, out.dataStart);
+  const text = String.UTF8.decode(out.buffer);
+  return text == "null" ? null : text;
 }
 
-export function writeStateAt(key: Uint8Array, value: Uint8Array): void {
-  env.write_state(key.dataStart, key.length, value.dataStart, value.length);
-}
-
-export function removeStateAt(key: Uint8Array): void {
-  env.remove_from_state(key.dataStart, key.length);
-}
-
-/** Reads a state value; null when the key is absent. */
-export function readState(key: string): Uint8Array | null {
-  return readStateAt(utf8(key));
-}
-
-export function writeState(key: string, value: Uint8Array): void {
-  writeStateAt(utf8(key), value);
+/** Writes JSON text under `key`; the runtime fails the task when it is not JSON. */
+export function writeStateJson(key: string, json: string): void {
+  const k = utf8(key);
+  const v = utf8(json);
+  env.write_state(k.dataStart, k.length, v.dataStart, v.length);
 }
 
 export function removeState(key: string): void {
-  removeStateAt(utf8(key));
+  const k = utf8(key);
+  env.remove_from_state(k.dataStart, k.length);
 }
 
-/** The key `prefix || id`, for map-like state (balances by address...). */
-export function mapKey(prefix: string, id: Uint8Array): Uint8Array {
-  const p = utf8(prefix);
-  const k = new Uint8Array(p.length + id.length);
-  k.set(p);
-  k.set(id, p.length);
-  return k;
+/** True when `key` holds a value. */
+export function hasState(key: string): bool {
+  return readStateJson(key) != null;
 }
 
-/** A u64 kept as 8 big-endian bytes; `fallback` when absent. */
+/** The key `prefix || hex(id)`, for map-like state (balances by address...). */
+export function mapKey(prefix: string, id: Uint8Array): string {
+  return prefix + toHex(id).slice(2);
+}
+
+/** A u64 kept as a JSON number (serde's u64); `fallback` when absent. */
 export function readU64State(key: string, fallback: u64 = 0): u64 {
-  const v = readState(key);
-  return v == null ? fallback : bytesToU64(v);
+  const v = readStateJson(key);
+  return v == null ? fallback : parseU64(v);
 }
 
 export function writeU64State(key: string, value: u64): void {
-  writeState(key, u64ToBytes(value));
+  writeStateJson(key, value.toString());
 }
 
-/** A U256 kept as 32 big-endian bytes; zero when absent. */
-export function readU256At(key: Uint8Array): U256 {
-  const v = readStateAt(key);
-  return v == null ? U256.zero() : U256.fromBytes32(v);
+/** A U256 kept as ethereum-types' serde form: `"0x"` and minimal lowercase hex; zero when absent. */
+export function readU256State(key: string): U256 {
+  const v = readStateJson(key);
+  return v == null ? U256.zero() : U256.fromBytes32(hexToBytes32(parseString(v)));
 }
 
-export function writeU256At(key: Uint8Array, value: U256): void {
-  writeStateAt(key, value.toBytes32());
+export function writeU256State(key: string, value: U256): void {
+  writeStateJson(key, quote(u256Hex(value)));
+}
+
+/** Bytes kept as a `"0x..."` hex string (ethereum-types' H160/H256 form); null when absent. */
+export function readBytesState(key: string): Uint8Array | null {
+  const v = readStateJson(key);
+  return v == null ? null : fromHex(parseString(v));
+}
+
+export function writeBytesState(key: string, value: Uint8Array): void {
+  writeStateJson(key, quote(toHex(value)));
 }
 
 export function readStringState(key: string): string | null {
-  const v = readState(key);
-  return v == null ? null : String.UTF8.decode(v.buffer);
+  const v = readStateJson(key);
+  return v == null ? null : parseString(v);
 }
 
 export function writeStringState(key: string, value: string): void {
-  writeState(key, utf8(value));
+  writeStateJson(key, quote(value));
+}
+
+/** A bool kept as JSON `true`/`false`; `fallback` when absent. */
+export function readBoolState(key: string, fallback: bool = false): bool {
+  const v = readStateJson(key);
+  if (v == null) return fallback;
+  if (v == "true") return true;
+  if (v == "false") return false;
+  unreachable();
+  return false;
+}
+
+export function writeBoolState(key: string, value: bool): void {
+  writeStateJson(key, value ? "true" : "false");
+}
+
+// ---- JSON and hex ----
+
+/** A JSON integer (what serde writes for a u64); traps on anything else. */
+export function parseU64(json: string): u64 {
+  if (json.length == 0 || json.length > 20) unreachable();
+  let v: u64 = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c < 48 || c > 57) unreachable();
+    const next = v * 10 + <u64>(c - 48);
+    if (next < v) unreachable();
+    v = next;
+  }
+  return v;
+}
+
+/** A JSON string literal, escaped as serde_json escapes it. */
+export function quote(s: string): string {
+  let plain = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c == 0x22 || c == 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return '"' + s + '"'; // the common case (keys, hex): no escapes
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22) out += '\\"';
+    else if (c == 0x5c) out += "\\\\";
+    else if (c == 0x0a) out += "\\n";
+    else if (c == 0x0d) out += "\\r";
+    else if (c == 0x09) out += "\\t";
+    else if (c == 0x08) out += "\\b";
+    else if (c == 0x0c) out += "\\f";
+    else if (c < 0x20) out += "\\u00" + HEX.charAt(c >> 4) + HEX.charAt(c & 15);
+    else out += String.fromCharCode(c);
+  }
+  return out + '"';
+}
+
+/** The value of a JSON string literal; traps when `json` is not one. */
+export function parseString(json: string): string {
+  if (json.length < 2 || json.charCodeAt(0) != 0x22 || json.charCodeAt(json.length - 1) != 0x22) {
+    unreachable();
+  }
+  const inner = json.substring(1, json.length - 1);
+  if (inner.indexOf("\\") < 0) return inner; // the common case: no escapes
+  let out = "";
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner.charCodeAt(i);
+    if (c != 0x5c) {
+      out += String.fromCharCode(c);
+      continue;
+    }
+    i++;
+    const e = inner.charCodeAt(i);
+    if (e == 0x6e) out += "\n";
+    else if (e == 0x72) out += "\r";
+    else if (e == 0x74) out += "\t";
+    else if (e == 0x62) out += "\b";
+    else if (e == 0x66) out += "\f";
+    else if (e == 0x75) {
+      out += String.fromCharCode(<i32>parseHex(inner.substring(i + 1, i + 5)));
+      i += 4;
+    } else out += String.fromCharCode(e); // \" \\ \/
+  }
+  return out;
+}
+
+const HEX = "0123456789abcdef";
+
+/** `"0x"` and two lowercase hex digits per byte. */
+export function toHex(b: Uint8Array): string {
+  const out = new Uint8Array(2 + 2 * b.length);
+  out[0] = 48;
+  out[1] = 120;
+  for (let i = 0; i < b.length; i++) {
+    out[2 + 2 * i] = <u8>HEX.charCodeAt(b[i] >> 4);
+    out[3 + 2 * i] = <u8>HEX.charCodeAt(b[i] & 15);
+  }
+  return String.UTF8.decode(out.buffer);
+}
+
+function hexDigit(c: i32): i32 {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  unreachable();
+  return 0;
+}
+
+function parseHex(s: string): u64 {
+  let v: u64 = 0;
+  for (let i = 0; i < s.length; i++) v = (v << 4) | (<u64>hexDigit(s.charCodeAt(i)));
+  return v;
+}
+
+/** Bytes from `"0x"` and an even number of hex digits. */
+export function fromHex(s: string): Uint8Array {
+  if (s.length < 2 || s.charCodeAt(0) != 48 || s.charCodeAt(1) != 120 || s.length % 2 != 0) {
+    unreachable();
+  }
+  const out = new Uint8Array((s.length - 2) / 2);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = <u8>((hexDigit(s.charCodeAt(2 + 2 * i)) << 4) | hexDigit(s.charCodeAt(3 + 2 * i)));
+  }
+  return out;
+}
+
+/** A U256 as ethereum-types writes it: `"0x"` and minimal hex (`0x0` for zero). */
+export function u256Hex(v: U256): string {
+  const full = toHex(v.toBytes32()).slice(2);
+  let i = 0;
+  while (i < 63 && full.charCodeAt(i) == 48) i++;
+  return "0x" + full.slice(i);
+}
+
+function hexToBytes32(s: string): Uint8Array {
+  if (s.length < 3 || s.length > 66 || s.charCodeAt(0) != 48 || s.charCodeAt(1) != 120) {
+    unreachable();
+  }
+  const digits = s.slice(2);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < digits.length; i++) {
+    const pos = 64 - digits.length + i; // nibble position from the left
+    const d = <u8>hexDigit(digits.charCodeAt(i));
+    out[pos >> 1] |= pos & 1 ? d : d << 4;
+  }
+  return out;
 }
 
 // ---- output ----

@@ -1,4 +1,5 @@
 // A calculator over uint256: add, sub, mul. Overflow and underflow trap (like Solidity 0.8).
+// `call()` dispatches on the function's name, as eng-wasm's generated dispatcher does.
 import { AbiWriter, abiArgs, functionName, retAbi, unknownFunction } from "../assembly";
 
 export function deploy(): void {}
@@ -6,11 +7,11 @@ export function deploy(): void {}
 export function call(): void {
   const f = functionName();
   const a = abiArgs();
-  if (f == "add(uint256,uint256)") {
+  if (f == "add") {
     retAbi(new AbiWriter().u256(a.u256().add(a.u256())));
-  } else if (f == "sub(uint256,uint256)") {
+  } else if (f == "sub") {
     retAbi(new AbiWriter().u256(a.u256().sub(a.u256())));
-  } else if (f == "mul(uint256,uint256)") {
+  } else if (f == "mul") {
     retAbi(new AbiWriter().u256(a.u256().mul(a.u256())));
   } else {
     unknownFunction();

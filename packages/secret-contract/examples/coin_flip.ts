@@ -16,16 +16,16 @@ export function deploy(): void {
 
 export function call(): void {
   const f = functionName();
-  if (f == "flip()") {
+  if (f == "flip") {
     const heads = (randomBytes(1)[0] & 1) == 1;
     writeU64State("flips", readU64State("flips") + 1);
     retAbi(new AbiWriter().bool(heads));
-  } else if (f == "bet(bool)") {
+  } else if (f == "bet") {
     const guess = abiArgs().bool();
     const heads = (randomBytes(1)[0] & 1) == 1;
     writeU64State("flips", readU64State("flips") + 1);
     retAbi(new AbiWriter().bool(heads).bool(heads == guess));
-  } else if (f == "flips()") {
+  } else if (f == "flips") {
     retAbi(new AbiWriter().u64(readU64State("flips")));
   } else {
     unknownFunction();

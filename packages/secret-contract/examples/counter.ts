@@ -1,33 +1,28 @@
-// A counter kept in secret state: the smallest contract that uses state, dispatch and output.
+// A counter kept in secret state (a JSON number): the smallest contract that uses state,
+// dispatch and output.
 import {
-  bytesToU64,
   functionName,
-  readState,
+  readU64State,
   ret,
   u64ToBytes,
   unknownFunction,
-  writeState,
+  writeU64State,
 } from "../assembly";
 
 const KEY = "count";
 
-function current(): u64 {
-  const v = readState(KEY);
-  return v == null ? 0 : bytesToU64(v);
-}
-
 export function deploy(): void {
-  writeState(KEY, u64ToBytes(0));
+  writeU64State(KEY, 0);
 }
 
 export function call(): void {
   const f = functionName();
-  if (f == "increment()") {
-    const next = current() + 1;
-    writeState(KEY, u64ToBytes(next));
+  if (f == "increment") {
+    const next = readU64State(KEY) + 1;
+    writeU64State(KEY, next);
     ret(u64ToBytes(next));
-  } else if (f == "get()") {
-    ret(u64ToBytes(current()));
+  } else if (f == "get") {
+    ret(u64ToBytes(readU64State(KEY)));
   } else {
     unknownFunction(); // the runtime reports the typed failure UnknownFunction
   }

@@ -1,17 +1,18 @@
 // Yao's millionaires' problem: each millionaire submits their net worth in secret; only the
-// richest one's address is ever revealed.
+// richest one's address is ever revealed. Each entry is kept as two JSON values: the
+// millionaire's id (a hex string) and their worth (a U256 in ethereum-types' hex form).
 import {
   AbiWriter,
   U256,
   abiArgs,
   functionName,
-  mapKey,
-  readStateAt,
+  readBytesState,
+  readU256State,
   readU64State,
   retAbi,
-  u64ToBytes,
   unknownFunction,
-  writeStateAt,
+  writeBytesState,
+  writeU256State,
   writeU64State,
 } from "../assembly";
 
@@ -26,10 +27,8 @@ function addMillionaire(): void {
   const who = a.bytes32();
   const worth = a.u256();
   const n = readU64State(COUNT);
-  const entry = new Uint8Array(64);
-  entry.set(who);
-  entry.set(worth.toBytes32(), 32);
-  writeStateAt(mapKey("m", u64ToBytes(n)), entry);
+  writeBytesState("who" + n.toString(), who);
+  writeU256State("worth" + n.toString(), worth);
   writeU64State(COUNT, n + 1);
   retAbi(new AbiWriter().u64(n + 1));
 }
@@ -39,13 +38,10 @@ function computeRichest(): void {
   let best = new Uint8Array(32);
   let bestWorth = U256.zero();
   for (let i: u64 = 0; i < n; i++) {
-    const e = readStateAt(mapKey("m", u64ToBytes(i)));
-    if (e == null) unreachable();
-    const entry = e!;
-    const worth = U256.fromBytes32(entry, 32);
+    const worth = readU256State("worth" + i.toString());
     if (i == 0 || worth.gt(bestWorth)) {
       bestWorth = worth;
-      best = entry.slice(0, 32);
+      best = readBytesState("who" + i.toString())!;
     }
   }
   retAbi(new AbiWriter().bytes32(best));
@@ -53,7 +49,7 @@ function computeRichest(): void {
 
 export function call(): void {
   const f = functionName();
-  if (f == "add_millionaire(bytes32,uint256)") addMillionaire();
-  else if (f == "compute_richest()") computeRichest();
+  if (f == "add_millionaire") addMillionaire();
+  else if (f == "compute_richest") computeRichest();
   else unknownFunction();
 }

@@ -6,45 +6,45 @@ import {
   abiArgs,
   callEthereum,
   functionName,
+  hasState,
   mapKey,
-  readState,
-  readStateAt,
+  readBytesState,
   readU64State,
   retAbi,
   selector,
   unknownFunction,
-  writeState,
-  writeStateAt,
+  writeBoolState,
+  writeBytesState,
   writeU64State,
 } from "../assembly";
 
 // constructor: construct(address reporter)
 export function deploy(): void {
-  writeState("reporter", abiArgs().address());
+  writeBytesState("reporter", abiArgs().address());
   writeU64State("yes", 0);
   writeU64State("no", 0);
 }
 
 function castVote(): void {
-  if (readState("closed") != null) unreachable(); // the poll is closed
+  if (hasState("closed")) unreachable(); // the poll is closed
   const a = abiArgs();
   const voter = a.bytes32();
   const inFavour = a.bool();
   const key = mapKey("voted", voter);
-  if (readStateAt(key) != null) unreachable(); // one vote per voter
-  writeStateAt(key, Uint8Array.wrap(String.UTF8.encode("1")));
+  if (hasState(key)) unreachable(); // one vote per voter
+  writeBoolState(key, true);
   const which = inFavour ? "yes" : "no";
   writeU64State(which, readU64State(which) + 1);
   retAbi(new AbiWriter().bool(true));
 }
 
 function closePoll(): void {
-  if (readState("closed") != null) unreachable();
-  writeState("closed", Uint8Array.wrap(String.UTF8.encode("1")));
+  if (hasState("closed")) unreachable();
+  writeBoolState("closed", true);
   const yes = readU64State("yes");
   const no = readU64State("no");
   callEthereum(
-    readState("reporter")!,
+    readBytesState("reporter")!,
     selector("pollClosed(uint256,uint256)"),
     new AbiWriter().u64(yes).u64(no),
   );
@@ -53,7 +53,7 @@ function closePoll(): void {
 
 export function call(): void {
   const f = functionName();
-  if (f == "cast_vote(bytes32,bool)") castVote();
-  else if (f == "close_poll()") closePoll();
+  if (f == "cast_vote") castVote();
+  else if (f == "close_poll") closePoll();
   else unknownFunction();
 }

@@ -19,8 +19,8 @@ beforeAll(async () => {
   counter = (await compileSecretContract(exampleSourcePath("counter"))).wasm;
 }, 60_000);
 
-function history() {
-  const { contract, outcome } = DeployedContract.deploy(
+async function history() {
+  const { contract, outcome } = await DeployedContract.deploy(
     new ContractRuntime(),
     counter,
     stateKey,
@@ -28,31 +28,31 @@ function history() {
   );
   if (contract === undefined) throw new Error("deploy failed");
   const outcomes = [outcome];
-  for (let i = 1; i <= 3; i++) outcomes.push(contract.run(task(i, "increment()")));
+  for (let i = 1; i <= 3; i++) outcomes.push(await contract.run(task(i, "increment()")));
   return { contract, outcomes };
 }
 
 describe("DeployedContract", () => {
-  it("two independent runs of the same tasks give identical outputs, gas and delta hashes", () => {
-    const a = history();
-    const b = history();
+  it("two independent runs of the same tasks give identical outputs, gas and delta hashes", async () => {
+    const a = await history();
+    const b = await history();
     expect(b.outcomes).toEqual(a.outcomes);
     expect(b.contract.deltas.map((d) => d.hash)).toEqual(a.contract.deltas.map((d) => d.hash));
     expect(a.contract.deltas.map((d) => d.index)).toEqual([0, 1, 2, 3]);
   });
 
-  it("a failed task changes neither state nor chain", () => {
-    const { contract } = history();
+  it("a failed task changes neither state nor chain", async () => {
+    const { contract } = await history();
     const before = contract.entries();
-    const failed = contract.run(task(9, "increment()", 10_001));
+    const failed = await contract.run(task(9, "increment()", 10_001));
     expect(failed.result).toMatchObject({ ok: false, error: { code: ErrorCode.OutOfGas } });
     expect(failed.delta).toBeNull();
     expect(contract.entries()).toEqual(before);
     expect(contract.deltas).toHaveLength(4);
   });
 
-  it("a contract restored from its deltas continues exactly like the original", () => {
-    const { contract } = history();
+  it("a contract restored from its deltas continues exactly like the original", async () => {
+    const { contract } = await history();
     const restored = DeployedContract.restore(
       new ContractRuntime(),
       counter,
@@ -60,13 +60,13 @@ describe("DeployedContract", () => {
       contract.deltas,
     );
     expect(restored.entries()).toEqual(contract.entries());
-    const next = contract.run(task(4, "increment()"));
-    const nextRestored = restored.run(task(4, "increment()"));
+    const next = await contract.run(task(4, "increment()"));
+    const nextRestored = await restored.run(task(4, "increment()"));
     expect(nextRestored).toEqual(next);
   });
 
-  it("refuses a restore with a wrong key or a broken chain", () => {
-    const { contract } = history();
+  it("refuses a restore with a wrong key or a broken chain", async () => {
+    const { contract } = await history();
     expect(() =>
       DeployedContract.restore(new ContractRuntime(), counter, new Uint8Array(32), contract.deltas),
     ).toThrow(expect.objectContaining({ code: ErrorCode.DeltaTampered }) as Error);
@@ -76,8 +76,8 @@ describe("DeployedContract", () => {
     );
   });
 
-  it("a failed deployment yields no contract and no delta", () => {
-    const { contract, outcome } = DeployedContract.deploy(
+  it("a failed deployment yields no contract and no delta", async () => {
+    const { contract, outcome } = await DeployedContract.deploy(
       new ContractRuntime(),
       Uint8Array.of(0, 1, 2),
       stateKey,

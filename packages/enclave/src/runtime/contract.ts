@@ -2,11 +2,26 @@
 // chain. `ContractInstance` is what a worker enclave keeps per contract (the state key stays in
 // a `StateKeyHolder`); `DeployedContract` is the same with a caller-held raw key, for local
 // tools such as `enigma sc exec`.
-import { EnigmaError, ErrorCode, bytesToHex, equalBytes, type BytesLike } from "@enigma/protocol";
+import {
+  EnigmaError,
+  ErrorCode,
+  bytesToHex,
+  equalBytes,
+  keccak256,
+  type BytesLike,
+} from "@enigma/protocol";
 import { ZERO_HASH, encryptDelta, rebuildState, type EncryptedDelta } from "../state/deltas.js";
 import { ContractState, type StateChanges } from "../state/state.js";
 import { withStateKey, type StateKeyHolder } from "../statekeys.js";
-import type { ContractRuntime, ExecutionResult, PreparedContract } from "./execute.js";
+import { ContractRuntime, type ExecutionResult } from "./execute.js";
+import { InlineExecutor, newStateId, type ContractExecutor } from "./executor.js";
+
+/** Where a contract runs: an executor, or a runtime on the calling thread. */
+export type ExecutorLike = ContractExecutor | ContractRuntime;
+
+function executorOf(e: ExecutorLike): ContractExecutor {
+  return e instanceof ContractRuntime ? new InlineExecutor(e) : e;
+}
 
 export interface TaskInput {
   functionName: string;
@@ -51,22 +66,31 @@ function rawKey(stateKey: Uint8Array): DeltaKey {
  * a failed task leaves state and chain as they were.
  */
 export class ContractInstance {
-  readonly code: PreparedContract;
-  readonly #runtime: ContractRuntime;
+  /** The code as deployed, and its keccak256. */
+  readonly code: Uint8Array;
+  readonly codeHash: Uint8Array;
+  readonly #executor: ContractExecutor;
   readonly #key: DeltaKey;
   readonly #state: ContractState;
   // Hashes of every delta so far (32 bytes each), to recognise a delta heard twice.
   readonly #hashes: Uint8Array[];
+  // The executor keeps a copy of the state under this id; the version says which one it is.
+  readonly #stateId = newStateId();
+  #version = 0;
+  // Tasks of one contract run one at a time, in the order they were asked for.
+  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
-    runtime: ContractRuntime,
-    code: PreparedContract,
+    executor: ContractExecutor,
+    code: Uint8Array,
     key: DeltaKey,
     state: ContractState,
     hashes: Uint8Array[],
+    codeHash?: Uint8Array,
   ) {
-    this.#runtime = runtime;
+    this.#executor = executor;
     this.code = code;
+    this.codeHash = codeHash ?? keccak256(code);
     this.#key = key;
     this.#state = state;
     this.#hashes = hashes;
@@ -76,28 +100,34 @@ export class ContractInstance {
    * Runs the constructor on empty state. On success the instance holds delta 0 (always
    * present, possibly empty); `instance` is undefined when the deployment failed.
    */
-  static deploy(
-    runtime: ContractRuntime,
+  static async deploy(
+    executor: ExecutorLike,
     code: Uint8Array,
     key: DeltaKey,
     ctor: TaskInput,
-  ): { instance: ContractInstance | undefined; outcome: TaskOutcome } {
-    const state = new ContractState();
-    const result = runtime.deploy(code, { ...ctor, state });
-    if (!result.ok || result.contract === undefined) {
-      return { instance: undefined, outcome: { result, delta: null } };
-    }
-    const instance = new ContractInstance(runtime, result.contract, key, state, []);
+    codeHash?: Uint8Array,
+  ): Promise<{ instance: ContractInstance | undefined; outcome: TaskOutcome }> {
+    const instance = new ContractInstance(
+      executorOf(executor),
+      code.slice(),
+      key,
+      new ContractState(),
+      [],
+      codeHash,
+    );
+    const result = await instance.#execute("deploy", ctor);
+    if (!result.ok) return { instance: undefined, outcome: { result, delta: null } };
     return { instance, outcome: { result, delta: instance.#commit(result.changes) } };
   }
 
   /**
    * Rebuilds a contract from its code and ordered deltas, checking the chain (and each hash
    * against `expectedHashes` when given). Throws `DeltaChainBroken`, `DeltaTampered`,
-   * `MalformedDelta`, `MalformedModule`, or `StateKeyUnknown` from the key.
+   * `MalformedDelta`, or `StateKeyUnknown` from the key. The code is compiled when it first
+   * runs.
    */
   static restore(
-    runtime: ContractRuntime,
+    executor: ExecutorLike,
     code: Uint8Array,
     key: DeltaKey,
     deltas: readonly EncryptedDelta[],
@@ -107,8 +137,8 @@ export class ContractInstance {
       rebuildState(k, deltas, expectedHashes === undefined ? {} : { expectedHashes }),
     );
     return new ContractInstance(
-      runtime,
-      runtime.prepare(code),
+      executorOf(executor),
+      code.slice(),
       key,
       rebuilt.state,
       deltas.map((d) => d.hash.slice()),
@@ -130,14 +160,28 @@ export class ContractInstance {
     return this.#state.entries();
   }
 
-  run(task: TaskInput): TaskOutcome {
-    const result = this.#runtime.execute(this.code, {
-      ...task,
-      entry: "call",
-      state: this.#state,
+  run(task: TaskInput): Promise<TaskOutcome> {
+    const next = this.#queue.then(async (): Promise<TaskOutcome> => {
+      const result = await this.#execute("call", task);
+      if (!result.ok || result.changes.length === 0) return { result, delta: null };
+      return { result, delta: this.#commit(result.changes) };
     });
-    if (!result.ok || result.changes.length === 0) return { result, delta: null };
-    return { result, delta: this.#commit(result.changes) };
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  #execute(entry: "deploy" | "call", task: TaskInput): Promise<ExecutionResult> {
+    return this.#executor.run({
+      codeHash: this.codeHash,
+      code: this.code,
+      entry,
+      functionName: task.functionName,
+      args: task.args,
+      gasLimit: task.gasLimit,
+      taskId: task.taskId,
+      ...(task.seed === undefined ? {} : { seed: task.seed }),
+      state: { id: this.#stateId, version: this.#version, entries: () => this.#state.entries() },
+    });
   }
 
   /**
@@ -175,6 +219,8 @@ export class ContractInstance {
       }),
     );
     this.#hashes.push(delta.hash.slice());
+    // The executor's copy is now behind: a new version makes it take the state again.
+    this.#version += 2;
     return true;
   }
 
@@ -184,6 +230,8 @@ export class ContractInstance {
     );
     this.#state.apply(changes);
     this.#hashes.push(delta.hash);
+    // The executor applied the same changes to its copy and counted one version.
+    if (changes.length > 0) this.#version++;
     return delta;
   }
 }
@@ -208,30 +256,36 @@ export class DeployedContract {
   }
 
   /** Deploys: runs the constructor; `contract` is undefined when the deployment failed. */
-  static deploy(
-    runtime: ContractRuntime,
+  static async deploy(
+    executor: ExecutorLike,
     code: Uint8Array,
     stateKey: Uint8Array,
     ctor: TaskInput,
-  ): { contract: DeployedContract | undefined; outcome: TaskOutcome } {
-    const { instance, outcome } = ContractInstance.deploy(runtime, code, rawKey(stateKey), ctor);
+  ): Promise<{ contract: DeployedContract | undefined; outcome: TaskOutcome }> {
+    const { instance, outcome } = await ContractInstance.deploy(
+      executor,
+      code,
+      rawKey(stateKey),
+      ctor,
+    );
     if (instance === undefined || outcome.delta === null) return { contract: undefined, outcome };
     return { contract: new DeployedContract(instance, [outcome.delta]), outcome };
   }
 
   /** Restores a contract from its code and ordered deltas (checking the chain). */
   static restore(
-    runtime: ContractRuntime,
+    executor: ExecutorLike,
     code: Uint8Array,
     stateKey: Uint8Array,
     deltas: readonly EncryptedDelta[],
   ): DeployedContract {
-    const instance = ContractInstance.restore(runtime, code, rawKey(stateKey), deltas);
+    const instance = ContractInstance.restore(executor, code, rawKey(stateKey), deltas);
     return new DeployedContract(instance, [...deltas]);
   }
 
-  get code(): PreparedContract {
-    return this.#instance.code;
+  /** keccak256 of the code. */
+  get codeHash(): Uint8Array {
+    return this.#instance.codeHash;
   }
 
   /** Plaintext entries (for the simulation's local tools and tests). */
@@ -239,8 +293,8 @@ export class DeployedContract {
     return this.#instance.entries();
   }
 
-  run(task: TaskInput): TaskOutcome {
-    const outcome = this.#instance.run(task);
+  async run(task: TaskInput): Promise<TaskOutcome> {
+    const outcome = await this.#instance.run(task);
     if (outcome.delta !== null) this.deltas.push(outcome.delta);
     return outcome;
   }

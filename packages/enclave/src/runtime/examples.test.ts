@@ -33,14 +33,14 @@ function enc(types: string[], values: unknown[]): Uint8Array {
   return getBytes(abi.encode(types, values));
 }
 
-function deploy(
+async function deploy(
   name: ExampleName,
   ctor = "construct()",
   types: string[] = [],
   values: unknown[] = [],
 ) {
   const runtime = new ContractRuntime();
-  const { contract, outcome } = DeployedContract.deploy(
+  const { contract, outcome } = await DeployedContract.deploy(
     runtime,
     wasm.get(name) as Uint8Array,
     stateKey,
@@ -63,7 +63,7 @@ function call(
   types: string[] = [],
   values: unknown[] = [],
   gasLimit = 10_000_000,
-): TaskOutcome {
+): Promise<TaskOutcome> {
   return c.run({
     functionName: fn,
     args: enc(types, values),
@@ -79,82 +79,97 @@ function out(o: TaskOutcome, types: string[]): unknown[] {
 }
 
 describe("calculator", () => {
-  it("adds, subtracts and multiplies uint256 values across the whole range", () => {
-    const c = deploy("calculator");
+  it("adds, subtracts and multiplies uint256 values across the whole range", async () => {
+    const c = await deploy("calculator");
     const big = 2n ** 200n + 12345n;
     expect(
-      out(call(c, "add(uint256,uint256)", ["uint256", "uint256"], [big, big]), ["uint256"]),
+      out(await call(c, "add(uint256,uint256)", ["uint256", "uint256"], [big, big]), ["uint256"]),
     ).toEqual([2n * big]);
     expect(
-      out(call(c, "sub(uint256,uint256)", ["uint256", "uint256"], [big, 12345n]), ["uint256"]),
+      out(await call(c, "sub(uint256,uint256)", ["uint256", "uint256"], [big, 12345n]), [
+        "uint256",
+      ]),
     ).toEqual([2n ** 200n]);
     expect(
       out(
-        call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [2n ** 128n + 3n, 2n ** 100n + 7n]),
+        await call(
+          c,
+          "mul(uint256,uint256)",
+          ["uint256", "uint256"],
+          [2n ** 128n + 3n, 2n ** 100n + 7n],
+        ),
         ["uint256"],
       ),
     ).toEqual([(2n ** 128n + 3n) * (2n ** 100n + 7n)]);
     expect(
-      out(call(c, "add(uint256,uint256)", ["uint256", "uint256"], [2n ** 64n - 1n, 1n]), [
+      out(await call(c, "add(uint256,uint256)", ["uint256", "uint256"], [2n ** 64n - 1n, 1n]), [
         "uint256",
       ]),
     ).toEqual([2n ** 64n]);
   });
 
-  it("overflow and underflow trap; an unknown function is UnknownFunction; no state delta", () => {
-    const c = deploy("calculator");
+  it("overflow and underflow trap; an unknown function is UnknownFunction; no state delta", async () => {
+    const c = await deploy("calculator");
     const max = 2n ** 256n - 1n;
-    const o = call(c, "add(uint256,uint256)", ["uint256", "uint256"], [max, 1n]);
+    const o = await call(c, "add(uint256,uint256)", ["uint256", "uint256"], [max, 1n]);
     expect(o.result).toMatchObject({ ok: false, error: { code: ErrorCode.ContractTrap } });
-    expect(call(c, "sub(uint256,uint256)", ["uint256", "uint256"], [1n, 2n]).result).toMatchObject({
+    expect(
+      (await call(c, "sub(uint256,uint256)", ["uint256", "uint256"], [1n, 2n])).result,
+    ).toMatchObject({
       ok: false,
     });
     expect(
-      call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [2n ** 128n, 2n ** 128n]).result,
+      (await call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [2n ** 128n, 2n ** 128n]))
+        .result,
     ).toMatchObject({ ok: false });
-    expect(call(c, "div(uint256,uint256)").result).toMatchObject({
+    expect((await call(c, "div(uint256,uint256)")).result).toMatchObject({
       ok: false,
       error: { code: ErrorCode.UnknownFunction },
     });
     // truncated arguments trap
-    expect(call(c, "add(uint256,uint256)", ["uint256"], [1n]).result).toMatchObject({
+    expect((await call(c, "add(uint256,uint256)", ["uint256"], [1n])).result).toMatchObject({
       ok: false,
       error: { code: ErrorCode.ContractTrap },
     });
-    const ok = call(c, "add(uint256,uint256)", ["uint256", "uint256"], [1n, 2n]);
+    const ok = await call(c, "add(uint256,uint256)", ["uint256", "uint256"], [1n, 2n]);
     expect(ok.delta).toBeNull();
     expect(c.deltas).toHaveLength(1); // delta 0 of the deployment only
   });
 
-  it("is deterministic: the same call twice gives the same output and gas", () => {
-    const c = deploy("calculator");
-    const a = call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [99n, 77n]);
-    const b = call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [99n, 77n]);
+  it("is deterministic: the same call twice gives the same output and gas", async () => {
+    const c = await deploy("calculator");
+    const a = await call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [99n, 77n]);
+    const b = await call(c, "mul(uint256,uint256)", ["uint256", "uint256"], [99n, 77n]);
     expect(a.result).toEqual(b.result);
   });
 });
 
 describe("millionaires", () => {
-  it("reveals only the richest millionaire", () => {
-    const c = deploy("millionaires");
+  it("reveals only the richest millionaire", async () => {
+    const c = await deploy("millionaires");
     const addr = (n: number) => zeroPadValue(`0x${n.toString(16).padStart(2, "0")}`, 32);
-    call(c, "add_millionaire(bytes32,uint256)", ["bytes32", "uint256"], [addr(1), 1_000_000n]);
-    call(c, "add_millionaire(bytes32,uint256)", ["bytes32", "uint256"], [addr(2), 2n ** 80n]);
-    const o = call(
+    await call(
+      c,
+      "add_millionaire(bytes32,uint256)",
+      ["bytes32", "uint256"],
+      [addr(1), 1_000_000n],
+    );
+    await call(c, "add_millionaire(bytes32,uint256)", ["bytes32", "uint256"], [addr(2), 2n ** 80n]);
+    const o = await call(
       c,
       "add_millionaire(bytes32,uint256)",
       ["bytes32", "uint256"],
       [addr(3), 5_000_000n],
     );
     expect(out(o, ["uint256"])).toEqual([3n]);
-    expect(out(call(c, "compute_richest()"), ["bytes32"])).toEqual([addr(2)]);
+    expect(out(await call(c, "compute_richest()"), ["bytes32"])).toEqual([addr(2)]);
   });
 });
 
 describe("voting", () => {
-  it("reports only the tally to an Ethereum contract via the bridge", () => {
+  it("reports only the tally to an Ethereum contract via the bridge", async () => {
     const reporter = "0x00000000000000000000000000000000000000AA";
-    const c = deploy("voting", "construct(address)", ["address"], [reporter]);
+    const c = await deploy("voting", "construct(address)", ["address"], [reporter]);
     const voter = (n: number) => zeroPadValue(`0x${n.toString(16).padStart(2, "0")}`, 32);
     for (const [n, v] of [
       [1, true],
@@ -162,14 +177,14 @@ describe("voting", () => {
       [3, false],
     ] as const) {
       expect(
-        out(call(c, "cast_vote(bytes32,bool)", ["bytes32", "bool"], [voter(n), v]), ["bool"]),
+        out(await call(c, "cast_vote(bytes32,bool)", ["bytes32", "bool"], [voter(n), v]), ["bool"]),
       ).toEqual([true]);
     }
     // a second vote from the same voter fails the task and changes nothing
-    const again = call(c, "cast_vote(bytes32,bool)", ["bytes32", "bool"], [voter(1), false]);
+    const again = await call(c, "cast_vote(bytes32,bool)", ["bytes32", "bool"], [voter(1), false]);
     expect(again.result.ok).toBe(false);
     expect(again.delta).toBeNull();
-    const closed = call(c, "close_poll()");
+    const closed = await call(c, "close_poll()");
     expect(out(closed, ["uint256", "uint256"])).toEqual([2n, 1n]);
     if (!closed.result.ok) return;
     const eth = closed.result.ethCall;
@@ -187,10 +202,10 @@ describe("voting", () => {
 });
 
 describe("coin flip", () => {
-  it("uses rand: reproducible with the same seed and task, varies across tasks", () => {
-    const c = deploy("coin_flip");
+  it("uses rand: reproducible with the same seed and task, varies across tasks", async () => {
+    const c = await deploy("coin_flip");
     const results = new Set<string>();
-    for (let i = 0; i < 16; i++) results.add(String(out(call(c, "flip()"), ["bool"])[0]));
+    for (let i = 0; i < 16; i++) results.add(String(out(await call(c, "flip()"), ["bool"])[0]));
     expect(results).toEqual(new Set(["true", "false"]));
     const runtime = new ContractRuntime();
     const code = runtime.prepare(wasm.get("coin_flip") as Uint8Array);
@@ -208,34 +223,34 @@ describe("coin flip", () => {
 });
 
 describe("sealed-bid auction", () => {
-  it("reveals only the winner and price; bids after the close fail", () => {
-    const c = deploy("auction", "construct(uint256)", ["uint256"], [100n]);
+  it("reveals only the winner and price; bids after the close fail", async () => {
+    const c = await deploy("auction", "construct(uint256)", ["uint256"], [100n]);
     const a = "0x1111111111111111111111111111111111111111";
     const b = "0x2222222222222222222222222222222222222222";
     const d = "0x3333333333333333333333333333333333333333";
-    call(c, "bid(address,uint256)", ["address", "uint256"], [a, 150n]);
-    call(c, "bid(address,uint256)", ["address", "uint256"], [b, 90n]); // below reserve
-    call(c, "bid(address,uint256)", ["address", "uint256"], [d, 120n]);
-    call(c, "bid(address,uint256)", ["address", "uint256"], [d, 200n]); // raises own bid
-    expect(out(call(c, "bidders()"), ["uint256"])).toEqual([3n]);
-    expect(out(call(c, "close()"), ["bool", "address", "uint256"])).toEqual([true, d, 200n]);
-    expect(call(c, "bid(address,uint256)", ["address", "uint256"], [a, 500n]).result.ok).toBe(
-      false,
-    );
+    await call(c, "bid(address,uint256)", ["address", "uint256"], [a, 150n]);
+    await call(c, "bid(address,uint256)", ["address", "uint256"], [b, 90n]); // below reserve
+    await call(c, "bid(address,uint256)", ["address", "uint256"], [d, 120n]);
+    await call(c, "bid(address,uint256)", ["address", "uint256"], [d, 200n]); // raises own bid
+    expect(out(await call(c, "bidders()"), ["uint256"])).toEqual([3n]);
+    expect(out(await call(c, "close()"), ["bool", "address", "uint256"])).toEqual([true, d, 200n]);
+    expect(
+      (await call(c, "bid(address,uint256)", ["address", "uint256"], [a, 500n])).result.ok,
+    ).toBe(false);
   });
 });
 
 describe("private token", () => {
-  it("transfers balances kept in secret state; overdraft fails", () => {
+  it("transfers balances kept in secret state; overdraft fails", async () => {
     const owner = "0x1111111111111111111111111111111111111111";
     const alice = "0x2222222222222222222222222222222222222222";
-    const c = deploy(
+    const c = await deploy(
       "token",
       "construct(address,uint256)",
       ["address", "uint256"],
       [owner, 1_000n],
     );
-    const t = call(
+    const t = await call(
       c,
       "transfer(address,address,uint256)",
       ["address", "address", "uint256"],
@@ -243,17 +258,23 @@ describe("private token", () => {
     );
     expect(out(t, ["bool"])).toEqual([true]);
     expect(t.delta).not.toBeNull();
-    expect(out(call(c, "balance_of(address)", ["address"], [owner]), ["uint256"])).toEqual([700n]);
-    expect(out(call(c, "balance_of(address)", ["address"], [alice]), ["uint256"])).toEqual([300n]);
+    expect(out(await call(c, "balance_of(address)", ["address"], [owner]), ["uint256"])).toEqual([
+      700n,
+    ]);
+    expect(out(await call(c, "balance_of(address)", ["address"], [alice]), ["uint256"])).toEqual([
+      300n,
+    ]);
     expect(
-      call(
-        c,
-        "transfer(address,address,uint256)",
-        ["address", "address", "uint256"],
-        [alice, owner, 301n],
+      (
+        await call(
+          c,
+          "transfer(address,address,uint256)",
+          ["address", "address", "uint256"],
+          [alice, owner, 301n],
+        )
       ).result.ok,
     ).toBe(false);
-    expect(out(call(c, "total_supply()"), ["uint256"])).toEqual([1_000n]);
+    expect(out(await call(c, "total_supply()"), ["uint256"])).toEqual([1_000n]);
     // the delta chain rebuilds the same state in another enclave holding the state key
     const rebuilt = rebuildState(stateKey, c.deltas);
     expect(rebuilt.state.entries()).toEqual(c.entries());

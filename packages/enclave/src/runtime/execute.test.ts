@@ -1,5 +1,10 @@
 import { ErrorCode, HOST_FUNCTIONS } from "@enigma/protocol";
-import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contract";
+import { readFileSync } from "node:fs";
+import {
+  compileSecretContract,
+  conformanceWasmPath,
+  exampleSourcePath,
+} from "@enigma/secret-contract";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContractState } from "../state/state.js";
 import { ContractRuntime, type ExecutionRequest, type ExecutionResult } from "./execute.js";
@@ -36,7 +41,7 @@ const BR = 0x0c;
 const VOID = 0x40;
 
 describe("gas metering", () => {
-  it("charges the cost table exactly: 1 regular, 16 div/rem, 4 mul, 2 load/store", () => {
+  it("charges the cost table exactly: 1 regular, 16 div/rem, 4 mul, 2 load/store, 1 per block end", () => {
     // i32.const 6; i32.const 3; i32.div_u; i32.const 2; i32.mul; drop  -> 1+1+16+1+4+1 = 24
     // i32.const 0; i32.load; drop; i32.const 0; i32.const 5; i32.store -> 1+2+1+1+1+2 = 8
     const wasm = testModule({
@@ -66,14 +71,15 @@ describe("gas metering", () => {
       ],
     });
     const r = run(wasm);
-    expect(r).toMatchObject({ ok: true, gasUsed: HOST_GAS.execution + 24 + 8 });
+    // + 1: pwasm-utils' metered block counts the function's closing `end`
+    expect(r).toMatchObject({ ok: true, gasUsed: HOST_GAS.execution + 24 + 8 + 1 });
   });
 
-  it("charges 8192 per grown page and the deployed bytes at deploy", () => {
-    // i32.const 2; memory.grow; drop -> 1 + 1 + 1 + 2 * 8192
+  it("charges 8192 per grown page and the deployed bytes at deploy, with no execution fee", () => {
+    // i32.const 2; memory.grow; drop; end -> 1 + 1 + 1 + 1 + 2 * 8192
     const wasm = testModule({ deploy: [I32_CONST, 2, 0x40, 0, DROP] });
     const r = run(wasm, { entry: "deploy" });
-    expect(r).toMatchObject({ ok: true, gasUsed: HOST_GAS.execution + wasm.length + 3 + 2 * 8192 });
+    expect(r).toMatchObject({ ok: true, gasUsed: wasm.length + 4 + 2 * 8192 });
   });
 
   it("ends an infinite loop with OutOfGas and gasUsed = gasLimit", () => {
@@ -113,17 +119,18 @@ describe("gas metering", () => {
     const g10 = run(withLocal(10));
     const g20 = run(withLocal(20));
     expect(g10.ok && g20.ok).toBe(true);
-    expect(g20.gasUsed - g10.gasUsed).toBe(10 * 7); // 7 instructions per iteration, br_if included
+    // 7 instructions per iteration (br_if included) and the loop block's `end`
+    expect(g20.gasUsed - g10.gasUsed).toBe(10 * 8);
   });
 });
 
 describe("typed failures", () => {
-  it("a trap is ContractTrap with the gas used so far", () => {
+  it("a trap is ContractTrap with the gas used so far (the execution fee is charged after a run)", () => {
     const r = run(testModule({ call: [I32_CONST, 1, DROP, 0x00] }));
     expect(r).toMatchObject({
       ok: false,
       error: { code: ErrorCode.ContractTrap },
-      gasUsed: HOST_GAS.execution + 3,
+      gasUsed: 4,
     });
   });
 
@@ -142,7 +149,6 @@ describe("typed failures", () => {
       testModule({ exportMemory: false }),
       testModule({ imports: [{ name: "nope", params: 0, results: 0 }] }),
       testModule({ imports: [{ name: "write_state", params: 3, results: 0 }] }),
-      testModule({ memoryPages: 1000 }),
       // SIMD: v128.const
       testModule({ call: [0xfd, 12, ...new Array<number>(16).fill(0), DROP] }),
     ];
@@ -152,8 +158,16 @@ describe("typed failures", () => {
       );
       const rt = new ContractRuntime();
       const r = rt.deploy(wasm, req());
-      expect(r).toMatchObject({ ok: false, error: { code: ErrorCode.MalformedModule } });
+      expect(r).toMatchObject({
+        ok: false,
+        gasUsed: 0,
+        error: { code: ErrorCode.MalformedModule },
+      });
     }
+    // Past a module limit: typed, and nothing charged.
+    expect(() => prepareCode(testModule({ memoryPages: 1000 }))).toThrow(
+      expect.objectContaining({ code: ErrorCode.ModuleLimitExceeded }) as Error,
+    );
   });
 
   it("accepts every host function with its declared arity", () => {
@@ -171,6 +185,33 @@ describe("typed failures", () => {
     const wasm = testModule({
       call: [I32_CONST, 10, 0x40, 0, I32_CONST, 0x7f, 0x46, 0x04, VOID, 0x05, 0x00, 0x0b],
     });
+    const r = rt.execute(rt.prepare(wasm), req());
+    expect(r.ok).toBe(true);
+  });
+});
+
+describe("modules built for Discovery's runtime", () => {
+  it("a module importing env.memory and without deploy (pwasm-built) deploys through its call", () => {
+    // (import "env" "memory" (memory 2 16)) (import "env" "ret") (data "pwasm") call: ret(100, 5)
+    const wasm = Buffer.from(
+      "0061736d0100000001090260027f7f00600000021a0203656e76066d656d6f72790201021003656e76037265740000030201010708010463616c6c00010a0b01090041e400410510000b0b0c010041e4000b05707761736d",
+      "hex",
+    );
+    const rt = new ContractRuntime();
+    const deployed = rt.deploy(wasm, req({ functionName: "construct()" }));
+    expect(deployed).toMatchObject({ ok: true, output: new TextEncoder().encode("pwasm") });
+    const called = rt.execute(rt.prepare(wasm), req());
+    expect(called).toMatchObject({ ok: true, output: new TextEncoder().encode("pwasm") });
+  });
+
+  it("a module the size of a large Rust build (1.6 MB: 6,500 functions, a table, data) deploys and runs", () => {
+    const wasm = readFileSync(conformanceWasmPath("large"));
+    expect(wasm.length).toBeGreaterThan(1_500_000);
+    const rt = new ContractRuntime();
+    // a deployment pays its 1.6 million bytes (and 8,192 per initial page past 32: none here)
+    const deployed = rt.deploy(wasm, req({ functionName: "construct()", gasLimit: 10_000_000 }));
+    expect(deployed).toMatchObject({ ok: true });
+    expect(deployed.gasUsed).toBeGreaterThan(wasm.length);
     const r = rt.execute(rt.prepare(wasm), req());
     expect(r.ok).toBe(true);
   });

@@ -23,6 +23,7 @@ import {
 } from "./host.js";
 import {
   DEFAULT_LIMITS,
+  DEPLOY_EXPORT,
   DEPTH_EXPORT,
   GAS_EXPORT,
   GLOBAL_EXPORT_PREFIX,
@@ -41,6 +42,34 @@ export interface PreparedContract {
   readonly hasStart: boolean;
   readonly mutableGlobals: readonly number[];
   readonly reusable: boolean;
+  /** Gas a deployment pays for instantiating the module (past the free amounts). */
+  readonly instantiationGas: number;
+}
+
+/**
+ * The largest gas limit the enclave runs a task with (about 1.7 s of a plain loop here; the
+ * execution deadline is derived from the limit). A larger one fails the task with
+ * GasLimitTooHigh before anything runs, charging nothing.
+ */
+export const MAX_TASK_GAS_LIMIT = 10_000_000_000;
+
+/**
+ * An instance whose memory is at most this many pages is kept and reset (a copy of its image)
+ * for the next task; a larger one is instantiated afresh each time, which costs less than
+ * copying its image back.
+ */
+const REUSE_MAX_PAGES = 64;
+
+/**
+ * The function's name as Discovery's runtime handed it to the module: the text before `(`
+ * (enigma-tools-t/src/build_arguments_g/mod.rs, get_types). A signature without `(` and `)`
+ * in that order is an input error.
+ */
+export function functionNameOf(signature: string): string | undefined {
+  const open = signature.indexOf("(");
+  const close = signature.indexOf(")");
+  if (open < 0 || close < 0 || close < open) return undefined;
+  return signature.slice(0, open);
 }
 
 type HostImports = ReturnType<Host["imports"]>;
@@ -109,6 +138,8 @@ export interface RuntimeOptions {
   executionLimits?: Partial<ExecutionLimits>;
   /** Compiled modules kept by code hash (least recently used evicted). Default 64. */
   cacheSize?: number;
+  /** Largest gas limit a task may have (default MAX_TASK_GAS_LIMIT). */
+  maxGasLimit?: number;
 }
 
 class OutOfGas extends Error {}
@@ -140,7 +171,8 @@ function instantiate(contract: PreparedContract): Slot {
   };
 }
 
-function failure(
+/** A failure result (the executor's own failures, such as a deadline, use it too). */
+export function failure(
   code: ErrorCode,
   message: string,
   gasUsed: number,
@@ -166,6 +198,7 @@ export class ContractRuntime {
   // One idle instance per contract; executions are synchronous, so one is enough.
   private readonly idle = new WeakMap<PreparedContract, Slot>();
   private readonly cacheSize: number;
+  readonly maxGasLimit: number;
 
   constructor(options: RuntimeOptions = {}) {
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
@@ -174,14 +207,17 @@ export class ContractRuntime {
       ...options.executionLimits,
     });
     this.cacheSize = options.cacheSize ?? 64;
+    this.maxGasLimit = options.maxGasLimit ?? MAX_TASK_GAS_LIMIT;
   }
 
   /**
-   * Validates, meters and compiles a contract; cached by code hash. Throws EnigmaError
+   * Validates, meters and compiles a contract; cached by code hash (`knownHash`, when the
+   * caller already computed keccak256(code), is trusted). Throws EnigmaError
    * MalformedModule for a module that is not a valid secret contract.
    */
-  prepare(code: Uint8Array): PreparedContract {
-    const codeHash = keccak256(code);
+  prepare(code: Uint8Array, knownHash?: Uint8Array): PreparedContract {
+    // keccak256 of a 1.6 MB module takes tens of ms in JavaScript: a caller that has it passes it.
+    const codeHash = knownHash ?? keccak256(code);
     const id = bytesToHex(codeHash);
     const hit = this.cache.get(id);
     if (hit !== undefined) {
@@ -205,7 +241,8 @@ export class ContractRuntime {
       module,
       hasStart: prepared.hasStart,
       mutableGlobals: Object.freeze([...prepared.mutableGlobals]),
-      reusable: prepared.reusable,
+      reusable: prepared.reusable && prepared.memoryPages <= REUSE_MAX_PAGES,
+      instantiationGas: prepared.instantiationGas,
     });
     this.cache.set(id, contract);
     if (this.cache.size > this.cacheSize) {
@@ -216,29 +253,49 @@ export class ContractRuntime {
   }
 
   /**
-   * Deploys code: prepares it and runs its constructor. A malformed module is a failure
-   * result (charged the execution and the deployed bytes), not an exception.
+   * Takes a contract prepared elsewhere (a compiled module posted from another thread) into the
+   * cache; returns the cached one when the code is already there.
+   */
+  adopt(contract: PreparedContract): PreparedContract {
+    const id = bytesToHex(contract.codeHash);
+    const hit = this.cache.get(id);
+    if (hit !== undefined) return hit;
+    this.cache.set(id, contract);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    return contract;
+  }
+
+  /**
+   * Deploys code: prepares it and runs its constructor. A module refused at preparation is a
+   * failure result with no gas used (nothing ran; Discovery's module creation errors carried
+   * no gas either), not an exception.
    */
   deploy(
     code: Uint8Array,
     request: Omit<ExecutionRequest, "entry">,
   ): ExecutionResult & { contract?: PreparedContract } {
+    const refused = this.checkRequest(request);
+    if (refused !== undefined) return refused;
     let contract: PreparedContract;
     try {
       contract = this.prepare(code);
     } catch (e) {
-      const gasUsed = Math.min(
-        request.gasLimit,
-        HOST_GAS.execution + HOST_GAS.deployedByte * code.length,
-      );
-      if (isEnigmaError(e)) return failure(e.code, e.message, gasUsed, [], { ...e.details });
-      return failure(ErrorCode.MalformedModule, "malformed secret contract", gasUsed, []);
+      if (isEnigmaError(e)) return failure(e.code, e.message, 0, [], { ...e.details });
+      return failure(ErrorCode.MalformedModule, "malformed secret contract", 0, []);
     }
     return { ...this.execute(contract, { ...request, entry: "deploy" }), contract };
   }
 
-  /** Runs one task. Never throws for anything the contract does. */
-  execute(contract: PreparedContract, request: ExecutionRequest): ExecutionResult {
+  /** The prepared contract of `codeHash` when it is cached. */
+  cached(codeHash: Uint8Array): PreparedContract | undefined {
+    return this.cache.get(bytesToHex(codeHash));
+  }
+
+  /** A request that cannot run at all: a failure with no gas used, or undefined. */
+  checkRequest(request: Omit<ExecutionRequest, "entry">): ExecutionFailure | undefined {
     const gasLimit = request.gasLimit;
     if (!Number.isSafeInteger(gasLimit) || gasLimit < 0) {
       return failure(
@@ -248,28 +305,46 @@ export class ContractRuntime {
         [],
       );
     }
+    if (gasLimit > this.maxGasLimit) {
+      return failure(
+        ErrorCode.GasLimitTooHigh,
+        `the gas limit ${gasLimit} exceeds the enclave's maximum of ${this.maxGasLimit}`,
+        0,
+        [],
+        { gasLimit, max: this.maxGasLimit },
+      );
+    }
     if (request.taskId.length !== 32) {
       return failure(ErrorCode.InvalidExecutionRequest, "taskId must be 32 bytes", 0, []);
     }
-    // Set once the instance exists; until then host charges accumulate in `pending`.
+    if (functionNameOf(request.functionName) === undefined) {
+      return failure(
+        ErrorCode.InvalidFunctionSignature,
+        `'${request.functionName}' is not a function signature: it needs '(' and ')'`,
+        0,
+        [],
+        { function: request.functionName },
+      );
+    }
+    return undefined;
+  }
+
+  /** Runs one task. Never throws for anything the contract does. */
+  execute(contract: PreparedContract, request: ExecutionRequest): ExecutionResult {
+    const refused = this.checkRequest(request);
+    if (refused !== undefined) return refused;
+    const gasLimit = request.gasLimit;
+    // Set once the instance exists; host calls only happen after.
     const meter: { global?: WebAssembly.Global } = {};
-    // Host charges made before the instance exists (and when it has no gas global yet).
-    let pending =
-      HOST_GAS.execution +
-      (request.entry === "deploy" ? HOST_GAS.deployedByte * contract.codeBytes : 0);
     const charge = (amount: number): void => {
       const gasGlobal = meter.global;
-      if (gasGlobal === undefined) {
-        pending += amount;
-        if (pending > gasLimit) throw new OutOfGas();
-        return;
-      }
+      if (gasGlobal === undefined) throw new OutOfGas();
       const left = (gasGlobal.value as bigint) - BigInt(amount);
       gasGlobal.value = left < 0n ? -1n : left;
       if (left < 0n) throw new OutOfGas();
     };
     const host = new Host({
-      functionName: new TextEncoder().encode(request.functionName),
+      functionName: new TextEncoder().encode(functionNameOf(request.functionName) ?? ""),
       args: request.args,
       state: request.state,
       taskId: request.taskId,
@@ -277,7 +352,6 @@ export class ContractRuntime {
       limits: this.executionLimits,
       charge,
     });
-    if (pending > gasLimit) return failure(ErrorCode.OutOfGas, "out of gas", gasLimit, []);
 
     let slot = contract.reusable ? this.idle.get(contract) : undefined;
     if (slot === undefined) {
@@ -287,7 +361,7 @@ export class ContractRuntime {
         return failure(
           ErrorCode.ContractTrap,
           `the contract cannot be instantiated: ${e instanceof Error ? e.message : String(e)}`,
-          pending,
+          0,
           [],
         );
       }
@@ -303,18 +377,26 @@ export class ContractRuntime {
     const gasGlobal = slot.gas;
     meter.global = gasGlobal;
     const depthGlobal = slot.depth;
-    gasGlobal.value = BigInt(gasLimit - pending);
+    gasGlobal.value = BigInt(gasLimit);
 
-    const used = (): number => gasLimit - Number(gasGlobal.value as bigint);
+    // Charged so far (refunds are not subtracted: Discovery subtracted them only on success).
+    const charged = (): number => gasLimit - Number(gasGlobal.value as bigint);
     try {
       if (contract.hasStart) (ex[START_EXPORT] as () => void)();
-      (ex[request.entry] as () => void)();
+      (ex[request.entry === "deploy" ? DEPLOY_EXPORT : "call"] as () => void)();
+      // Discovery charged after the run: a deployment its code bytes (no execution fee), a
+      // computation the fixed execution fee.
+      charge(
+        request.entry === "deploy"
+          ? HOST_GAS.deployedByte * contract.codeBytes + contract.instantiationGas
+          : HOST_GAS.execution,
+      );
     } catch (e) {
       const logs = host.logs;
       if (e instanceof OutOfGas || (gasGlobal.value as bigint) < 0n) {
         return failure(ErrorCode.OutOfGas, "out of gas", gasLimit, logs);
       }
-      const gasUsed = used();
+      const gasUsed = charged();
       if (e instanceof HostAbort) return failure(e.code, e.message, gasUsed, logs, e.details);
       if ((depthGlobal.value as number) > this.limits.maxCallDepth || e instanceof RangeError) {
         return failure(
@@ -346,7 +428,7 @@ export class ContractRuntime {
     return {
       ok: true,
       output: host.output,
-      gasUsed: used(),
+      gasUsed: Math.max(0, charged() - host.refund),
       changes: host.stateChanges(),
       ethCall: host.ethCall,
       logs: host.logs,

@@ -11,34 +11,45 @@ import { HOST_GAS } from "./host.js";
 
 const SOURCE = `
 import { env, callEthereum, decryptWith, encryptWith, functionName, print, randomBytes, ret,
-  removeState, unknownFunction, writeState, readState, selector, AbiWriter, keccak256 } from "SDK";
+  removeState, unknownFunction, writeStateJson, readStateJson, selector, AbiWriter, keccak256 } from "SDK";
 
 const KEY = new Uint8Array(32);
+
+function utf8(s: string): Uint8Array { return Uint8Array.wrap(String.UTF8.encode(s)); }
 
 export function deploy(): void {}
 
 export function call(): void {
   const f = functionName();
-  if (f == "big_key()") writeState("k".repeat(2000), new Uint8Array(1));
-  else if (f == "big_value()") writeState("v", new Uint8Array(300 * 1024));
-  else if (f == "big_output()") ret(new Uint8Array(300 * 1024));
-  else if (f == "two_eth()") {
+  if (f == "big_key") writeStateJson("k".repeat(2000), "1");
+  else if (f == "big_value") writeStateJson("v", '"' + "x".repeat(300 * 1024) + '"');
+  else if (f == "big_output") ret(new Uint8Array(300 * 1024));
+  else if (f == "two_eth") {
     callEthereum(new Uint8Array(20), selector("a()"), new AbiWriter());
-    callEthereum(new Uint8Array(20), selector("a()"), new AbiWriter());
-  } else if (f == "bad_decrypt()") decryptWith(KEY, new Uint8Array(40));
-  else if (f == "crypto()") {
-    const msg = Uint8Array.wrap(String.UTF8.encode("secret"));
+    const second = new Uint8Array(20);
+    second[19] = 2;
+    callEthereum(second, selector("b()"), new AbiWriter());
+  } else if (f == "bad_decrypt") decryptWith(KEY, new Uint8Array(40));
+  else if (f == "crypto") {
+    const msg = utf8("secret");
     const c = encryptWith(KEY, msg);
     const out = new Uint8Array(c.length + msg.length);
     out.set(c);
     out.set(decryptWith(KEY, c), c.length);
     ret(out);
-  } else if (f == "rand()") ret(randomBytes(64));
-  else if (f == "log()") { print("hello"); print("world"); }
-  else if (f == "bad_ptr()") env.ret(0xffffff00, 1000);
-  else if (f == "write()") { writeState("a", new Uint8Array(3)); writeState("b", new Uint8Array(1)); removeState("c"); }
-  else if (f == "remove()") { removeState("a"); ret(readState("a") == null ? new Uint8Array(1) : new Uint8Array(2)); }
-  else if (f == "keccak()") ret(keccak256(Uint8Array.wrap(String.UTF8.encode("abc"))));
+  } else if (f == "rand") ret(randomBytes(64));
+  else if (f == "log") { print("hello"); print("world"); }
+  else if (f == "bad_ptr") env.ret(0xffffff00, 1000);
+  else if (f == "write") { writeStateJson("a", "[1, 2]"); writeStateJson("b", "{\\"z\\":1,\\"a\\":true}"); removeState("c"); }
+  else if (f == "shrink") writeStateJson("a", "1");
+  else if (f == "grow") writeStateJson("a", "123456");
+  else if (f == "not_json") writeStateJson("a", "{oops");
+  else if (f == "bad_key") { const k = Uint8Array.wrap(String.UTF8.encode("xx")); k[0] = 0xff; env.write_state(k.dataStart, 2, k.dataStart, 1); }
+  else if (f == "read_missing") { const v = readStateJson("nothing"); ret(utf8(v == null ? "absent" : v)); }
+  else if (f == "read") ret(utf8(readStateJson("b")!));
+  else if (f == "remove") { removeState("a"); ret(readStateJson("a") == null ? new Uint8Array(1) : new Uint8Array(2)); }
+  else if (f == "keccak") ret(keccak256(utf8("abc")));
+  else if (f == "name") ret(utf8(f));
   else unknownFunction();
 }
 `;
@@ -70,23 +81,34 @@ function runner(options: ConstructorParameters<typeof ContractRuntime>[0] = {}) 
     });
 }
 
-describe("host limits end as typed failures", () => {
+describe("host limits and bad input end as typed failures", () => {
   const cases: [string, number][] = [
     ["big_key()", ErrorCode.StateTooLarge],
     ["big_value()", ErrorCode.StateTooLarge],
     ["big_output()", ErrorCode.OutputTooLarge],
-    ["two_eth()", ErrorCode.EthereumCallLimit],
     ["bad_decrypt()", ErrorCode.HostCallFailed],
     ["bad_ptr()", ErrorCode.ContractTrap],
+    ["not_json()", ErrorCode.StateValueNotJson],
+    ["bad_key()", ErrorCode.InvalidStateKey],
     ["nope()", ErrorCode.UnknownFunction],
   ];
   for (const [fn, code] of cases) {
     it(`${fn} -> ${code}`, () => {
-      const r = runner()(fn);
+      const r = runner()(fn, { gasLimit: 1_000_000_000 });
       expect(r).toMatchObject({ ok: false, error: { code } });
-      expect(r.gasUsed).toBeGreaterThanOrEqual(HOST_GAS.execution);
+      expect(r.gasUsed).toBeGreaterThan(0);
     });
   }
+
+  it("a signature without '(' and ')' is InvalidFunctionSignature, before anything runs", () => {
+    for (const fn of ["name", "name)", ")name(", ""]) {
+      expect(runner()(fn)).toMatchObject({
+        ok: false,
+        gasUsed: 0,
+        error: { code: ErrorCode.InvalidFunctionSignature },
+      });
+    }
+  });
 
   it("the whole state is bounded (maxStateBytes)", () => {
     const state = new ContractState();
@@ -96,29 +118,61 @@ describe("host limits end as typed failures", () => {
   });
 });
 
-describe("host functions", () => {
-  it("charges 10 per state write plus 1 per written byte, and reports sorted changes", () => {
-    const run = runner();
-    const r = run("write()");
+const text = (s: string) => new TextEncoder().encode(s);
+
+describe("host functions (Discovery's interface)", () => {
+  it("hands the module the name before '(' of the signature", () => {
+    expect(runner()("name(uint256,bool)")).toMatchObject({ ok: true, output: text("name") });
+  });
+
+  it("keeps state values as canonical JSON and reports sorted changes", () => {
+    const r = runner()("write()");
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.changes).toEqual([
-      { key: Uint8Array.of(0x61), value: new Uint8Array(3) },
-      { key: Uint8Array.of(0x62), value: new Uint8Array(1) },
+      { key: text("a"), value: text("[1,2]") },
+      { key: text("b"), value: text('{"a":true,"z":1}') },
     ]);
-    // removing an absent key changes nothing but is still charged as a write
-    const withoutWrites = run("log()");
-    expect(withoutWrites.ok).toBe(true);
-    const hostPart = 3 * HOST_GAS.stateWrite + (1 + 3) + (1 + 1) + 1;
-    expect(r.gasUsed - withoutWrites.gasUsed).toBeGreaterThan(hostPart);
   });
 
-  it("remove_from_state removes an existing key", () => {
+  it("reads a missing key as JSON null", () => {
+    expect(runner()("read_missing()")).toMatchObject({ ok: true, output: text("absent") });
     const state = new ContractState();
-    state.set(Uint8Array.of(0x61), Uint8Array.of(1));
+    state.set(text("b"), text('{"a":1}'));
+    expect(runner()("read()", { state })).toMatchObject({ ok: true, output: text('{"a":1}') });
+  });
+
+  it("charges a write 10 plus each byte it grows, refunds each byte it shrinks", () => {
+    const run = runner();
+    // The same function ("123456", 6 bytes, under "a") over different old values: the
+    // instructions cost the same, only the host's charge differs.
+    const over = (old: string | undefined) => {
+      const state = new ContractState();
+      if (old !== undefined) state.set(text("a"), text(old));
+      const r = run("grow()", { state });
+      expect(r.ok).toBe(true);
+      return r.gasUsed;
+    };
+    const longer = over("12345678"); // shrinks by 2: 2 refunded, nothing charged
+    expect(over(undefined) - longer).toBe(HOST_GAS.stateWrite + 6 + 2);
+    expect(over("null") - longer).toBe(HOST_GAS.stateWrite + 6 + 2); // null counts 0 bytes
+    expect(over("1234") - longer).toBe(HOST_GAS.stateWrite + 2 + 2);
+    expect(over("123456") - longer).toBe(HOST_GAS.stateWrite + 2);
+  });
+
+  it("removes an existing key", () => {
+    const state = new ContractState();
+    state.set(text("a"), text("1"));
     const r = runner()("remove()", { state });
     expect(r).toMatchObject({ ok: true, output: Uint8Array.of(0) });
-    if (r.ok) expect(r.changes).toEqual([{ key: Uint8Array.of(0x61), value: null }]);
+    if (r.ok) expect(r.changes).toEqual([{ key: text("a"), value: null }]);
+  });
+
+  it("keeps the last Ethereum call a task asks for, as Discovery did", () => {
+    const r = runner()("two_eth()");
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.ethCall?.address[19]).toBe(2);
   });
 
   it("encrypt / decrypt use the protocol's AES-GCM wire format", () => {

@@ -48,7 +48,8 @@ export type RpcOutcome =
   | "invalid_request"
   | "parse_error"
   | "too_large"
-  | "unsupported_media_type";
+  | "unsupported_media_type"
+  | "busy";
 
 /** One callable method: `parse` validates params (throwing `InvalidRpcParams`), then `call`. */
 export interface MethodEntry {
@@ -58,6 +59,13 @@ export interface MethodEntry {
 
 /** Looks a method up by name; `undefined` when the transport does not offer it. */
 export type MethodTable = (method: string) => MethodEntry | undefined;
+
+/**
+ * Runs a method's handler: the server's call limits (a slot per remote address, see
+ * `CallLimiter`), or at once.
+ */
+export type CallScheduler = <T>(call: () => Promise<T>) => Promise<T>;
+const AT_ONCE: CallScheduler = (call) => call();
 
 export interface DispatcherOptions {
   /** Most entries in one batch; a longer batch is rejected whole (-32600). */
@@ -87,7 +95,11 @@ export class JsonRpcDispatcher {
    * Answers a request body: the response text, or `undefined` when nothing is to be sent (a
    * notification, or a batch of notifications). Never throws.
    */
-  async handle(text: string, methods: MethodTable): Promise<string | undefined> {
+  async handle(
+    text: string,
+    methods: MethodTable,
+    schedule: CallScheduler = AT_ONCE,
+  ): Promise<string | undefined> {
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -97,7 +109,7 @@ export class JsonRpcDispatcher {
         errorResponse(null, { code: JsonRpcErrorCode.ParseError, message: "parse error" }),
       );
     }
-    if (!Array.isArray(body)) return this.#one(body, methods);
+    if (!Array.isArray(body)) return this.#one(body, methods, schedule);
 
     const max = this.#opts.maxBatchSize;
     if (body.length === 0 || body.length > max) {
@@ -111,7 +123,9 @@ export class JsonRpcDispatcher {
         }),
       );
     }
-    const parts = await Promise.all(body.map((entry) => this.#one(entry, methods)));
+    // Every entry is parsed at once; their handlers run as `schedule` lets them (a batch of
+    // 100 does not run 100 handlers at once).
+    const parts = await Promise.all(body.map((entry) => this.#one(entry, methods, schedule)));
     const answered = parts.filter((p) => p !== undefined);
     return answered.length === 0 ? undefined : `[${answered.join(",")}]`;
   }
@@ -123,7 +137,11 @@ export class JsonRpcDispatcher {
     if (seconds !== undefined) m.rpcRequestDuration.observe({ method }, seconds);
   }
 
-  async #one(entry: unknown, methods: MethodTable): Promise<string | undefined> {
+  async #one(
+    entry: unknown,
+    methods: MethodTable,
+    schedule: CallScheduler,
+  ): Promise<string | undefined> {
     const started = performance.now();
     const envelope = rpcRequestSchema.safeParse(entry);
     if (!envelope.success) {
@@ -156,7 +174,7 @@ export class JsonRpcDispatcher {
       );
       response = errorResponse(id, enigmaErrorObject(err, JsonRpcErrorCode.MethodNotFound));
     } else {
-      [outcome, response] = await this.#call(id, req.method, method, req.params);
+      [outcome, response] = await this.#call(id, req.method, method, req.params, schedule);
     }
     let text: string | undefined;
     if (!notification) {
@@ -180,6 +198,7 @@ export class JsonRpcDispatcher {
     name: string,
     method: MethodEntry,
     rawParams: unknown,
+    schedule: CallScheduler,
   ): Promise<[RpcOutcome, JsonRpcResponse]> {
     let params: unknown;
     try {
@@ -194,10 +213,13 @@ export class JsonRpcDispatcher {
       return ["internal_error", this.#internal(id, name, e)];
     }
     try {
-      const result = await method.call(params);
+      const result = await schedule(() => method.call(params));
       // `result` is required in a success response; a handler resolving nothing means null.
       return ["success", { jsonrpc: "2.0", id, result: result ?? null }];
     } catch (e) {
+      if (isEnigmaError(e, ErrorCode.ServerBusy)) {
+        return ["busy", errorResponse(id, enigmaErrorObject(e))];
+      }
       if (isEnigmaError(e)) return ["error", errorResponse(id, enigmaErrorObject(e))];
       return ["internal_error", this.#internal(id, name, e)];
     }

@@ -14,6 +14,7 @@ import {
   type RpcMethod,
   type RpcParams,
 } from "@enigma/protocol";
+import { Counter, Gauge } from "prom-client";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { z } from "zod";
 import { silentLogger, type Logger, type NodeMetrics } from "../observability.js";
@@ -27,6 +28,7 @@ import {
   type MethodEntry,
   type MethodTable,
 } from "./jsonrpc.js";
+import { CallLimiter, ConnectionGuard, addressKey } from "./limits.js";
 import { TaskSubscriptions } from "./subscriptions.js";
 
 /**
@@ -54,6 +56,31 @@ export interface RpcServerOptions {
   maxBatchSize?: number;
   /** Most task subscriptions one WebSocket may hold; 1000 by default. */
   maxSubscriptionsPerSocket?: number;
+  /**
+   * Open connections (HTTP and WebSocket together), overall and from one remote address;
+   * 1024 and 256 by default. Past either, a new connection gets HTTP 503 (`ConnectionLimit`)
+   * and is closed.
+   */
+  maxConnections?: number;
+  maxConnectionsPerAddress?: number;
+  /** Open WebSockets, overall and from one address; 256 and 32 by default (503 past them). */
+  maxWebSockets?: number;
+  maxWebSocketsPerAddress?: number;
+  /**
+   * Method handlers running at once, overall and for one address (a batch runs this many of
+   * its calls at a time); 64 and 8 by default. More wait, fairly across addresses.
+   */
+  maxConcurrentCalls?: number;
+  maxConcurrentCallsPerAddress?: number;
+  /** Calls of one address waiting for a slot; 256 by default, more get `ServerBusy` (423). */
+  maxQueuedCallsPerAddress?: number;
+  /**
+   * Bytes queued on a WebSocket (replies and notifications it has not read); 8 MiB by
+   * default. A client that far behind is dropped, not buffered without bound.
+   */
+  maxWsBufferedBytes?: number;
+  /** Messages of one WebSocket being answered at once; 16 by default, then it is not read. */
+  maxWsMessagesInFlight?: number;
   metrics?: NodeMetrics;
   logger?: Logger;
 }
@@ -62,8 +89,22 @@ export interface RpcServerOptions {
 export const DEFAULT_MAX_BODY_BYTES = RPC_LIMITS.maxPreCodeChars + 256 * 1024;
 const DEFAULT_MAX_BATCH = 100;
 const DEFAULT_MAX_SUBSCRIPTIONS = 1000;
-/** A subscriber this far behind (bytes queued on its socket) is disconnected. */
-const MAX_WS_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** The defaults of the endpoint's bounds (see `RpcServerOptions`). */
+export const RPC_SERVER_BOUNDS = Object.freeze({
+  maxConnections: 1024,
+  maxConnectionsPerAddress: 256,
+  maxWebSockets: 256,
+  maxWebSocketsPerAddress: 32,
+  maxConcurrentCalls: 64,
+  maxConcurrentCallsPerAddress: 8,
+  maxQueuedCallsPerAddress: 256,
+  maxWsBufferedBytes: 8 * 1024 * 1024,
+  maxWsMessagesInFlight: 16,
+});
+/** Headers must arrive within this (slow clients holding sockets open). */
+const HEADERS_TIMEOUT_MS = 20_000;
+/** A whole request (up to the body limit) must arrive within this. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 const JSON_MEDIA = /^application\/(json|json-rpc|jsonrequest|[a-z0-9.+-]+\+json)$/;
 // What a preflight may ask to send; echoed back, so it must be a plain header list.
@@ -99,6 +140,12 @@ export class RpcServer {
   readonly #dispatcher: JsonRpcDispatcher;
   readonly #methods: MethodTable;
   readonly #subs: TaskSubscriptions<WebSocket>;
+  readonly #connections: ConnectionGuard;
+  readonly #webSockets: ConnectionGuard;
+  readonly #limiter: CallLimiter;
+  readonly #maxWsBufferedBytes: number;
+  readonly #maxWsInFlight: number;
+  readonly #gauges: RpcGauges | undefined;
   #server: Server | undefined;
   #wss: WebSocketServer | undefined;
   #starting: Promise<void> | undefined;
@@ -123,6 +170,40 @@ export class RpcServer {
       metrics: this.#metrics,
     });
     this.#subs = new TaskSubscriptions(maxSubs);
+    const bound = (name: keyof typeof RPC_SERVER_BOUNDS) =>
+      checkInt(name, o[name] ?? RPC_SERVER_BOUNDS[name], 1);
+    this.#connections = new ConnectionGuard(
+      bound("maxConnections"),
+      bound("maxConnectionsPerAddress"),
+    );
+    this.#webSockets = new ConnectionGuard(
+      bound("maxWebSockets"),
+      bound("maxWebSocketsPerAddress"),
+    );
+    this.#limiter = new CallLimiter({
+      maxConcurrent: bound("maxConcurrentCalls"),
+      maxConcurrentPerAddress: bound("maxConcurrentCallsPerAddress"),
+      maxQueuedPerAddress: bound("maxQueuedCallsPerAddress"),
+    });
+    this.#maxWsBufferedBytes = bound("maxWsBufferedBytes");
+    this.#maxWsInFlight = bound("maxWsMessagesInFlight");
+    this.#gauges = this.#metrics === undefined ? undefined : rpcGauges(this.#metrics);
+    const gauges = this.#gauges;
+    if (gauges !== undefined) {
+      this.#limiter.onActive = (n) => {
+        gauges.callsInFlight.set(n);
+      };
+    }
+  }
+
+  /** What the bounds hold now: open connections and WebSockets, running and waiting calls. */
+  load(): { connections: number; webSockets: number; callsRunning: number; callsQueued: number } {
+    return {
+      connections: this.#connections.total,
+      webSockets: this.#webSockets.total,
+      callsRunning: this.#limiter.active,
+      callsQueued: this.#limiter.queued,
+    };
   }
 
   /** Listens; resolves once the port is bound. Calling it again while running is a no-op. */
@@ -206,16 +287,31 @@ export class RpcServer {
     }
     const subscribers = this.#subs.subscribers(id);
     for (const [subscription, ws] of subscribers) {
-      if (ws.readyState !== WebSocket.OPEN) continue;
-      if (ws.bufferedAmount > MAX_WS_BUFFERED_BYTES) {
-        // A client that does not read must not make the node buffer without bound.
-        this.#log.warn({ taskId: id, buffered: ws.bufferedAmount }, "dropping slow ws subscriber");
-        ws.terminate();
-        continue;
-      }
       const params = { subscription, taskId: id, status, ...rest };
-      ws.send(JSON.stringify({ jsonrpc: "2.0", method: "taskStatus", params }));
+      this.#wsSend(ws, JSON.stringify({ jsonrpc: "2.0", method: "taskStatus", params }));
     }
+  }
+
+  /**
+   * Sends on a WebSocket unless its client is too far behind: a client that does not read its
+   * replies and notifications is dropped, never buffered without bound.
+   */
+  #wsSend(ws: WebSocket, text: string): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount + Buffer.byteLength(text) > this.#maxWsBufferedBytes) {
+      this.#log.warn(
+        { buffered: ws.bufferedAmount, limit: this.#maxWsBufferedBytes },
+        "dropping a WebSocket client that does not read",
+      );
+      this.#refused("ws_backpressure");
+      ws.terminate();
+      return;
+    }
+    ws.send(text);
+  }
+
+  #refused(reason: "connections" | "websockets" | "ws_backpressure"): void {
+    this.#gauges?.refused.inc({ reason });
   }
 
   #authority(): string {
@@ -248,6 +344,11 @@ export class RpcServer {
         }
       });
     });
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    server.on("connection", (socket: Socket) => {
+      this.#onConnection(socket);
+    });
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxBodyBytes });
     server.on("upgrade", (req, socket, head) => {
       this.#onUpgrade(wss, req, socket, head);
@@ -275,6 +376,32 @@ export class RpcServer {
     this.#wss = wss;
     this.#address = server.address() as AddressInfo;
     this.#log.info({ url: this.url }, "rpc server listening");
+  }
+
+  /** Counts a new connection under the caps, or answers 503 and closes it. */
+  #onConnection(socket: Socket): void {
+    const address = addressKey(socket.remoteAddress);
+    if (this.#connections.admit(address) === false) {
+      const cap = this.#connections.refusal(address);
+      this.#refused("connections");
+      this.#log.debug({ remote: address, cap }, "connection refused: at the cap");
+      refuseSocket(
+        socket,
+        new EnigmaError(
+          ErrorCode.ConnectionLimit,
+          cap === "address"
+            ? `too many connections from this address (limit ${this.#connections.maxPerAddress}): close some or retry later`
+            : `the node holds its maximum of connections (${this.#connections.max}): retry later`,
+          { details: { cap } },
+        ),
+      );
+      return;
+    }
+    this.#gauges?.connections.inc({ kind: "all" });
+    socket.once("close", () => {
+      this.#connections.release(address);
+      this.#gauges?.connections.dec({ kind: "all" });
+    });
   }
 
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -323,7 +450,10 @@ export class RpcServer {
       send(res, 413, jsonError(enigmaErrorObject(err)), { Connection: "close" });
       return;
     }
-    const out = await this.#dispatcher.handle(read.body.toString("utf8"), this.#methods);
+    const address = addressKey(req.socket.remoteAddress);
+    const out = await this.#dispatcher.handle(read.body.toString("utf8"), this.#methods, (call) =>
+      this.#limiter.run(address, call),
+    );
     // JSON-RPC errors travel in a 200: enigma-js (axios) turns any other status into -32000.
     if (out === undefined) send(res, 204);
     else send(res, 200, out);
@@ -344,12 +474,39 @@ export class RpcServer {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
+    const address = addressKey((req.socket as Socket | undefined)?.remoteAddress);
+    if (this.#webSockets.admit(address) === false) {
+      const cap = this.#webSockets.refusal(address);
+      this.#refused("websockets");
+      refuseSocket(
+        socket,
+        new EnigmaError(
+          ErrorCode.ConnectionLimit,
+          cap === "address"
+            ? `too many WebSockets from this address (limit ${this.#webSockets.maxPerAddress})`
+            : `the node holds its maximum of WebSockets (${this.#webSockets.max}): retry later`,
+          { details: { cap } },
+        ),
+      );
+      return;
+    }
+    let admitted = true;
+    const release = () => {
+      if (!admitted) return;
+      admitted = false;
+      this.#webSockets.release(address);
+      this.#gauges?.connections.dec({ kind: "ws" });
+    };
+    this.#gauges?.connections.inc({ kind: "ws" });
+    // A socket that closes during the handshake never becomes a WebSocket.
+    socket.once("close", release);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#onSocket(ws, (req.socket as Socket | undefined)?.remoteAddress);
+      ws.once("close", release);
+      this.#onSocket(ws, address);
     });
   }
 
-  #onSocket(ws: WebSocket, remote: string | undefined): void {
+  #onSocket(ws: WebSocket, remote: string): void {
     this.#log.debug({ remote }, "ws connected");
     const methods = this.#socketTable(ws);
     ws.on("error", (e) => {
@@ -360,10 +517,35 @@ export class RpcServer {
       this.#subs.removeSocket(ws);
       this.#log.debug({ remote }, "ws closed");
     });
+    // Messages being answered: past the cap the socket is not read (TCP pushes back on the
+    // client) until answers go out; the few messages already read off the socket wait here.
+    // Answers are sent under the buffered-bytes cap.
+    let inFlight = 0;
+    const waiting: string[] = [];
+    const answer = (text: string) => {
+      inFlight++;
+      void this.#dispatcher
+        .handle(text, methods, (call) => this.#limiter.run(remote, call))
+        .then((out) => {
+          if (out !== undefined) this.#wsSend(ws, out);
+        })
+        .finally(() => {
+          inFlight--;
+          const next = waiting.shift();
+          if (next !== undefined) answer(next);
+          else if (ws.isPaused && ws.readyState === WebSocket.OPEN) ws.resume();
+        });
+    };
     ws.on("message", (data: RawData) => {
-      void this.#dispatcher.handle(rawText(data), methods).then((out) => {
-        if (out !== undefined && ws.readyState === WebSocket.OPEN) ws.send(out);
-      });
+      if (inFlight < this.#maxWsInFlight) {
+        answer(rawText(data));
+        return;
+      }
+      waiting.push(rawText(data));
+      ws.pause();
+    });
+    ws.on("close", () => {
+      waiting.length = 0;
     });
   }
 
@@ -517,4 +699,56 @@ function send(
     ...headers,
   });
   res.end(body);
+}
+
+interface RpcGauges {
+  connections: Gauge<"kind">;
+  callsInFlight: Gauge;
+  refused: Counter<"reason">;
+}
+
+const gaugesOf = new WeakMap<NodeMetrics["registry"], RpcGauges>();
+
+/** The endpoint's own metrics, in the node's registry (created once per registry). */
+function rpcGauges(metrics: NodeMetrics): RpcGauges {
+  const r = metrics.registry;
+  let g = gaugesOf.get(r);
+  if (g === undefined) {
+    g = {
+      connections: new Gauge({
+        name: "enigma_rpc_connections",
+        help: "Open JSON-RPC connections (kind: all, ws)",
+        labelNames: ["kind"],
+        registers: [r],
+      }),
+      callsInFlight: new Gauge({
+        name: "enigma_rpc_calls_in_flight",
+        help: "JSON-RPC method handlers running",
+        registers: [r],
+      }),
+      refused: new Counter({
+        name: "enigma_rpc_refused_total",
+        help: "Connections refused or dropped by the endpoint's bounds",
+        labelNames: ["reason"],
+        registers: [r],
+      }),
+    };
+    gaugesOf.set(r, g);
+  }
+  return g;
+}
+
+/** Answers a raw socket (before or instead of HTTP parsing) with 503 and the error, then closes. */
+function refuseSocket(socket: Duplex, e: EnigmaError): void {
+  const body = jsonError(enigmaErrorObject(e));
+  socket.on("error", () => undefined);
+  // Stop reading: the request (if any) is never parsed, so nothing else answers on it.
+  socket.pause();
+  socket.end(
+    `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => {
+      socket.destroy();
+    },
+  );
 }

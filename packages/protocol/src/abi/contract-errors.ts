@@ -26,7 +26,7 @@ export const CONTRACT_ERROR_CODES: Readonly<Record<string, ErrorCode>> = Object.
   WrongEpoch: ErrorCode.WrongEpoch,
   NonceMismatch: ErrorCode.TaskNonceMismatch,
   ZeroGasLimit: ErrorCode.InvalidArgument,
-  GasLimitTooHigh: ErrorCode.GasLimitTooHigh,
+  GasLimitTooHigh: ErrorCode.TaskGasLimitTooHigh,
   GasPriceTooLow: ErrorCode.GasPriceTooLow,
   InputsHashMismatch: ErrorCode.ReceiptInputsMismatch,
   DeltaBaseMismatch: ErrorCode.DeltaBaseMismatch,

@@ -1,0 +1,135 @@
+import { generateKeyPairSync, sign } from "node:crypto";
+import {
+  ErrorCode,
+  base64Encode,
+  bytesToHex,
+  encodeAttestationReport,
+  encodeQuote,
+  hexToBytes,
+  parseAttestationPolicy,
+  type AttestationPolicy,
+  type Hex,
+  type RsaTrustRoot,
+} from "@enigma/protocol";
+import { rejectedCode } from "@enigma/protocol/testing";
+import { describe, expect, it } from "vitest";
+import { AttestationCache, type ReportSource } from "./verify.js";
+
+const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const jwk = publicKey.export({ format: "jwk" });
+const root: RsaTrustRoot = {
+  modulus: bytesToHex(Buffer.from(jwk.n ?? "", "base64url")),
+  exponent: bytesToHex(Buffer.from(jwk.e ?? "", "base64url")),
+};
+const worker = "0x627306090abaB3A6e1400e9345bC60c78a8BEf57";
+const MRENCLAVE: Hex = `0x${"aa".repeat(32)}`;
+const OTHER: Hex = `0x${"cc".repeat(32)}`;
+const policy = (mrenclaves: Hex[]): AttestationPolicy =>
+  parseAttestationPolicy({
+    acceptedStatuses: ["OK"],
+    allowDebug: false,
+    mrenclaves,
+    mrsigners: "any",
+    minIsvSvn: 0,
+  });
+
+function report(mrenclave: Hex, id: string): { bytes: Uint8Array; signature: Hex } {
+  const text = encodeAttestationReport({
+    id,
+    timestamp: "2026-11-23T20:00:00.000000",
+    version: 3,
+    isvEnclaveQuoteStatus: "OK",
+    isvEnclaveQuoteBody: base64Encode(
+      encodeQuote({
+        version: 2,
+        signType: 1,
+        debug: false,
+        mrenclave: hexToBytes(mrenclave),
+        mrsigner: new Uint8Array(32).fill(0xbb),
+        isvProdId: 0,
+        isvSvn: 1,
+        reportData: hexToBytes(worker),
+      }),
+    ),
+  });
+  return {
+    bytes: new TextEncoder().encode(text),
+    signature: bytesToHex(sign("sha256", Buffer.from(text), privateKey)),
+  };
+}
+
+/** A chain double that counts report reads and signature lookups (the costly log scan). */
+function chain(initial: { bytes: Uint8Array; signature: Hex }) {
+  let current = initial;
+  const calls = { report: 0, signature: 0 };
+  const src: ReportSource = {
+    report: () => {
+      calls.report++;
+      return Promise.resolve(current.bytes);
+    },
+    signature: () => {
+      calls.signature++;
+      return Promise.resolve(current.signature);
+    },
+  };
+  return {
+    src,
+    calls,
+    reRegister: (r: { bytes: Uint8Array; signature: Hex }) => (current = r),
+  };
+}
+
+describe("AttestationCache", () => {
+  it("verifies a worker once per epoch, reading the report again (but not its signature) in a new epoch", async () => {
+    const c = chain(report(MRENCLAVE, "1"));
+    const cache = new AttestationCache(c.src, root, policy([MRENCLAVE]));
+    const first = await Promise.all([cache.verify(worker, 10n), cache.verify(worker, 10n)]);
+    expect(first[0].signer.toLowerCase()).toBe(worker.toLowerCase());
+    await cache.verify(worker, 10n);
+    expect(c.calls).toEqual({ report: 1, signature: 1 });
+    await cache.verify(worker, 20n);
+    expect(c.calls).toEqual({ report: 2, signature: 1 });
+  });
+
+  it("re-verifies when the worker's report changed, and refuses a report the policy rejects", async () => {
+    const c = chain(report(MRENCLAVE, "1"));
+    const cache = new AttestationCache(c.src, root, policy([MRENCLAVE]));
+    await cache.verify(worker, 10n);
+    // The worker re-registers with a build the policy does not accept.
+    c.reRegister(report(OTHER, "2"));
+    await cache.verify(worker, 10n); // same epoch: the pass holds
+    expect(await rejectedCode(cache.verify(worker, 20n))).toBe(
+      ErrorCode.AttestationMrenclaveRejected,
+    );
+    expect(c.calls.signature).toBe(2);
+    // A failure is not cached: checked again on the next call.
+    expect(await rejectedCode(cache.verify(worker, 20n))).toBe(
+      ErrorCode.AttestationMrenclaveRejected,
+    );
+    expect(c.calls.report).toBe(3);
+  });
+
+  it("drops every pass when the policy or trust root changes", async () => {
+    const c = chain(report(MRENCLAVE, "1"));
+    const cache = new AttestationCache(c.src, root, policy([MRENCLAVE]));
+    await cache.verify(worker, 10n);
+    cache.setPolicy(policy([OTHER]));
+    expect(await rejectedCode(cache.verify(worker, 10n))).toBe(
+      ErrorCode.AttestationMrenclaveRejected,
+    );
+    cache.setPolicy(policy([MRENCLAVE, OTHER]));
+    await cache.verify(worker, 10n);
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({
+      format: "jwk",
+    });
+    cache.setPolicy(policy([MRENCLAVE]), {
+      modulus: bytesToHex(Buffer.from(other.n ?? "", "base64url")),
+      exponent: bytesToHex(Buffer.from(other.e ?? "", "base64url")),
+    });
+    expect(await rejectedCode(cache.verify(worker, 10n))).toBe(
+      ErrorCode.AttestationSignatureInvalid,
+    );
+    // Only the report was read again each time; its signature was looked up once.
+    expect(c.calls).toEqual({ report: 4, signature: 1 });
+  });
+});

@@ -1,0 +1,323 @@
+/**
+ * End-to-end benchmark of the path users take (not a test), `pnpm bench:e2e`. A devnet of OS
+ * processes (`startDevnet({ inProcess: false })`: the principal and each worker+gateway its
+ * own process; the chain in this harness process, which does nothing else while the senders
+ * run), the calculator deployed C times, and K senders in one more process
+ * (scripts/bench-e2e-senders.ts), each with its own account and its own `EnigmaClient` from
+ * the built `@enigma/client`: verify the worker, grant the fee allowance, record, submit, wait
+ * for the pushed result, decrypt, in a loop for a fixed time. Senders are spread over the
+ * workers' gateways.
+ *
+ * Printed per (K, C), medians of BENCH_RUNS runs: tasks/s, p50/p95/p99 from creating the
+ * task to its decrypted result, failed and lost tasks (lost: no result within 60 s), and the
+ * stages of a task (medians): select+verify (nonce, epoch, worker key, attestation check,
+ * encryption), record (allowance, send, mined), hand-over (input sent with the record
+ * transaction until the node took it), execute (record mined and input taken until the node
+ * pushed the result), result delivered (push until decrypted). Also the client's chain and
+ * node requests per task and its CPU per task, and each run's CPU seconds per second of the
+ * chain (this harness), each node and the senders (Linux /proc).
+ *
+ *   pnpm bench:e2e
+ *   BENCH_K=1,8 BENCH_C=1 BENCH_RUNS=1 BENCH_SECONDS=10 pnpm bench:e2e
+ *   BENCH_PROFILE=.bench-profiles pnpm bench:e2e      # a .cpuprofile of each sender process
+ *
+ * Other knobs: BENCH_WORKERS (3), BENCH_EPOCH_BLOCKS (5000: an epoch ends every few thousand
+ * tasks), BENCH_APPROVE (max | exact), BENCH_BATCH (ethers batchMaxCount for the senders'
+ * providers, 1), BENCH_PUSH (1; 0 polls the node over HTTP), BENCH_GATEWAYS (all | first).
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startDevnet } from "../packages/devnet/dist/index.js";
+import type { SenderConfig, SenderOutput } from "./bench-e2e-senders.ts";
+
+const envInt = (name: string, fallback: number): number => {
+  const v = process.env[name];
+  return v === undefined || v === "" ? fallback : Number.parseInt(v, 10);
+};
+const envList = (name: string, fallback: string): number[] =>
+  (process.env[name] ?? fallback).split(",").map(Number);
+
+const S = {
+  ks: envList("BENCH_K", "1,8,32,64"),
+  cs: envList("BENCH_C", "1,8"),
+  runs: envInt("BENCH_RUNS", 3),
+  seconds: envInt("BENCH_SECONDS", 20),
+  workers: envInt("BENCH_WORKERS", 3),
+  epochBlocks: envInt("BENCH_EPOCH_BLOCKS", 5000),
+  approve: (process.env["BENCH_APPROVE"] ?? "max") as "max" | "exact",
+  batchMaxCount: envInt("BENCH_BATCH", 1),
+  push: process.env["BENCH_PUSH"] !== "0",
+  gateways: process.env["BENCH_GATEWAYS"] ?? "all",
+  profile: process.env["BENCH_PROFILE"],
+};
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SENDERS = fileURLToPath(new URL("./bench-e2e-senders.ts", import.meta.url));
+/** The running sender process (stopped on Ctrl-C). */
+let sender: ReturnType<typeof spawn> | undefined;
+
+function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+const median = (xs: readonly number[]) => quantile(xs, 0.5);
+
+interface RunResult {
+  tps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  ok: number;
+  failed: number;
+  lost: number;
+  stages: Record<string, number>;
+  chainPerTask: number;
+  nodePerTask: number;
+  cpuMsPerTask: number;
+  errors: Record<string, number>;
+  calls: string;
+}
+
+const STAGES = ["select+verify", "record", "hand-over", "execute", "delivered"] as const;
+
+function summarize(o: SenderOutput): RunResult {
+  const ok = o.tasks.filter((t) => t.ok);
+  const lost = o.tasks.filter((t) => !t.ok && t.code === 410).length;
+  const failed = o.tasks.length - ok.length - lost;
+  const lat = ok.map((t) => t.latency ?? NaN);
+  const stage = (f: (t: NonNullable<(typeof ok)[number]["timings"]>) => number | undefined) =>
+    median(
+      ok
+        .map((t) => (t.timings === undefined ? undefined : f(t.timings)))
+        .filter((x): x is number => x !== undefined && Number.isFinite(x)),
+    );
+  const stages: Record<string, number> = {
+    "select+verify": stage((t) => (t.prepared ?? NaN) - t.started),
+    record: stage((t) => (t.recorded ?? NaN) - (t.prepared ?? NaN)),
+    "hand-over": stage((t) => (t.inputAccepted ?? NaN) - (t.sent ?? NaN)),
+    execute: stage(
+      (t) => (t.executed ?? NaN) - Math.max(t.recorded ?? NaN, t.inputAccepted ?? NaN),
+    ),
+    delivered: stage((t) => (t.resolved ?? NaN) - (t.executed ?? NaN)),
+  };
+  const errors: Record<string, number> = {};
+  for (const t of o.tasks) {
+    if (t.ok) continue;
+    const k = `${t.code ?? "?"} ${t.message?.slice(0, 80) ?? ""}`;
+    errors[k] = (errors[k] ?? 0) + 1;
+  }
+  const n = Math.max(1, o.tasks.length);
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  const fmt = (r: Record<string, number>) =>
+    Object.entries(r)
+      .sort((a, b) => b[1] - a[1])
+      .map(([m, c]) => `${m} ${(c / n).toFixed(2)}`)
+      .join(", ");
+  return {
+    // Results delivered within the fixed window (a task lost to a 60 s timeout must not
+    // stretch it).
+    tps: ok.filter((t) => t.end <= o.until).length / ((o.until - o.t0) / 1000),
+    p50: quantile(lat, 0.5),
+    p95: quantile(lat, 0.95),
+    p99: quantile(lat, 0.99),
+    ok: ok.length,
+    failed,
+    lost,
+    stages,
+    chainPerTask: sum(o.chainCalls) / n,
+    nodePerTask: sum(o.nodeCalls) / n,
+    cpuMsPerTask: ((o.cpu.user + o.cpu.system) * 1000) / n,
+    errors,
+    calls: `chain: ${fmt(o.chainCalls)}; node: ${fmt(o.nodeCalls)}`,
+  };
+}
+
+async function runSenders(cfg: SenderConfig, profileName: string): Promise<SenderOutput> {
+  const dir = await mkdtemp(join(tmpdir(), "enigma-bench-e2e-"));
+  const file = join(dir, "config.json");
+  await writeFile(file, JSON.stringify(cfg));
+  const args = [
+    ...(S.profile === undefined
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${S.profile}`, `--cpu-prof-name=${profileName}.cpuprofile`]),
+    SENDERS,
+    file,
+  ];
+  try {
+    return await new Promise<SenderOutput>((resolve, reject) => {
+      const child = spawn(process.execPath, args, {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      sender = child;
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.on("error", reject);
+      child.on("exit", (code) => {
+        const line = out.trim().split("\n").pop() ?? "";
+        if (code !== 0) reject(new Error(`sender process exited ${String(code)}`));
+        else resolve(JSON.parse(line) as SenderOutput);
+      });
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** CPU seconds a process has used (Linux `/proc/<pid>/stat`; undefined elsewhere). */
+async function cpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (100/s)
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of this harness (the chain) and of each node process, by name. */
+async function cpuByProcess(nodes: readonly { name: string; pid: number | undefined }[]) {
+  const u = process.cpuUsage();
+  const out: Record<string, number> = { "chain (harness)": (u.user + u.system) / 1e6 };
+  for (const n of nodes) {
+    const c = n.pid === undefined ? undefined : await cpuSeconds(n.pid);
+    if (c !== undefined) out[n.name] = c;
+  }
+  return out;
+}
+
+const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+
+const maxK = Math.max(...S.ks);
+console.log(
+  `bench:e2e: ${S.workers} workers as processes, K senders in one process, ${S.seconds} s per run, ` +
+    `${S.runs} runs, approve=${S.approve}, push=${String(S.push)}, epoch ${S.epochBlocks} blocks`,
+);
+const started = performance.now();
+const devnet = await startDevnet({
+  inProcess: false,
+  workers: S.workers,
+  users: maxK + 1,
+  epochBlocks: S.epochBlocks,
+  taskTimeoutBlocks: S.epochBlocks * 4,
+  logLevel: "warn",
+  onProgress: (m) => {
+    process.stderr.write(`devnet: ${m}\n`);
+  },
+});
+// Ctrl-C / SIGTERM: stop the sender process and the devnet's node processes before leaving.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    sender?.kill("SIGTERM");
+    void devnet.stop().finally(() => process.exit(130));
+  });
+}
+try {
+  console.log(`devnet up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const wasm = new Uint8Array(
+    await readFile(join(ROOT, "packages/secret-contract/build/examples/calculator.wasm")),
+  );
+  const deployer = devnet.client(0, { approve: "max" });
+  const contracts: string[] = [];
+  for (let i = 0; i < Math.max(...S.cs); i++) {
+    const d = deployer.deploySecretContract(wasm, "construct()", [], { gasLimit: 5_000_000n });
+    const sc = await d.submitted();
+    await d.result();
+    contracts.push(sc);
+  }
+  deployer.close();
+  const info = devnet.info();
+  const gateways = devnet.workers
+    .map((w) => w.rpcUrl)
+    .filter((u): u is string => u !== undefined)
+    .slice(0, S.gateways === "first" ? 1 : undefined);
+
+  const rows: { k: number; c: number; runs: RunResult[] }[] = [];
+  for (const c of S.cs) {
+    for (const k of S.ks) {
+      const runs: RunResult[] = [];
+      for (let r = 0; r < S.runs; r++) {
+        const cfg: SenderConfig = {
+          rpcUrl: info.chain.rpcUrl,
+          chainId: info.chain.chainId,
+          enigmaAddress: info.chain.enigmaAddress,
+          tokenAddress: info.chain.tokenAddress,
+          gateways,
+          trustRoot: devnet.trustRoot,
+          attestationPolicy: devnet.attestationPolicy,
+          keys: devnet.accounts.slice(1, k + 1).map((a) => a.privateKey),
+          contracts: contracts.slice(0, c),
+          seconds: S.seconds,
+          approve: S.approve,
+          batchMaxCount: S.batchMaxCount,
+          push: S.push,
+        };
+        const cpu0 = await cpuByProcess(devnet.nodes);
+        const out = await runSenders(cfg, `k${k}-c${c}-run${r + 1}`);
+        const cpu1 = await cpuByProcess(devnet.nodes);
+        const res = summarize(out);
+        runs.push(res);
+        console.log(
+          `K=${k} C=${c} run ${r + 1}: ${f1(res.tps)} tasks/s, p50 ${f0(res.p50)} ms, p95 ${f0(res.p95)} ms, ` +
+            `p99 ${f0(res.p99)} ms, ok ${res.ok}, failed ${res.failed}, lost ${res.lost}` +
+            (out.warmupFailures > 0 ? `, warm-up failures ${out.warmupFailures}` : "") +
+            `; stages ${STAGES.map((s) => `${s} ${f0(res.stages[s] ?? NaN)}`).join(", ")} ms; ` +
+            `client CPU ${f1(res.cpuMsPerTask)} ms/task`,
+        );
+        if (Object.keys(res.errors).length > 0)
+          console.log(`  errors: ${JSON.stringify(res.errors)}`);
+        console.log(`  per task: ${res.calls}`);
+        // Where the machine's CPU went during the run (2 cores: 2 s per second at most).
+        const shares = Object.entries(cpu1)
+          .map(([name, v]) => `${name} ${((v - (cpu0[name] ?? 0)) / out.wall).toFixed(2)}`)
+          .concat(`senders ${((out.cpu.user + out.cpu.system) / out.wall).toFixed(2)}`);
+        console.log(`  CPU seconds per second: ${shares.join(", ")}`);
+      }
+      rows.push({ k, c, runs });
+    }
+  }
+
+  console.log(`\nMedians of ${S.runs} runs (${S.seconds} s each):\n`);
+  const header = [
+    "K",
+    "C",
+    "tasks/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "failed",
+    "lost",
+    ...STAGES.map((s) => `${s} ms`),
+    "chain req/task",
+    "node req/task",
+    "client CPU ms/task",
+  ];
+  console.log(`| ${header.join(" | ")} |`);
+  console.log(`|${header.map(() => "---").join("|")}|`);
+  for (const { k, c, runs } of rows) {
+    const m = (f: (r: RunResult) => number) => median(runs.map(f));
+    console.log(
+      `| ${[
+        k,
+        c,
+        f1(m((r) => r.tps)),
+        f0(m((r) => r.p50)),
+        f0(m((r) => r.p95)),
+        f0(m((r) => r.p99)),
+        runs.map((r) => r.failed).join("/"),
+        runs.map((r) => r.lost).join("/"),
+        ...STAGES.map((s) => f0(m((r) => r.stages[s] ?? NaN))),
+        f1(m((r) => r.chainPerTask)),
+        f1(m((r) => r.nodePerTask)),
+        f1(m((r) => r.cpuMsPerTask)),
+      ].join(" | ")} |`,
+    );
+  }
+} finally {
+  await devnet.stop();
+}

@@ -36,7 +36,7 @@ describe("deployEnigma", () => {
     expect(await d.enigma.getFunction("registrationPaused")()).toBe(false);
     // Task limits and the report age: the defaults.
     expect(await d.enigma.getFunction("MIN_GAS_PX")()).toBe(1n);
-    expect(await d.enigma.getFunction("MAX_GAS_LIMIT")()).toBe(100_000_000n);
+    expect(await d.enigma.getFunction("MAX_GAS_LIMIT")()).toBe(10_000_000_000n);
     expect(await d.enigma.getFunction("MAX_REPORT_AGE")()).toBe(86_400n);
     const again = await deployEnigma(owner, {
       token: d.tokenAddress,

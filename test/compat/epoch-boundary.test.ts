@@ -39,7 +39,8 @@ async function onChain(t: Task): Promise<number> {
 beforeAll(async () => {
   net = await startCompatNetwork({
     seed: "compat-epoch-boundary",
-    timing: { epochBlocks: 10, taskTimeoutBlocks: 40, blockTime: 1000 },
+    // One-second blocks end the epochs; no pacing on top (it would add empty blocks).
+    timing: { epochBlocks: 10, taskTimeoutBlocks: 40, blockTime: 1000, epochSeconds: 0 },
     users: 1,
   });
   chain = await EnigmaChain.connect({

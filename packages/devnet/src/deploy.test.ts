@@ -1,5 +1,12 @@
+import { MAX_TASK_GAS_LIMIT } from "@enigma/enclave";
 import { describe, expect, it } from "vitest";
-import { linkBytecode, readArtifact } from "./deploy.js";
+import { DEFAULT_MAX_GAS_LIMIT, linkBytecode, readArtifact } from "./deploy.js";
+
+describe("deployEnigma defaults", () => {
+  it("the chain's maximum gas limit per task is the enclave's", () => {
+    expect(DEFAULT_MAX_GAS_LIMIT).toBe(BigInt(MAX_TASK_GAS_LIMIT));
+  });
+});
 
 const LIB = "0x00000000000000000000000000000000000000aB";
 const placeholder = `__$${"1".repeat(34)}$__`;

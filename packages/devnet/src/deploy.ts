@@ -48,12 +48,19 @@ export interface EnigmaDeployParams {
    * price Discovery's client examples and our compat suite use at the low end.
    */
   minGasPx?: bigint | number;
-  /** Highest `gasLimit` a task record may ask for. Default 100,000,000. */
+  /** Highest `gasLimit` a task record may ask for. Default `DEFAULT_MAX_GAS_LIMIT`. */
   maxGasLimit?: bigint | number;
   /** Oldest (seconds) an attestation report may be when it is registered. Default 1 day. */
   maxReportAge?: bigint | number;
   attestation: AttestationParams;
 }
+
+/**
+ * The chain's default maximum gas limit per task: the enclave's default maximum
+ * (`MAX_TASK_GAS_LIMIT` in `@enigma/enclave`, about 1.7 s of a plain loop; a test keeps them
+ * equal), so that the chain refuses what no default worker would run.
+ */
+export const DEFAULT_MAX_GAS_LIMIT = 10_000_000_000n;
 
 export interface EnigmaDeployment {
   enigma: Contract;
@@ -171,7 +178,7 @@ export async function deployEnigma(
       callbackGasLimit: params.callbackGasLimit ?? 500_000,
       maxWorkers: params.maxWorkers ?? 100,
       minGasPx: BigInt(params.minGasPx ?? 1),
-      maxGasLimit: BigInt(params.maxGasLimit ?? 100_000_000),
+      maxGasLimit: BigInt(params.maxGasLimit ?? DEFAULT_MAX_GAS_LIMIT),
       maxReportAge: BigInt(params.maxReportAge ?? 86_400),
     },
     {

@@ -563,11 +563,17 @@ export class EnigmaNode {
     this.#book.heard(toBlock);
     if (this.#principal !== undefined) await this.#principal.onBlock(toBlock);
     if (this.#batcher !== undefined && (await store.hasPendingReceipts())) {
-      // Receipts normally commit when the next epoch starts (above). Should the principal be a
-      // whole epoch late, they commit anyway, before their tasks time out.
+      // Receipts commit once the next epoch has started (above, when its event is confirmed
+      // here). Once the scanned epoch is over by blocks, the chain's head is asked too: with
+      // confirmations on a chain that stands still, the switch may never get blocks on top of
+      // it. Should the principal be a whole epoch late, they commit anyway, before their tasks
+      // time out.
       const epoch = await chain.getEpoch(toBlock);
-      if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + 2 * chain.epochSize) {
-        void this.#batcher.trigger("epoch-end");
+      if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + chain.epochSize - 1) {
+        const late = toBlock >= epoch.firstBlockNumber + 2 * chain.epochSize;
+        if (late || ((await chain.currentEpoch())?.index ?? 0) > epoch.index) {
+          void this.#batcher.trigger("epoch-end");
+        }
       }
     }
     log.trace({ toBlock, events: events.length }, "chain events");

@@ -127,6 +127,10 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     principal: principalSigner,
     epochSize,
     taskTimeout: epochSize * 3,
+    // The chain accepts the task gas limits the workers' enclaves are configured to run.
+    ...(o.execution?.maxGasLimit === undefined
+      ? {}
+      : { maxGasLimit: BigInt(o.execution.maxGasLimit) }),
     attestation: {
       rsaModulus: b64(jwk.n),
       rsaExponent: b64(jwk.e),

@@ -284,6 +284,10 @@ describe("a record for an epoch that has ended", () => {
       eeConstants.CREATE_TASK_RECORD,
     );
     expect(recorded.ethStatus).toBe(1);
+    // web3 watches each transaction the client sent for 24 confirmations, polling the chain:
+    // let them come, so that it stops before the devnet does (it would hold the chain's
+    // server open).
+    await net.devnet.chain.mine(25);
   });
 });
 

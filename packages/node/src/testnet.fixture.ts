@@ -72,6 +72,8 @@ export interface TestNetOptions {
   orderingDeadlineMs?: number;
   /** The workers' `worker.execution` (execution threads and deadline; enclave defaults). */
   execution?: NonNullable<NodeUserConfig["worker"]>["execution"];
+  /** DEVNET ONLY: the enclaves' debug interface on every node (`debug.enclave`; default off). */
+  enclaveDebug?: boolean;
 }
 
 export interface TestNet {
@@ -162,6 +164,7 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     },
     preset: "fast",
     logLevel,
+    ...(o.enclaveDebug === true ? { debug: { enclave: true } } : {}),
     ...extra,
   });
   const log = (name: string) => createLogger({ level: logLevel, name });

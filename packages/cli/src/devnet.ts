@@ -174,6 +174,14 @@ export function formatDevnet(r: DevnetRecord): string {
       `${r.options.epochBlocks} blocks, ${r.options.epochSeconds === 0 ? "ending only when blocks are mined" : `${r.options.epochSeconds} s at most`}; task timeout ${r.options.taskTimeoutBlocks} blocks`,
     ],
     ["chain", `${r.chain.rpcUrl} (chain id ${r.chain.chainId})`],
+    ...(r.explorerUrl === undefined
+      ? []
+      : [
+          [
+            "explorer",
+            `${r.explorerUrl}${r.enclaveDebug === true ? " (god mode on: the enclaves' debug interface is open)" : ""}`,
+          ] as [string, string],
+        ]),
     ["Enigma", r.chain.enigmaAddress],
     ["ENG token", r.chain.tokenAddress],
     [
@@ -226,6 +234,9 @@ async function up(
     exit?: boolean;
     faultyWorker?: string;
     users?: number;
+    explorer?: boolean;
+    explorerPort?: number;
+    enclaveDebug?: boolean;
   },
 ): Promise<void> {
   const options = devnetOptionsFromFlags(opts);
@@ -268,6 +279,10 @@ async function up(
     ...(opts.faultyWorker === undefined
       ? {}
       : { faultyWorker: opts.faultyWorker as FaultyWorkerKind }),
+    // The explorer's page (on unless --no-explorer) and, this being a devnet, the enclaves'
+    // debug interface behind its god mode (on unless --no-enclave-debug).
+    explorer: opts.explorer === false ? false : { port: opts.explorerPort ?? 0 },
+    enclaveDebug: opts.enclaveDebug !== false,
     // Same depth from src/ and dist/: packages/cli/<src|dist>/ -> packages/cli/bin/enigma.js.
     nodeCommand: [process.execPath, fileURLToPath(new URL("../bin/enigma.js", import.meta.url))],
     onProgress: (m) => {
@@ -458,6 +473,16 @@ export function registerDevnet(program: Command, io: CliIo, setExit: (code: numb
     .option(
       "--faulty-worker <kind>",
       "test fault: the last worker is faulty (measurement | key-signer); clients refuse it",
+    )
+    .option("--no-explorer", "do not serve the explorer's web page")
+    .option(
+      "--explorer-port <port>",
+      "port of the explorer's page on 127.0.0.1 (default: any free port)",
+      intArg("--explorer-port"),
+    )
+    .option(
+      "--no-enclave-debug",
+      "keep the enclaves' debug interface closed (the explorer's god mode is then off)",
     )
     .exitOverride()
     .action(async (opts: Parameters<typeof up>[1]) => {

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { EnclaveIdentity } from "@enigma/enclave";
+import { startExplorer } from "@enigma/explorer";
 import {
   EnigmaChain,
   EnigmaNode,
@@ -81,6 +82,17 @@ export interface StartDevnetOptions extends Partial<DevnetOptions> {
   nodeCommand?: readonly string[];
   /** Starts the last worker with a test fault (see `FaultyWorkerKind`). Default none. */
   faultyWorker?: FaultyWorkerKind;
+  /**
+   * Serves the explorer (a live web page of the network, `info().explorerUrl`): `true` on any
+   * free port of 127.0.0.1, or where to listen. Default off (`enigma devnet up` turns it on).
+   */
+  explorer?: boolean | { host?: string; port?: number };
+  /**
+   * DEVNET ONLY: opens the workers' enclave debug interface (decrypted task inputs, outputs
+   * and contract state: the explorer's "god mode"). Default off; a real deployment never
+   * exposes it (`enigma devnet up` turns it on, `--no-enclave-debug` keeps it off).
+   */
+  enclaveDebug?: boolean;
 }
 
 export interface DevnetChain {
@@ -132,6 +144,10 @@ export interface DevnetInfo {
   attestationUrl: string;
   /** The worker started with a test fault, when `faultyWorker` was given. */
   faultyWorker?: { name: string; kind: FaultyWorkerKind };
+  /** The explorer's page, when `explorer` was on. */
+  explorerUrl?: string;
+  /** Whether the workers' enclave debug interface is on (god mode). */
+  enclaveDebug?: boolean;
   nodes: {
     name: string;
     role: NodeRole;
@@ -286,6 +302,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       attestation: { url: c.attestationUrl, trustRoot: service.trustRoot },
       worker: { stake: WORKER_STAKE, maxBatch: 100 },
       logLevel,
+      ...(o.enclaveDebug === true ? { debug: { enclave: true } } : {}),
       ...(i === faultyIndex && fault === "key-signer"
         ? { testFaults: { workerKeySigner: accountKey(base, "faulty-key-signer", i) } }
         : {}),
@@ -395,6 +412,36 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       for (const w of missing) await w.restart();
     }
 
+    // The explorer reads the chain and the nodes' endpoints like any outsider would.
+    const explorerAt = o.explorer === true ? {} : o.explorer === false ? undefined : o.explorer;
+    const explorer =
+      explorerAt === undefined
+        ? undefined
+        : await startExplorer({
+            ...explorerAt,
+            chain: {
+              rpcUrl,
+              chainId,
+              enigmaAddress: d.enigmaAddress,
+              tokenAddress: d.tokenAddress,
+              epochBlocks: options.epochBlocks,
+            },
+            nodes: nodes.map((n) => ({
+              name: n.name,
+              role: n.role,
+              signer: n.signer,
+              custodian: n.custodian,
+              rpcUrl: n.rpcUrl,
+            })),
+            trustRoot: service.trustRoot,
+            attestationPolicy,
+            godMode: o.enclaveDebug === true,
+          });
+    if (explorer !== undefined) {
+      undo.push(() => explorer.stop());
+      progress(`explorer at ${explorer.url}`);
+    }
+
     const pacer = c.pacer;
     const chainHandle: DevnetChain = {
       rpcUrl,
@@ -434,6 +481,8 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
         ...(fault === undefined || faultyIndex === undefined
           ? {}
           : { faultyWorker: { name: nodeName(faultyIndex), kind: fault } }),
+        ...(explorer === undefined ? {} : { explorerUrl: explorer.url }),
+        ...(o.enclaveDebug === true ? { enclaveDebug: true } : {}),
         nodes: nodes.map((n) => ({
           name: n.name,
           role: n.role,

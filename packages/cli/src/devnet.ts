@@ -12,9 +12,14 @@ import { resolveDevnetOptions } from "@enigma/devnet/presets";
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import { checkDemo, runDemo, type DemoReport } from "./demo.js";
 import type { CliIo } from "./main.js";
+import { startControl } from "./snapshot.js";
 
 /** What `devnet up` prints with --json and writes to <dir>/devnet.json. */
-export type DevnetRecord = DevnetInfo & { pid: number };
+export type DevnetRecord = DevnetInfo & {
+  pid: number;
+  /** Where `enigma devnet snapshot` asks this devnet's process for a snapshot (127.0.0.1). */
+  controlUrl?: string;
+};
 
 export const DEFAULT_DEVNET_DIR = ".devnet";
 export const RECORD = "devnet.json";
@@ -237,6 +242,7 @@ async function up(
     explorer?: boolean;
     explorerPort?: number;
     enclaveDebug?: boolean;
+    restore?: string;
   },
 ): Promise<void> {
   const options = devnetOptionsFromFlags(opts);
@@ -283,6 +289,7 @@ async function up(
     // debug interface behind its god mode (on unless --no-enclave-debug).
     explorer: opts.explorer === false ? false : { port: opts.explorerPort ?? 0 },
     enclaveDebug: opts.enclaveDebug !== false,
+    ...(opts.restore === undefined ? {} : { restore: opts.restore }),
     // Same depth from src/ and dist/: packages/cli/<src|dist>/ -> packages/cli/bin/enigma.js.
     nodeCommand: [process.execPath, fileURLToPath(new URL("../bin/enigma.js", import.meta.url))],
     onProgress: (m) => {
@@ -305,8 +312,9 @@ async function up(
     io.err(`devnet: ${devnet} during bring-up; stopped everything it had started\n`);
     return;
   }
+  const control = await startControl(devnet);
   try {
-    const record: DevnetRecord = { ...devnet.info(), pid: process.pid };
+    const record: DevnetRecord = { ...devnet.info(), pid: process.pid, controlUrl: control.url };
     await writeFile(join(dir, RECORD), `${JSON.stringify(record, null, 2)}\n`);
     io.err(
       `devnet: up in ${((performance.now() - started) / 1000).toFixed(1)} s; Ctrl-C or \`enigma devnet down\` stops it\n`,
@@ -336,6 +344,7 @@ async function up(
     }
   } finally {
     signal.dispose();
+    await control.stop();
     await devnet.stop();
     await rm(join(dir, RECORD), { force: true });
     io.err("devnet: stopped\n");
@@ -483,6 +492,10 @@ export function registerDevnet(program: Command, io: CliIo, setExit: (code: numb
     .option(
       "--no-enclave-debug",
       "keep the enclaves' debug interface closed (the explorer's god mode is then off)",
+    )
+    .option(
+      "--restore <name>",
+      "start from a snapshot (`devnet snapshot`): its name in <dir>/snapshots/ or its folder; its seed, workers and timing are used",
     )
     .exitOverride()
     .action(async (opts: Parameters<typeof up>[1]) => {

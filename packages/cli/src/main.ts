@@ -7,6 +7,7 @@ import { registerLogs } from "./logs.js";
 import { registerNode } from "./node.js";
 import { registerSc } from "./sc.js";
 import { registerSim } from "./sim.js";
+import { registerSnapshot } from "./snapshot.js";
 import { registerTask } from "./task.js";
 import { registerTrace } from "./trace.js";
 
@@ -42,6 +43,8 @@ function build(io: CliIo, setExit: (code: number) => void): Command {
     });
 
   registerDevnet(program, io, setExit);
+  const devnet = program.commands.find((c) => c.name() === "devnet");
+  if (devnet !== undefined) registerSnapshot(devnet, io, (argv) => main(argv, io), setExit);
   registerSc(program, io, setExit);
   registerTask(program, io, setExit);
   const task = program.commands.find((c) => c.name() === "task");

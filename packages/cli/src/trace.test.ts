@@ -29,7 +29,9 @@ describe("enigma task trace", () => {
     ]);
     const text = formatTrace(`0x${"ab".repeat(32)}`, rows, "status 2 (receipt verified) on chain");
     expect(text).toContain("status 2 (receipt verified) on chain");
-    expect(text).toMatch(/\+10\.0 ms\s+worker-2\s+executed\s+\+6\.0 ms\s+success=true gasUsed=10012/);
+    expect(text).toMatch(
+      /\+10\.0 ms\s+worker-2\s+executed\s+\+6\.0 ms\s+success=true gasUsed=10012/,
+    );
     expect(text).toContain("5 events on 2 nodes over 10.0 ms");
     expect(formatTrace("0x1", [], "no record on chain")).toContain("no node of the devnet");
   });

@@ -32,6 +32,11 @@ const BATCH = 200;
 export interface RecordedBlock {
   number: number;
   timestamp: number;
+  /**
+   * The block's base fee (wei, decimal): set again before it is mined, because empty blocks
+   * mined in a range (`hardhat_mine`) do not lower the base fee as one-by-one blocks did.
+   */
+  baseFee: string;
   /** Signed raw transactions in block order. */
   txs: Hex[];
 }
@@ -83,6 +88,7 @@ export function snapshotDir(devnetDir: string, name: string): string {
 interface RpcBlock {
   number: string;
   timestamp: string;
+  baseFeePerGas?: string;
   stateRoot: string;
   transactions: Record<string, unknown>[];
 }
@@ -164,7 +170,12 @@ export async function recordChain(
       if (n === 0) genesisTimestamp = Number(r.timestamp);
       if (n === head) stateRoot = r.stateRoot.toLowerCase() as Hex;
       if (n > 0 && r.transactions.length > 0) {
-        blocks.push({ number: n, timestamp: Number(r.timestamp), txs: r.transactions.map(rawOf) });
+        blocks.push({
+          number: n,
+          timestamp: Number(r.timestamp),
+          baseFee: BigInt(r.baseFeePerGas ?? "0x0").toString(),
+          txs: r.transactions.map(rawOf),
+        });
       }
     }
   }
@@ -213,6 +224,7 @@ export async function replayChain(provider: JsonRpcProvider, h: ChainHistory): P
   };
   for (const b of h.blocks) {
     await mineEmpty(b.number - 1);
+    await send("hardhat_setNextBlockBaseFeePerGas", [`0x${BigInt(b.baseFee).toString(16)}`]);
     for (const raw of b.txs) await send("eth_sendRawTransaction", [raw]);
     await send("evm_mine", [b.timestamp]);
     at = b.number;

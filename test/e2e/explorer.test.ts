@@ -6,7 +6,7 @@
 // Chromium: `scripts/ensure-chromium.sh` (run by `pnpm test`) installs it when missing.
 import { existsSync } from "node:fs";
 import { EnigmaChain } from "@enigma/node/chain";
-import { ErrorCode, selectWorker, type Hex } from "@enigma/protocol";
+import { ErrorCode, selectWorker } from "@enigma/protocol";
 import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contract";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -203,7 +203,7 @@ describe("god mode is off unless the devnet turns it on", () => {
     const page = await browser.newPage();
     try {
       const worker = devnet.workers[0]?.rpcUrl ?? "";
-      const anyTask = `0x${"11".repeat(32)}` as Hex;
+      const anyTask = `0x${"11".repeat(32)}`;
       expect(await rpcError(worker, "debugTaskData", { taskId: anyTask })).toBe(
         ErrorCode.EnclaveDebugDisabled,
       );

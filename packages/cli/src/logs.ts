@@ -101,7 +101,8 @@ export function matches(line: LogLine, f: LogFilter): boolean {
 
 function value(v: unknown): string {
   if (typeof v === "string") return /\s/.test(v) ? JSON.stringify(v) : v;
-  return JSON.stringify(v) ?? String(v);
+  // JSON.stringify gives undefined for undefined (its type says string).
+  return v === undefined ? "undefined" : JSON.stringify(v);
 }
 
 /** One line as pino-pretty prints it: `[12:00:01.234] INFO (worker-1): message key=value`. */

@@ -5,7 +5,7 @@
 // same node's previous event.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { EnigmaError, ErrorCode, type Hex } from "@enigma/protocol";
+import { EnigmaError, ErrorCode } from "@enigma/protocol";
 // Types only: the trace module is light, but the CLI loads nothing it does not need.
 import type { TraceEvent } from "@enigma/node/trace";
 import { DEFAULT_DEVNET_DIR, RECORD, readRecord, rpcCall } from "./devnet.js";
@@ -157,8 +157,8 @@ async function trace(
     );
     return;
   }
-  io.out(formatTrace(taskId as Hex, rows, chainStatus));
-  for (const u of unreachable) io.err(`enigma: ${u.node} did not answer: ${u.error ?? ""}\n`);
+  io.out(formatTrace(taskId, rows, chainStatus));
+  for (const u of unreachable) io.err(`enigma: ${u.node} did not answer: ${u.error}\n`);
 }
 
 /** Adds `task trace <taskId>` to the `task` command group. */

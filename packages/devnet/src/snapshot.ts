@@ -116,9 +116,9 @@ async function batch(url: string, calls: { method: string; params: unknown[] }[]
 /** The signed raw bytes of a transaction as the node returned it (checked against its hash). */
 function rawOf(tx: Record<string, unknown>): Hex {
   const t = Transaction.from({
-    type: Number(tx["type"] as string),
+    type: Number(tx["type"]),
     chainId: BigInt(tx["chainId"] as string),
-    nonce: Number(tx["nonce"] as string),
+    nonce: Number(tx["nonce"]),
     to: (tx["to"] as string | null) ?? null,
     data: tx["input"] as string,
     value: BigInt(tx["value"] as string),
@@ -129,11 +129,11 @@ function rawOf(tx: Record<string, unknown>): Hex {
           maxFeePerGas: BigInt(tx["maxFeePerGas"] as string),
           maxPriorityFeePerGas: BigInt(tx["maxPriorityFeePerGas"] as string),
         }),
-    accessList: (tx["accessList"] as []) ?? [],
+    accessList: (tx["accessList"] as [] | undefined) ?? [],
     signature: {
       r: tx["r"] as string,
       s: tx["s"] as string,
-      v: Number((tx["yParity"] ?? tx["v"]) as string),
+      v: Number((tx["yParity"] ?? tx["v"])),
     },
   });
   const raw = t.serialized as Hex;
@@ -164,7 +164,7 @@ export async function recordChain(
     }));
     if (from === 0) calls.push({ method: "eth_chainId", params: [] });
     const results = await batch(rpcUrl, calls);
-    if (from === 0) chainId = Number(results.pop() as string);
+    if (from === 0) chainId = Number(results.pop());
     for (const r of results as RpcBlock[]) {
       const n = Number(r.number);
       if (n === 0) genesisTimestamp = Number(r.timestamp);

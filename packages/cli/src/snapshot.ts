@@ -90,7 +90,7 @@ export async function startControl(
 
 async function snapshot(io: CliIo, name: string, opts: { dir: string; json?: boolean }) {
   const dir = resolve(opts.dir);
-  const rec = (await readRecord(dir));
+  const rec = await readRecord(dir);
   if (rec === undefined || !isAlive(rec.pid) || rec.controlUrl === undefined) {
     throw new EnigmaError(
       ErrorCode.InvalidConfig,

@@ -133,7 +133,7 @@ function rawOf(tx: Record<string, unknown>): Hex {
     signature: {
       r: tx["r"] as string,
       s: tx["s"] as string,
-      v: Number((tx["yParity"] ?? tx["v"])),
+      v: Number(tx["yParity"] ?? tx["v"]),
     },
   });
   const raw = t.serialized as Hex;

@@ -135,6 +135,11 @@ export class Collector {
   readonly #cursors = new Map<string, number>();
   readonly #up = new Map<string, boolean>();
   readonly #metrics = new Map<string, { executed: number; pending: number }>();
+  /** Per node: the per-stage sums and counts of `enigma_task_stage_seconds`. */
+  readonly #stageTotals = new Map<
+    string,
+    { sums: Map<string, number>; counts: Map<string, number> }
+  >();
   readonly #attestations = new Map<string, { report: string; view: AttestationView }>();
   readonly #workers = new Map<string, WorkerView>();
   readonly #series: ExplorerState["series"] = { t: [], tasksPerSecond: [], stageSeconds: {} };
@@ -250,11 +255,6 @@ export class Collector {
       this.#up.set(n.name, false);
     }
   }
-
-  readonly #stageTotals = new Map<
-    string,
-    { sums: Map<string, number>; counts: Map<string, number> }
-  >();
 
   /** One point of the charts: tasks/s and mean seconds per stage since the previous point. */
   #sample(): void {

@@ -86,8 +86,14 @@ export async function startExplorer(o: ExplorerOptions): Promise<Explorer> {
       json(res, 405, { error: { message: "GET only" } });
       return;
     }
-    if (path === "/health") { json(res, 200, { ok: true }); return; }
-    if (path === "/api/state") { json(res, 200, collector.state()); return; }
+    if (path === "/health") {
+      json(res, 200, { ok: true });
+      return;
+    }
+    if (path === "/api/state") {
+      json(res, 200, collector.state());
+      return;
+    }
     if (path === "/api/stream") {
       res.writeHead(200, {
         "Content-Type": "text/event-stream",
@@ -103,23 +109,29 @@ export async function startExplorer(o: ExplorerOptions): Promise<Explorer> {
     if (god !== null) {
       const id = god[2] ?? "";
       if (!BYTES32.test(id)) {
-        json(res, 400, { error: { message: "expected 0x + 64 hex digits" } }); return;
+        json(res, 400, { error: { message: "expected 0x + 64 hex digits" } });
+        return;
       }
       try {
         const answer =
           god[1] === "task"
             ? await collector.godTask(id.toLowerCase())
             : await collector.godContract(id.toLowerCase());
-        json(res, 200, answer); return;
+        json(res, 200, answer);
+        return;
       } catch (e) {
         const code = (e as { code?: number }).code;
         json(res, code === ErrorCode.EnclaveDebugDisabled ? 403 : 404, {
           error: { code, message: e instanceof Error ? e.message : String(e) },
-        }); return;
+        });
+        return;
       }
     }
     const file = path === "/" ? "index.html" : normalize(path.slice(1));
-    if (file.startsWith("..") || file.includes("\0")) { json(res, 404, { error: {} }); return; }
+    if (file.startsWith("..") || file.includes("\0")) {
+      json(res, 404, { error: {} });
+      return;
+    }
     try {
       const body = await readFile(join(WEB, file));
       res.writeHead(200, {

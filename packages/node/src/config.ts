@@ -181,7 +181,10 @@ export const NodeUserConfigSchema = z
      * `debugContractState` (a contract's plaintext state), for the devnet explorer's "god
      * mode". Off by default; a real deployment never turns it on (it defeats the enclave).
      */
-    debug: z.object({ enclave: z.boolean().default(false) }).strict().default({ enclave: false }),
+    debug: z
+      .object({ enclave: z.boolean().default(false) })
+      .strict()
+      .default({ enclave: false }),
     /**
      * TEST FAULTS: make this node misbehave on purpose, for tests of what clients refuse. Never
      * set outside tests. `workerKeySigner`: sign the worker encryption keys this node's enclave

@@ -336,7 +336,11 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
       progress(
         `replaying the snapshot's chain (${restore.history.blocks.length} blocks with transactions, head ${restore.history.head})`,
       );
-      await replayChain(provider, restore.history);
+      const replayStarted = performance.now();
+      await replayChain(rpcUrl, restore.history);
+      progress(
+        `replayed to block ${restore.history.head} in ${((performance.now() - replayStarted) / 1000).toFixed(1)} s; state root matches the snapshot's`,
+      );
       if (options.blockTime === "auto") await provider.send("evm_setAutomine", [true]);
       else await provider.send("evm_setIntervalMining", [options.blockTime]);
     }

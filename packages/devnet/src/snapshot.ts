@@ -18,7 +18,7 @@ import {
   hexToBytes,
   type Hex,
 } from "@enigma/protocol";
-import { Transaction, type JsonRpcProvider } from "ethers";
+import { Transaction } from "ethers";
 import type { DevnetOptions } from "./presets.js";
 
 /** `<dir>/snapshots/<name>/`. */
@@ -187,10 +187,19 @@ export async function recordChain(
  * the same transactions in the same blocks at the same timestamps. Throws `SnapshotFailed` when
  * the chain refuses one or the head's state differs from the recorded one.
  */
-export async function replayChain(provider: JsonRpcProvider, h: ChainHistory): Promise<void> {
+export async function replayChain(rpcUrl: string, h: ChainHistory): Promise<void> {
+  // Plain requests, one at a time and in order (ethers' provider would hold each call 10 ms
+  // to batch it: most of a replay's time).
+  let id = 0;
   const send = async (method: string, params: unknown[]) => {
+    let body: { result?: unknown; error?: { message: string; data?: { message?: string } } };
     try {
-      return (await provider.send(method, params)) as unknown;
+      const res = await fetch(rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }),
+      });
+      body = (await res.json()) as typeof body;
     } catch (e) {
       throw new EnigmaError(
         ErrorCode.SnapshotFailed,
@@ -198,6 +207,13 @@ export async function replayChain(provider: JsonRpcProvider, h: ChainHistory): P
         { cause: e },
       );
     }
+    if (body.error !== undefined) {
+      throw new EnigmaError(
+        ErrorCode.SnapshotFailed,
+        `replaying the chain failed at ${method}: ${body.error.data?.message ?? body.error.message}`,
+      );
+    }
+    return body.result;
   };
   const chainId = Number(await send("eth_chainId", []));
   if (chainId !== h.chainId) {
@@ -217,10 +233,15 @@ export async function replayChain(provider: JsonRpcProvider, h: ChainHistory): P
     await send("hardhat_setBalance", [b.address, `0x${BigInt(b.wei).toString(16)}`]);
   }
   let at = 0;
+  let lastTimestamp = h.genesisTimestamp;
   const mineEmpty = async (upTo: number) => {
-    // Empty blocks carry nothing the contracts read (they use block numbers, not hashes).
-    if (upTo > at) await send("hardhat_mine", [`0x${(upTo - at).toString(16)}`, "0x0"]);
-    at = Math.max(at, upTo);
+    if (upTo <= at) return;
+    // Empty blocks carry nothing the contracts read (they use block numbers, not hashes). They
+    // get the previous block's timestamp: left to the chain's clock, the first one could be a
+    // second past the next recorded block's, which the chain then refuses.
+    await send("evm_setNextBlockTimestamp", [lastTimestamp]);
+    await send("hardhat_mine", [`0x${(upTo - at).toString(16)}`, "0x0"]);
+    at = upTo;
   };
   for (const b of h.blocks) {
     await mineEmpty(b.number - 1);
@@ -228,6 +249,7 @@ export async function replayChain(provider: JsonRpcProvider, h: ChainHistory): P
     for (const raw of b.txs) await send("eth_sendRawTransaction", [raw]);
     await send("evm_mine", [b.timestamp]);
     at = b.number;
+    lastTimestamp = b.timestamp;
     const mined = (await send("eth_getBlockByNumber", ["latest", false])) as RpcBlock;
     if (Number(mined.number) !== b.number || mined.transactions.length !== b.txs.length) {
       throw new EnigmaError(

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { EnclaveIdentity } from "@enigma/enclave";
+import { startExplorer } from "@enigma/explorer";
 import {
   EnigmaChain,
   EnigmaNode,
@@ -39,6 +40,13 @@ import {
   type DevnetAccount,
 } from "./chain.js";
 import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+import {
+  checkSnapshotName,
+  readSnapshot,
+  recordChain,
+  restoreNodeData,
+  writeSnapshot,
+} from "./snapshot.js";
 import { Teardown } from "./teardown.js";
 
 const WORKER_STAKE = "100";
@@ -82,6 +90,23 @@ export interface StartDevnetOptions extends Partial<DevnetOptions> {
   nodeCommand?: readonly string[];
   /** Starts the last worker with a test fault (see `FaultyWorkerKind`). Default none. */
   faultyWorker?: FaultyWorkerKind;
+  /**
+   * Serves the explorer (a live web page of the network, `info().explorerUrl`): `true` on any
+   * free port of 127.0.0.1, or where to listen. Default off (`enigma devnet up` turns it on).
+   */
+  explorer?: boolean | { host?: string; port?: number };
+  /**
+   * DEVNET ONLY: opens the workers' enclave debug interface (decrypted task inputs, outputs
+   * and contract state: the explorer's "god mode"). Default off; a real deployment never
+   * exposes it (`enigma devnet up` turns it on, `--no-enclave-debug` keeps it off).
+   */
+  enclaveDebug?: boolean;
+  /**
+   * Starts from a snapshot (`Devnet.snapshot`): its name in `<dir>/snapshots/`, or its folder.
+   * The snapshot's options (seed, workers, timing, users) are used; the chain is rebuilt from
+   * its history and every node starts on its data folder as it was.
+   */
+  restore?: string;
 }
 
 export interface DevnetChain {
@@ -133,6 +158,10 @@ export interface DevnetInfo {
   attestationUrl: string;
   /** The worker started with a test fault, when `faultyWorker` was given. */
   faultyWorker?: { name: string; kind: FaultyWorkerKind };
+  /** The explorer's page, when `explorer` was on. */
+  explorerUrl?: string;
+  /** Whether the workers' enclave debug interface is on (god mode). */
+  enclaveDebug?: boolean;
   nodes: {
     name: string;
     role: NodeRole;
@@ -168,6 +197,13 @@ export interface Devnet {
    * const task = devnet.client().computeTask(scAddr, "increment()", [], { gasLimit: 1_000_000n, gasPx: 1n });
    */
   client(account?: number, options?: Partial<EnigmaClientOptions>): EnigmaClient;
+  /**
+   * Takes a snapshot named `name` in `<dir>/snapshots/<name>/`: stops the nodes (so that their
+   * LevelDB folders are consistent), records the chain's history up to its head and copies
+   * every node's data folder, then starts the nodes again on the same ports. Resolves with the
+   * snapshot's folder; `startDevnet({ dir, restore: name })` returns to it.
+   */
+  snapshot(name: string): Promise<string>;
   /** Stops every node (workers first), the chain, and removes a temporary state folder. */
   stop(): Promise<void>;
 }
@@ -181,7 +217,21 @@ export interface Devnet {
  * // ...
  * await devnet.stop();
  */
-export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
+export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devnet> {
+  // A restore takes the snapshot's options (seed, workers, timing, users, fault).
+  const restored =
+    given.restore === undefined ? undefined : await readSnapshot(given.dir ?? ".", given.restore);
+  const o: StartDevnetOptions =
+    restored === undefined
+      ? given
+      : {
+          ...given,
+          ...restored.snapshot.options,
+          users: restored.snapshot.users,
+          ...(restored.snapshot.faultyWorker === undefined
+            ? {}
+            : { faultyWorker: restored.snapshot.faultyWorker }),
+        };
   const options = resolveDevnetOptions(o.preset, o);
   const inProcess = o.inProcess ?? true;
   const users = o.users ?? 3;
@@ -219,6 +269,10 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     await mkdir(dir, { recursive: true });
     await rm(join(dir, "nodes"), { recursive: true, force: true });
     await mkdir(join(dir, "nodes"), { recursive: true });
+    if (restored !== undefined) {
+      progress(`restoring snapshot ${restored.snapshot.name} (${restored.dir})`);
+      await restoreNodeData(restored.dir, restored.snapshot.nodes, join(dir, "nodes"));
+    }
 
     const c = await startChain({
       ...options,
@@ -227,6 +281,15 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       users,
       onProgress: progress,
       ...(fault === "measurement" ? { extraMeasurements: [FAULTY_ENCLAVE_MEASUREMENT] } : {}),
+      ...(restored === undefined
+        ? {}
+        : {
+            restore: {
+              history: restored.snapshot.chain,
+              enigmaAddress: restored.snapshot.enigmaAddress,
+              tokenAddress: restored.snapshot.tokenAddress,
+            },
+          }),
     });
     undo.push(() => c.stop());
     const { rpcUrl, chainId, provider, custodians, accounts, attestationPolicy } = c;
@@ -240,7 +303,8 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     });
     undo.push(() => chain.close());
 
-    if (fault === "measurement" && faultyIndex !== undefined) {
+    // (A restored chain has the faulty worker's registration in its history already.)
+    if (fault === "measurement" && faultyIndex !== undefined && restored === undefined) {
       // The faulty worker's custodian registers the worker's enclave signer (known from its
       // seed) with a report over a quote for the faulty measurement, signed by the service. The
       // node then finds its signer registered and only stakes and logs in: on chain this is a
@@ -294,6 +358,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       attestation: { url: c.attestationUrl, trustRoot: service.trustRoot },
       worker: { stake: WORKER_STAKE, maxBatch: 100 },
       logLevel,
+      ...(o.enclaveDebug === true ? { debug: { enclave: true } } : {}),
       ...(i === faultyIndex && fault === "key-signer"
         ? { testFaults: { workerKeySigner: accountKey(base, "faulty-key-signer", i) } }
         : {}),
@@ -403,6 +468,36 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       for (const w of missing) await w.restart();
     }
 
+    // The explorer reads the chain and the nodes' endpoints like any outsider would.
+    const explorerAt = o.explorer === true ? {} : o.explorer === false ? undefined : o.explorer;
+    const explorer =
+      explorerAt === undefined
+        ? undefined
+        : await startExplorer({
+            ...explorerAt,
+            chain: {
+              rpcUrl,
+              chainId,
+              enigmaAddress: d.enigmaAddress,
+              tokenAddress: d.tokenAddress,
+              epochBlocks: options.epochBlocks,
+            },
+            nodes: nodes.map((n) => ({
+              name: n.name,
+              role: n.role,
+              signer: n.signer,
+              custodian: n.custodian,
+              rpcUrl: n.rpcUrl,
+            })),
+            trustRoot: service.trustRoot,
+            attestationPolicy,
+            godMode: o.enclaveDebug === true,
+          });
+    if (explorer !== undefined) {
+      undo.push(() => explorer.stop());
+      progress(`explorer at ${explorer.url}`);
+    }
+
     const pacer = c.pacer;
     const chainHandle: DevnetChain = {
       rpcUrl,
@@ -442,6 +537,8 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
         ...(fault === undefined || faultyIndex === undefined
           ? {}
           : { faultyWorker: { name: nodeName(faultyIndex), kind: fault } }),
+        ...(explorer === undefined ? {} : { explorerUrl: explorer.url }),
+        ...(o.enclaveDebug === true ? { enclaveDebug: true } : {}),
         nodes: nodes.map((n) => ({
           name: n.name,
           role: n.role,
@@ -468,6 +565,37 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
           pollIntervalMs: 50,
           ...extra,
         });
+      },
+      snapshot: async (name) => {
+        checkSnapshotName(name);
+        progress(`snapshot ${name}: stopping the nodes`);
+        for (const n of [...nodes].reverse()) await n.stop();
+        try {
+          // Everything the nodes saw is at or below this head.
+          const head = await chain.blockNumber();
+          progress(`snapshot ${name}: recording the chain up to block ${head}`);
+          const history = await recordChain(rpcUrl, head, [...c.cheatBalances]);
+          return await writeSnapshot(
+            dir,
+            {
+              version: 1,
+              name,
+              createdAt: new Date().toISOString(),
+              options,
+              users,
+              ...(fault === undefined ? {} : { faultyWorker: fault }),
+              enigmaAddress: d.enigmaAddress,
+              tokenAddress: d.tokenAddress,
+              nodes: nodes.map((n) => n.name),
+              chain: history,
+            },
+            join(dir, "nodes"),
+          );
+        } finally {
+          progress(`snapshot ${name}: starting the nodes again`);
+          // Principal first, then the workers one by one (each meets the ones before it).
+          for (const n of nodes) await n.restart();
+        }
       },
       stop: () => (stopped ??= cleanup()),
     };

@@ -31,6 +31,7 @@ import {
   subSeed,
   type EnclaveAttester,
 } from "./enclave-base.js";
+import { EnclaveDebug, debugDisabled } from "./debug.js";
 import type { EnclaveIdentity, EnclaveMeasurement } from "./identity.js";
 import { UserKeyExchange, loadOrCreateUserKeySecret } from "./keyexchange.js";
 import { ReceiptLog } from "./receipt-log.js";
@@ -80,6 +81,11 @@ export interface WorkerEnclaveOptions {
   threads?: number;
   /** The default executor's deadline (see `DEFAULT_DEADLINE`). */
   deadline?: Partial<Deadline>;
+  /**
+   * DEVNET ONLY: open the debug interface (`debug`: decrypted inputs, outputs and state).
+   * Off by default; a real deployment never turns it on.
+   */
+  debug?: boolean;
 }
 
 export interface EnclaveTaskInput {
@@ -153,6 +159,7 @@ export class WorkerEnclave {
   readonly #eip712: Eip712;
   readonly #receipts: ReceiptLog;
   readonly #contracts = new Map<Hex, ContractInstance>();
+  readonly #debug: EnclaveDebug | undefined;
   #sealing: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -177,6 +184,7 @@ export class WorkerEnclave {
     // Worker encryption keys are derived from this secret and the user's key: nothing to
     // hold per user, so no request can evict a user's key (see keyexchange.ts).
     this.#kx = new UserKeyExchange(identity, { secret: userKeySecret });
+    this.#debug = o.debug === true ? new EnclaveDebug(this.#kx, keys) : undefined;
     const choice = o.executor ?? "thread";
     this.#ownsExecutor = typeof choice === "string";
     this.#executor =
@@ -454,6 +462,21 @@ export class WorkerEnclave {
   async close(): Promise<void> {
     await this.#sealing;
     if (this.#ownsExecutor) await this.#executor.close();
+  }
+
+  /**
+   * DEVNET ONLY: the debug interface (a task's decrypted input and output, a contract's
+   * plaintext state). Throws `EnclaveDebugDisabled` unless the enclave was opened with
+   * `debug: true`: a real deployment never exposes it.
+   */
+  get debug(): EnclaveDebug {
+    if (this.#debug === undefined) throw debugDisabled();
+    return this.#debug;
+  }
+
+  /** Whether the debug interface is on (devnets only). */
+  get debugEnabled(): boolean {
+    return this.#debug !== undefined;
   }
 
   /** Public parts only. */

@@ -176,6 +176,16 @@ export const NodeUserConfigSchema = z
       })
       .optional(),
     /**
+     * DEVNET ONLY: `enclave: true` opens the worker enclave's debug interface and serves it
+     * as the RPC methods `debugTaskData` (a task's decrypted input and output) and
+     * `debugContractState` (a contract's plaintext state), for the devnet explorer's "god
+     * mode". Off by default; a real deployment never turns it on (it defeats the enclave).
+     */
+    debug: z
+      .object({ enclave: z.boolean().default(false) })
+      .strict()
+      .default({ enclave: false }),
+    /**
      * TEST FAULTS: make this node misbehave on purpose, for tests of what clients refuse. Never
      * set outside tests. `workerKeySigner`: sign the worker encryption keys this node's enclave
      * hands out with this private key instead of the enclave's registered signer.

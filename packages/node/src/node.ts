@@ -41,21 +41,23 @@ import {
   type TaskResult,
 } from "./messages.js";
 import { NodeMetrics, createLogger, type Logger } from "./observability.js";
+import { inspectionMethods } from "./rpc/inspect.js";
+import { TaskTraceLog } from "./trace/trace.js";
+import { stageObserver } from "./trace/trace-metrics.js";
+import { TracedAdmission, TracedExecution, TracedPublisher } from "./trace/traced-stages.js";
 import { P2PNetwork, type GossipVerdict } from "./p2p/network.js";
 import { PrincipalService } from "./principal.js";
 import { RpcServer } from "./rpc/server.js";
 import { NodeStore } from "./store/store.js";
 import { DeltaSync } from "./sync.js";
-import { Admission } from "./tasks/admission.js";
 import { InputDelivery } from "./tasks/delivery.js";
 import { HeldInputs } from "./tasks/held-inputs.js";
 import { RecordBook, type KnownRecord } from "./tasks/record-book.js";
 import { ResultSignatures } from "./tasks/result-signatures.js";
 import { ReadBudget, TaskValidator } from "./tasks/validator.js";
 import { nodeContractSource } from "./worker/contract-source.js";
-import { Execution } from "./worker/execution.js";
+import type { Execution } from "./worker/execution.js";
 import { TaskPipeline, resultData } from "./worker/pipeline.js";
-import { Publisher } from "./worker/publishing.js";
 import { ReceiptBatcher } from "./worker/receipts.js";
 import { StateKeyClient } from "./worker/state-keys.js";
 
@@ -94,6 +96,8 @@ export class EnigmaNode {
   readonly config: NodeConfig;
   readonly metrics: NodeMetrics;
   readonly log: Logger;
+  /** What this node saw of each task and when (bounded; `getTaskTrace`, `getTraceEvents`). */
+  readonly trace: TaskTraceLog;
   #ctx: NodeContext | undefined;
   #worker: WorkerEnclave | undefined;
   #principalEnclave: PrincipalEnclave | undefined;
@@ -107,7 +111,7 @@ export class EnigmaNode {
   #stops: (() => Promise<void>)[] = [];
   /** Task records heard from the watcher (or read once): the validator's first source. */
   readonly #book = new RecordBook();
-  #admission: Admission | undefined;
+  #admission: TracedAdmission | undefined;
   /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
   readonly #resultReads = new ReadBudget(50, 100);
   /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
@@ -118,6 +122,7 @@ export class EnigmaNode {
   constructor(config: NodeConfig, options: EnigmaNodeOptions = {}) {
     this.config = config;
     this.metrics = new NodeMetrics();
+    this.trace = new TaskTraceLog({ observe: stageObserver(this.metrics.registry) });
     this.log = options.logger ?? createLogger({ level: config.logLevel, name: "enigma-node" });
   }
 
@@ -241,6 +246,8 @@ export class EnigmaNode {
         ...(execution?.maxGasLimit === undefined
           ? {}
           : { runtime: { maxGasLimit: execution.maxGasLimit } }),
+        // DEVNET ONLY (config debug.enclave, off by default): the enclave's debug interface.
+        debug: c.debug.enclave,
         deadline: {
           ...(execution?.deadlineBaseMs === undefined ? {} : { baseMs: execution.deadlineBaseMs }),
           ...(execution?.deadlineMsPerMgas === undefined
@@ -319,10 +326,14 @@ export class EnigmaNode {
       const batcher = new ReceiptBatcher(ctx, this.#worker, {
         truncateDeltas: (contract, from) => sync.truncate(contract, from),
       });
-      batcher.onCommitted = (outcome) => this.#onCommitted(outcome);
+      batcher.onCommitted = (outcome) => {
+        for (const [taskId, status] of outcome)
+          this.trace.event(taskId, "receipt-sent", { status });
+        return this.#onCommitted(outcome);
+      };
       this.#batcher = batcher;
       const worker = this.#worker;
-      const execution = new Execution(
+      const execution = new TracedExecution(
         worker,
         nodeContractSource({
           store,
@@ -335,6 +346,7 @@ export class EnigmaNode {
             ctx.log.warn({ attempt, err: e.message }, "task deferred");
           },
         },
+        this.trace,
       );
       this.#execution = execution;
       this.#pipeline = new TaskPipeline({
@@ -343,17 +355,20 @@ export class EnigmaNode {
         validate: (input, record) => validator.checkAgainst(input, record),
         readRecord: (taskId) => this.#readRecordWithIndex(taskId),
         execution,
-        publisher: new Publisher({
-          store,
-          publish: async (topic, data) => {
-            await p2p.publish(topic, data, { minPeers: 1, timeoutMs: 2_000 });
+        publisher: new TracedPublisher(
+          {
+            store,
+            publish: async (topic, data) => {
+              await p2p.publish(topic, data, { minPeers: 1, timeoutMs: 2_000 });
+            },
+            notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
+            commitNow: () => batcher.trigger("ethereum-call"),
+            signer: worker.signer,
+            metrics: this.metrics,
+            log: ctx.log,
           },
-          notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
-          commitNow: () => batcher.trigger("ethereum-call"),
-          signer: worker.signer,
-          metrics: this.metrics,
-          log: ctx.log,
-        }),
+          this.trace,
+        ),
         deadlineMs: c.worker.orderingDeadlineMs,
         metrics: this.metrics,
         log: ctx.log,
@@ -369,27 +384,31 @@ export class EnigmaNode {
     }
 
     const delivery = new InputDelivery(p2p, directory, ctx.log);
-    const admission = new Admission({
-      validator,
-      held: new HeldInputs(),
-      store,
-      ...(this.#pipeline === undefined ? {} : { pipeline: this.#pipeline }),
-      ...(this.#worker === undefined ? {} : { self: this.#worker.signer.toLowerCase() as Hex }),
-      publish: (input) => {
-        delivery.publish(input);
+    const admission = new TracedAdmission(
+      {
+        validator,
+        held: new HeldInputs(),
+        store,
+        ...(this.#pipeline === undefined ? {} : { pipeline: this.#pipeline }),
+        ...(this.#worker === undefined ? {} : { self: this.#worker.signer.toLowerCase() as Hex }),
+        publish: (input) => {
+          delivery.publish(input);
+          this.trace.event(input.taskId, "input-gossiped");
+        },
+        handOver: (input) => delivery.handOver(input),
+        notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
+        // Ids the watcher has not told: one read each, and a bounded rate per path.
+        reads: {
+          client: new ReadBudget(100, 200),
+          handOver: new ReadBudget(100, 200),
+          gossip: new ReadBudget(50, 100),
+        },
+        deadlineMs: c.worker.orderingDeadlineMs,
+        metrics: this.metrics,
+        log: ctx.log,
       },
-      handOver: (input) => delivery.handOver(input),
-      notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
-      // Ids the watcher has not told: one read each, and a bounded rate per path.
-      reads: {
-        client: new ReadBudget(100, 200),
-        handOver: new ReadBudget(100, 200),
-        gossip: new ReadBudget(50, 100),
-      },
-      deadlineMs: c.worker.orderingDeadlineMs,
-      metrics: this.metrics,
-      log: ctx.log,
-    });
+      this.trace,
+    );
     this.#admission = admission;
     const sweep = setInterval(() => {
       admission.sweep();
@@ -433,6 +452,12 @@ export class EnigmaNode {
         port: c.rpc.port,
         ...stripUndefined(c.rpc.bounds ?? {}),
         handlers: gateway.handlers(),
+        extraMethods: inspectionMethods({
+          trace: this.trace,
+          store,
+          node: () => ({ signer: this.signer ?? null, peerId: p2p.peerId, roles: c.roles }),
+          ...(this.#worker === undefined ? {} : { enclave: this.#worker }),
+        }),
         metrics: this.metrics,
         logger: ctx.log.child({ module: "rpc" }),
       });
@@ -531,6 +556,7 @@ export class EnigmaNode {
     for (const e of events) {
       switch (e.type) {
         case "TaskRecordCreated": {
+          this.trace.event(e.taskId, "recorded", { block: e.blockNumber, sender: e.sender });
           const record = recordOfEvent(e);
           this.#book.add(record);
           this.#pipeline?.onRecord(record);
@@ -539,6 +565,13 @@ export class EnigmaNode {
         }
         case "ReceiptFailed":
         case "TaskFeeReturned":
+          this.trace.event(
+            e.taskId,
+            e.type === "ReceiptFailed" ? "receipt-committed" : "fee-returned",
+            e.type === "ReceiptFailed"
+              ? { status: 3, block: e.blockNumber }
+              : { block: e.blockNumber },
+          );
           this.#settled(e.taskId);
           break;
         case "WorkersParameterized":
@@ -548,10 +581,17 @@ export class EnigmaNode {
           void this.#batcher?.trigger("epoch-end");
           break;
         case "ReceiptFailedETH":
+          this.trace.event(e.taskId, "receipt-committed", { status: 4, block: e.blockNumber });
           this.#settled(e.taskId);
           await this.#setStatus(e.taskId as Hex, TaskResultStatus.EthereumFailure);
           break;
         case "ReceiptVerified":
+          this.trace.event(e.taskId, "receipt-committed", {
+            status: 2,
+            block: e.blockNumber,
+            worker: e.workerAddress.toLowerCase(),
+            gasUsed: e.gasUsed.toString(),
+          });
           this.#settled(e.taskId);
           await this.#checkCommittedDelta(e.scAddr as Hex, e.deltaHashIndex, e.stateDeltaHash);
           break;
@@ -800,6 +840,10 @@ export class EnigmaNode {
       await store.putMessage("result", r.taskId, r);
     }
     if (delta !== undefined) this.#execution?.markStale(r.contractAddress);
+    this.trace.event(r.taskId, "result-heard", {
+      worker: r.workerAddress.toLowerCase(),
+      success: r.success,
+    });
     this.#pipeline?.onResult(r.taskId);
     this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED");
   }

@@ -73,6 +73,8 @@ export interface TestNetOptions {
   orderingDeadlineMs?: number;
   /** The workers' `worker.execution` (execution threads and deadline; enclave defaults). */
   execution?: NonNullable<NodeUserConfig["worker"]>["execution"];
+  /** DEVNET ONLY: the enclaves' debug interface on every node (`debug.enclave`; default off). */
+  enclaveDebug?: boolean;
 }
 
 export interface TestNet {
@@ -167,6 +169,7 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     },
     preset: "fast",
     logLevel,
+    ...(o.enclaveDebug === true ? { debug: { enclave: true } } : {}),
     ...extra,
   });
   const log = (name: string) => createLogger({ level: logLevel, name });

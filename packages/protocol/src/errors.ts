@@ -130,6 +130,17 @@ export const ErrorCode = {
   ReceiptAlreadyQueued: 459,
   ReceiptAlreadyCommitted: 460,
   ReceiptNotPending: 461,
+  // 490-499: the devnet explorer, task traces, the enclave's debug interface, snapshots (explorer)
+  /** The enclave's debug interface is off: only a devnet turns it on; a real deployment never. */
+  EnclaveDebugDisabled: 490,
+  /** What the debug interface was asked about is not on this node (no input, no state key...). */
+  EnclaveDebugUnavailable: 491,
+  /** No devnet snapshot of that name in the devnet's folder. */
+  SnapshotNotFound: 492,
+  /** A snapshot could not be taken or restored (the chain refused its state, a copy failed). */
+  SnapshotFailed: 493,
+  /** The devnet's node logs are not where they should be (no devnet folder, no node of that name). */
+  LogsNotFound: 494,
   UnknownCommand: 500,
   // 501-509: the client SDK's transactions (client helper, issue 13)
   /** A transaction of the client was mined but reverted, and its replay names no reason. */

@@ -11,10 +11,14 @@ import type { DevnetInfo, DevnetOptions, FaultyWorkerKind, LogLevel } from "@eni
 import { resolveDevnetOptions } from "@enigma/devnet/presets";
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import { checkDemo, runDemo, type DemoReport } from "./demo.js";
+import { registerFault } from "./fault.js";
 import type { CliIo } from "./main.js";
 
-/** What `devnet up` prints with --json and writes to <dir>/devnet.json. */
-export type DevnetRecord = DevnetInfo & { pid: number };
+/**
+ * What `devnet up` prints with --json and writes to <dir>/devnet.json: the devnet, the CLI
+ * process's pid, and the endpoint `enigma devnet fault` posts to.
+ */
+export type DevnetRecord = DevnetInfo & { pid: number; faultsUrl?: string };
 
 export const DEFAULT_DEVNET_DIR = ".devnet";
 export const RECORD = "devnet.json";
@@ -226,6 +230,8 @@ async function up(
     exit?: boolean;
     faultyWorker?: string;
     users?: number;
+    faults?: boolean;
+    netns?: boolean;
   },
 ): Promise<void> {
   const options = devnetOptionsFromFlags(opts);
@@ -268,6 +274,8 @@ async function up(
     ...(opts.faultyWorker === undefined
       ? {}
       : { faultyWorker: opts.faultyWorker as FaultyWorkerKind }),
+    ...(opts.faults === true ? { faults: true } : {}),
+    ...(opts.netns === true ? { hosts: "netns" as const } : {}),
     // Same depth from src/ and dist/: packages/cli/<src|dist>/ -> packages/cli/bin/enigma.js.
     nodeCommand: [process.execPath, fileURLToPath(new URL("../bin/enigma.js", import.meta.url))],
     onProgress: (m) => {
@@ -290,8 +298,12 @@ async function up(
     io.err(`devnet: ${devnet} during bring-up; stopped everything it had started\n`);
     return;
   }
+  // `enigma devnet fault` reaches this process's nemesis here (loopback only).
+  const { FaultControlServer } = await import("@enigma/devnet/faults");
+  const control = new FaultControlServer(devnet.faults);
   try {
-    const record: DevnetRecord = { ...devnet.info(), pid: process.pid };
+    await control.start();
+    const record: DevnetRecord = { ...devnet.info(), pid: process.pid, faultsUrl: control.url };
     await writeFile(join(dir, RECORD), `${JSON.stringify(record, null, 2)}\n`);
     io.err(
       `devnet: up in ${((performance.now() - started) / 1000).toFixed(1)} s; Ctrl-C or \`enigma devnet down\` stops it\n`,
@@ -321,6 +333,7 @@ async function up(
     }
   } finally {
     signal.dispose();
+    await control.stop();
     await devnet.stop();
     await rm(join(dir, RECORD), { force: true });
     io.err("devnet: stopped\n");
@@ -459,10 +472,20 @@ export function registerDevnet(program: Command, io: CliIo, setExit: (code: numb
       "--faulty-worker <kind>",
       "test fault: the last worker is faulty (measurement | key-signer); clients refuse it",
     )
+    .option(
+      "--faults",
+      "faults on demand beyond signals: per-node chain proxies (chain-outage, slow-chain, kill-at receipt-in-flight) and the nodes' fault hooks (partition, kill-at task-stored); see `enigma devnet fault`",
+    )
+    .option(
+      "--netns",
+      "run every node in its own network namespace with its own address (root; partitions drop packets)",
+    )
     .exitOverride()
     .action(async (opts: Parameters<typeof up>[1]) => {
       await up(io, opts);
     });
+
+  registerFault(devnet, io);
 
   devnet
     .command("status")

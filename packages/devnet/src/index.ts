@@ -28,3 +28,4 @@ export type {
 } from "./chain.js";
 export { deployEnigma, readArtifact } from "./deploy.js";
 export type { AttestationParams, EnigmaDeployParams, EnigmaDeployment } from "./deploy.js";
+export * from "./faults/index.js";

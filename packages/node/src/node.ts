@@ -23,6 +23,8 @@ import {
   remoteAttester,
 } from "@enigma/enclave";
 import type { z } from "zod";
+import { AdminServer } from "./admin/server.js";
+import { adminMethods } from "./admin/methods.js";
 import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
 import type { NodeConfig } from "./config.js";
 import { isSelected, recordOfEvent, type NodeContext, type RecordInfo } from "./context.js";
@@ -39,9 +41,13 @@ import {
   taskResultSchema,
   type TaskResult,
 } from "./messages.js";
+import { FaultPoints } from "./faults.js";
 import { NodeMetrics, createLogger, type Logger } from "./observability.js";
 import { P2PNetwork, type GossipVerdict } from "./p2p/network.js";
 import { PrincipalService } from "./principal.js";
+import { PredecessorDeltas } from "./recovery/predecessors.js";
+import { InputRedelivery } from "./recovery/redelivery.js";
+import { ResultRecovery } from "./recovery/results.js";
 import { RpcServer } from "./rpc/server.js";
 import { NodeStore } from "./store/store.js";
 import { DeltaSync } from "./sync.js";
@@ -68,6 +74,8 @@ export interface NodeEndpoints {
   peerId: string;
   multiaddrs: string[];
   rpcUrl: string | undefined;
+  /** The admin endpoint (config `admin`), never the public one. */
+  adminUrl?: string;
   signer: Hex | undefined;
   roles: NodeConfig["roles"];
 }
@@ -101,11 +109,16 @@ export class EnigmaNode {
   #batcher: ReceiptBatcher | undefined;
   #principal: PrincipalService | undefined;
   #rpc: RpcServer | undefined;
+  #admin: AdminServer | undefined;
+  /** Test fault points (only with `admin.faults`). */
+  readonly #faults: FaultPoints | undefined;
   #watcher: { stop(): Promise<void> } | undefined;
   #stops: (() => Promise<void>)[] = [];
   /** Task records heard from the watcher (or read once): the validator's first source. */
   readonly #book = new RecordBook();
   #admission: Admission | undefined;
+  /** Inputs a worker missed, pulled from peers (`recovery/redelivery.ts`). */
+  #redelivery: InputRedelivery | undefined;
   /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
   readonly #resultReads = new ReadBudget(50, 100);
   /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
@@ -117,6 +130,12 @@ export class EnigmaNode {
     this.config = config;
     this.metrics = new NodeMetrics();
     this.log = options.logger ?? createLogger({ level: config.logLevel, name: "enigma-node" });
+    this.#faults = config.admin?.faults === true ? new FaultPoints() : undefined;
+    if (this.#faults !== undefined) {
+      this.#faults.onFire = (fault, context) => {
+        this.log.warn({ ...fault, context }, "TEST FAULT: fault point reached");
+      };
+    }
   }
 
   has(role: NodeConfig["roles"][number]): boolean {
@@ -134,6 +153,7 @@ export class EnigmaNode {
       peerId: ctx.p2p.peerId,
       multiaddrs: ctx.p2p.multiaddrs,
       rpcUrl: this.#rpc?.url,
+      ...(this.#admin?.url === undefined ? {} : { adminUrl: this.#admin.url }),
       signer: this.signer,
       roles: this.config.roles,
     };
@@ -259,6 +279,7 @@ export class EnigmaNode {
       host: c.p2p.host,
       port: c.p2p.port,
       bootstrap: [...c.p2p.bootstrap],
+      ...(c.p2p.announce === undefined ? {} : { announce: [...c.p2p.announce] }),
       maxMessageBytes: MAX_GOSSIP_BYTES,
       logger: this.log.child({ module: "p2p" }),
       ...(p2pSeed === undefined ? {} : { privateKeySeed: p2pSeed }),
@@ -296,6 +317,31 @@ export class EnigmaNode {
       epoch: (block) => chain.getEpoch(block),
       watcherWaitMs: 2 * c.ethereum.pollIntervalMs + 20,
     });
+    // Recovery after faults (issue 16): every node serves the inputs and results it holds; a
+    // worker also pulls what it missed.
+    const redelivery = new InputRedelivery({
+      p2p,
+      store,
+      chain,
+      deliver: async (input) => {
+        await this.#admission?.handedOver(input);
+      },
+      hear: (record) => {
+        this.#hearRecord(record);
+      },
+      log: ctx.log.child({ module: "redelivery" }),
+      firstAfterMs: Math.min(1_000, Math.floor(c.worker.orderingDeadlineMs / 4)),
+    });
+    await redelivery.serve();
+    const predecessors = new PredecessorDeltas({
+      p2p,
+      store,
+      epoch: (block) => chain.getEpoch(block),
+      workerPeers: () => directory.peersWithRole("worker"),
+      accept: (r) => this.#acceptResult(r),
+      log: ctx.log.child({ module: "predecessors" }),
+    });
+    await predecessors.serve();
     await p2p.start();
     this.#stops.push(() => p2p.stop());
     await directory.start();
@@ -309,12 +355,15 @@ export class EnigmaNode {
       const worker = this.#worker;
       const execution = new Execution(
         worker,
-        nodeContractSource({
-          store,
-          chain,
-          sync,
-          stateKeys: new StateKeyClient(ctx, worker, directory),
-        }),
+        {
+          ...nodeContractSource({
+            store,
+            chain,
+            sync,
+            stateKeys: new StateKeyClient(ctx, worker, directory),
+          }),
+          beforeCompute: (contract, record) => predecessors.ensure(contract, record.blockNumber),
+        },
         {
           onRetry: (attempt, e) => {
             ctx.log.warn({ attempt, err: e.message }, "task deferred");
@@ -340,6 +389,7 @@ export class EnigmaNode {
           log: ctx.log,
         }),
         deadlineMs: c.worker.orderingDeadlineMs,
+        ...(this.#faults === undefined ? {} : { faults: this.#faults }),
         metrics: this.metrics,
         log: ctx.log,
       });
@@ -354,11 +404,22 @@ export class EnigmaNode {
     }
 
     const delivery = new InputDelivery(p2p, directory, ctx.log);
+    const pipeline = this.#pipeline;
     const admission = new Admission({
       validator,
       held: new HeldInputs(),
       store,
-      ...(this.#pipeline === undefined ? {} : { pipeline: this.#pipeline }),
+      ...(pipeline === undefined
+        ? {}
+        : {
+            pipeline: {
+              onInput: (input, verdict) => {
+                redelivery.onInput(input.taskId);
+                pipeline.onInput(input, verdict);
+              },
+              skipped: (taskId, contract) => pipeline.skipped(taskId, contract),
+            },
+          }),
       ...(this.#worker === undefined ? {} : { self: this.#worker.signer.toLowerCase() as Hex }),
       publish: (input) => {
         delivery.publish(input);
@@ -425,13 +486,33 @@ export class EnigmaNode {
       this.#rpc = rpc;
       this.#stops.push(() => rpc.stop());
     }
+    if (c.admin !== undefined) await this.#startAdmin(c.admin);
 
     const head = await chain.blockNumber();
     const cursor = await store.getMeta(CURSOR);
     const window = chain.taskTimeout + chain.epochSize;
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
-    // Tasks heard but not finished before a restart go back in line.
+    // Tasks heard but not finished before a restart go back in line, and records heard whose
+    // inputs never came are heard again (the watcher starts past them).
     await this.#pipeline?.start();
+    if (this.#pipeline !== undefined) {
+      this.#redelivery = redelivery;
+      if (typeof cursor === "number") await redelivery.recover(cursor);
+      redelivery.start();
+      const pipeline = this.#pipeline;
+      const results = new ResultRecovery({
+        p2p: ctx.p2p,
+        waitingOn: (ms) => pipeline.foreignWaits(ms),
+        accept: (r) => this.#acceptResult(r),
+        log: ctx.log.child({ module: "results" }),
+      });
+      results.start();
+      this.#stops.push(() => {
+        redelivery.stop();
+        results.stop();
+        return Promise.resolve();
+      });
+    }
     this.#watcher = chain.watch({
       fromBlock,
       confirmations: c.ethereum.confirmations,
@@ -446,6 +527,43 @@ export class EnigmaNode {
       ctx.log.warn({ err: String(e) }, "delta sync at start failed");
     });
     ctx.log.info({ ...this.endpoints(), fromBlock }, "node started");
+  }
+
+  async #startAdmin(a: NonNullable<NodeConfig["admin"]>): Promise<void> {
+    const { store, p2p, log } = this.#live();
+    const worker = this.#worker;
+    const faults = this.#faults;
+    const admin = new AdminServer({
+      host: a.host,
+      port: a.port,
+      logger: log.child({ module: "admin" }),
+      methods: adminMethods({
+        info: () => ({
+          roles: this.config.roles,
+          peerId: p2p.peerId,
+          signer: this.signer,
+          multiaddrs: p2p.multiaddrs,
+          peers: p2p.peers(),
+          refusedPeers: p2p.refusedPeers,
+        }),
+        store,
+        ...(worker === undefined
+          ? {}
+          : {
+              enclave: {
+                hasStateKey: (c) => worker.hasStateKey(c),
+                rebuildCheck: (c, code, deltas, expected) =>
+                  worker.rebuildCheck(c, code, deltas, expected),
+              },
+            }),
+        ...(faults === undefined
+          ? {}
+          : { faults: { points: faults, refusePeers: (peers) => p2p.refusePeers(peers) } }),
+      }),
+    });
+    await admin.start();
+    this.#admin = admin;
+    this.#stops.push(() => admin.stop());
   }
 
   #live(): NodeContext {
@@ -501,13 +619,9 @@ export class EnigmaNode {
     const { store, chain, log } = this.#live();
     for (const e of events) {
       switch (e.type) {
-        case "TaskRecordCreated": {
-          const record = recordOfEvent(e);
-          this.#book.add(record);
-          this.#pipeline?.onRecord(record);
-          this.#admission?.onRecord(record);
+        case "TaskRecordCreated":
+          this.#hearRecord(recordOfEvent(e));
           break;
-        }
         case "ReceiptFailed":
         case "TaskFeeReturned":
           this.#settled(e.taskId);
@@ -540,10 +654,25 @@ export class EnigmaNode {
     log.trace({ toBlock, events: events.length }, "chain events");
   }
 
+  /** A task record heard from the watcher (or again after a restart). */
+  #hearRecord(record: RecordInfo): void {
+    this.#book.add(record);
+    this.#pipeline?.onRecord(record);
+    this.#admission?.onRecord(record);
+    this.#redelivery?.onRecord(record);
+  }
+
   /** Every node checks its copy of a committed delta against the chain. */
   async #checkCommittedDelta(contract: Hex, index: number, hash: string): Promise<void> {
     if (/^0x0*$/.test(hash)) return;
     const { store, log } = this.#live();
+    // A node that missed the deployment (down or cut off when it was gossiped) has the deltas
+    // it heard since but no code: fetch it (issue 16; the deltas below would not trigger it).
+    if ((await store.getCode(contract)) === undefined) {
+      void this.#sync?.catchUp(contract).catch((e: unknown) => {
+        log.warn({ contract, err: String(e) }, "code sync failed");
+      });
+    }
     const [stored] = await store.getDeltas(contract, index, index + 1);
     if (stored === undefined) {
       void this.#sync?.catchUp(contract).catch((e: unknown) => {
@@ -621,6 +750,7 @@ export class EnigmaNode {
   #settled(taskId: string): void {
     this.#book.settle(taskId);
     this.#pipeline?.onSettled(taskId);
+    this.#redelivery?.onSettled(taskId);
   }
 
   /** A task record read from the chain (for ids the watcher has not delivered). */
@@ -740,6 +870,7 @@ export class EnigmaNode {
     }
     if (delta !== undefined) this.#execution?.markStale(r.contractAddress);
     this.#pipeline?.onResult(r.taskId);
+    this.#redelivery?.onSettled(r.taskId);
     this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED");
   }
 }

@@ -27,7 +27,7 @@ import {
   type Hex,
 } from "@enigma/protocol";
 import { EnigmaChain } from "@enigma/node/chain";
-import { Contract, JsonRpcProvider, Wallet, type EventLog, type Log } from "ethers";
+import { Contract, JsonRpcProvider, Wallet } from "ethers";
 
 export const INVARIANTS = [
   "tasks-settled",
@@ -248,8 +248,12 @@ class Context {
         t.hasDelta = !ZERO32.test(e.stateDeltaHash);
       }
     }
+    // Statuses as of the same block as the events (tasks still settle while this reads).
+    const enigma = new Contract(this.target.enigmaAddress, ENIGMA_ABI, this.provider);
+    const getTaskRecord = enigma.getFunction("getTaskRecord");
     await inBatches([...this.tasks.values()], 16, async (t) => {
-      t.status = (await this.chain.getTaskRecord(t.taskId))?.status ?? 0;
+      const r = (await getTaskRecord(t.taskId, { blockTag: this.head })) as { status: bigint };
+      t.status = Number(r.status);
     });
     this.contracts = (await this.chain.secretContractAddresses()).map((c) => c.toLowerCase());
   }
@@ -518,9 +522,7 @@ class Context {
     const token = new Contract(this.target.tokenAddress, ENIGMA_TOKEN_ABI, this.provider);
     const enigma = new Contract(this.target.enigmaAddress, ENIGMA_ABI, this.provider);
     const head = this.head;
-    const transfers = (await token.queryFilter(token.getEvent("Transfer"), 0, head)) as (
-      EventLog | Log
-    )[];
+    const transfers = await token.queryFilter(token.getEvent("Transfer"), 0, head);
     const holders = new Set<string>();
     let minted = 0n;
     for (const l of transfers) {
@@ -552,12 +554,10 @@ class Context {
       });
     }
     // The Enigma contract holds exactly the workers' stakes and the pending tasks' fees.
-    const registered = (await enigma.queryFilter(enigma.getEvent("Registered"), 0, head)) as (
-      EventLog | Log
-    )[];
+    const registered = await enigma.queryFilter(enigma.getEvent("Registered"), 0, head);
     const custodians = new Set<string>();
     for (const l of registered) {
-      if ("args" in l) custodians.add(String((l.args as unknown as [string])[0]).toLowerCase());
+      if ("args" in l) custodians.add((l.args as unknown as [string])[0].toLowerCase());
     }
     let stakes = 0n;
     const getWorker = enigma.getFunction("getWorker");

@@ -179,7 +179,7 @@ export class Workload {
       while (!this.#stopping) {
         if (this.#o.tasks !== undefined && this.#stats.started >= this.#o.tasks) break;
         await this.#pace();
-        if (this.#stopping) break;
+        if (this.#stopped()) break;
         this.#stats.started++;
         const ok = await this.#one(client, contracts);
         if (!ok) {
@@ -241,6 +241,11 @@ export class Workload {
       // A task the node refused for its own reasons (skipped...) is no gateway trouble.
       return isEnigmaError(e) && !GATEWAY_TROUBLE.has(e.code);
     }
+  }
+
+  /** Read through a method: `stop()` flips it while this loop awaits. */
+  #stopped(): boolean {
+    return this.#stopping;
   }
 
   async #pace(): Promise<void> {

@@ -231,6 +231,7 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
   }
   const faultyIndex = fault === undefined ? undefined : options.workers;
   const hostsMode = o.hosts ?? "local";
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- callers in JavaScript (the CLI's JSON, scripts) can pass anything
   if (hostsMode !== "local" && hostsMode !== "netns") {
     throw new EnigmaError(ErrorCode.InvalidConfig, `hosts must be "local" or "netns"`, {
       details: { path: "hosts" },

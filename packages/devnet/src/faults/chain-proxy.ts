@@ -99,7 +99,12 @@ export class ChainProxy {
     for (const l of this.#links) this.#drop(l, false);
     const server = this.#server;
     this.#server = undefined;
-    if (server !== undefined) await new Promise<void>((r) => server.close(() => r()));
+    if (server !== undefined)
+      await new Promise<void>((r) =>
+        server.close(() => {
+          r();
+        }),
+      );
   }
 
   /** Switches mode; connections that cannot carry on in the new mode are reset. */
@@ -177,7 +182,7 @@ export class ChainProxy {
     let swallow = false;
     let consumed = 0;
     for (const m of l.scan.matchAll(RAW_TX)) {
-      consumed = (m.index ?? 0) + m[0].length;
+      consumed = m.index + m[0].length;
       let tx: Transaction;
       try {
         tx = Transaction.from(m[1] ?? "");

@@ -218,7 +218,11 @@ export class FaultControlServer {
     this.#server = undefined;
     if (server === undefined) return;
     server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await new Promise<void>((r) =>
+      server.close(() => {
+        r();
+      }),
+    );
   }
 
   /** Starts a seeded schedule in the background (one at a time); --for ends it early. */

@@ -225,13 +225,13 @@ export class Nemesis {
   }
 
   /** The node's Ethereum endpoint refuses connections (`refuse`) or never answers (`hang`). */
-  chainOutage(name: string, mode: "refuse" | "hang" = "refuse"): Promise<FaultEvent> {
+  async chainOutage(name: string, mode: "refuse" | "hang" = "refuse"): Promise<FaultEvent> {
     this.#proxy(name, "chain-outage").setMode({ kind: mode });
     return Promise.resolve(this.#record("chain-outage", name, mode));
   }
 
   /** Adds `latencyMs` to every chunk between the node and the chain, each way. */
-  slowChain(name: string, latencyMs: number): Promise<FaultEvent> {
+  async slowChain(name: string, latencyMs: number): Promise<FaultEvent> {
     if (!Number.isFinite(latencyMs) || latencyMs < 0 || latencyMs > 600_000) {
       throw new EnigmaError(ErrorCode.FaultSpecInvalid, "latency must be 0 to 600000 ms", {
         details: { latencyMs },
@@ -241,7 +241,7 @@ export class Nemesis {
     return Promise.resolve(this.#record("slow-chain", name, `${latencyMs} ms`));
   }
 
-  restoreChain(name: string): Promise<FaultEvent> {
+  async restoreChain(name: string): Promise<FaultEvent> {
     this.#proxy(name, "restore-chain").setMode({ kind: "pass" });
     return Promise.resolve(this.#record("restore-chain", name));
   }
@@ -254,6 +254,12 @@ export class Nemesis {
     name: string,
     point: KillPoint,
   ): Promise<{ armed: FaultEvent; fired: Promise<FaultEvent | undefined> }> {
+    if (!(KILL_POINTS as readonly string[]).includes(point)) {
+      throw new EnigmaError(
+        ErrorCode.FaultSpecInvalid,
+        `unknown kill point "${point}" (known: ${KILL_POINTS.join(", ")})`,
+      );
+    }
     const n = this.#process(name, "kill-at");
     if (!n.running) throw this.#notRunning(name, "kill-at");
     let fired: Promise<FaultEvent | undefined>;
@@ -267,7 +273,7 @@ export class Nemesis {
         this.#armed.delete(name);
         return this.#record("fired", name, `task-stored (${how})`);
       });
-    } else if (point === "receipt-in-flight") {
+    } else {
       const proxy = this.#proxy(name, "kill-at");
       let cancel: () => void = () => undefined;
       fired = new Promise<FaultEvent | undefined>((resolve) => {
@@ -302,11 +308,6 @@ export class Nemesis {
         cancel();
         return Promise.resolve();
       });
-    } else {
-      throw new EnigmaError(
-        ErrorCode.FaultSpecInvalid,
-        `unknown kill point "${String(point)}" (known: ${KILL_POINTS.join(", ")})`,
-      );
     }
     return { armed: this.#record("kill-at", name, point), fired };
   }

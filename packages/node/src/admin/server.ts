@@ -60,7 +60,11 @@ export class AdminServer {
     if (server === undefined) return;
     this.#server = undefined;
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -46,7 +46,11 @@ export async function chainGate(upstream: string): Promise<ChainGate> {
     },
     close: async () => {
       server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) =>
+        server.close(() => {
+          r();
+        }),
+      );
     },
   };
 }

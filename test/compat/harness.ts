@@ -48,7 +48,9 @@ export interface CompatOptions {
    * and scenarios end epochs themselves (`advanceEpoch`) when they want receipts committed
    * sooner. `{}` gives the devnet's own defaults (the `fast` preset).
    */
-  timing?: Partial<Pick<DevnetOptions, "epochBlocks" | "epochSeconds" | "taskTimeoutBlocks">>;
+  timing?: Partial<
+    Pick<DevnetOptions, "epochBlocks" | "epochSeconds" | "taskTimeoutBlocks" | "blockTime">
+  >;
   /** Funded accounts for our own client (`devnet.client(i)`). Default 0. */
   users?: number;
 }

@@ -422,9 +422,10 @@ class Context {
     for (const c of this.contracts) {
       const sc = await this.chain.getSecretContract(c);
       if (sc === undefined) continue;
+      const hashes = await this.chain.getStateDeltaHashes(c);
       onChain.set(c, {
         codeHash: sc.codeHash.toLowerCase(),
-        hashes: sc.stateDeltaHashes.map((h) => h.toLowerCase()),
+        hashes: hashes.map((h) => h.toLowerCase()),
       });
     }
     const mismatches = async () => {

@@ -38,6 +38,7 @@ import { createHardhatRuntimeEnvironment } from "hardhat/hre";
 import { deployEnigma } from "./deploy.js";
 import { BlockPacer } from "./pacer.js";
 import { blockPaceMs, resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+import { useGanacheRevertWording } from "./revert-wording.js";
 import { peerIdOfSeed } from "./peer-id.js";
 import { seededAttestationService } from "./service-key.js";
 import { Teardown } from "./teardown.js";
@@ -278,6 +279,8 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     // An empty config: the default in-process EDR network with Hardhat's test accounts. The
     // project root is the repository (Hardhat wants a package.json there), not the cwd.
     const hre = await createHardhatRuntimeEnvironment({}, {}, fileURLToPath(REPO_ROOT));
+    // Discovery's client retries a wrong epoch on Ganache's wording of the revert only.
+    useGanacheRevertWording(hre);
     const server = await hre.network.createServer(
       {
         network: "default",

@@ -23,6 +23,7 @@ import {
 import {
   EnigmaError,
   ErrorCode,
+  hexToBytes,
   type AttestationPolicy,
   type Hex,
   type RsaTrustRoot,
@@ -317,7 +318,14 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       // worker whose enclave build the contract allows and the clients' policy does not.
       progress(`registering worker-${faultyIndex} with the faulty enclave measurement`);
       const identity = EnclaveIdentity.generate(enclaveSeedOf(c.nodeSeed(faultyIndex)));
-      const signed = service.attest(identity.quote(FAULTY_ENCLAVE_MEASUREMENT));
+      // Bound to the worker's custodian on this chain: the only account that may register it.
+      const signed = service.attest(
+        identity.quote(FAULTY_ENCLAVE_MEASUREMENT, {
+          custodian: hexToBytes(custodians[faultyIndex]?.address ?? "0x"),
+          chainId: BigInt(c.chainId),
+          enigmaAddress: hexToBytes(d.enigmaAddress),
+        }),
+      );
       const custodian = await EnigmaChain.connect({
         rpcUrl,
         enigmaAddress: d.enigmaAddress,

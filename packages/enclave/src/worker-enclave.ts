@@ -9,8 +9,10 @@ import {
   RECEIPT_BATCH_TYPES,
   bytesToHex,
   concatBytes,
+  deploymentInputsHash,
   equalBytes,
   hexToBytes,
+  inputsHash,
   isEnigmaError,
   keccak256,
   toBytes,
@@ -66,6 +68,8 @@ export interface WorkerEnclaveOptions {
   /** EIP-712 domain of receipt signatures. */
   chainId: bigint;
   enigmaAddress: string;
+  /** The account that registers this enclave on `Enigma` (named in its attestation). */
+  custodian?: string;
   runtime?: RuntimeOptions;
   /**
    * Where contracts run: `"thread"` (default) in a pool of worker threads with a deadline per
@@ -358,9 +362,21 @@ export class WorkerEnclave {
       );
     }
     const codeHash = bytesToHex(keccak256(task.preCode));
+    // What the receipt binds: the inputs as run (the pre-code, not an address) and no state.
+    const base: RunBase = {
+      inputsHash: deploymentInputsHash(
+        task.encryptedFn,
+        task.encryptedArgs,
+        task.preCode,
+        task.userPubKey,
+      ),
+      prevDeltaHash: ZERO32,
+      deltaIndex: 0,
+    };
     return this.#run(
       task,
       t,
+      base,
       async (call) => {
         const { instance, outcome } = await ContractInstance.deploy(
           this.#executor,
@@ -380,11 +396,20 @@ export class WorkerEnclave {
     );
   }
 
-  /** Runs a task of a loaded contract (see `loadContract`); state advances on success. */
+  /**
+   * Runs a task of a loaded contract (see `loadContract`); state advances on success. The
+   * receipt names the inputs hash of what ran and the delta the state was at, so the chain
+   * refuses it for another task's record or on state that is not the contract's last.
+   */
   async compute(task: EnclaveTaskInput): Promise<EnclaveTaskResult> {
     const t = this.#checkTask(task);
     const instance = this.#loaded(bytesToHex(t.contract));
-    return this.#run(task, t, (call) => instance.run(call), undefined);
+    const base: RunBase = {
+      inputsHash: inputsHash(task.encryptedFn, task.encryptedArgs, t.contract, task.userPubKey),
+      prevDeltaHash: bytesToHex(instance.head),
+      deltaIndex: instance.deltaCount,
+    };
+    return this.#run(task, t, base, (call) => instance.run(call), undefined);
   }
 
   /**
@@ -404,7 +429,14 @@ export class WorkerEnclave {
       );
     }
     const message = `secret contract ${address} is not deployed`;
-    return this.#fail(task, t, ErrorCode.SecretContractNotDeployed, message, 0n);
+    // The receipt binds the inputs as given (the chain compares them with the record); there is
+    // no state to name (a failure's base is not checked).
+    const base: RunBase = {
+      inputsHash: inputsHash(task.encryptedFn, task.encryptedArgs, t.contract, task.userPubKey),
+      prevDeltaHash: ZERO32,
+      deltaIndex: 0,
+    };
+    return this.#fail(task, t, base, ErrorCode.SecretContractNotDeployed, message, 0n);
   }
 
   /**
@@ -463,6 +495,7 @@ export class WorkerEnclave {
   async #run(
     task: EnclaveTaskInput,
     t: CheckedTask,
+    base: RunBase,
     execute: (call: {
       functionName: string;
       args: Uint8Array;
@@ -484,10 +517,10 @@ export class WorkerEnclave {
       functionName = new TextDecoder("utf-8", { fatal: true }).decode(fn);
     } catch (e) {
       // Nothing ran: no gas. A user key the enclave does not hold leaves the output empty.
-      if (isEnigmaError(e)) return this.#fail(task, t, e.code, e.message, 0n);
+      if (isEnigmaError(e)) return this.#fail(task, t, base, e.code, e.message, 0n);
       if (e instanceof TypeError) {
         const message = "the function name is not UTF-8";
-        return this.#fail(task, t, ErrorCode.InvalidExecutionRequest, message, 0n);
+        return this.#fail(task, t, base, ErrorCode.InvalidExecutionRequest, message, 0n);
       }
       throw e;
     }
@@ -503,7 +536,7 @@ export class WorkerEnclave {
     const r = outcome.result;
     if (!r.ok) {
       const gasUsed = r.error.code === ErrorCode.OutOfGas ? t.gasLimit : BigInt(r.gasUsed);
-      return this.#fail(task, t, r.error.code, r.error.message, gasUsed);
+      return this.#fail(task, t, base, r.error.code, r.error.message, gasUsed);
     }
     const delta = outcome.delta;
     const ethCall =
@@ -511,7 +544,7 @@ export class WorkerEnclave {
         ? null
         : { address: toChecksumAddress(r.ethCall.address), payload: r.ethCall.payload.slice() };
     const output = this.#encryptOutput(task, t, r.output);
-    return this.#result(t, {
+    return this.#result(t, base, {
       success: true,
       output,
       delta:
@@ -528,11 +561,12 @@ export class WorkerEnclave {
   #fail(
     task: EnclaveTaskInput,
     t: CheckedTask,
+    base: RunBase,
     code: ErrorCode,
     message: string,
     gasUsed: bigint,
   ): EnclaveTaskResult {
-    return this.#result(t, {
+    return this.#result(t, base, {
       success: false,
       output: this.#encryptOutput(task, t, utf8.encode(message)),
       delta: null,
@@ -547,6 +581,7 @@ export class WorkerEnclave {
 
   #result(
     t: CheckedTask,
+    base: RunBase,
     p: {
       success: boolean;
       output: Uint8Array;
@@ -563,6 +598,9 @@ export class WorkerEnclave {
     const receipt: ChainReceipt = {
       taskId,
       scAddr: contractAddress,
+      inputsHash: base.inputsHash,
+      prevDeltaHash: base.prevDeltaHash,
+      deltaIndex: base.deltaIndex,
       stateDeltaHash: p.delta?.hash ?? ZERO32,
       outputHash: bytesToHex(keccak256(p.output)),
       gasUsed: p.gasUsed,
@@ -669,6 +707,13 @@ interface CheckedTask {
   taskId: Uint8Array;
   contract: Uint8Array;
   gasLimit: bigint;
+}
+
+/** What a receipt binds besides the outcome: the inputs as run and the state they ran on. */
+interface RunBase {
+  inputsHash: Hex;
+  prevDeltaHash: Hex;
+  deltaIndex: number;
 }
 
 function addressHex(contract: BytesLike): Hex {

@@ -7,6 +7,7 @@ import {
   ErrorCode,
   TaskResultStatus,
   bytesToHex,
+  checkRegistrationBinding,
   concatBytes,
   engToGrains,
   hexToBytes,
@@ -81,6 +82,7 @@ export interface NodeEndpoints {
 }
 
 const CURSOR = "chainCursor";
+const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
 /** Gossip messages carry inputs with pre-code up to the RPC limit (8 MiB of base64). */
 const MAX_GOSSIP_BYTES = 10 * 1024 * 1024;
 const LOCAL_FAILURES: ReadonlySet<number> = new Set([
@@ -173,6 +175,12 @@ export class EnigmaNode {
     };
   }
 
+  /** Hashes of the deltas this node stores of a secret contract, `[from, to)`. */
+  async deltaHashes(address: string, from = 0, to?: number): Promise<Hex[]> {
+    const deltas = await this.#live().store.getDeltas(address, from, to);
+    return deltas.map((d) => bytesToHex(d.hash));
+  }
+
   async start(): Promise<void> {
     if (this.#state !== "new") {
       throw new EnigmaError(ErrorCode.NodeNotReady, `a node can start once (it is ${this.#state})`);
@@ -246,6 +254,8 @@ export class EnigmaNode {
         attest,
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
+        // Its attestation names who may register it (the custodian), here and nowhere else.
+        ...(chain.account === undefined ? {} : { custodian: chain.account }),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
         ...(execution?.threads === undefined ? {} : { threads: execution.threads }),
         ...(execution?.maxGasLimit === undefined
@@ -267,6 +277,7 @@ export class EnigmaNode {
         attest,
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
+        ...(chain.account === undefined ? {} : { custodian: chain.account }),
         trustRoot,
         policy: devnetAttestationPolicy(),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
@@ -310,6 +321,8 @@ export class EnigmaNode {
           }),
     });
     const sync = new DeltaSync(ctx);
+    // Deltas removed from the store (not the chain's): the enclave copy reloads before next use.
+    sync.onTruncated = (contract) => this.#execution?.markStale(contract);
     this.#sync = sync;
     const validator = new TaskValidator({
       book: this.#book,
@@ -349,7 +362,9 @@ export class EnigmaNode {
     await sync.start();
 
     if (this.#worker !== undefined) {
-      const batcher = new ReceiptBatcher(ctx, this.#worker);
+      const batcher = new ReceiptBatcher(ctx, this.#worker, {
+        truncateDeltas: (contract, from) => sync.truncate(contract, from),
+      });
       batcher.onCommitted = (outcome) => this.#onCommitted(outcome);
       this.#batcher = batcher;
       const worker = this.#worker;
@@ -587,8 +602,21 @@ export class EnigmaNode {
 
   async #joinChain(): Promise<void> {
     const { chain, log } = this.#live();
+    // The contract registers an enclave only for the custodian its report names, on this
+    // chain and deployment: check before spending a transaction (AttestationBindingMismatch).
+    const bound = (signer: string, report: string) => {
+      const custodian = chain.account;
+      if (custodian === undefined) return;
+      checkRegistrationBinding(report, {
+        signer,
+        custodian,
+        chainId: chain.chainId,
+        enigmaAddress: chain.enigmaAddress,
+      });
+    };
     if (this.#worker !== undefined) {
       const a = this.#worker.attestation;
+      bound(this.#worker.signer, a.report);
       const done = await chain.ensureWorker({
         signer: this.#worker.signer,
         report: new TextEncoder().encode(a.report),
@@ -605,6 +633,7 @@ export class EnigmaNode {
       const w = await chain.getWorker(custodian);
       if (w.status === 0) {
         const a = this.#principalEnclave.attestation;
+        bound(this.#principalEnclave.signer, a.report);
         await chain.register(
           this.#principalEnclave.signer,
           new TextEncoder().encode(a.report),
@@ -627,6 +656,9 @@ export class EnigmaNode {
           this.#settled(e.taskId);
           break;
         case "WorkersParameterized":
+          // The epoch's receipts commit once the next epoch has started, never in the block
+          // that ends it: a client that waits for its receipt and then records its next task
+          // records it for the new epoch, not for the one ending (issue 19).
           void this.#batcher?.trigger("epoch-end");
           break;
         case "ReceiptFailedETH":
@@ -645,10 +677,17 @@ export class EnigmaNode {
     this.#book.heard(toBlock);
     if (this.#principal !== undefined) await this.#principal.onBlock(toBlock);
     if (this.#batcher !== undefined && (await store.hasPendingReceipts())) {
-      // The epoch in force at the newest scanned block: known from the scan, no request.
+      // Receipts commit once the next epoch has started (above, when its event is confirmed
+      // here). Once the scanned epoch is over by blocks, the chain's head is asked too: with
+      // confirmations on a chain that stands still, the switch may never get blocks on top of
+      // it. Should the principal be a whole epoch late, they commit anyway, before their tasks
+      // time out.
       const epoch = await chain.getEpoch(toBlock);
       if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + chain.epochSize - 1) {
-        void this.#batcher.trigger("epoch-end");
+        const late = toBlock >= epoch.firstBlockNumber + 2 * chain.epochSize;
+        if (late || ((await chain.currentEpoch())?.index ?? 0) > epoch.index) {
+          void this.#batcher.trigger("epoch-end");
+        }
       }
     }
     log.trace({ toBlock, events: events.length }, "chain events");
@@ -662,25 +701,32 @@ export class EnigmaNode {
     this.#redelivery?.onRecord(record);
   }
 
-  /** Every node checks its copy of a committed delta against the chain. */
+  /**
+   * Every node checks its copy of a committed delta against the chain. A missing one is
+   * fetched; one that differs (a conflicting or replayed delta heard on gossip) is removed with
+   * everything built on it, and the committed one fetched from peers.
+   */
   async #checkCommittedDelta(contract: Hex, index: number, hash: string): Promise<void> {
     if (/^0x0*$/.test(hash)) return;
     const { store, log } = this.#live();
+    const sync = this.#sync;
+    if (sync === undefined) return;
     // A node that missed the deployment (down or cut off when it was gossiped) has the deltas
     // it heard since but no code: fetch it (issue 16; the deltas below would not trigger it).
     if ((await store.getCode(contract)) === undefined) {
-      void this.#sync?.catchUp(contract).catch((e: unknown) => {
+      void sync.catchUp(contract).catch((e: unknown) => {
         log.warn({ contract, err: String(e) }, "code sync failed");
       });
     }
     const [stored] = await store.getDeltas(contract, index, index + 1);
-    if (stored === undefined) {
-      void this.#sync?.catchUp(contract).catch((e: unknown) => {
-        log.warn({ contract, err: String(e) }, "delta sync failed");
-      });
-    } else if (bytesToHex(stored.hash) !== hash.toLowerCase()) {
-      log.error({ contract, index }, "stored delta differs from the hash committed on Ethereum");
+    if (stored !== undefined && bytesToHex(stored.hash) === hash.toLowerCase()) return;
+    if (stored !== undefined) {
+      log.warn({ contract, index }, "stored delta differs from the hash committed on Ethereum");
+      await sync.truncate(contract, index);
     }
+    void sync.catchUp(contract).catch((e: unknown) => {
+      log.warn({ contract, err: String(e) }, "delta sync failed");
+    });
   }
 
   async #onCommitted(outcome: Map<string, number>): Promise<void> {
@@ -701,16 +747,19 @@ export class EnigmaNode {
       return;
     }
     // The Ethereum call failed: the contract recorded no delta for the task, so the node
-    // drops it too and the enclave reloads the contract from the deltas that count.
+    // drops it too (and any delta built on it, which the chain will refuse), and the enclave
+    // reloads the contract from the deltas that count.
     const delta = task.result?.delta;
     if (status === TaskResultStatus.EthereumFailure && delta !== undefined) {
-      if (await store.dropLastDelta(task.contract, delta.index)) {
-        this.#execution?.markStale(task.contract);
-      } else {
-        log.error(
-          { taskId, contract: task.contract, index: delta.index },
-          "cannot drop the delta of a failed Ethereum call: a later delta exists",
-        );
+      const [stored] = await store.getDeltas(task.contract, delta.index, delta.index + 1);
+      if (stored !== undefined && bytesToHex(stored.hash) === bytesToHex(delta.hash)) {
+        const removed = (await this.#sync?.truncate(task.contract, delta.index)) ?? 0;
+        if (removed > 1) {
+          log.warn(
+            { taskId, contract: task.contract, index: delta.index, removed },
+            "dropped the delta of a failed Ethereum call and the deltas built on it",
+          );
+        }
       }
     }
   }
@@ -841,19 +890,31 @@ export class EnigmaNode {
     }
     let delta: { index: number; hash: Uint8Array; data: Uint8Array } | undefined;
     if (r.delta !== null) {
+      // The index and the predecessor are signed with the receipt: a delta is stored only at
+      // its own index, on the delta it was built on (a replay or a fork is not).
       const count = await store.deltaCount(r.contractAddress);
-      if (r.delta.index <= count) {
-        delta = {
-          index: r.delta.index,
-          hash: hexToBytes(r.delta.hash),
-          data: hexToBytes(r.delta.data),
-        };
-      } else {
+      const base =
+        r.delta.index === 0
+          ? undefined
+          : (await store.getDeltas(r.contractAddress, r.delta.index - 1, r.delta.index))[0];
+      const baseHash = base === undefined ? ZERO_HASH : bytesToHex(base.hash);
+      if (r.delta.index > count) {
         log.warn(
           { contract: r.contractAddress, index: r.delta.index, have: count },
           "delta arrived ahead of its predecessors; catching up from peers",
         );
         void this.#sync?.catchUp(r.contractAddress).catch(() => undefined);
+      } else if (baseHash !== r.prevDeltaHash) {
+        log.warn(
+          { contract: r.contractAddress, index: r.delta.index, taskId: r.taskId },
+          "delta built on another predecessor than the one stored: not stored (the chain decides)",
+        );
+      } else {
+        delta = {
+          index: r.delta.index,
+          hash: hexToBytes(r.delta.hash),
+          data: hexToBytes(r.delta.data),
+        };
       }
     }
     try {

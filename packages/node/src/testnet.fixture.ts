@@ -41,6 +41,7 @@ import {
 import hre from "hardhat";
 import { deployEnigma } from "../../../scripts/deploy.js";
 import { EnigmaChain } from "./chain/enigma-chain.js";
+import { decodeRevert } from "./chain/errors.js";
 import { resolveNodeConfig, type NodeUserConfig } from "./config.js";
 import { EnigmaNode, enclaveSeedOf } from "./node.js";
 import { createLogger } from "./observability.js";
@@ -126,6 +127,10 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     principal: principalSigner,
     epochSize,
     taskTimeout: epochSize * 3,
+    // The chain accepts the task gas limits the workers' enclaves are configured to run.
+    ...(o.execution?.maxGasLimit === undefined
+      ? {}
+      : { maxGasLimit: BigInt(o.execution.maxGasLimit) }),
     attestation: {
       rsaModulus: b64(jwk.n),
       rsaExponent: b64(jwk.e),
@@ -358,7 +363,6 @@ export class TestClient {
     hashOf: (encFn: Uint8Array, encArgs: Uint8Array, user: Uint8Array) => string,
     beforeRecord?: () => Promise<void>,
   ): Promise<{ p: Prepared; encFn: Uint8Array; encArgs: Uint8Array }> {
-    const wrongEpoch = this.#net.enigma.interface.getError("WrongEpoch")?.selector ?? "-";
     for (let attempt = 1; ; attempt++) {
       const p = await this.#prepare(contract);
       const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(fn));
@@ -375,7 +379,8 @@ export class TestClient {
         // "could not coalesce error") on the JSON-RPC error it wraps.
         const data =
           (e as { data?: unknown }).data ?? (e as { error?: { data?: unknown } }).error?.data;
-        if (attempt >= 3 || typeof data !== "string" || !data.startsWith(wrongEpoch)) throw e;
+        if (attempt >= 3 || typeof data !== "string" || decodeRevert(data)?.name !== "WrongEpoch")
+          throw e;
       }
     }
   }

@@ -31,6 +31,11 @@ export const ErrorCode = {
   ReceiptRejected: 216,
   DeltaOutOfOrder: 217,
   SecretContractNotDeployed: 218,
+  // 219-249: wave 2, receipts bound to their record, task limits (chain helper)
+  ReceiptInputsMismatch: 219,
+  DeltaBaseMismatch: 220,
+  TaskGasLimitTooHigh: 221,
+  GasPriceTooLow: 222,
   SealedDataRejected: 300,
   DecryptionFailed: 301,
   // 302-319: crypto and attestation
@@ -51,6 +56,8 @@ export const ErrorCode = {
   StateKeyRequestRefused: 316,
   StateKeyUnknown: 317,
   IdentityMismatch: 318,
+  // An attestation whose report_data does not bind the registering custodian, chain and contract
+  AttestationBindingMismatch: 319,
   // 320-399: secret-contract execution and state
   OutOfGas: 320,
   ContractTrap: 321,

@@ -58,6 +58,14 @@ interface PhaseRow {
   extra?: string;
 }
 const rows: PhaseRow[] = [];
+/** The devnet running now: Ctrl-C stops it (nodes, namespaces) before the process ends. */
+let current: Devnet | undefined;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    say(`${sig}: stopping the devnet`);
+    void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
 const rssRows: { node: string; warm: number; end: number; growth: number }[] = [];
 
 async function withDevnet<T>(
@@ -84,6 +92,7 @@ async function withDevnet<T>(
     // long enough for the load (a 10-block epoch lasts a quarter of a second at 40 tasks/s).
     ...timing,
   });
+  current = d;
   try {
     const w = new Workload(
       {
@@ -132,6 +141,7 @@ async function withDevnet<T>(
     return { result, report, seconds: (Date.now() - t0) / 1000 };
   } finally {
     await d.stop();
+    current = undefined;
     if (!values.keep) await rm(dir, { recursive: true, force: true });
     else say(`${name}: logs kept in ${dir}/nodes/*/node.log`);
   }

@@ -12,9 +12,9 @@ import { P2PNetwork } from "../p2p/network.js";
 import type { StoredTask } from "../store/codec.js";
 import { PredecessorDeltas } from "./predecessors.js";
 
-const C = `0x${"cc".repeat(32)}` as Hex;
-const OTHER = `0x${"dd".repeat(32)}` as Hex;
-const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
+const C = `0x${"cc".repeat(32)}`;
+const OTHER = `0x${"dd".repeat(32)}`;
+const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}`;
 
 function result(n: number, contract: Hex, index: number): TaskResult {
   const data = `0x${index.toString(16).padStart(8, "0")}`;
@@ -27,7 +27,11 @@ function result(n: number, contract: Hex, index: number): TaskResult {
     deltaIndex: index,
     success: true,
     output: "0x01",
-    delta: { index, hash: bytesToHex(keccak256(new Uint8Array(Buffer.from(data.slice(2), "hex")))), data },
+    delta: {
+      index,
+      hash: bytesToHex(keccak256(new Uint8Array(Buffer.from(data.slice(2), "hex")))),
+      data,
+    },
     gasUsed: "10",
     ethCall: null,
     preCodeHash: null,
@@ -43,18 +47,16 @@ function store(results: TaskResult[], count: () => number) {
     deltaCount: (c: string) => Promise.resolve(c === C ? count() : 0),
     listTasks: () =>
       Promise.resolve(
-        results.map(
-          (r): StoredTask => ({
-            taskId: r.taskId,
-            contract: r.contractAddress,
-            status: TaskResultStatus.Success,
-            committed: false,
-            result: {
-              output: new Uint8Array(),
-              delta: { index: r.delta?.index ?? 0, hash: new Uint8Array(32) },
-            },
-          }),
-        ),
+        results.map((r): StoredTask => ({
+          taskId: r.taskId,
+          contract: r.contractAddress,
+          status: TaskResultStatus.Success,
+          committed: false,
+          result: {
+            output: new Uint8Array(),
+            delta: { index: r.delta?.index ?? 0, hash: new Uint8Array(32) },
+          },
+        })),
       ),
     getMessage: (_kind: string, taskId: string) =>
       Promise.resolve(results.find((r) => r.taskId === taskId)),

@@ -652,8 +652,11 @@ export class EnigmaNode {
           this.#hearRecord(recordOfEvent(e));
           break;
         case "ReceiptFailed":
+          this.#settled(e.taskId);
+          break;
         case "TaskFeeReturned":
           this.#settled(e.taskId);
+          await this.#dropRefundedDelta(e.taskId as Hex);
           break;
         case "WorkersParameterized":
           // The epoch's receipts commit once the next epoch has started, never in the block
@@ -691,6 +694,22 @@ export class EnigmaNode {
       }
     }
     log.trace({ toBlock, events: events.length }, "chain events");
+  }
+
+  /**
+   * A refunded task's delta never counts: a node that stored it (its worker, or anyone who heard
+   * its result) drops it, with the deltas built on it, which the chain cannot take either
+   * (issue 16: the checker found them left behind a node's committed history).
+   */
+  async #dropRefundedDelta(taskId: Hex): Promise<void> {
+    const { store, chain } = this.#live();
+    const task = await store.getTask(taskId);
+    const delta = task?.result?.delta;
+    if (task === undefined || delta === undefined) return;
+    const [stored] = await store.getDeltas(task.contract, delta.index, delta.index + 1);
+    if (stored === undefined || bytesToHex(stored.hash) !== bytesToHex(delta.hash)) return;
+    if (delta.index < (await chain.countStateDeltas(task.contract))) return;
+    await this.#sync?.truncate(task.contract, delta.index);
   }
 
   /** A task record heard from the watcher (or again after a restart). */

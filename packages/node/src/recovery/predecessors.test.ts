@@ -12,9 +12,10 @@ import { P2PNetwork } from "../p2p/network.js";
 import type { StoredTask } from "../store/codec.js";
 import { PredecessorDeltas } from "./predecessors.js";
 
-const C = `0x${"cc".repeat(32)}`;
-const OTHER = `0x${"dd".repeat(32)}`;
-const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}`;
+const hex = (body: string): Hex => `0x${body}`;
+const C = hex("cc".repeat(32));
+const OTHER = hex("dd".repeat(32));
+const id = (n: number) => hex(n.toString(16).padStart(64, "0"));
 
 function result(n: number, contract: Hex, index: number): TaskResult {
   const data = `0x${index.toString(16).padStart(8, "0")}`;

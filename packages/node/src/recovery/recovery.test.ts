@@ -15,6 +15,7 @@ import { EnigmaNode } from "../node.js";
 import {
   TestClient,
   rpc,
+  sent,
   startTestNet,
   waitFor,
   type SubmittedTask,
@@ -177,6 +178,41 @@ describe("the previous worker's deltas before a hand-over", () => {
       );
     }
     expect(await net.chain.countStateDeltas(sc)).toBe(4);
+  }, 240_000);
+});
+
+describe("a refunded task's delta", () => {
+  it("is dropped by every node that stored it, and the contract goes on from the chain's state", async () => {
+    const sc = await deployCounter();
+    await net.advanceEpoch();
+    await waitFor(async () => ((await chainStatus(sc)) === 2 ? true : undefined), "deployment");
+    const a = indexOf(await selectedFor(sc));
+    // Its worker runs the task and everyone stores its delta, but the worker cannot commit it.
+    await stopWorker(a);
+    const gate = await chainGate(net.rpcUrl);
+    gates.push(gate);
+    await startWorker(a, { ethereum: { ...net.configFor(a + 1).ethereum, rpcUrl: gate.url } });
+    const lost = await client.compute(sc, "increment()", []);
+    expect(await value(lost)).toBe(1n);
+    await waitFor(
+      async () => ((await gateway.contract(sc)).deltas === 2 ? true : undefined),
+      "the gateway storing the delta",
+    );
+    gate.open = false;
+    // Past its timeout, its sender takes the fee back.
+    await net.mine(net.chain.taskTimeout + 2);
+    await sent(net.enigma.getFunction("returnFeesForTask")(lost.taskId));
+    expect(await chainStatus(lost.taskId)).toBe(5);
+    // The delta is not the chain's: the gateway (which heard it) drops it.
+    await waitFor(
+      async () => ((await gateway.contract(sc)).deltas === 1 ? true : undefined),
+      "the refunded delta dropped",
+    );
+    gate.open = true;
+    // The next increment counts from the chain's state again.
+    await net.advanceEpoch();
+    const next = await client.compute(sc, "increment()", []);
+    expect(await value(next, 60_000)).toBe(1n);
   }, 240_000);
 });
 

@@ -66,7 +66,14 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
     void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   });
 }
-const rssRows: { node: string; warm: number; end: number; growth: number }[] = [];
+const rssRows: {
+  node: string;
+  warm: number;
+  end: number;
+  growth: number;
+  /** Median RSS over each fifth of the run after warm-up. */
+  path: number[];
+}[] = [];
 
 async function withDevnet<T>(
   name: string,
@@ -289,7 +296,11 @@ async function soak(): Promise<void> {
     const end = median(after.slice(-window).map((s) => s.rss));
     const growth = warm === 0 ? 0 : (end - warm) / warm;
     worst = Math.max(worst, growth);
-    rssRows.push({ node, warm, end, growth });
+    const fifth = Math.max(1, Math.floor(after.length / 5));
+    const path = [0, 1, 2, 3, 4].map((k) =>
+      median(after.slice(k * fifth, (k + 1) * fifth).map((s) => s.rss)),
+    );
+    rssRows.push({ node, warm, end, growth, path });
   }
   rows.push({
     phase: "soak",
@@ -334,12 +345,14 @@ for (const r of rows) {
   );
 }
 if (rssRows.length > 0) {
-  out.push("\n| node | RSS after warm-up | RSS at the end | growth |");
-  out.push("|---|---|---|---|");
+  out.push(
+    "\n| node | RSS after warm-up | RSS at the end | growth | medians of each fifth after warm-up |",
+  );
+  out.push("|---|---|---|---|---|");
   for (const r of rssRows) {
     if (r.growth >= 0.1) failed = true;
     out.push(
-      `| ${r.node} | ${(r.warm / 2 ** 20).toFixed(0)} MiB | ${(r.end / 2 ** 20).toFixed(0)} MiB | ${(r.growth * 100).toFixed(1)}% |`,
+      `| ${r.node} | ${(r.warm / 2 ** 20).toFixed(0)} MiB | ${(r.end / 2 ** 20).toFixed(0)} MiB | ${(r.growth * 100).toFixed(1)}% | ${r.path.map((b) => (b / 2 ** 20).toFixed(0)).join(", ")} MiB |`,
     );
   }
 }

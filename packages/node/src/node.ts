@@ -121,6 +121,8 @@ export class EnigmaNode {
   #admission: Admission | undefined;
   /** Inputs a worker missed, pulled from peers (`recovery/redelivery.ts`). */
   #redelivery: InputRedelivery | undefined;
+  /** A worker's fetch of other workers' deltas it lacks (`recovery/predecessors.ts`). */
+  #predecessors: PredecessorDeltas | undefined;
   /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
   readonly #resultReads = new ReadBudget(50, 100);
   /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
@@ -355,6 +357,7 @@ export class EnigmaNode {
       log: ctx.log.child({ module: "predecessors" }),
     });
     await predecessors.serve();
+    if (this.has("worker")) this.#predecessors = predecessors;
     await p2p.start();
     this.#stops.push(() => p2p.stop());
     await directory.start();
@@ -918,11 +921,14 @@ export class EnigmaNode {
           : (await store.getDeltas(r.contractAddress, r.delta.index - 1, r.delta.index))[0];
       const baseHash = base === undefined ? ZERO_HASH : bytesToHex(base.hash);
       if (r.delta.index > count) {
-        log.warn(
+        // Gossip does not keep order: under load this is routine (debug, not warn). Committed
+        // deltas come by sync, the others from the workers that hold them (issue 16).
+        log.debug(
           { contract: r.contractAddress, index: r.delta.index, have: count },
           "delta arrived ahead of its predecessors; catching up from peers",
         );
         void this.#sync?.catchUp(r.contractAddress).catch(() => undefined);
+        this.#predecessors?.behind(r.contractAddress);
       } else if (baseHash !== r.prevDeltaHash) {
         log.warn(
           { contract: r.contractAddress, index: r.delta.index, taskId: r.taskId },

@@ -5,16 +5,21 @@
 // would later refuse one of the two conflicting deltas (and that task's user would have been
 // given an output that never counts).
 //
-// So before it runs the first task of a contract in an epoch, a worker asks its worker peers
+// So before it runs a task of a contract, a worker asks its worker peers
 // (`/enigma/pending-deltas/1`) for the results behind any delta of the contract it does not
 // have; each answer is a task result signed by its worker's enclave, checked like a gossiped
 // one (signature, the worker selected for the contract in the epoch of the task's record, the
-// delta's hash) and stored through the same path, in index order. Within an epoch only this
-// worker makes the contract's deltas, so one ask per (contract, epoch) is enough. A previous
-// worker that is down and whose results nobody else heard cannot be reached: then the task
-// runs on what this worker has, and the chain keeps whichever delta is committed first (the
-// other task is refunded after its timeout); the chaos runs count those.
-import { bytes32Schema, parseMessage, TaskResultStatus, type Hex } from "@enigma/protocol";
+// delta's hash) and stored through the same path, in index order. A peer at the same count
+// answers at once with nothing (the common case: the asker made the last deltas itself), so
+// asks are cheap; they are still spaced (every 250 ms per contract) under load, unless a delta
+// of the contract arrived ahead of its predecessors since (`behind`). Not once per
+// epoch: the previous worker may still be running its last tasks when this one first asks, and
+// a task that is retried (its contract's sync failed) must ask again (`pnpm bench:chaos`'s soak
+// lost a contract's 400 tasks to that). A previous worker that is down and whose results
+// nobody else heard cannot be reached: then the task runs on what this worker has, and the
+// chain keeps whichever delta is committed first (the other task is refunded after its
+// timeout); the chaos runs count those.
+import { bytes32Schema, parseMessage, type Hex } from "@enigma/protocol";
 import { z } from "zod";
 import type { EpochInfo } from "../chain/types.js";
 import { taskResultSchema, type TaskResult } from "../messages.js";
@@ -27,8 +32,10 @@ export const PENDING_DELTAS_PROTOCOL = "/enigma/pending-deltas/1";
 const MAX_RESULTS = 64;
 /** Delta data in one answer: 6 MiB, 12 MiB of hex, under the 16 MiB response cap. */
 const MAX_ANSWER_BYTES = 6 * 1024 * 1024;
-/** (contract, epoch) pairs remembered as asked. */
+/** Contracts remembered with the time of their last ask. */
 const MAX_ASKED = 10_000;
+/** Asks of one contract are at least this far apart (ms), unless it fell behind meanwhile. */
+export const ASK_EVERY_MS = 250;
 
 const requestSchema = z
   .object({ contract: bytes32Schema, from: z.number().int().nonnegative() })
@@ -37,7 +44,7 @@ const answerSchema = z.object({ results: z.array(z.unknown()).max(MAX_RESULTS) }
 
 export interface PredecessorOptions {
   p2p: P2PNetwork;
-  store: Pick<NodeStore, "deltaCount" | "listTasks" | "getMessage">;
+  store: Pick<NodeStore, "deltaCount" | "deltaTask" | "getMessage">;
   /** The epoch in force at a block. */
   epoch(blockNumber: number): Promise<EpochInfo | undefined>;
   /** Connected peers that are workers. */
@@ -47,12 +54,16 @@ export interface PredecessorOptions {
   log: Logger;
   /** How long one peer may take to answer (ms). Default 2000. */
   timeoutMs?: number;
+  /** Asks of one contract are at least this far apart (ms). Default ASK_EVERY_MS. */
+  askEveryMs?: number;
 }
 
 export class PredecessorDeltas {
   readonly #o: PredecessorOptions;
-  /** `contract@epoch` asked already. */
-  readonly #asked = new Set<string>();
+  /** When each contract was last asked for. */
+  readonly #asked = new Map<string, number>();
+  /** Contracts a delta arrived ahead of its predecessors for since their last ask. */
+  readonly #behind = new Set<string>();
   #fetched = 0;
 
   constructor(o: PredecessorOptions) {
@@ -77,20 +88,39 @@ export class PredecessorDeltas {
   }
 
   /**
-   * Before a compute task of `contract` recorded at `blockNumber` runs: the first time in that
-   * epoch, fetches from worker peers the deltas of the contract this node lacks. Never throws
-   * (a peer that cannot help is skipped).
+   * A delta of `contract` arrived (on gossip) ahead of the ones this node has: the next
+   * `ensure` asks at once, and so does one now, in the background (this node may be the
+   * contract's next worker).
    */
-  async ensure(contract: Hex, blockNumber: number): Promise<void> {
+  behind(contract: Hex): void {
+    this.#behind.add(contract.toLowerCase());
+    if (this.#behind.size > MAX_ASKED) this.#behind.clear();
+    void this.ensure(contract);
+  }
+
+  /**
+   * Before a compute task of `contract` (recorded at `blockNumber`) runs: fetches from worker
+   * peers the deltas of the contract this node lacks (at most every 250 ms per contract, unless
+   * it fell behind since). Never throws (a peer that cannot help is skipped).
+   */
+  async ensure(contract: Hex, blockNumber?: number): Promise<void> {
     const { log } = this.#o;
-    const epoch = await this.#o.epoch(blockNumber).catch(() => undefined);
-    const key = `${contract.toLowerCase()}@${epoch?.index ?? blockNumber}`;
-    if (this.#asked.has(key)) return;
-    this.#asked.add(key);
+    const key = contract.toLowerCase();
+    const now = Date.now();
+    const last = this.#asked.get(key);
+    const spaced = last !== undefined && now - last < (this.#o.askEveryMs ?? ASK_EVERY_MS);
+    if (spaced && !this.#behind.has(key)) return;
+    this.#behind.delete(key);
+    this.#asked.delete(key);
+    this.#asked.set(key, now);
     if (this.#asked.size > MAX_ASKED) {
-      const oldest = this.#asked.values().next();
+      const oldest = this.#asked.keys().next();
       if (oldest.done !== true) this.#asked.delete(oldest.value);
     }
+    const epoch =
+      blockNumber === undefined
+        ? undefined
+        : await this.#o.epoch(blockNumber).catch(() => undefined);
     try {
       const before = await this.#o.store.deltaCount(contract);
       const peers = this.#o.workerPeers().length;
@@ -169,26 +199,22 @@ export class PredecessorDeltas {
     return stored;
   }
 
-  /** The signed results behind this node's deltas of `contract` from `from` on, in order. */
+  /**
+   * The signed results behind this node's deltas of `contract` from `from` on, in order, as
+   * far as it stored them with their tasks (deltas it synced from peers carry no result: the
+   * asker gets those from the chain's sync too). A node at or behind `from` answers nothing.
+   */
   async #resultsFrom(contract: Hex, from: number): Promise<TaskResult[]> {
     const { store } = this.#o;
     const count = await store.deltaCount(contract);
-    if (count <= from) return [];
-    // Only a node ahead of the asker scans its tasks (rare: a worker coming back from a fault).
-    const tasks = (await store.listTasks([TaskResultStatus.Success])).filter(
-      (t) =>
-        t.contract.toLowerCase() === contract.toLowerCase() &&
-        t.result?.delta !== undefined &&
-        t.result.delta.index >= from &&
-        t.result.delta.index < count,
-    );
-    tasks.sort((a, b) => (a.result?.delta?.index ?? 0) - (b.result?.delta?.index ?? 0));
     const out: TaskResult[] = [];
     let budget = MAX_ANSWER_BYTES;
-    for (const t of tasks.slice(0, MAX_RESULTS)) {
-      const r = taskResultSchema.safeParse(await store.getMessage("result", t.taskId));
-      if (!r.success) continue;
-      budget -= (r.data.delta?.data.length ?? 0) / 2;
+    for (let i = from; i < count && out.length < MAX_RESULTS; i++) {
+      const taskId = await store.deltaTask(contract, i);
+      if (taskId === undefined) break;
+      const r = taskResultSchema.safeParse(await store.getMessage("result", taskId));
+      if (!r.success || r.data.delta?.index !== i) break;
+      budget -= r.data.delta.data.length / 2;
       if (budget < 0 && out.length > 0) break;
       out.push(r.data);
     }

@@ -747,6 +747,16 @@ export class EnigmaNode {
     const [stored] = await store.getDeltas(task.contract, delta.index, delta.index + 1);
     if (stored === undefined || bytesToHex(stored.hash) !== bytesToHex(delta.hash)) return;
     if (delta.index < (await chain.countStateDeltas(task.contract))) return;
+    // This worker's own receipts built on it are its receipt batcher's to settle: it drops them
+    // with the deltas from the gap on. Dropping the deltas here first would leave the batcher
+    // not knowing who wrote the missing one, and it would hold them (and every later receipt
+    // of the contract) for a minute.
+    if (this.#batcher !== undefined) {
+      const contract = task.contract.toLowerCase();
+      const pending = await store.pendingReceipts();
+      if (pending.some((r) => r.scAddr.toLowerCase() === contract && r.deltaIndex > delta.index))
+        return;
+    }
     await this.#sync?.truncate(task.contract, delta.index);
   }
 

@@ -7,21 +7,9 @@ import { type Command, InvalidArgumentError } from "commander";
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import type { CliIo } from "./main.js";
 import { DEFAULT_DEVNET_DIR, readRecord } from "./devnet.js";
+import { FAULT_REQUEST_KINDS } from "@enigma/devnet/fault-kinds";
 
-const KINDS = [
-  "kill",
-  "restart",
-  "pause",
-  "resume",
-  "partition",
-  "heal",
-  "isolate",
-  "chain-outage",
-  "slow-chain",
-  "restore-chain",
-  "kill-at",
-  "chaos",
-] as const;
+const KINDS: readonly string[] = FAULT_REQUEST_KINDS;
 
 /** `500ms`, `5s`, `2m`, or a plain number of seconds, as milliseconds. */
 export function parseDuration(text: string): number {
@@ -48,7 +36,7 @@ interface FaultFlags {
 }
 
 async function fault(io: CliIo, kind: string, target: string, f: FaultFlags): Promise<void> {
-  if (!(KINDS as readonly string[]).includes(kind)) {
+  if (!KINDS.includes(kind)) {
     throw new EnigmaError(
       ErrorCode.FaultSpecInvalid,
       `unknown fault kind "${kind}" (kinds: ${KINDS.join(", ")})`,

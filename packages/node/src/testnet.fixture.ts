@@ -264,6 +264,19 @@ export async function waitFor<T>(
   }
 }
 
+/** How many gossip messages of `topic` the node rejected (its `enigma_gossip_messages_total`). */
+export async function gossipRejects(node: EnigmaNode, topic: string): Promise<number> {
+  const line = (await node.metrics.text())
+    .split("\n")
+    .find(
+      (l) =>
+        l.startsWith("enigma_gossip_messages_total") &&
+        l.includes('verdict="reject"') &&
+        l.includes(topic),
+    );
+  return line === undefined ? 0 : Number(line.split(" ").at(-1));
+}
+
 export async function rpc(url: string, method: string, params: unknown): Promise<unknown> {
   const res = await fetch(url, {
     method: "POST",

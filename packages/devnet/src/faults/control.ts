@@ -8,14 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { EnigmaError, ErrorCode, isEnigmaError } from "@enigma/protocol";
 import { chaosSchedule, runChaos } from "./chaos.js";
-import {
-  FAULT_KINDS,
-  KILL_POINTS,
-  type FaultEvent,
-  type FaultKind,
-  type KillPoint,
-  type Nemesis,
-} from "./nemesis.js";
+import { FAULT_REQUEST_KINDS, KILL_POINTS, type FaultKind, type KillPoint } from "./kinds.js";
+import type { FaultEvent, Nemesis } from "./nemesis.js";
 
 /** What `enigma devnet fault` sends. */
 export interface FaultRequest {
@@ -64,7 +58,7 @@ export function checkFaultRequest(r: unknown): FaultRequest {
   const o = (typeof r === "object" && r !== null ? r : {}) as Record<string, unknown>;
   const bad = (message: string) =>
     new EnigmaError(ErrorCode.FaultSpecInvalid, message, { details: { request: o } });
-  const kinds: readonly string[] = [...FAULT_KINDS, "chaos"];
+  const kinds: readonly string[] = FAULT_REQUEST_KINDS;
   if (typeof o["kind"] !== "string" || !kinds.includes(o["kind"])) {
     throw bad(`fault kind must be one of ${kinds.join(", ")}`);
   }

@@ -20,6 +20,7 @@ import { EnigmaError, ErrorCode, ENIGMA_ABI } from "@enigma/protocol";
 import { Interface } from "ethers";
 import type { ChainProxy } from "./chain-proxy.js";
 import type { NetnsNetwork } from "./netns.js";
+import { KILL_POINTS, type FaultKind, type KillPoint } from "./kinds.js";
 
 /** What the nemesis needs of a devnet node. */
 export interface FaultableNode {
@@ -38,36 +39,7 @@ export interface FaultableNode {
   expectExit(): void;
 }
 
-export type FaultKind =
-  | "kill"
-  | "restart"
-  | "pause"
-  | "resume"
-  | "partition"
-  | "heal"
-  | "isolate"
-  | "chain-outage"
-  | "slow-chain"
-  | "restore-chain"
-  | "kill-at";
-
-export const FAULT_KINDS: readonly FaultKind[] = [
-  "kill",
-  "restart",
-  "pause",
-  "resume",
-  "partition",
-  "heal",
-  "isolate",
-  "chain-outage",
-  "slow-chain",
-  "restore-chain",
-  "kill-at",
-];
-
-/** Where `killAt` strikes. */
-export type KillPoint = "task-stored" | "receipt-in-flight";
-export const KILL_POINTS: readonly KillPoint[] = ["task-stored", "receipt-in-flight"];
+export { FAULT_KINDS, KILL_POINTS, type FaultKind, type KillPoint } from "./kinds.js";
 
 /** One fault applied (or undone), as the history and the checker's report show it. */
 export interface FaultEvent {

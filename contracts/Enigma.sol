@@ -13,10 +13,12 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Attestation} from "./libraries/Attestation.sol";
+import {DeltaHashes} from "./libraries/DeltaHashes.sol";
 import {DeltaRuns} from "./libraries/DeltaRuns.sol";
 import {ReceiptLog} from "./libraries/ReceiptLog.sol";
 import {TaskRecord} from "./libraries/TaskRecord.sol";
 import {WorkerSelection} from "./libraries/WorkerSelection.sol";
+import {Workers} from "./libraries/Workers.sol";
 
 /// @title Enigma: worker registry and stake, epochs, worker selection, secret contracts,
 /// task records with fee escrow, batched receipts and refunds
@@ -29,13 +31,6 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     using Attestation for Attestation.Policy;
 
     // ============================================ Types ============================================
-
-    /// @notice Discovery's worker status values.
-    enum WorkerStatus {
-        Unregistered,
-        LoggedIn,
-        LoggedOut
-    }
 
     /// @notice Discovery's secret contract status values.
     enum SecretContractStatus {
@@ -71,6 +66,12 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     /// @notice One result in a receipt batch (EIP-712 type `Receipt`).
     /// @param taskId the task record's id
     /// @param scAddr the secret contract; for a deployment, equal to `taskId`
+    /// @param inputsHash the inputs hash the enclave computed from the inputs it ran (encrypted
+    /// function and arguments, contract address or pre-code hash, user key): must be the record's
+    /// @param prevDeltaHash hash of the state delta the task ran on (zero for a deployment): on
+    /// success, the contract's last delta (committed, or earlier in the batch)
+    /// @param deltaIndex the number of deltas that state holds (the new delta's index): on
+    /// success, the contract's delta count
     /// @param stateDeltaHash the new state delta's hash, zero for none (must be zero on failure)
     /// @param outputHash hash of the encrypted output
     /// @param gasUsed enclave gas used, at most the record's `gasLimit`
@@ -82,6 +83,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     struct Receipt {
         bytes32 taskId;
         bytes32 scAddr;
+        bytes32 inputsHash;
+        bytes32 prevDeltaHash;
+        uint64 deltaIndex;
         bytes32 stateDeltaHash;
         bytes32 outputHash;
         uint64 gasUsed;
@@ -106,6 +110,12 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         uint32 callbackGasLimit;
         /// Maximum number of logged-in workers (bounds the epoch snapshot).
         uint32 maxWorkers;
+        /// Lowest `gasPx` a task record may offer (grains per gas unit, at least 1).
+        uint64 minGasPx;
+        /// Highest `gasLimit` a task record may ask for.
+        uint64 maxGasLimit;
+        /// Oldest an attestation report may be when it is registered (seconds).
+        uint64 maxReportAge;
     }
 
     /// @notice Attestation policy at deployment (every field owner-settable later).
@@ -117,15 +127,6 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         bytes32[] mrEnclaves;
         bytes32[] mrSigners;
         uint16 minIsvSvn;
-    }
-
-    struct StoredWorker {
-        address signer;
-        WorkerStatus status;
-        uint64 logoutBlock;
-        uint16 activeIndex; // 1-based position in `activeWorkers`, 0 when not logged in
-        uint256 balance;
-        bytes report;
     }
 
     /// @dev slot 0: owner | status | lastDeltaSeq | runCount; the delta hashes themselves live
@@ -140,11 +141,14 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         DeltaRuns.List runs;
     }
 
-    /// @dev slot 0: firstBlockNumber | inclusionBlockNumber | totalStake.
+    /// @dev slot 0: firstBlockNumber | inclusionBlockNumber | totalStake | policyVersion. The
+    /// worker set (`workers`, `stakes`, `totalStake`) of epoch n + 1 is written when epoch n
+    /// starts, under attestation policy `policyVersion` (see `setWorkersParams`).
     struct Epoch {
         uint64 firstBlockNumber;
         uint64 inclusionBlockNumber;
-        uint128 totalStake;
+        uint96 totalStake;
+        uint32 policyVersion;
         uint256 seed;
         address[] workers;
         uint256[] stakes;
@@ -160,6 +164,8 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
 
     // ============================================ Events ===========================================
 
+    // Registered, Unregistered, DepositSuccessful, WithdrawSuccessful, LoggedIn, LoggedOut and
+    // WorkerNotAttested are emitted by the Workers library, in this contract's logs.
     event Registered(address custodian, address signer);
     event WorkersParameterized(
         uint256 seed,
@@ -200,10 +206,12 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     event LoggedIn(address indexed custodian);
     event LoggedOut(address indexed custodian);
     event Unregistered(address indexed custodian, address signer);
+    event WorkerNotAttested(address indexed custodian, uint8 reason);
     event RegistrationPaused(bool paused);
     event AttestationPolicyChanged();
 
     // ============================================ Errors ===========================================
+    // The worker registry's errors are raised by the Workers library (same signatures).
 
     error ZeroAddress();
     error InvalidConfig();
@@ -218,22 +226,25 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     error StakeBelowThreshold(uint256 balance, uint256 threshold);
     error TooManyWorkers(uint256 max);
     error InsufficientBalance(uint256 balance, uint256 requested);
-    error WithdrawInLogoutEpoch(uint256 logoutBlock);
+    error WithdrawTooEarly(uint256 epochs, uint256 allowedFrom);
     error BalanceNotWithdrawn(uint256 balance);
     error InvalidPrincipalSignature(address recovered);
     error PrincipalNotRegistered();
     error EpochTooEarly(uint256 nextAllowedBlock);
     error InvalidEpochBlockNumber(uint256 blockNumber);
     error NoEpoch();
-    error WrongEpoch(uint256 currentFirstBlock, uint256 given);
     error NonceMismatch(uint256 expected, uint256 given);
     error ZeroGasLimit();
+    error GasLimitTooHigh(uint64 gasLimit, uint64 max);
+    error GasPriceTooLow(uint64 gasPx, uint64 min);
     error EmptyBatch();
     error UnknownSigner(address signer);
     error TaskNotPending(bytes32 taskId, uint8 status);
     error NotSelectedWorker(bytes32 taskId, address selected);
     error GasUsedAboveLimit(bytes32 taskId, uint64 gasUsed, uint64 gasLimit);
     error InvalidReceipt(bytes32 taskId);
+    error InputsHashMismatch(bytes32 taskId, bytes32 recorded);
+    error DeltaBaseMismatch(bytes32 taskId, uint256 deltaCount, bytes32 lastDeltaHash);
     error SecretContractNotDeployed(bytes32 scAddr);
     error SecretContractAlreadyDeployed(bytes32 scAddr);
     error DeltaOutOfOrder(bytes32 scAddr, bytes32 taskId);
@@ -244,10 +255,10 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     // ============================================ State ============================================
 
     bytes32 public constant RECEIPT_TYPEHASH = keccak256(
-        "Receipt(bytes32 taskId,bytes32 scAddr,bytes32 stateDeltaHash,bytes32 outputHash,uint64 gasUsed,bool success,bytes32 preCodeHash,bytes32 codeHash,address ethAddress,bytes ethCalldata)"
+        "Receipt(bytes32 taskId,bytes32 scAddr,bytes32 inputsHash,bytes32 prevDeltaHash,uint64 deltaIndex,bytes32 stateDeltaHash,bytes32 outputHash,uint64 gasUsed,bool success,bytes32 preCodeHash,bytes32 codeHash,address ethAddress,bytes ethCalldata)"
     );
     bytes32 public constant RECEIPT_BATCH_TYPEHASH = keccak256(
-        "ReceiptBatch(Receipt[] receipts)Receipt(bytes32 taskId,bytes32 scAddr,bytes32 stateDeltaHash,bytes32 outputHash,uint64 gasUsed,bool success,bytes32 preCodeHash,bytes32 codeHash,address ethAddress,bytes ethCalldata)"
+        "ReceiptBatch(Receipt[] receipts)Receipt(bytes32 taskId,bytes32 scAddr,bytes32 inputsHash,bytes32 prevDeltaHash,uint64 deltaIndex,bytes32 stateDeltaHash,bytes32 outputHash,uint64 gasUsed,bool success,bytes32 preCodeHash,bytes32 codeHash,address ethAddress,bytes ethCalldata)"
     );
     bytes32 public constant WORKERS_PARAMS_TYPEHASH = keccak256(
         "WorkersParams(uint256 blockNumber,uint256 seed,uint256 nonce)"
@@ -257,6 +268,11 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     /// receipt: the output hash and a delta hash).
     uint256 public constant MAX_RECEIPTS_PER_BATCH = 256;
 
+    /// @notice What `createTaskRecord` reverts with when the record names another epoch than the
+    /// current one: Discovery's contract reverted with this string, and its client (enigma-js)
+    /// retries exactly on it.
+    string public constant WRONG_EPOCH_REASON = "Wrong epoch for this task";
+
     IERC20 public immutable TOKEN;
     address public immutable PRINCIPAL;
     uint256 internal immutable EPOCH_SIZE;
@@ -264,14 +280,14 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     uint256 public immutable STAKING_THRESHOLD;
     uint256 public immutable CALLBACK_GAS_LIMIT;
     uint256 public immutable MAX_WORKERS;
+    uint64 public immutable MIN_GAS_PX;
+    uint64 public immutable MAX_GAS_LIMIT;
+    uint256 public immutable MAX_REPORT_AGE;
 
     Head internal head;
     bool public registrationPaused;
     Attestation.Policy internal policy;
-
-    mapping(address custodian => StoredWorker) internal workers;
-    mapping(address signer => address custodian) internal custodianOf;
-    address[] internal activeWorkers; // custodians, logged in
+    Workers.Registry internal registry;
 
     mapping(uint256 index => Epoch) internal epochs;
 
@@ -292,7 +308,10 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             config.epochSize == 0 ||
             config.stakingThreshold == 0 ||
             config.maxWorkers == 0 ||
-            config.maxWorkers > type(uint16).max
+            config.maxWorkers > type(uint16).max ||
+            config.minGasPx == 0 ||
+            config.maxGasLimit == 0 ||
+            config.maxReportAge == 0
         ) {
             revert InvalidConfig();
         }
@@ -303,6 +322,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         STAKING_THRESHOLD = config.stakingThreshold;
         CALLBACK_GAS_LIMIT = config.callbackGasLimit;
         MAX_WORKERS = config.maxWorkers;
+        MIN_GAS_PX = config.minGasPx;
+        MAX_GAS_LIMIT = config.maxGasLimit;
+        MAX_REPORT_AGE = config.maxReportAge;
         policy.rsaModulus = attestation.rsaModulus;
         policy.rsaExponent = attestation.rsaExponent;
         policy.allowDebug = attestation.allowDebug;
@@ -331,128 +353,102 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     ) external onlyOwner {
         policy.rsaModulus = modulus;
         policy.rsaExponent = exponent;
-        emit AttestationPolicyChanged();
+        // Reports signed under the old root no longer count: workers register fresh ones.
+        ++policy.rootVersion;
+        _policyChanged();
     }
 
     function setQuoteStatusAccepted(string calldata status, bool accepted) external onlyOwner {
         policy.acceptedStatus[keccak256(bytes(status))] = accepted;
-        emit AttestationPolicyChanged();
+        _policyChanged();
     }
 
     function setMrEnclaveAllowed(bytes32 mrenclave, bool allowed) external onlyOwner {
         policy.mrEnclave[mrenclave] = allowed;
-        emit AttestationPolicyChanged();
+        _policyChanged();
     }
 
     function setMrSignerAllowed(bytes32 mrsigner, bool allowed) external onlyOwner {
         policy.mrSigner[mrsigner] = allowed;
-        emit AttestationPolicyChanged();
+        _policyChanged();
     }
 
     function setAllowDebug(bool allowed) external onlyOwner {
         policy.allowDebug = allowed;
-        emit AttestationPolicyChanged();
+        _policyChanged();
     }
 
     function setMinIsvSvn(uint16 minIsvSvn) external onlyOwner {
         policy.minIsvSvn = minIsvSvn;
+        _policyChanged();
+    }
+
+    /// @dev Registered workers are re-checked against the new policy at log-in and when an epoch's
+    /// set is taken (see `Workers`).
+    function _policyChanged() internal {
+        ++policy.version;
         emit AttestationPolicyChanged();
     }
 
     // ==================================== Workers and stake ========================================
 
-    /// @notice Registers the caller as a worker custodian whose enclave signs as `signer`, after
-    /// checking the attestation report on chain. Re-registering (a new enclave) is allowed while
-    /// logged out. The worker starts logged out.
+    /// @notice Registers the caller as the custodian of enclave `signer` after checking the
+    /// attestation report on chain: it must pass the policy, name `signer`, the caller and this
+    /// chain and contract in its report_data, and be at most `MAX_REPORT_AGE` old (see
+    /// `Workers.register`). The worker starts logged out.
     function register(address signer, bytes calldata report, bytes calldata signature) external {
         if (registrationPaused) revert RegistrationIsPaused();
-        if (signer == address(0)) revert ZeroAddress();
-        address holder = custodianOf[signer];
-        if (holder != address(0) && holder != msg.sender) revert SignerAlreadyRegistered(signer);
-        StoredWorker storage w = workers[msg.sender];
-        if (w.status == WorkerStatus.LoggedIn) revert WorkerNotLoggedOut(msg.sender);
-        Attestation.Result result = policy.check(signer, report, signature);
-        if (result != Attestation.Result.Ok) revert AttestationRejected(result);
-        if (w.signer != address(0) && w.signer != signer) delete custodianOf[w.signer];
-        custodianOf[signer] = msg.sender;
-        w.signer = signer;
-        w.status = WorkerStatus.LoggedOut;
-        w.report = report;
-        emit Registered(msg.sender, signer);
+        Workers.register(registry, policy, _limits(), signer, report, signature);
     }
 
     /// @notice Removes a logged-out worker whose stake has been withdrawn.
     function unregister() external {
-        StoredWorker storage w = workers[msg.sender];
-        if (w.status != WorkerStatus.LoggedOut) revert WorkerNotLoggedOut(msg.sender);
-        if (w.balance != 0) revert BalanceNotWithdrawn(w.balance);
-        address signer = w.signer;
-        delete custodianOf[signer];
-        delete workers[msg.sender];
-        emit Unregistered(msg.sender, signer);
+        Workers.unregister(registry);
     }
 
-    /// @notice Deposits `amount` ENG from the caller into `custodian`'s stake (ERC20 allowance needed).
+    /// @notice Deposits `amount` ENG from the caller into `custodian`'s stake (ERC20 allowance
+    /// needed). It counts for selection from the epoch after next (see `setWorkersParams`).
     function deposit(address custodian, uint256 amount) external nonReentrant {
-        StoredWorker storage w = workers[custodian];
-        if (w.status == WorkerStatus.Unregistered) revert WorkerNotRegistered(custodian);
-        if (amount == 0) revert ZeroAmount();
-        w.balance += amount;
-        emit DepositSuccessful(msg.sender, amount);
-        TOKEN.safeTransferFrom(msg.sender, address(this), amount);
+        Workers.deposit(registry, TOKEN, custodian, amount);
     }
 
-    /// @notice Withdraws stake; only when logged out since an earlier epoch (the epoch in which a
-    /// worker logged out may still hold its tasks).
+    /// @notice Withdraws stake: logged out, and no epoch in force can hold the worker any more
+    /// (two epochs have started since the log-out).
     function withdraw(uint256 amount) external nonReentrant {
-        StoredWorker storage w = workers[msg.sender];
-        if (w.status != WorkerStatus.LoggedOut) revert WorkerNotLoggedOut(msg.sender);
-        if (amount == 0) revert ZeroAmount();
-        if (head.currentFirstBlock <= w.logoutBlock) revert WithdrawInLogoutEpoch(w.logoutBlock);
-        uint256 balance = w.balance;
-        if (balance < amount) revert InsufficientBalance(balance, amount);
-        w.balance = balance - amount;
-        emit WithdrawSuccessful(msg.sender, amount);
-        TOKEN.safeTransfer(msg.sender, amount);
+        Workers.withdraw(registry, TOKEN, head.epochCount, amount);
     }
 
-    /// @notice Joins the active set: the next epoch snapshot includes the caller.
+    /// @notice Joins the active set: the set captured when the next epoch starts includes the
+    /// caller (it is drawn from the epoch after next). Re-checks the attestation when the policy
+    /// changed since it last passed.
     function login() external {
-        StoredWorker storage w = workers[msg.sender];
-        if (w.status != WorkerStatus.LoggedOut) revert WorkerNotLoggedOut(msg.sender);
-        if (w.signer == PRINCIPAL) revert PrincipalCannotLogIn();
-        if (w.balance < STAKING_THRESHOLD) revert StakeBelowThreshold(w.balance, STAKING_THRESHOLD);
-        if (activeWorkers.length >= MAX_WORKERS) revert TooManyWorkers(MAX_WORKERS);
-        activeWorkers.push(msg.sender);
-        w.activeIndex = uint16(activeWorkers.length);
-        w.status = WorkerStatus.LoggedIn;
-        emit LoggedIn(msg.sender);
+        Workers.login(registry, policy, _limits());
     }
 
-    /// @notice Leaves the active set from the next epoch on.
+    /// @notice Leaves the active set; the worker stays in the sets already captured (the current
+    /// and the next epoch's) and commits their receipts as usual.
     function logout() external {
-        StoredWorker storage w = workers[msg.sender];
-        if (w.status != WorkerStatus.LoggedIn) revert WorkerNotLoggedIn(msg.sender);
-        uint256 index = w.activeIndex - 1;
-        uint256 last = activeWorkers.length - 1;
-        if (index != last) {
-            address moved = activeWorkers[last];
-            activeWorkers[index] = moved;
-            workers[moved].activeIndex = uint16(index + 1);
-        }
-        activeWorkers.pop();
-        w.activeIndex = 0;
-        w.status = WorkerStatus.LoggedOut;
-        w.logoutBlock = uint64(block.number);
-        emit LoggedOut(msg.sender);
+        Workers.logout(registry, head.epochCount);
+    }
+
+    function _limits() internal view returns (Workers.Limits memory) {
+        return Workers.Limits(PRINCIPAL, STAKING_THRESHOLD, MAX_WORKERS, MAX_REPORT_AGE);
     }
 
     // ============================================ Epochs ===========================================
 
     /// @notice Starts a new epoch at this block with `seed`, signed by the principal's enclave
     /// (EIP-712 `WorkersParams(blockNumber, seed, nonce)`, nonce = the new epoch's index).
-    /// Snapshots the logged-in workers with at least the staking threshold, and their stakes.
-    /// @dev Loops over the active set, bounded by `MAX_WORKERS`; paid by the principal.
+    /// The new epoch draws from the worker set captured when the previous epoch started; this
+    /// call captures the set of the next epoch: the logged-in workers with at least the staking
+    /// threshold whose attestation passes the policy, with their stakes. So the set an epoch
+    /// draws from is fixed before its seed exists (the seed is public in this pending
+    /// transaction, and a deposit or log-in sent after seeing it counts only for the epoch after
+    /// next). The first epoch draws from the set of its own start (no contract exists yet).
+    /// Workers whose attestation fails a policy changed since their set was captured are
+    /// dropped from it.
+    /// @dev Loops over the active set, bounded by `MAX_WORKERS`; paid by the principal. A
+    /// worker's attestation is re-checked only after a policy change.
     function setWorkersParams(uint256 blockNumber, uint256 seed, bytes calldata sig) external {
         Head memory h = head;
         if (h.epochCount != 0 && block.number < h.currentFirstBlock + EPOCH_SIZE) {
@@ -465,28 +461,32 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         );
         address recovered = ECDSA.recover(digest, sig);
         if (recovered != PRINCIPAL) revert InvalidPrincipalSignature(recovered);
-        if (workers[custodianOf[PRINCIPAL]].status == WorkerStatus.Unregistered) {
+        if (
+            registry.workers[registry.custodianOf[PRINCIPAL]].status == Workers.Status.Unregistered
+        ) {
             revert PrincipalNotRegistered();
         }
 
         Epoch storage e = epochs[nonce];
-        uint256 total;
-        uint256 count = activeWorkers.length;
-        for (uint256 i = 0; i < count; ++i) {
-            StoredWorker storage w = workers[activeWorkers[i]];
-            uint256 stake = w.balance;
-            if (stake < STAKING_THRESHOLD) continue;
-            e.workers.push(w.signer);
-            e.stakes.push(stake);
-            total += stake;
+        uint32 version = policy.version;
+        if (nonce == 0) {
+            e.totalStake = uint96(_capture(e));
+        } else if (e.policyVersion != version) {
+            e.totalStake = uint96(Workers.refilter(registry, policy, e.workers, e.stakes));
         }
+        Epoch storage next = epochs[nonce + 1];
+        next.totalStake = uint96(_capture(next));
+        next.policyVersion = version;
         e.firstBlockNumber = uint64(block.number);
         e.inclusionBlockNumber = uint64(blockNumber);
-        e.totalStake = uint128(total);
         e.seed = seed;
         head.currentFirstBlock = uint64(block.number);
         head.epochCount = uint32(nonce + 1);
         emit WorkersParameterized(seed, block.number, blockNumber, e.workers, e.stakes, nonce);
+    }
+
+    function _capture(Epoch storage e) internal returns (uint256) {
+        return Workers.capture(registry, policy, e.workers, e.stakes, STAKING_THRESHOLD);
     }
 
     // ===================================== Task records ============================================
@@ -541,9 +541,12 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     ) internal returns (uint256 fee) {
         Head memory h = head;
         if (h.epochCount == 0) revert NoEpoch();
-        if (firstBlockNumber != h.currentFirstBlock)
-            revert WrongEpoch(h.currentFirstBlock, firstBlockNumber);
+        // A reason string, not a custom error: Discovery's client retries on exactly this text.
+        // solhint-disable-next-line gas-custom-errors
+        if (firstBlockNumber != h.currentFirstBlock) revert(WRONG_EPOCH_REASON);
         if (gasLimit == 0) revert ZeroGasLimit();
+        if (gasLimit > MAX_GAS_LIMIT) revert GasLimitTooHigh(gasLimit, MAX_GAS_LIMIT);
+        if (gasPx < MIN_GAS_PX) revert GasPriceTooLow(gasPx, MIN_GAS_PX);
         uint256 nonce = userTaskDeployments[msg.sender];
         bytes32 taskId = keccak256(abi.encodePacked(msg.sender, nonce));
         userTaskDeployments[msg.sender] = nonce + 1;
@@ -601,6 +604,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         bytes32[] runScAddr;
         uint256[] runFirst; // the contract's index of the run's first delta
         uint256[] runCount;
+        bytes32[] runLast; // the run's last delta hash
         uint256 runTotal;
     }
 
@@ -613,8 +617,12 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     /// @notice Commits a batch of task results signed once by the selected worker's enclave
     /// (EIP-712 `ReceiptBatch(Receipt[] receipts)`, domain `Enigma`/`1` with chain id and this
     /// contract). Anyone may submit it. Every task must be pending and selected to the signer
-    /// in its epoch; deltas of a contract must come in task-record order. Fees: `gasUsed *
-    /// gasPx` to the worker's stake, the rest back to each sender. Output and delta hashes are
+    /// in its epoch (the signer may have logged out since: it commits what it served); each
+    /// receipt names the task's inputs hash as recorded; a successful task names the delta its
+    /// state was built on, which must be the contract's last (committed, or earlier in the
+    /// batch), so no other inputs can be settled under a task id and no state rolled back or
+    /// skipped; deltas of a contract must come in task-record order. Fees: `gasUsed * gasPx`
+    /// to the worker's stake, the rest back to each sender. Output and delta hashes are
     /// written once, to the batch's receipt log (see `ReceiptLog`).
     /// @dev A task's Ethereum call gets `CALLBACK_GAS_LIMIT` gas; if it fails the task ends
     /// with status 4 and no delta, and the rest of the batch still commits.
@@ -624,10 +632,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         if (count > MAX_RECEIPTS_PER_BATCH) revert BatchTooLarge(count, MAX_RECEIPTS_PER_BATCH);
         BatchCtx memory c;
         c.signer = ECDSA.recover(_hashBatch(receipts), sig);
-        address custodian = custodianOf[c.signer];
+        address custodian = registry.custodianOf[c.signer];
         if (custodian == address(0)) revert UnknownSigner(c.signer);
-        StoredWorker storage w = workers[custodian];
-        if (w.status != WorkerStatus.LoggedIn) revert WorkerNotLoggedIn(custodian);
+        Workers.Worker storage w = registry.workers[custodian];
         c.selEpoch = type(uint32).max;
         c.payees = new address[](count);
         c.refunds = new uint256[](count);
@@ -638,6 +645,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         c.runScAddr = new bytes32[](count);
         c.runFirst = new uint256[](count);
         c.runCount = new uint256[](count);
+        c.runLast = new bytes32[](count);
 
         for (uint256 i = 0; i < count; ++i) {
             _commitOne(c, i, receipts[i], sig);
@@ -651,6 +659,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         }
     }
 
+    // One receipt's checks then effects, in the order the README gives them; a helper per step
+    // would cost code size, which EIP-170 leaves little of.
+    // solhint-disable-next-line function-max-lines
     function _commitOne(
         BatchCtx memory c,
         uint256 index,
@@ -660,6 +671,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         TaskRecord.Stored storage t = tasks[r.taskId];
         if (t.status != TaskRecord.RECORD_CREATED) revert TaskNotPending(r.taskId, t.status);
         if (r.gasUsed > t.gasLimit) revert GasUsedAboveLimit(r.taskId, r.gasUsed, t.gasLimit);
+        if (r.inputsHash != t.inputsHash) revert InputsHashMismatch(r.taskId, t.inputsHash);
         if (!r.success && (r.stateDeltaHash != bytes32(0) || r.ethAddress != address(0))) {
             revert InvalidReceipt(r.taskId);
         }
@@ -673,8 +685,18 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
                 revert SecretContractAlreadyDeployed(r.scAddr);
             if (r.success && r.codeHash == bytes32(0)) revert InvalidReceipt(r.taskId);
         } else if (r.success && sc.status != SecretContractStatus.Deployed) {
-            // A failed receipt may name a missing contract (Discovery's commitTaskFailure).
+            // A failure may name a contract that does not exist (Discovery's node settled such
+            // a task with `commitTaskFailure`); it changes nothing of it.
             revert SecretContractNotDeployed(r.scAddr);
+        }
+        uint256 run;
+        uint256 deltaIndex;
+        if (r.success) {
+            bytes32 last;
+            (run, deltaIndex, last) = _deltaHead(c, sc, r.scAddr);
+            if (r.deltaIndex != deltaIndex || r.prevDeltaHash != last) {
+                revert DeltaBaseMismatch(r.taskId, deltaIndex, last);
+            }
         }
 
         // Effects first; the optional call comes last and can only downgrade this task to 4.
@@ -701,26 +723,40 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             emit ReceiptFailedETH(r.taskId, sig);
             return;
         }
-        _applySuccess(c, t, sc, r, sig);
+        _applySuccess(c, t, sc, r, sig, run, deltaIndex);
+    }
+
+    /// @dev Where a contract's delta chain ends now: its run in this batch (0: none; else 1 +
+    /// its index), its delta count and last delta hash (this batch's, or the last committed).
+    function _deltaHead(
+        BatchCtx memory c,
+        StoredContract storage sc,
+        bytes32 scAddr
+    ) internal view returns (uint256 run, uint256 count, bytes32 last) {
+        bytes32 slot = _runSlot(scAddr);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            run := tload(slot)
+        }
+        if (run != 0) return (run, c.runFirst[run - 1] + c.runCount[run - 1], c.runLast[run - 1]);
+        uint256 runs = sc.runCount;
+        if (runs == 0) return (0, 0, bytes32(0));
+        DeltaRuns.Run memory r = sc.runs.get(runs - 1);
+        address log = ReceiptLog.addressOf(address(this), r.log);
+        return (0, r.first + r.count, ReceiptLog.word(log, r.at + r.count - 1));
     }
 
     /// @dev A verified task: registers a deployed contract, appends the delta in record order.
+    /// `run` and `deltaIndex` are the contract's `_deltaHead` before this receipt.
     function _applySuccess(
         BatchCtx memory c,
         TaskRecord.Stored storage t,
         StoredContract storage sc,
         Receipt calldata r,
-        bytes calldata sig
+        bytes calldata sig,
+        uint256 run,
+        uint256 deltaIndex
     ) internal {
-        // The contract's delta count: its runs', plus what this batch added to it so far.
-        bytes32 slot = _runSlot(r.scAddr);
-        uint256 run;
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            run := tload(slot)
-        }
-        uint256 deltaIndex =
-            run == 0 ? sc.runs.total(sc.runCount) : c.runFirst[run - 1] + c.runCount[run - 1];
         if (t.isDeployment) {
             sc.owner = t.sender;
             sc.status = SecretContractStatus.Deployed;
@@ -733,7 +769,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             if (deltaIndex != 0 && t.seq <= sc.lastDeltaSeq)
                 revert DeltaOutOfOrder(r.scAddr, r.taskId);
             sc.lastDeltaSeq = t.seq;
-            _addDelta(c, slot, run, r.scAddr, deltaIndex, r.stateDeltaHash);
+            _addDelta(c, run, r.scAddr, deltaIndex, r.stateDeltaHash);
         }
         _emitVerified(r, deltaIndex, c.signer, sig);
     }
@@ -758,10 +794,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Files a delta under its contract's run of this batch (`run` as read from `slot`).
+    /// @dev Files a delta under its contract's run of this batch (`run` as `_deltaHead` read it).
     function _addDelta(
         BatchCtx memory c,
-        bytes32 slot,
         uint256 run,
         bytes32 scAddr,
         uint256 index,
@@ -772,6 +807,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             c.runScAddr[run] = scAddr;
             c.runFirst[run] = index;
             c.runTotal = run + 1;
+            bytes32 slot = _runSlot(scAddr);
             // solhint-disable-next-line no-inline-assembly
             assembly ("memory-safe") {
                 tstore(slot, add(run, 1))
@@ -780,6 +816,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             --run;
         }
         ++c.runCount[run];
+        c.runLast[run] = hash;
         c.deltas[c.deltaCount] = hash;
         c.deltaRun[c.deltaCount] = run;
         ++c.deltaCount;
@@ -894,6 +931,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
                     RECEIPT_TYPEHASH,
                     r.taskId,
                     r.scAddr,
+                    r.inputsHash,
+                    r.prevDeltaHash,
+                    r.deltaIndex,
                     r.stateDeltaHash,
                     r.outputHash,
                     r.gasUsed,
@@ -947,6 +987,25 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         return SecretContract(s.owner, s.preCodeHash, s.codeHash, deltas, uint8(s.status));
     }
 
+    /// @notice `getSecretContract` without the delta hashes, which a long-lived contract has too
+    /// many of for one call: their count instead (ours; page them with `getStateDeltaHashes`).
+    function getSecretContractInfo(
+        bytes32 scAddr
+    )
+        external
+        view
+        returns (
+            address owner,
+            bytes32 preCodeHash,
+            bytes32 codeHash,
+            uint256 deltaCount,
+            uint8 status
+        )
+    {
+        StoredContract storage s = contracts[scAddr];
+        return (s.owner, s.preCodeHash, s.codeHash, s.runs.total(s.runCount), uint8(s.status));
+    }
+
     /// @notice Number of committed state deltas of `scAddr` (ours; Discovery's client counts
     /// `getSecretContract(..).stateDeltaHashes`).
     function countStateDeltas(bytes32 scAddr) external view returns (uint256) {
@@ -986,25 +1045,25 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     /// @notice A worker by custodian. `workerLogs` is always empty: stakes are snapshotted per
     /// epoch instead of replayed from logs.
     function getWorker(address custodian) public view returns (Worker memory) {
-        StoredWorker storage w = workers[custodian];
+        Workers.Worker storage w = registry.workers[custodian];
         return Worker(w.signer, uint8(w.status), w.report, w.balance, new WorkerLog[](0));
     }
 
     function getWorkerFromSigningAddress(
         address signer
     ) external view returns (address, Worker memory) {
-        address custodian = custodianOf[signer];
+        address custodian = registry.custodianOf[signer];
         return (custodian, getWorker(custodian));
     }
 
     /// @notice The caller's enclave signer.
     function getSigningAddress() external view returns (address) {
-        return workers[msg.sender].signer;
+        return registry.workers[msg.sender].signer;
     }
 
     function getReport(address custodian) external view returns (address, bytes memory) {
-        StoredWorker storage w = workers[custodian];
-        if (w.status == WorkerStatus.Unregistered) revert WorkerNotRegistered(custodian);
+        Workers.Worker storage w = registry.workers[custodian];
+        if (w.status == Workers.Status.Unregistered) revert WorkerNotRegistered(custodian);
         return (w.signer, w.report);
     }
 
@@ -1016,16 +1075,17 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         return uint256(policy.check(address(0), data, signature));
     }
 
-    /// @notice The workers the next epoch would snapshot now (signers and stakes). Discovery
-    /// took a block number; only the present is kept, so `blockNumber` is ignored.
+    /// @notice The logged-in workers and their stakes now: what the next epoch start captures
+    /// (for the epoch after it). Discovery took a block number; only the present is kept, so
+    /// `blockNumber` is ignored.
     function getActiveWorkers(
         uint256
     ) external view returns (address[] memory signers, uint256[] memory stakes) {
-        uint256 count = activeWorkers.length;
+        uint256 count = registry.active.length;
         signers = new address[](count);
         stakes = new uint256[](count);
         for (uint256 i = 0; i < count; ++i) {
-            StoredWorker storage w = workers[activeWorkers[i]];
+            Workers.Worker storage w = registry.workers[registry.active[i]];
             signers[i] = w.signer;
             stakes[i] = w.balance;
         }
@@ -1073,22 +1133,8 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         StoredContract storage s,
         uint256 start,
         uint256 stop
-    ) internal view returns (bytes32[] memory out) {
-        uint256 runs = s.runCount;
-        uint256 total = s.runs.total(runs);
-        if (stop > total) stop = total;
-        if (start >= stop) return new bytes32[](0);
-        out = new bytes32[](stop - start);
-        uint256 filled = 0;
-        for (uint256 k = s.runs.find(runs, start); filled < out.length; ++k) {
-            DeltaRuns.Run memory run = s.runs.get(k);
-            uint256 skip = start + filled - run.first;
-            uint256 take = run.count - skip;
-            if (take > out.length - filled) take = out.length - filled;
-            address log = ReceiptLog.addressOf(address(this), run.log);
-            ReceiptLog.copy(log, run.at + skip, take, out, filled);
-            filled += take;
-        }
+    ) internal view returns (bytes32[] memory) {
+        return DeltaHashes.read(s.runs, s.runCount, start, stop);
     }
 
     /// @dev Binary search for the last epoch whose first block is at or before `blockNumber`.

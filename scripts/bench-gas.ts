@@ -6,11 +6,13 @@ import hre from "hardhat";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { keccak256, Signature, toUtf8Bytes, Wallet } from "ethers";
 import {
+  bindingOf,
   createTask,
   currentFirstBlock,
   deploySecretContract,
   type Env,
   mined,
+  newEpoch,
   receipt,
   setup,
   signBatch,
@@ -82,12 +84,20 @@ try {
 
   {
     const signer = Wallet.createRandom().address;
-    const { report, signature } = signedReport(env.root, signer);
+    const { report, signature } = signedReport(env.root, signer, {
+      binding: bindingOf(env, u3.address),
+    });
     row(
       "register (attestation check)",
       await gasOf(as(env.enigma, u3).getFunction("register")(signer, report, signature)),
     );
   }
+  // Epoch starts with 3 workers: the set of the next epoch is captured; after a policy change
+  // each worker's attestation facts are re-checked once (no RSA).
+  row("setWorkersParams, 3 workers", (await newEpoch(env, 11n)).gasUsed);
+  await mined(env.enigma.getFunction("setMinIsvSvn")(0));
+  row("setWorkersParams, 3 workers, after a policy change", (await newEpoch(env, 12n)).gasUsed);
+  row("setWorkersParams, 3 workers (again)", (await newEpoch(env, 13n)).gasUsed);
   // The fee allowance (issue 13): `approve: "exact"` sends approve(fee) before each record (a
   // task is two transactions), `approve: "max"` one approve(2^256 - 1) for good (every later
   // task is one transaction: createTaskRecord alone). ERC-2612 permit, submitted by anyone.

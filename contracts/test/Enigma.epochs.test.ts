@@ -49,7 +49,7 @@ async function principalSig(
 }
 
 describe("Enigma: epochs", () => {
-  it("snapshots logged-in staked workers with their stakes and keeps every past epoch", async () => {
+  it("snapshots logged-in staked workers with their stakes, one epoch ahead, and keeps every past epoch", async () => {
     const env = await setup(ethers, { epoch: false });
     const bn = await ethers.provider.getBlockNumber();
     const rc = await mined(
@@ -74,7 +74,8 @@ describe("Enigma: epochs", () => {
     expect(await env.enigma.getFunction("getFirstBlockNumber")(first - 1)).toBe(0n);
     expect(await env.enigma.getFunction("getWorkerParams")(first - 1)).toEqual([0n, 0n, [], []]);
 
-    // Epoch 1: worker 0 logged out, worker 2 got more stake.
+    // During epoch 0: worker 0 logs out, worker 2 gets more stake. Epoch 1's set was captured
+    // when epoch 0 started, so the changes count from epoch 2 on.
     const [c0, , c2] = env.custodians;
     if (c0 === undefined || c2 === undefined) throw new Error();
     await mined(as(env.enigma, c0).getFunction("logout")());
@@ -83,15 +84,27 @@ describe("Enigma: epochs", () => {
     await expect(newEpochAt(env, first + EPOCH_SIZE - 2, 7n, 1)).rejects.toThrow(/EpochTooEarly/);
     const rc1 = await newEpoch(env, 7n);
     expect(rc1.blockNumber).toBe(first + EPOCH_SIZE);
-    // logout swaps the last logged-in worker into the leaver's place.
     const p1: unknown = await env.enigma.getFunction("getWorkerParams")(rc1.blockNumber + 3);
     expect(p1).toEqual([
       BigInt(rc1.blockNumber),
       7n,
+      signers,
+      [100n * ENG, 200n * ENG, 300n * ENG],
+    ]);
+    const rc2 = await newEpoch(env, 9n);
+    // logout swaps the last logged-in worker into the leaver's place.
+    const p2: unknown = await env.enigma.getFunction("getWorkerParams")(rc2.blockNumber);
+    expect(p2).toEqual([
+      BigInt(rc2.blockNumber),
+      9n,
       [signers[2], signers[1]],
       [301n * ENG, 200n * ENG],
     ]);
-    // The old epoch is still readable by block number (receipts and refunds use it).
+    const ev2 = rc2.logs
+      .map((l) => env.enigma.interface.parseLog(l))
+      .find((l) => l?.name === "WorkersParameterized");
+    expect([...(ev2?.args[3] as string[])]).toEqual([signers[2], signers[1]]);
+    // Old epochs are still readable by block number (receipts and refunds use them).
     const p0: unknown = await env.enigma.getFunction("getWorkerParams")(rc1.blockNumber - 1);
     expect(p0).toEqual([BigInt(first), 42n, signers, [100n * ENG, 200n * ENG, 300n * ENG]]);
   });

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   as,
+  complete,
   createTask,
   currentFirstBlock,
   customErrorOf,
@@ -168,6 +169,7 @@ describe("Enigma: receipt logs (output and delta hashes written once per batch)"
       receipt({ taskId, scAddr, gasUsed: 7n, stateDeltaHash: h(`delta ${i + 1}`) }),
     );
 
+    await complete(env, rs);
     const tooMany = [...rs, rs[0] ?? receipt({ taskId: ZERO32, scAddr, gasUsed: 0n })];
     expect(await revertOf(env, env.enigma.getFunction("commitReceipts")(tooMany, "0x"))).toEqual({
       name: "BatchTooLarge",
@@ -222,7 +224,15 @@ describe("Enigma: receipt logs, edges", () => {
     // was committed already); the first task of that one again, alone.
     const [t3, t4] = [await createTask(env, u), await createTask(env, u)];
     const r3 = receipt({ taskId: t3, scAddr, gasUsed: 1n, stateDeltaHash: h("d3") });
-    const r4 = receipt({ taskId: t4, scAddr, gasUsed: 1n, stateDeltaHash: h("d4") });
+    // t4 ran on t3's delta (each batch below is signed before any of them is committed).
+    const r4 = receipt({
+      taskId: t4,
+      scAddr,
+      gasUsed: 1n,
+      stateDeltaHash: h("d4"),
+      prevDeltaHash: h("d3"),
+      deltaIndex: 4,
+    });
     const call = async (rs: ReturnType<typeof receipt>[]) =>
       env.enigma.interface.encodeFunctionData("commitReceipts", [
         rs,

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   as,
   attestationRoot,
+  bindingOf,
   ENG,
   fund,
   mined,
@@ -37,6 +38,11 @@ const Reason = {
   MrSignerNotAllowed: 6n,
   IsvSvnTooLow: 7n,
   SignerMismatch: 8n,
+  CustodianMismatch: 9n,
+  ChainMismatch: 10n,
+  ReportTooOld: 11n,
+  ReportFromFuture: 12n,
+  RootChanged: 13n,
 };
 
 /** The decoded custom error of a failed call. */
@@ -60,7 +66,9 @@ describe("Enigma: registration with on-chain attestation", () => {
     const [c] = await ethers.getSigners();
     if (c === undefined) throw new Error();
     const signer = Wallet.createRandom().address;
-    const { report, signature } = signedReport(root, signer);
+    const { report, signature } = signedReport(root, signer, {
+      binding: bindingOf(env, c.address),
+    });
     const rc = await mined(as(env.enigma, c).getFunction("register")(signer, report, signature));
     const ev = env.enigma.interface.parseLog(rc.logs[0] ?? { topics: [], data: "0x" });
     expect(ev?.name).toBe("Registered");
@@ -88,61 +96,102 @@ describe("Enigma: registration with on-chain attestation", () => {
     expect(await env.enigma.getFunction("verifyReport")(report, signature)).toBe(0n);
   });
 
-  const cases: [string, bigint, (signer: string) => ReturnType<typeof signedReport>][] = [
+  type Binding = ReturnType<typeof bindingOf>;
+  const cases: [string, bigint, (signer: string, b: Binding) => ReturnType<typeof signedReport>][] =
     [
-      "a report signed by another RSA key",
-      Reason.BadSignature,
-      (s) =>
-        signedReport(root, s, {
-          signingKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey,
+      [
+        "a report signed by another RSA key",
+        Reason.BadSignature,
+        (s, b) =>
+          signedReport(root, s, {
+            binding: b,
+            signingKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey,
+          }),
+      ],
+      [
+        "a quote status that is not accepted",
+        Reason.StatusNotAccepted,
+        (s, b) => signedReport(root, s, { binding: b, status: "GROUP_OUT_OF_DATE" }),
+      ],
+      [
+        "a debug enclave",
+        Reason.DebugNotAllowed,
+        (s, b) => signedReport(root, s, { binding: b, debug: true }),
+      ],
+      [
+        "an unknown MRENCLAVE",
+        Reason.MrEnclaveNotAllowed,
+        (s, b) => signedReport(root, s, { binding: b, mrenclave: MRSIGNER }),
+      ],
+      [
+        "an unknown MRSIGNER",
+        Reason.MrSignerNotAllowed,
+        (s, b) => signedReport(root, s, { binding: b, mrsigner: MRENCLAVE }),
+      ],
+      [
+        "report_data naming another signer",
+        Reason.SignerMismatch,
+        (s, b) =>
+          signedReport(root, s, { binding: b, reportDataSigner: Wallet.createRandom().address }),
+      ],
+      [
+        "a report binding another custodian",
+        Reason.CustodianMismatch,
+        (s, b) =>
+          signedReport(root, s, { binding: { ...b, custodian: Wallet.createRandom().address } }),
+      ],
+      ["a report binding no custodian", Reason.CustodianMismatch, (s) => signedReport(root, s)],
+      [
+        "a report for another Enigma deployment",
+        Reason.ChainMismatch,
+        (s, b) =>
+          signedReport(root, s, {
+            binding: { ...b, enigmaAddress: Wallet.createRandom().address },
+          }),
+      ],
+      [
+        "a report for another chain",
+        Reason.ChainMismatch,
+        (s, b) => signedReport(root, s, { binding: { ...b, chainId: b.chainId + 1n } }),
+      ],
+      [
+        "a report older than the maximum age",
+        Reason.ReportTooOld,
+        (s, b) =>
+          signedReport(root, s, { binding: b, timestamp: new Date(Date.now() - 2 * 86_400_000) }),
+      ],
+      [
+        "a report from the future",
+        Reason.ReportFromFuture,
+        (s, b) =>
+          signedReport(root, s, { binding: b, timestamp: new Date(Date.now() + 2 * 3_600_000) }),
+      ],
+      [
+        "a report that is not the compact JSON format",
+        Reason.Malformed,
+        () => ({
+          report: toUtf8Bytes('{"id":"1"}'),
+          signature: "0x00",
         }),
-    ],
-    [
-      "a quote status that is not accepted",
-      Reason.StatusNotAccepted,
-      (s) => signedReport(root, s, { status: "GROUP_OUT_OF_DATE" }),
-    ],
-    ["a debug enclave", Reason.DebugNotAllowed, (s) => signedReport(root, s, { debug: true })],
-    [
-      "an unknown MRENCLAVE",
-      Reason.MrEnclaveNotAllowed,
-      (s) => signedReport(root, s, { mrenclave: MRSIGNER }),
-    ],
-    [
-      "an unknown MRSIGNER",
-      Reason.MrSignerNotAllowed,
-      (s) => signedReport(root, s, { mrsigner: MRENCLAVE }),
-    ],
-    [
-      "report_data naming another signer",
-      Reason.SignerMismatch,
-      (s) => signedReport(root, s, { reportDataSigner: Wallet.createRandom().address }),
-    ],
-    [
-      "a report that is not the compact JSON format",
-      Reason.Malformed,
-      () => ({
-        report: toUtf8Bytes('{"id":"1"}'),
-        signature: "0x00",
-      }),
-    ],
-    [
-      "an id forging a status field",
-      Reason.StatusNotAccepted,
-      (s) =>
-        signedReport(root, s, {
-          status: "SIGRL_VERSION_MISMATCH",
-          id: '","isvEnclaveQuoteStatus":"OK',
-        }),
-    ],
-  ];
+      ],
+      [
+        "an id forging a status field",
+        Reason.StatusNotAccepted,
+        (s, b) =>
+          signedReport(root, s, {
+            binding: b,
+            status: "SIGRL_VERSION_MISMATCH",
+            id: '","isvEnclaveQuoteStatus":"OK',
+          }),
+      ],
+    ];
 
   it.each(cases)("rejects %s (AttestationRejected, nothing stored)", async (_, reason, make) => {
     const env = await setup(ethers, { workers: 0, epoch: false, root });
     const c = env.users[0];
     if (c === undefined) throw new Error();
     const signer = Wallet.createRandom().address;
-    const { report, signature } = make(signer);
+    const { report, signature } = make(signer, bindingOf(env, c.address));
     const err = await revertOf(
       env,
       as(env.enigma, c).getFunction("register")(signer, report, signature),
@@ -151,8 +200,9 @@ describe("Enigma: registration with on-chain attestation", () => {
     expect(
       ((await env.enigma.getFunction("getWorker")(c.address)) as { status: bigint }).status,
     ).toBe(0n);
+    // verifyReport checks signature and policy only (no signer, custodian, chain or age).
     expect(await env.enigma.getFunction("verifyReport")(report, signature)).toBe(
-      reason === Reason.SignerMismatch ? 0n : reason,
+      reason >= Reason.SignerMismatch ? 0n : reason,
     );
   });
 
@@ -162,14 +212,20 @@ describe("Enigma: registration with on-chain attestation", () => {
     if (c === undefined) throw new Error();
     await mined(env.enigma.getFunction("setMinIsvSvn")(5));
     const signer = Wallet.createRandom().address;
-    let r = signedReport(root, signer, { isvSvn: 4 });
+    const binding = bindingOf(env, c.address);
+    let r = signedReport(root, signer, { isvSvn: 4, binding });
     expect(
       await revertOf(env, as(env.enigma, c).getFunction("register")(signer, r.report, r.signature)),
     ).toEqual({
       name: "AttestationRejected",
       args: [Reason.IsvSvnTooLow],
     });
-    r = signedReport(root, signer, { isvSvn: 5, debug: true, status: "GROUP_OUT_OF_DATE" });
+    r = signedReport(root, signer, {
+      isvSvn: 5,
+      debug: true,
+      status: "GROUP_OUT_OF_DATE",
+      binding,
+    });
     await mined(env.enigma.getFunction("setAllowDebug")(true));
     await mined(env.enigma.getFunction("setQuoteStatusAccepted")("GROUP_OUT_OF_DATE", true));
     await mined(as(env.enigma, c).getFunction("register")(signer, r.report, r.signature));
@@ -232,7 +288,7 @@ describe("Enigma: registration with on-chain attestation", () => {
 });
 
 describe("Enigma: stake lifecycle", () => {
-  it("deposits, logs in, logs out, withdraws only in a later epoch, then unregisters", async () => {
+  it("deposits, logs in, logs out, withdraws only once no epoch holds it, then unregisters", async () => {
     const env = await setup(ethers, { workers: 1, root });
     const [c] = env.custodians;
     const enclave = env.enclaves[0];
@@ -249,8 +305,14 @@ describe("Enigma: stake lifecycle", () => {
     expect((await revertOf(env, e.getFunction("login")())).name).toBe("WorkerNotLoggedOut");
     await mined(e.getFunction("logout")());
     expect((await revertOf(env, e.getFunction("logout")())).name).toBe("WorkerNotLoggedIn");
-    expect((await revertOf(env, e.getFunction("withdraw")(1n))).name).toBe("WithdrawInLogoutEpoch");
+    // Logged out during epoch 0: still in epoch 1's set (captured when epoch 0 started).
+    expect(await revertOf(env, e.getFunction("withdraw")(1n))).toEqual({
+      name: "WithdrawTooEarly",
+      args: [1n, 3n],
+    });
     await newEpoch(env, 2n);
+    expect((await revertOf(env, e.getFunction("withdraw")(1n))).name).toBe("WithdrawTooEarly");
+    await newEpoch(env, 3n);
     const before = await balanceOf(env, c.address);
     expect(await revertOf(env, e.getFunction("withdraw")(101n * ENG))).toEqual({
       name: "InsufficientBalance",

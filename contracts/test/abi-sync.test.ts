@@ -14,7 +14,7 @@ describe("ABIs exported by @enigma/protocol", () => {
     for (const sig of [
       "createTaskRecord(bytes32,uint64,uint64,uint256)",
       "createDeploymentTaskRecord(bytes32,uint64,uint64,uint256,uint256)",
-      "commitReceipts((bytes32,bytes32,bytes32,bytes32,uint64,bool,bytes32,bytes32,address,bytes)[],bytes)",
+      "commitReceipts((bytes32,bytes32,bytes32,bytes32,uint64,bytes32,bytes32,uint64,bool,bytes32,bytes32,address,bytes)[],bytes)",
       "setWorkersParams(uint256,uint256,bytes)",
       "getWorkerParams(uint256)",
     ]) {

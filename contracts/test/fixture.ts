@@ -16,6 +16,7 @@ import {
   Wallet,
 } from "ethers";
 import {
+  enclaveReportData,
   encodeQuote,
   RECEIPT_BATCH_TYPES,
   selectWorker,
@@ -52,6 +53,13 @@ export interface ReportOptions {
   isvSvn?: number;
   /** Address written into report_data (defaults to the signer). */
   reportDataSigner?: string;
+  /**
+   * The custodian and chain the report binds the signer to (report_data bytes 20-64); unbound
+   * (only the signer) when absent: `register` refuses such a report.
+   */
+  binding?: { custodian: string; chainId: bigint; enigmaAddress: string };
+  /** The report's timestamp. Default now. */
+  timestamp?: Date;
   /** Sign with this key instead of the root's. */
   signingKey?: KeyObject;
   id?: string;
@@ -71,11 +79,21 @@ export function signedReport(
     mrsigner: getBytes(o.mrsigner ?? MRSIGNER),
     isvProdId: 0,
     isvSvn: o.isvSvn ?? 1,
-    reportData: getBytes(o.reportDataSigner ?? signer),
+    reportData: enclaveReportData(
+      getBytes(o.reportDataSigner ?? signer),
+      o.binding === undefined
+        ? undefined
+        : {
+            custodian: getBytes(o.binding.custodian),
+            chainId: o.binding.chainId,
+            enigmaAddress: getBytes(o.binding.enigmaAddress),
+          },
+    ),
   });
   const text = JSON.stringify({
     id: o.id ?? "142090828149453720542199954221331392599",
-    timestamp: "2026-11-23T20:00:00.000000",
+    // IAS's format: UTC, microseconds, no zone (as the simulated attestation service writes it).
+    timestamp: (o.timestamp ?? new Date()).toISOString().replace("Z", "000"),
     version: 4,
     isvEnclaveQuoteStatus: o.status ?? "OK",
     isvEnclaveQuoteBody: Buffer.from(quote).toString("base64"),
@@ -96,6 +114,11 @@ export async function mined(tx: Promise<unknown>) {
 export interface ReceiptInput {
   taskId: string;
   scAddr: string;
+  /** Default: the record's (filled in by `signBatch`). */
+  inputsHash?: string;
+  /** Default: the contract's delta chain head after the batch's earlier receipts (`signBatch`). */
+  prevDeltaHash?: string;
+  deltaIndex?: number;
   stateDeltaHash?: string;
   outputHash?: string;
   gasUsed: bigint;
@@ -109,10 +132,30 @@ export interface ReceiptInput {
 export const ZERO32 = `0x${"00".repeat(32)}`;
 export const ZERO_ADDRESS = `0x${"00".repeat(20)}`;
 
-export function receipt(r: ReceiptInput) {
+export interface Receipt {
+  taskId: string;
+  scAddr: string;
+  inputsHash: string | undefined;
+  prevDeltaHash: string | undefined;
+  deltaIndex: number | undefined;
+  stateDeltaHash: string;
+  outputHash: string;
+  gasUsed: bigint;
+  success: boolean;
+  preCodeHash: string;
+  codeHash: string;
+  ethAddress: string;
+  ethCalldata: string;
+}
+
+/** A receipt; what it leaves undefined, `signBatch` (or `complete`) fills in from the chain. */
+export function receipt(r: ReceiptInput): Receipt {
   return {
     taskId: r.taskId,
     scAddr: r.scAddr,
+    inputsHash: r.inputsHash,
+    prevDeltaHash: r.prevDeltaHash,
+    deltaIndex: r.deltaIndex,
     stateDeltaHash: r.stateDeltaHash ?? ZERO32,
     outputHash: r.outputHash ?? keccak256(toUtf8Bytes(`output of ${r.taskId}`)),
     gasUsed: r.gasUsed,
@@ -160,7 +203,14 @@ const KEY = (n: number) => keccak256(solidityPacked(["string", "uint256"], ["enc
  */
 export async function setup(
   ethers: HardhatEthers,
-  opts: { workers?: number; stakes?: bigint[]; epoch?: boolean; root?: AttestationRoot } = {},
+  opts: {
+    workers?: number;
+    stakes?: bigint[];
+    epoch?: boolean;
+    root?: AttestationRoot;
+    /** Register the principal's enclave (default true). */
+    principal?: boolean;
+  } = {},
 ): Promise<Env> {
   const signers = await ethers.getSigners();
   const [owner, principalCustodian] = signers;
@@ -200,7 +250,7 @@ export async function setup(
     users,
     chainId: network.chainId,
   };
-  await register(env, principalCustodian, principalEnclave.address);
+  if (opts.principal ?? true) await register(env, principalCustodian, principalEnclave.address);
   const stakes = opts.stakes ?? [100n * ENG, 200n * ENG, 300n * ENG];
   for (const [i, c] of custodians.entries()) {
     const enclave = enclaves[i];
@@ -220,13 +270,22 @@ export function as(c: Contract, signer: HardhatEthersSigner): Contract {
   return new Contract(c.target, c.interface, signer);
 }
 
+/** The binding of a report for `custodian` on this chain and Enigma deployment. */
+export function bindingOf(env: Env, custodian: string): NonNullable<ReportOptions["binding"]> {
+  return { custodian, chainId: env.chainId, enigmaAddress: env.enigmaAddress };
+}
+
+/** Registers `signer` for `custodian` with a report bound to it (unless `o.binding` says else). */
 export async function register(
   env: Env,
   custodian: HardhatEthersSigner,
   signer: string,
   o: ReportOptions = {},
 ) {
-  const { report, signature } = signedReport(env.root, signer, o);
+  const { report, signature } = signedReport(env.root, signer, {
+    binding: bindingOf(env, custodian.address),
+    ...o,
+  });
   return mined(as(env.enigma, custodian).getFunction("register")(signer, report, signature));
 }
 
@@ -333,12 +392,53 @@ export async function otherEnclave(env: Env, scAddr: string): Promise<Wallet> {
   return w;
 }
 
+/**
+ * Fills in what the receipts leave undefined, in place: the record's inputs hash, and the delta
+ * a task ran on (the contract's committed head, moved along by the batch's earlier successful
+ * receipts with a delta), as an honest enclave would name them. Returns `receipts`.
+ */
+export async function complete(env: Env, receipts: Receipt[]): Promise<Receipt[]> {
+  const heads = new Map<string, { count: number; last: string }>();
+  for (const r of receipts) {
+    r.inputsHash ??= (await taskRecord(env, r.taskId)).inputsHash;
+    const key = r.scAddr.toLowerCase();
+    let head = heads.get(key);
+    if (head === undefined) {
+      head = await deltaHead(env, r.scAddr);
+      heads.set(key, head);
+    }
+    r.deltaIndex ??= head.count;
+    r.prevDeltaHash ??= head.last;
+    if (r.success && r.stateDeltaHash !== ZERO32) {
+      heads.set(key, { count: r.deltaIndex + 1, last: r.stateDeltaHash });
+    }
+  }
+  return receipts;
+}
+
+/** A contract's committed delta count and last delta hash (zero hash when none). */
+export async function deltaHead(
+  env: Env,
+  scAddr: string,
+): Promise<{ count: number; last: string }> {
+  const count = Number(await env.enigma.getFunction("countStateDeltas")(scAddr));
+  if (count === 0) return { count, last: ZERO32 };
+  const [last] = (await env.enigma.getFunction("getStateDeltaHashes")(
+    scAddr,
+    count - 1,
+    count,
+  )) as string[];
+  return { count, last: last ?? ZERO32 };
+}
+
+/** Signs a batch (EIP-712), after filling in what its receipts leave open (`complete`). */
 export async function signBatch(
   env: Env,
   enclave: BaseWallet,
-  receipts: ReturnType<typeof receipt>[],
+  receipts: Receipt[],
   d = domain(env),
 ): Promise<string> {
+  await complete(env, receipts);
   return enclave.signTypedData(d, RECEIPT_TYPES, { receipts });
 }
 

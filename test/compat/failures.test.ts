@@ -3,7 +3,7 @@
 // a task the network refuses comes back as the node's JSON-RPC error; a failed Ethereum
 // callback settles as status 4 without the task's state delta.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eeConstants, once, utils, type Task } from "./enigma-js.js";
+import { ClientError, eeConstants, once, utils, type Task } from "./enigma-js.js";
 import {
   addr,
   commitEpoch,
@@ -262,6 +262,32 @@ describe("a callback that fails on Ethereum", () => {
     expect(await commitEpoch(net, [voting, vote, close])).toEqual([2, 2, 4]);
     // Deploy and vote recorded deltas; the failed close did not.
     expect(await net.enigma.admin.countStateDeltas(voting.scAddr)).toBe(2);
+  });
+});
+
+describe("a record for an epoch that has ended", () => {
+  it("fails with the error enigma-js retries on (Discovery's reason in Ganache's words); the retry lands", async () => {
+    const task = await createAdd();
+    await net.devnet.chain.advanceEpoch();
+    const err = await once<Task>(
+      net.enigma.createTaskRecord(task),
+      eeConstants.CREATE_TASK_RECORD,
+    ).catch((e: unknown) => e);
+    // computeTask/deploySecretContract compare the error with exactly this string to retry.
+    expect((err as ClientError).reported).toBe(
+      "Returned error: VM Exception while processing transaction: revert Wrong epoch for this task",
+    );
+    // Done again, as the client's retry does it: encrypted for the new epoch, recorded.
+    const again = await createAdd();
+    const recorded = await once<Task>(
+      net.enigma.createTaskRecord(again),
+      eeConstants.CREATE_TASK_RECORD,
+    );
+    expect(recorded.ethStatus).toBe(1);
+    // web3 watches each transaction the client sent for 24 confirmations, polling the chain:
+    // let them come, so that it stops before the devnet does (it would hold the chain's
+    // server open).
+    await net.devnet.chain.mine(25);
   });
 });
 

@@ -1,12 +1,16 @@
 import { CommanderError, Command } from "commander";
 import { isEnigmaError } from "@enigma/protocol";
 import { registerChain } from "./chain.js";
+import { registerCheck } from "./check.js";
 import { registerDevnet } from "./devnet.js";
 import { registerEpoch } from "./epoch.js";
+import { registerLogs } from "./logs.js";
 import { registerNode } from "./node.js";
 import { registerSc } from "./sc.js";
 import { registerSim } from "./sim.js";
+import { registerSnapshot } from "./snapshot.js";
 import { registerTask } from "./task.js";
+import { registerTrace } from "./trace.js";
 
 /** Where the CLI writes; injected so tests can capture output. */
 export interface CliIo {
@@ -40,12 +44,18 @@ function build(io: CliIo, setExit: (code: number) => void): Command {
     });
 
   registerDevnet(program, io, setExit);
+  const devnet = program.commands.find((c) => c.name() === "devnet");
+  if (devnet !== undefined) registerSnapshot(devnet, io, (argv) => main(argv, io), setExit);
   registerSc(program, io, setExit);
   registerTask(program, io, setExit);
+  const task = program.commands.find((c) => c.name() === "task");
+  if (task !== undefined) registerTrace(task, io);
+  registerLogs(program, io);
   registerEpoch(program, io);
   registerNode(program, io);
   registerChain(program, io);
   registerSim(program, io);
+  registerCheck(program, io, setExit);
   return program;
 }
 

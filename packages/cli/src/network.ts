@@ -284,6 +284,8 @@ export async function connect(
       return name === undefined ? signer : `${signer} (${name})`;
     },
     close: async () => {
+      // The SDK's WebSocket to the gateway (result push) kept the process alive after a task.
+      client?.close();
       provider.destroy();
       await chain.close();
     },

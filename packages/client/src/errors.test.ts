@@ -21,14 +21,21 @@ function callException(data: string, nested = false): Error {
 
 describe("fromChainError", () => {
   it("maps the Enigma contract's custom errors to catalog codes with their arguments", () => {
-    const data = ENIGMA.encodeErrorResult("WrongEpoch", [100n, 80n]);
+    const data = ENIGMA.encodeErrorResult("GasPriceTooLow", [0n, 1n]);
+    const e = fromChainError(callException(data), "createTaskRecord");
+    expect(e.code).toBe(ErrorCode.GasPriceTooLow);
+    expect(e.message).toBe("createTaskRecord reverted: GasPriceTooLow");
+    expect(e.details).toMatchObject({ error: "GasPriceTooLow", args: { gasPx: "0", min: "1" } });
+  });
+
+  it("reads Discovery's wrong-epoch reason string as the typed WrongEpoch; other reasons stay ChainError", () => {
+    const data = ENIGMA.encodeErrorResult("Error", ["Wrong epoch for this task"]);
     const e = fromChainError(callException(data), "createTaskRecord");
     expect(e.code).toBe(ErrorCode.WrongEpoch);
     expect(e.message).toBe("createTaskRecord reverted: WrongEpoch");
-    expect(e.details).toMatchObject({
-      error: "WrongEpoch",
-      args: { currentFirstBlock: "100", given: "80" },
-    });
+    expect(fromChainError(callException(data, true), "x").code).toBe(ErrorCode.WrongEpoch);
+    const other = ENIGMA.encodeErrorResult("Error", ["something else"]);
+    expect(fromChainError(callException(other), "x").code).toBe(ErrorCode.ChainError);
   });
 
   it("finds revert data nested in the provider's error", () => {

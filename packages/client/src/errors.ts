@@ -4,6 +4,7 @@ import {
   EnigmaError,
   ErrorCode,
   contractErrorCode,
+  contractErrorName,
   errorName,
   isEnigmaError,
 } from "@enigma/protocol";
@@ -44,7 +45,8 @@ function parseError(iface: Interface, data: string): ReturnType<Interface["parse
 
 /**
  * Turns what a chain call threw into an EnigmaError: the `Enigma` contract's custom errors
- * map to their catalog code (WrongEpoch -> 211, NonceMismatch -> 212...), anything else to
+ * map to their catalog code (NonceMismatch -> 212...), and so do its reason strings
+ * (`Wrong epoch for this task`, Discovery's wording, -> WrongEpoch 211); anything else is
  * `ChainError`. EnigmaErrors pass through unchanged.
  */
 export function fromChainError(e: unknown, action: string): EnigmaError {
@@ -52,15 +54,16 @@ export function fromChainError(e: unknown, action: string): EnigmaError {
   const data = revertData(e);
   if (data !== undefined) {
     const parsed = parseError(ENIGMA, data) ?? parseError(TOKEN, data);
-    if (parsed !== null) {
+    const name = parsed === null ? undefined : contractErrorName(parsed.name, parsed.args);
+    if (parsed !== null && name !== undefined) {
       const args: Record<string, unknown> = {};
       parsed.fragment.inputs.forEach((p, i) => {
         const v: unknown = parsed.args[i];
         args[p.name || String(i)] = typeof v === "bigint" ? v.toString() : v;
       });
-      const code = TOKEN_ERROR_CODES[parsed.name] ?? contractErrorCode(parsed.name);
-      return new EnigmaError(code, `${action} reverted: ${parsed.name}`, {
-        details: { action, error: parsed.name, args },
+      const code = TOKEN_ERROR_CODES[name] ?? contractErrorCode(name);
+      return new EnigmaError(code, `${action} reverted: ${name}`, {
+        details: { action, error: name, args },
         cause: e,
       });
     }

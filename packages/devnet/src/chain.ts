@@ -38,8 +38,10 @@ import { createHardhatRuntimeEnvironment } from "hardhat/hre";
 import { deployEnigma } from "./deploy.js";
 import { BlockPacer } from "./pacer.js";
 import { blockPaceMs, resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+import { useGanacheRevertWording } from "./revert-wording.js";
 import { peerIdOfSeed } from "./peer-id.js";
 import { seededAttestationService } from "./service-key.js";
+import { replayChain, type ChainHistory } from "./snapshot.js";
 import { Teardown } from "./teardown.js";
 
 /** 1 ENG in grains (8 decimals). */
@@ -95,6 +97,11 @@ export interface StartChainOptions extends Partial<DevnetOptions> {
   principalP2p?: string;
   /** Also allow these measurements in the contract (not in `attestationPolicy`): test faults. */
   extraMeasurements?: readonly EnclaveMeasurement[];
+  /**
+   * Rebuild a snapshot's chain instead of deploying (`snapshot.ts`): a chain started at the
+   * snapshot's genesis time replays its history; the contracts are where they were.
+   */
+  restore?: { history: ChainHistory; enigmaAddress: Hex; tokenAddress: Hex };
   onProgress?: (message: string) => void;
 }
 
@@ -166,6 +173,8 @@ export interface Chain {
   readonly accounts: readonly DevnetAccount[];
   /** Mines `blocks` empty blocks. */
   mine(blocks: number): Promise<void>;
+  /** The balances this harness set by cheat code (`hardhat_setBalance`): a snapshot keeps them. */
+  readonly cheatBalances: readonly { address: Hex; wei: string }[];
   /** The pacer mining empty blocks while the chain is idle (undefined when not needed). */
   readonly pacer: BlockPacer | undefined;
   /** The deployment file's content. */
@@ -278,6 +287,9 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     // An empty config: the default in-process EDR network with Hardhat's test accounts. The
     // project root is the repository (Hardhat wants a package.json there), not the cwd.
     const hre = await createHardhatRuntimeEnvironment({}, {}, fileURLToPath(REPO_ROOT));
+    // Discovery's client retries a wrong epoch on Ganache's wording of the revert only.
+    useGanacheRevertWording(hre);
+    const restore = o.restore;
     const server = await hre.network.createServer(
       {
         network: "default",
@@ -285,6 +297,14 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
           ...(options.blockTime === "auto"
             ? {}
             : { mining: { auto: false, interval: options.blockTime } }),
+          // A replay mines every block itself, in the recorded order (FIFO), from the recorded
+          // genesis time; the chain's own mining mode is set after it.
+          ...(restore === undefined
+            ? {}
+            : {
+                initialDate: new Date(restore.history.genesisTimestamp * 1000),
+                mining: { auto: false, mempool: { order: "fifo" as const } },
+              }),
           // Blocks share a timestamp when more than one comes in a second (sub-second block
           // times, paced empty blocks, bursts of transactions): otherwise each block would
           // add a second and the chain's clock would run ahead of the wall clock.
@@ -315,6 +335,19 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     // Epochs that end on their own (see pacer.ts): only when the chain's own blocks come too
     // slowly for `epochSeconds` (always with automine, which mines nothing while idle). Started
     // before the deployment, whose transactions then wait less for a slow interval's block.
+    if (restore !== undefined) {
+      progress(
+        `replaying the snapshot's chain (${restore.history.blocks.length} blocks with transactions, head ${restore.history.head})`,
+      );
+      const replayStarted = performance.now();
+      await replayChain(rpcUrl, restore.history);
+      progress(
+        `replayed to block ${restore.history.head} in ${((performance.now() - replayStarted) / 1000).toFixed(1)} s; state root matches the snapshot's`,
+      );
+      if (options.blockTime === "auto") await provider.send("evm_setAutomine", [true]);
+      else await provider.send("evm_setIntervalMining", [options.blockTime]);
+    }
+
     const paceMs = blockPaceMs(options);
     let pacer: BlockPacer | undefined;
     if (paceMs !== undefined && (options.blockTime === "auto" || options.blockTime > paceMs)) {
@@ -368,41 +401,51 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
     };
     const measurements = [SIMULATED_ENCLAVE_MEASUREMENT, ...(o.extraMeasurements ?? [])];
 
-    progress("deploying the token and Enigma contracts");
+    if (restore === undefined) progress("deploying the token and Enigma contracts");
     const principalSigner = EnclaveIdentity.generate(enclaveSeedOf(nodeSeed(base, 0))).signer;
-    const d = await deployEnigma(deployer, {
-      principal: principalSigner,
-      epochSize: options.epochBlocks,
-      taskTimeout: options.taskTimeoutBlocks,
-      attestation: {
-        rsaModulus: b64(jwk.n),
-        rsaExponent: b64(jwk.e),
-        mrEnclaves: unique(measurements.map((m) => bytesToHex(m.mrenclave))),
-        mrSigners: unique(measurements.map((m) => bytesToHex(m.mrsigner))),
-      },
-    });
+    // A restored chain has its contracts already (replayed); they are not deployed again.
+    const d =
+      restore ??
+      (await deployEnigma(deployer, {
+        principal: principalSigner,
+        epochSize: options.epochBlocks,
+        taskTimeout: options.taskTimeoutBlocks,
+        attestation: {
+          rsaModulus: b64(jwk.n),
+          rsaExponent: b64(jwk.e),
+          mrEnclaves: unique(measurements.map((m) => bytesToHex(m.mrenclave))),
+          mrSigners: unique(measurements.map((m) => bytesToHex(m.mrsigner))),
+        },
+      }));
 
-    progress("funding accounts");
     const custodians = Array.from({ length: options.workers + 1 }, (_, i) =>
       account(accountKey(base, "custodian", i)),
     );
     const accounts = Array.from({ length: o.users ?? 3 }, (_, i) =>
       account(accountKey(base, "user", i)),
     );
-    // ETH through the chain's cheat code (no transactions); ENG by transfers, all sent before
-    // one wait so that they land in as few blocks as the chain mines.
-    for (const a of [...custodians, ...accounts]) {
-      await provider.send("hardhat_setBalance", [a.address, ETH_FUNDS]);
+    const cheatBalances = [...custodians, ...accounts].map((a) => ({
+      address: a.address,
+      wei: BigInt(ETH_FUNDS).toString(),
+    }));
+    // A restored chain's funding is in its replayed history.
+    if ("token" in d) {
+      progress("funding accounts");
+      // ETH through the chain's cheat code (no transactions); ENG by transfers, all sent before
+      // one wait so that they land in as few blocks as the chain mines.
+      for (const a of [...custodians, ...accounts]) {
+        await provider.send("hardhat_setBalance", [a.address, ETH_FUNDS]);
+      }
+      const transfers: ContractTransactionResponse[] = [];
+      const transfer = d.token.getFunction("transfer");
+      for (const c of custodians.slice(1)) {
+        transfers.push((await transfer(c.address, WORKER_FUNDS)) as ContractTransactionResponse);
+      }
+      for (const a of accounts) {
+        transfers.push((await transfer(a.address, USER_FUNDS)) as ContractTransactionResponse);
+      }
+      await Promise.all(transfers.map((t) => t.wait()));
     }
-    const transfers: ContractTransactionResponse[] = [];
-    const transfer = d.token.getFunction("transfer");
-    for (const c of custodians.slice(1)) {
-      transfers.push((await transfer(c.address, WORKER_FUNDS)) as ContractTransactionResponse);
-    }
-    for (const a of accounts) {
-      transfers.push((await transfer(a.address, USER_FUNDS)) as ContractTransactionResponse);
-    }
-    await Promise.all(transfers.map((t) => t.wait()));
 
     const publicRpcUrl = o.publicUrl ?? rpcUrl;
     const secretsOf = (index: number): NodeSecretsFile => {
@@ -461,6 +504,7 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
         if (!Number.isInteger(blocks) || blocks < 1) throw new Error("mine: blocks must be >= 1");
         await provider.send("hardhat_mine", [`0x${blocks.toString(16)}`]);
       },
+      cheatBalances,
       pacer,
       deployment,
       writeDeployment: async (file) => {

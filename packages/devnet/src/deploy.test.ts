@@ -1,5 +1,12 @@
+import { MAX_TASK_GAS_LIMIT } from "@enigma/enclave";
 import { describe, expect, it } from "vitest";
-import { linkBytecode, readArtifact } from "./deploy.js";
+import { DEFAULT_MAX_GAS_LIMIT, linkBytecode, readArtifact } from "./deploy.js";
+
+describe("deployEnigma defaults", () => {
+  it("the chain's maximum gas limit per task is the enclave's", () => {
+    expect(DEFAULT_MAX_GAS_LIMIT).toBe(BigInt(MAX_TASK_GAS_LIMIT));
+  });
+});
 
 const LIB = "0x00000000000000000000000000000000000000aB";
 const placeholder = `__$${"1".repeat(34)}$__`;
@@ -33,12 +40,19 @@ describe("linkBytecode", () => {
     expect(() => linkBytecode(odd, { Lib: LIB })).toThrow("a 19-byte placeholder");
   });
 
-  it("links the compiled Enigma to the Attestation library, leaving no placeholder", async () => {
+  it("links the compiled Enigma to its libraries, and Workers to Attestation, leaving no placeholder", async () => {
+    const WORKERS = "0x00000000000000000000000000000000000000cD";
     const enigma = await readArtifact("Enigma");
     expect(enigma.bytecode).toContain("__$");
-    const linked = linkBytecode(enigma, { Attestation: LIB });
+    expect(() => linkBytecode(enigma, { Attestation: LIB, DeltaHashes: LIB })).toThrow(
+      "needs library Workers",
+    );
+    const linked = linkBytecode(enigma, { Attestation: LIB, Workers: WORKERS, DeltaHashes: LIB });
     expect(linked).not.toContain("__$");
     expect(linked).toContain(LIB.slice(2).toLowerCase());
+    expect(linked).toContain(WORKERS.slice(2).toLowerCase());
     expect(linked.length).toBe(enigma.bytecode.length);
+    const workers = await readArtifact("libraries/Workers");
+    expect(linkBytecode(workers, { Attestation: LIB })).not.toContain("__$");
   });
 });

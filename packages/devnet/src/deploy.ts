@@ -1,6 +1,6 @@
 /**
- * Deploys the Ethereum layer (`EnigmaToken` when no token is given, the `Attestation` library,
- * then `Enigma` linked to it) from the
+ * Deploys the Ethereum layer (`EnigmaToken` when no token is given, the `Attestation`,
+ * `Workers` and `DeltaHashes` libraries, then `Enigma` linked to them) from the
  * Hardhat artifacts with a plain ethers signer, so that the devnet, scripts and tests share
  * one deployment path and need no Hardhat runtime.
  *
@@ -43,8 +43,24 @@ export interface EnigmaDeployParams {
   callbackGasLimit?: number;
   /** Cap on logged-in workers (bounds the epoch snapshot). Default 100. */
   maxWorkers?: number;
+  /**
+   * Lowest `gasPx` a task record may offer, in grains per gas unit (at least 1). Default 1, the
+   * price Discovery's client examples and our compat suite use at the low end.
+   */
+  minGasPx?: bigint | number;
+  /** Highest `gasLimit` a task record may ask for. Default `DEFAULT_MAX_GAS_LIMIT`. */
+  maxGasLimit?: bigint | number;
+  /** Oldest (seconds) an attestation report may be when it is registered. Default 1 day. */
+  maxReportAge?: bigint | number;
   attestation: AttestationParams;
 }
+
+/**
+ * The chain's default maximum gas limit per task: the enclave's default maximum
+ * (`MAX_TASK_GAS_LIMIT` in `@enigma/enclave`, about 1.7 s of a plain loop; a test keeps them
+ * equal), so that the chain refuses what no default worker would run.
+ */
+export const DEFAULT_MAX_GAS_LIMIT = 10_000_000_000n;
 
 export interface EnigmaDeployment {
   enigma: Contract;
@@ -129,11 +145,28 @@ export async function deployEnigma(
     token = new Contract(params.token, a.abi, deployer);
   }
   const tokenAddress = await token.getAddress();
-  // The report check is an external library: inlined, Enigma's code would pass EIP-170's limit.
+  // The report check, the worker registry and the delta hash reader are external libraries:
+  // inlined, Enigma's code would pass EIP-170's limit.
   const lib = await readArtifact("libraries/Attestation");
   const attestationLibrary = await deployed(new ContractFactory(lib.abi, lib.bytecode, deployer));
+  const workersArtifact = await readArtifact("libraries/Workers");
+  const workersLibrary = await deployed(
+    new ContractFactory(
+      workersArtifact.abi,
+      linkBytecode(workersArtifact, { Attestation: attestationLibrary }),
+      deployer,
+    ),
+  );
+  const deltasArtifact = await readArtifact("libraries/DeltaHashes");
+  const deltaHashesLibrary = await deployed(
+    new ContractFactory(deltasArtifact.abi, deltasArtifact.bytecode, deployer),
+  );
   const a = await readArtifact("Enigma");
-  const bytecode = linkBytecode(a, { Attestation: attestationLibrary });
+  const bytecode = linkBytecode(a, {
+    Attestation: attestationLibrary,
+    Workers: workersLibrary,
+    DeltaHashes: deltaHashesLibrary,
+  });
   const att = params.attestation;
   const enigmaAddress = await deployed(new ContractFactory(a.abi, bytecode, deployer), [
     {
@@ -144,6 +177,9 @@ export async function deployEnigma(
       stakingThreshold: params.stakingThreshold ?? 10n ** 8n,
       callbackGasLimit: params.callbackGasLimit ?? 500_000,
       maxWorkers: params.maxWorkers ?? 100,
+      minGasPx: BigInt(params.minGasPx ?? 1),
+      maxGasLimit: BigInt(params.maxGasLimit ?? DEFAULT_MAX_GAS_LIMIT),
+      maxReportAge: BigInt(params.maxReportAge ?? 86_400),
     },
     {
       rsaModulus: att.rsaModulus,

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { EnclaveIdentity } from "@enigma/enclave";
+import { startExplorer } from "@enigma/explorer";
 import {
   EnigmaChain,
   EnigmaNode,
@@ -23,6 +24,7 @@ import {
 import {
   EnigmaError,
   ErrorCode,
+  hexToBytes,
   type AttestationPolicy,
   type Hex,
   type RsaTrustRoot,
@@ -37,7 +39,17 @@ import {
   startChain,
   type DevnetAccount,
 } from "./chain.js";
+import { ChainProxy } from "./faults/chain-proxy.js";
+import { Nemesis, type FaultableNode } from "./faults/nemesis.js";
+import { NetnsNetwork } from "./faults/netns.js";
 import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
+import {
+  checkSnapshotName,
+  readSnapshot,
+  recordChain,
+  restoreNodeData,
+  writeSnapshot,
+} from "./snapshot.js";
 import { Teardown } from "./teardown.js";
 
 const WORKER_STAKE = "100";
@@ -81,6 +93,37 @@ export interface StartDevnetOptions extends Partial<DevnetOptions> {
   nodeCommand?: readonly string[];
   /** Starts the last worker with a test fault (see `FaultyWorkerKind`). Default none. */
   faultyWorker?: FaultyWorkerKind;
+  /**
+   * Serves the explorer (a live web page of the network, `info().explorerUrl`): `true` on any
+   * free port of 127.0.0.1, or where to listen. Default off (`enigma devnet up` turns it on).
+   */
+  explorer?: boolean | { host?: string; port?: number };
+  /**
+   * DEVNET ONLY: opens the workers' enclave debug interface (decrypted task inputs, outputs
+   * and contract state: the explorer's "god mode"). Default off; a real deployment never
+   * exposes it (`enigma devnet up` turns it on, `--no-enclave-debug` keeps it off).
+   */
+  enclaveDebug?: boolean;
+  /**
+   * Starts from a snapshot (`Devnet.snapshot`): its name in `<dir>/snapshots/`, or its folder.
+   * The snapshot's options (seed, workers, timing, users) are used; the chain is rebuilt from
+   * its history and every node starts on its data folder as it was.
+   */
+  restore?: string;
+  /**
+   * Faults on demand (`devnet.faults`, issue 16): each node reaches the chain through a proxy
+   * this process controls (chain outages, slow chains, kills while a receipt batch is in
+   * flight) and its admin endpoint gets the test-fault methods (partitions without
+   * namespaces, kills at a node's fault points). Default false: signals (kill, pause,
+   * restart) work on any process devnet.
+   */
+  faults?: boolean;
+  /**
+   * `local` (default): every node on this machine's loopback. `netns`: every node in its own
+   * network namespace with its own address on a bridge (root only; processes only), nodes
+   * listening on 0.0.0.0 and announcing their address; a partition drops packets.
+   */
+  hosts?: "local" | "netns";
 }
 
 export interface DevnetChain {
@@ -112,6 +155,8 @@ export interface DevnetNode {
   /** JSON-RPC of the node (the same after `restart()`); the principal serves none. */
   readonly rpcUrl: string | undefined;
   readonly peerId: string;
+  /** The node's admin endpoint (off the public gateway). */
+  readonly adminUrl: string | undefined;
   /** The OS process id, for process nodes while they run. */
   readonly pid: number | undefined;
   readonly running: boolean;
@@ -132,16 +177,27 @@ export interface DevnetInfo {
   attestationUrl: string;
   /** The worker started with a test fault, when `faultyWorker` was given. */
   faultyWorker?: { name: string; kind: FaultyWorkerKind };
+  /** The explorer's page, when `explorer` was on. */
+  explorerUrl?: string;
+  /** Whether the workers' enclave debug interface is on (god mode). */
+  enclaveDebug?: boolean;
   nodes: {
     name: string;
     role: NodeRole;
     signer: Hex;
     custodian: Hex;
     rpcUrl?: string;
+    /** The node's admin endpoint (pending receipts, stored deltas; the checker reads it). */
+    adminUrl?: string;
+    /** With `hosts: "netns"`: the node's address and namespace. */
+    host?: { ip: string; ns: string };
     peerId: string;
     pid?: number;
   }[];
   accounts: DevnetAccount[];
+  /** Whether the nemesis can do everything (`faults: true`) or signals only. */
+  faults: boolean;
+  hosts: "local" | "netns";
 }
 
 export interface Devnet {
@@ -158,6 +214,10 @@ export interface Devnet {
   readonly workers: readonly DevnetNode[];
   /** Funded user accounts (ETH and ENG), derived from the seed. */
   readonly accounts: readonly DevnetAccount[];
+  /** The nemesis: kill, pause, partition, chain outages... (see `faults/nemesis.ts`). */
+  readonly faults: Nemesis;
+  /** The namespace hosts (`hosts: "netns"`). */
+  readonly netns: NetnsNetwork | undefined;
   info(): DevnetInfo;
   /**
    * A client SDK instance paying from `accounts[account]`, talking to the first worker's
@@ -167,6 +227,13 @@ export interface Devnet {
    * const task = devnet.client().computeTask(scAddr, "increment()", [], { gasLimit: 1_000_000n, gasPx: 1n });
    */
   client(account?: number, options?: Partial<EnigmaClientOptions>): EnigmaClient;
+  /**
+   * Takes a snapshot named `name` in `<dir>/snapshots/<name>/`: stops the nodes (so that their
+   * LevelDB folders are consistent), records the chain's history up to its head and copies
+   * every node's data folder, then starts the nodes again on the same ports. Resolves with the
+   * snapshot's folder; `startDevnet({ dir, restore: name })` returns to it.
+   */
+  snapshot(name: string): Promise<string>;
   /** Stops every node (workers first), the chain, and removes a temporary state folder. */
   stop(): Promise<void>;
 }
@@ -180,7 +247,21 @@ export interface Devnet {
  * // ...
  * await devnet.stop();
  */
-export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
+export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devnet> {
+  // A restore takes the snapshot's options (seed, workers, timing, users, fault).
+  const restored =
+    given.restore === undefined ? undefined : await readSnapshot(given.dir ?? ".", given.restore);
+  const o: StartDevnetOptions =
+    restored === undefined
+      ? given
+      : {
+          ...given,
+          ...restored.snapshot.options,
+          users: restored.snapshot.users,
+          ...(restored.snapshot.faultyWorker === undefined
+            ? {}
+            : { faultyWorker: restored.snapshot.faultyWorker }),
+        };
   const options = resolveDevnetOptions(o.preset, o);
   const inProcess = o.inProcess ?? true;
   const users = o.users ?? 3;
@@ -200,6 +281,21 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     );
   }
   const faultyIndex = fault === undefined ? undefined : options.workers;
+  const hostsMode = o.hosts ?? "local";
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- callers in JavaScript (the CLI's JSON, scripts) can pass anything
+  if (hostsMode !== "local" && hostsMode !== "netns") {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `hosts must be "local" or "netns"`, {
+      details: { path: "hosts" },
+    });
+  }
+  if (hostsMode === "netns" && inProcess) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `hosts: "netns" runs every node as its own process: set inProcess: false`,
+      { details: { path: "hosts" } },
+    );
+  }
+  const withFaults = o.faults === true;
   const progress = o.onProgress ?? (() => undefined);
   const logLevel = o.logLevel ?? (inProcess ? "silent" : "info");
   const temporary = o.dir === undefined;
@@ -218,17 +314,56 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     await mkdir(dir, { recursive: true });
     await rm(join(dir, "nodes"), { recursive: true, force: true });
     await mkdir(join(dir, "nodes"), { recursive: true });
+    if (restored !== undefined) {
+      progress(`restoring snapshot ${restored.snapshot.name} (${restored.dir})`);
+      await restoreNodeData(restored.dir, restored.snapshot.nodes, join(dir, "nodes"));
+    }
 
+    // Several hosts: one namespace per node, the chain on the bridge in this namespace.
+    let netns: NetnsNetwork | undefined;
+    if (hostsMode === "netns") {
+      netns = await NetnsNetwork.create({
+        names: Array.from({ length: options.workers + 1 }, (_, i) => nodeName(i)),
+        onProgress: progress,
+      });
+      const made = netns;
+      undo.push(() => made.destroy());
+    }
     const c = await startChain({
       ...options,
       dir,
+      ...(netns === undefined ? {} : { host: netns.bridgeIp }),
       port: chainPort,
       users,
       onProgress: progress,
       ...(fault === "measurement" ? { extraMeasurements: [FAULTY_ENCLAVE_MEASUREMENT] } : {}),
+      ...(restored === undefined
+        ? {}
+        : {
+            restore: {
+              history: restored.snapshot.chain,
+              enigmaAddress: restored.snapshot.enigmaAddress,
+              tokenAddress: restored.snapshot.tokenAddress,
+            },
+          }),
     });
     undo.push(() => c.stop());
     const { rpcUrl, chainId, provider, custodians, accounts, attestationPolicy } = c;
+    // With faults, each node reaches the chain through its own proxy (outages per node).
+    const proxies = new Map<string, ChainProxy>();
+    if (withFaults) {
+      for (let i = 0; i <= options.workers; i++) {
+        const proxy = new ChainProxy({
+          upstream: rpcUrl,
+          ...(netns === undefined ? {} : { host: netns.bridgeIp }),
+        });
+        await proxy.start();
+        proxies.set(nodeName(i), proxy);
+      }
+      undo.push(async () => {
+        for (const p of proxies.values()) await p.stop();
+      });
+    }
     const service = c.service;
     const d = { enigmaAddress: c.enigmaAddress, tokenAddress: c.tokenAddress };
 
@@ -239,14 +374,22 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
     });
     undo.push(() => chain.close());
 
-    if (fault === "measurement" && faultyIndex !== undefined) {
+    // (A restored chain has the faulty worker's registration in its history already.)
+    if (fault === "measurement" && faultyIndex !== undefined && restored === undefined) {
       // The faulty worker's custodian registers the worker's enclave signer (known from its
       // seed) with a report over a quote for the faulty measurement, signed by the service. The
       // node then finds its signer registered and only stakes and logs in: on chain this is a
       // worker whose enclave build the contract allows and the clients' policy does not.
       progress(`registering worker-${faultyIndex} with the faulty enclave measurement`);
       const identity = EnclaveIdentity.generate(enclaveSeedOf(c.nodeSeed(faultyIndex)));
-      const signed = service.attest(identity.quote(FAULTY_ENCLAVE_MEASUREMENT));
+      // Bound to the worker's custodian on this chain: the only account that may register it.
+      const signed = service.attest(
+        identity.quote(FAULTY_ENCLAVE_MEASUREMENT, {
+          custodian: hexToBytes(custodians[faultyIndex]?.address ?? "0x"),
+          chainId: BigInt(c.chainId),
+          enigmaAddress: hexToBytes(d.enigmaAddress),
+        }),
+      );
       const custodian = await EnigmaChain.connect({
         rpcUrl,
         enigmaAddress: d.enigmaAddress,
@@ -264,35 +407,36 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       }
     }
 
-    const configFor = (
-      i: number,
-      ports: { p2p: number; rpc: number },
-      bootstrap: string[],
-    ): NodeUserConfig => ({
+    const hostOf = (i: number) => netns?.host(nodeName(i));
+    const configFor = (i: number, ports: NodePorts, bootstrap: string[]): NodeUserConfig => ({
       roles: i === 0 ? ["principal"] : ["worker", "gateway"],
       dataDir: join(dir, "nodes", nodeName(i), "data"),
       seed: c.nodeSeed(i),
       ethereum: {
-        rpcUrl,
+        rpcUrl: proxies.get(nodeName(i))?.url ?? rpcUrl,
         enigmaAddress: d.enigmaAddress,
         tokenAddress: d.tokenAddress,
         privateKey: custodians[i]?.privateKey ?? "",
         pollIntervalMs: 50,
         confirmations: options.confirmations,
       },
-      p2p: { host: "127.0.0.1", port: ports.p2p, bootstrap },
-      rpc: { host: "127.0.0.1", port: ports.rpc },
+      ...nodeAddresses(hostOf(i)?.ip, ports, bootstrap, withFaults),
       // Reports come from the harness's attestation service; the key never leaves it.
       attestation: { url: c.attestationUrl, trustRoot: service.trustRoot },
       worker: { stake: WORKER_STAKE, maxBatch: 100 },
       logLevel,
+      ...(o.enclaveDebug === true ? { debug: { enclave: true } } : {}),
       ...(i === faultyIndex && fault === "key-signer"
         ? { testFaults: { workerKeySigner: accountKey(base, "faulty-key-signer", i) } }
         : {}),
     });
-    const launch = inProcess
-      ? inProcessLauncher
-      : processLauncher(o.nodeCommand ?? defaultNodeCommand());
+    const nodeCommand = o.nodeCommand ?? defaultNodeCommand();
+    const launchFor = (i: number): Launcher =>
+      inProcess
+        ? inProcessLauncher
+        : processLauncher(
+            netns === undefined ? nodeCommand : [...netns.exec(nodeName(i)), ...nodeCommand],
+          );
 
     const nodes: ManagedNode[] = [];
     undo.push(async () => {
@@ -307,8 +451,9 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
         custodians[i]?.address as Hex,
         (ports) => configFor(i, ports, bootstrap),
         join(dir, "nodes", name),
-        launch,
+        launchFor(i),
         o.onNodeExit ?? (() => undefined),
+        netns === undefined ? { p2p: 0, rpc: 0, admin: 0 } : NETNS_PORTS,
       );
       nodes.push(node);
       await node.restart();
@@ -395,6 +540,45 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       for (const w of missing) await w.restart();
     }
 
+    const nemesis = new Nemesis({
+      nodes,
+      ...(withFaults ? { proxies } : {}),
+      ...(netns === undefined ? {} : { netns }),
+      inProcess,
+    });
+    // A paused node would not hear SIGTERM: every standing fault is undone before the stop.
+    undo.push(() => nemesis.undoAll());
+
+    // The explorer reads the chain and the nodes' endpoints like any outsider would.
+    const explorerAt = o.explorer === true ? {} : o.explorer === false ? undefined : o.explorer;
+    const explorer =
+      explorerAt === undefined
+        ? undefined
+        : await startExplorer({
+            ...explorerAt,
+            chain: {
+              rpcUrl,
+              chainId,
+              enigmaAddress: d.enigmaAddress,
+              tokenAddress: d.tokenAddress,
+              epochBlocks: options.epochBlocks,
+            },
+            nodes: nodes.map((n) => ({
+              name: n.name,
+              role: n.role,
+              signer: n.signer,
+              custodian: n.custodian,
+              rpcUrl: n.rpcUrl,
+            })),
+            trustRoot: service.trustRoot,
+            attestationPolicy,
+            godMode: o.enclaveDebug === true,
+          });
+    if (explorer !== undefined) {
+      undo.push(() => explorer.stop());
+      progress(`explorer at ${explorer.url}`);
+    }
+
     const pacer = c.pacer;
     const chainHandle: DevnetChain = {
       rpcUrl,
@@ -418,6 +602,8 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
       principal,
       workers,
       accounts,
+      faults: nemesis,
+      netns,
       info: () => ({
         dir,
         inProcess,
@@ -434,16 +620,24 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
         ...(fault === undefined || faultyIndex === undefined
           ? {}
           : { faultyWorker: { name: nodeName(faultyIndex), kind: fault } }),
+        ...(explorer === undefined ? {} : { explorerUrl: explorer.url }),
+        ...(o.enclaveDebug === true ? { enclaveDebug: true } : {}),
         nodes: nodes.map((n) => ({
           name: n.name,
           role: n.role,
           signer: n.signer,
           custodian: n.custodian,
           ...(n.rpcUrl === undefined ? {} : { rpcUrl: n.rpcUrl }),
+          ...(n.adminUrl === undefined ? {} : { adminUrl: n.adminUrl }),
+          ...(netns === undefined
+            ? {}
+            : { host: { ip: netns.host(n.name).ip, ns: netns.host(n.name).ns } }),
           peerId: n.peerId,
           ...(n.pid === undefined ? {} : { pid: n.pid }),
         })),
         accounts: [...accounts],
+        faults: withFaults,
+        hosts: hostsMode,
       }),
       client: (account = 0, extra = {}) => {
         const a = accounts[account];
@@ -460,6 +654,37 @@ export async function startDevnet(o: StartDevnetOptions = {}): Promise<Devnet> {
           pollIntervalMs: 50,
           ...extra,
         });
+      },
+      snapshot: async (name) => {
+        checkSnapshotName(name);
+        progress(`snapshot ${name}: stopping the nodes`);
+        for (const n of [...nodes].reverse()) await n.stop();
+        try {
+          // Everything the nodes saw is at or below this head.
+          const head = await chain.blockNumber();
+          progress(`snapshot ${name}: recording the chain up to block ${head}`);
+          const history = await recordChain(rpcUrl, head, [...c.cheatBalances]);
+          return await writeSnapshot(
+            dir,
+            {
+              version: 1,
+              name,
+              createdAt: new Date().toISOString(),
+              options,
+              users,
+              ...(fault === undefined ? {} : { faultyWorker: fault }),
+              enigmaAddress: d.enigmaAddress,
+              tokenAddress: d.tokenAddress,
+              nodes: nodes.map((n) => n.name),
+              chain: history,
+            },
+            join(dir, "nodes"),
+          );
+        } finally {
+          progress(`snapshot ${name}: starting the nodes again`);
+          // Principal first, then the workers one by one (each meets the ones before it).
+          for (const n of nodes) await n.restart();
+        }
       },
       stop: () => (stopped ??= cleanup()),
     };
@@ -575,27 +800,30 @@ function processLauncher(command: readonly string[]): Launcher {
   };
 }
 
-class ManagedNode implements DevnetNode {
+class ManagedNode implements DevnetNode, FaultableNode {
   readonly name: string;
   readonly role: NodeRole;
   readonly custodian: Hex;
-  readonly #config: (ports: { p2p: number; rpc: number }) => NodeUserConfig;
+  readonly #config: (ports: NodePorts) => NodeUserConfig;
   readonly #dir: string;
   readonly #launch: Launcher;
-  #ports = { p2p: 0, rpc: 0 };
+  #ports: NodePorts;
   #endpoints: NodeEndpoints | undefined;
   #running: RunningNode | undefined;
   #stopping: RunningNode | undefined;
+  /** The next exit is a fault's (the nemesis's): not reported to `onExit`. */
+  #expectExit = false;
   readonly #onExit: (node: DevnetNode, how: string) => void;
 
   constructor(
     name: string,
     role: NodeRole,
     custodian: Hex,
-    config: (ports: { p2p: number; rpc: number }) => NodeUserConfig,
+    config: (ports: NodePorts) => NodeUserConfig,
     dir: string,
     launch: Launcher,
     onExit: (node: DevnetNode, how: string) => void,
+    ports: NodePorts,
   ) {
     this.#onExit = onExit;
     this.name = name;
@@ -604,6 +832,7 @@ class ManagedNode implements DevnetNode {
     this.#config = config;
     this.#dir = dir;
     this.#launch = launch;
+    this.#ports = ports;
   }
 
   get #ep(): NodeEndpoints {
@@ -615,6 +844,9 @@ class ManagedNode implements DevnetNode {
   }
   get rpcUrl(): string | undefined {
     return this.#ep.rpcUrl;
+  }
+  get adminUrl(): string | undefined {
+    return this.#ep.adminUrl;
   }
   get peerId(): string {
     return this.#ep.peerId;
@@ -629,6 +861,26 @@ class ManagedNode implements DevnetNode {
     return this.#running !== undefined;
   }
 
+  signal(sig: NodeJS.Signals): void {
+    const pid = this.#running?.pid;
+    if (pid === undefined) {
+      throw new EnigmaError(
+        ErrorCode.FaultUnsupported,
+        `${this.name} is not a running process (signals need process nodes)`,
+        { details: { name: this.name, signal: sig } },
+      );
+    }
+    process.kill(pid, sig);
+  }
+
+  exited(): Promise<string> {
+    return this.#running?.exited ?? Promise.resolve("not running");
+  }
+
+  expectExit(): void {
+    this.#expectExit = true;
+  }
+
   async stop(): Promise<void> {
     const r = this.#running;
     if (r === undefined) return;
@@ -641,17 +893,58 @@ class ManagedNode implements DevnetNode {
     await mkdir(this.#dir, { recursive: true });
     const r = await this.#launch(this.#config(this.#ports), this.#dir, this.name);
     this.#running = r;
+    this.#expectExit = false;
     void r.exited.then((how) => {
       if (this.#running === r) this.#running = undefined;
-      if (this.#stopping !== r) this.#onExit(this, how);
+      const expected = this.#expectExit;
+      this.#expectExit = false;
+      if (this.#stopping !== r && !expected) this.#onExit(this, how);
     });
     this.#endpoints = r.endpoints;
     // A restart keeps the ports, so URLs handed out stay valid.
     this.#ports = {
       p2p: portOf(r.endpoints.multiaddrs[0]) ?? this.#ports.p2p,
       rpc: r.endpoints.rpcUrl === undefined ? 0 : Number(new URL(r.endpoints.rpcUrl).port),
+      admin: r.endpoints.adminUrl === undefined ? 0 : Number(new URL(r.endpoints.adminUrl).port),
     };
   }
+}
+
+/** A node's listening ports (0: any free one, kept across restarts once known). */
+interface NodePorts {
+  p2p: number;
+  rpc: number;
+  admin: number;
+}
+
+/** Fixed ports inside a namespace host: every host has its own address, so they never clash. */
+const NETNS_PORTS: NodePorts = Object.freeze({ p2p: 4001, rpc: 3000, admin: 3100 });
+
+/**
+ * Where a node listens and what it announces. On this machine's loopback: 127.0.0.1. On a
+ * namespace host: libp2p on 0.0.0.0 announcing the host's address (peers must dial that, not
+ * what the node listens on), JSON-RPC and admin on the host's address.
+ */
+function nodeAddresses(
+  ip: string | undefined,
+  ports: NodePorts,
+  bootstrap: string[],
+  faults: boolean,
+): Pick<NodeUserConfig, "p2p" | "rpc" | "admin"> {
+  const host = ip ?? "127.0.0.1";
+  return {
+    p2p:
+      ip === undefined
+        ? { host, port: ports.p2p, bootstrap }
+        : {
+            host: "0.0.0.0",
+            port: ports.p2p,
+            bootstrap,
+            announce: [`/ip4/${ip}/tcp/${ports.p2p}`],
+          },
+    rpc: { host, port: ports.rpc },
+    admin: { host, port: ports.admin, faults },
+  };
 }
 
 function portOf(multiaddr: string | undefined): number | undefined {

@@ -27,4 +27,7 @@ export type {
   StartChainOptions,
 } from "./chain.js";
 export { deployEnigma, readArtifact } from "./deploy.js";
+export { SNAPSHOTS, readSnapshot, snapshotDir } from "./snapshot.js";
+export type { ChainHistory, DevnetSnapshot, RecordedBlock } from "./snapshot.js";
 export type { AttestationParams, EnigmaDeployParams, EnigmaDeployment } from "./deploy.js";
+export * from "./faults/index.js";

@@ -38,6 +38,14 @@ export interface PlatformOptions {
   seed?: Uint8Array | undefined;
   attest: EnclaveAttester;
   measurement?: EnclaveMeasurement | undefined;
+  /**
+   * The account allowed to register this enclave on `Enigma` at `enigmaAddress` on `chainId`:
+   * the attestation's report_data names it (`enclaveReportData`), and `register` refuses the
+   * report from anyone else. Without it the report names only the signer (it cannot register).
+   */
+  custodian?: string | undefined;
+  chainId: bigint;
+  enigmaAddress: string;
 }
 
 export interface Platform {
@@ -49,7 +57,7 @@ export interface Platform {
 /**
  * Opens an enclave directory: the platform key (created on first use), the sealed identity
  * (the same after a restart; seeded when `seed` is given) and a fresh attestation whose
- * report_data names the identity's signer. Throws `AttestationSignerMismatch` when the
+ * report_data names the identity's signer (and `custodian`, chain and contract). Throws `AttestationSignerMismatch` when the
  * attester answers for another quote.
  */
 export async function openPlatform(o: PlatformOptions): Promise<Platform> {
@@ -60,7 +68,16 @@ export async function openPlatform(o: PlatformOptions): Promise<Platform> {
     sealer,
     o.seed === undefined ? {} : { seed: o.seed },
   );
-  const quote = identity.quote(o.measurement ?? SIMULATED_ENCLAVE_MEASUREMENT);
+  const quote = identity.quote(
+    o.measurement ?? SIMULATED_ENCLAVE_MEASUREMENT,
+    o.custodian === undefined
+      ? undefined
+      : {
+          custodian: toBytes(o.custodian, "custodian", 20),
+          chainId: o.chainId,
+          enigmaAddress: toBytes(o.enigmaAddress, "enigmaAddress", 20),
+        },
+  );
   const attestation = await o.attest(quote);
   // The report must be about this quote; its signature is checked by whoever relies on it
   // (the Enigma contract, clients, the principal), who hold the trust root.

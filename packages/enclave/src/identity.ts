@@ -7,6 +7,7 @@ import {
   bytesToHex,
   concatBytes,
   decryptFrom,
+  enclaveReportData,
   encodeQuote,
   encryptTo,
   generateKeyPair,
@@ -160,15 +161,20 @@ export class EnclaveIdentity {
   }
 
   /**
-   * This enclave's 432-byte quote for `measurement`, with report_data = the signer address
-   * (then zeros): what the attestation service signs.
+   * This enclave's 432-byte quote for `measurement`, with report_data = the signer address,
+   * then, when `binding` is given, the custodian account that may register it on `Enigma` and
+   * the chain and contract (`enclaveReportData`); zeros after. What the attestation service
+   * signs.
    */
-  quote(measurement: EnclaveMeasurement): Uint8Array {
+  quote(
+    measurement: EnclaveMeasurement,
+    binding?: { custodian: Uint8Array; chainId: bigint; enigmaAddress: Uint8Array },
+  ): Uint8Array {
     return encodeQuote({
       version: 3,
       signType: 1,
       ...measurement,
-      reportData: hexToBytes(this.signer),
+      reportData: enclaveReportData(hexToBytes(this.signer), binding),
     });
   }
 

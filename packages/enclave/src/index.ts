@@ -70,6 +70,8 @@ export type { KeyExchangeOptions, WorkerEncryptionKey } from "./keyexchange.js";
 export { StateKeyAuthority, StateKeyStore, MASTER_FILE } from "./statekeys.js";
 export type { StateKeyHolder, StateKeyAuthorityOptions, StateKeyAuthorizer } from "./statekeys.js";
 export { WorkerEnclave, STATE_KEYS_FILE, RECEIPTS_FILE } from "./worker-enclave.js";
+export { EnclaveDebug } from "./debug.js";
+export type { DebugStateEntry, DebugTaskInput } from "./debug.js";
 export type {
   WorkerEnclaveOptions,
   EnclaveTaskInput,

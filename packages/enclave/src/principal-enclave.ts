@@ -31,6 +31,8 @@ export interface PrincipalEnclaveOptions {
   /** EIP-712 domain of the `WorkersParams` signature. */
   chainId: bigint;
   enigmaAddress: string;
+  /** The account that registers this enclave on `Enigma` (named in its attestation). */
+  custodian?: string;
   /** What a worker asking for state keys must be attested by, and satisfy. */
   trustRoot: RsaTrustRoot;
   policy: AttestationPolicy;

@@ -10,9 +10,13 @@ import {
   aesDecrypt,
   aesEncrypt,
   bytesToHex,
+  deploymentInputsHash,
   deriveSharedKey,
+  enclaveReportData,
   enigmaDomain,
   generateKeyPair,
+  hexToBytes,
+  inputsHash,
   keccak256,
   recoverAddress,
   recoverWorkerKeySigner,
@@ -132,13 +136,15 @@ class User {
     types: string[] = [],
     values: unknown[] = [],
     gasLimit = GAS,
+    /** A fixed IV (reproducible inputs); random by default, as a client does. */
+    iv?: Uint8Array,
   ): EnclaveTaskInput {
     const taskId = newTaskId();
     return {
       taskId,
       contractAddress: contractAddress ?? taskId,
-      encryptedFn: aesEncrypt(this.shared, utf8.encode(fn)),
-      encryptedArgs: aesEncrypt(this.shared, getBytes(abi.encode(types, values))),
+      encryptedFn: aesEncrypt(this.shared, utf8.encode(fn), iv),
+      encryptedArgs: aesEncrypt(this.shared, getBytes(abi.encode(types, values)), iv),
       userPubKey: this.keys.publicKey,
       gasLimit,
     };
@@ -196,6 +202,29 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
     });
   });
 
+  it("binds its attestation to the custodian that may register it, on this chain and contract", async () => {
+    const custodian = "0x00000000000000000000000000000000000c0de5";
+    const worker = await WorkerEnclave.open({
+      dir: newDir(),
+      attest: (q) => ias.attest(q),
+      chainId: CHAIN_ID,
+      enigmaAddress: ENIGMA,
+      custodian,
+    });
+    const body = JSON.parse(worker.attestation.report) as { isvEnclaveQuoteBody: string };
+    const reportData = Buffer.from(body.isvEnclaveQuoteBody, "base64").subarray(368, 432);
+    expect(bytesToHex(reportData)).toBe(
+      bytesToHex(
+        enclaveReportData(hexToBytes(worker.signer), {
+          custodian: hexToBytes(custodian),
+          chainId: CHAIN_ID,
+          enigmaAddress: hexToBytes(ENIGMA),
+        }),
+      ),
+    );
+    expect(bytesToHex(reportData.subarray(20, 40))).toBe(custodian);
+  });
+
   it("deploys and computes a calculator; the user decrypts the result; receipts are commitReceipts-shaped and signed", async () => {
     const worker = await openWorker();
     const user = new User(worker);
@@ -214,6 +243,16 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
     expect(deployed.receipt).toEqual({
       taskId: deployTask.taskId,
       scAddr: deployTask.taskId,
+      // The inputs as the enclave ran them (the chain compares them with the record)...
+      inputsHash: deploymentInputsHash(
+        deployTask.encryptedFn,
+        deployTask.encryptedArgs,
+        wasm.calculator,
+        deployTask.userPubKey,
+      ),
+      // ...and no state before the constructor.
+      prevDeltaHash: ZERO32,
+      deltaIndex: 0,
       stateDeltaHash: stored(deployed).hash,
       outputHash: bytesToHex(keccak256(deployed.output)),
       gasUsed: deployed.gasUsed,
@@ -239,6 +278,15 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
     expect(added.receipt).toMatchObject({
       taskId: addTask.taskId,
       scAddr: deployed.contractAddress,
+      inputsHash: inputsHash(
+        addTask.encryptedFn,
+        addTask.encryptedArgs,
+        deployed.contractAddress,
+        addTask.userPubKey,
+      ),
+      // It ran on the constructor's state: delta 0.
+      prevDeltaHash: stored(deployed).hash,
+      deltaIndex: 1,
       stateDeltaHash: ZERO32,
       outputHash: bytesToHex(keccak256(added.output)),
       gasUsed: added.gasUsed,
@@ -262,6 +310,10 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
     expect(results.map((r) => stored(r).index)).toEqual([1, 2, 3]);
     expect(results.map((r) => r.receipt.stateDeltaHash)).toEqual(
       results.map((r) => stored(r).hash),
+    );
+    // Each receipt names the delta its task ran on and that delta's successor index.
+    expect(results.map((r) => [r.receipt.prevDeltaHash, r.receipt.deltaIndex])).toEqual(
+      [deployed, ...results.slice(0, 2)].map((r, i) => [stored(r).hash, i + 1]),
     );
     expect(new Set([deployed, ...results].map((r) => stored(r).hash)).size).toBe(4);
     const get = await worker.compute(user.task(contract, "get()"));
@@ -546,11 +598,16 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
       const worker = await openWorker(newDir(), seed);
       const user = new User(worker, generateKeyPair(new Uint8Array(32).fill(1)));
       const taskId = bytesToHex(keccak256(utf8.encode("seeded deploy")));
-      const d = { ...user.task(taskId, "construct()"), taskId };
+      // The same encrypted inputs both times (a client uses random IVs; the receipt binds them).
+      const iv = new Uint8Array(12).fill(7);
+      const d = { ...user.task(taskId, "construct()", [], [], GAS, iv), taskId };
       await giveKeys(worker, taskId);
       const deployed = await worker.deploy({ ...d, preCode: wasm.counter });
       const incId = bytesToHex(keccak256(utf8.encode("seeded increment")));
-      const inc = await worker.compute({ ...user.task(taskId, "increment()"), taskId: incId });
+      const inc = await worker.compute({
+        ...user.task(taskId, "increment()", [], [], GAS, iv),
+        taskId: incId,
+      });
       return { signer: worker.signer, deployed, inc };
     };
     const a = await run();
@@ -559,8 +616,7 @@ describe("WorkerEnclave", { timeout: 30_000 }, () => {
     expect(b.inc.receipt.stateDeltaHash).toBe(a.inc.receipt.stateDeltaHash);
     expect(b.deployed.receipt).toEqual(a.deployed.receipt);
     expect(b.inc.receipt.gasUsed).toBe(a.inc.receipt.gasUsed);
-    // Encrypted inputs differ (random IVs on the client side) but the decrypted output and
-    // its synthetic-IV ciphertext are the same.
+    // The output's synthetic-IV ciphertext is the same.
     expect(b.inc.output).toEqual(a.inc.output);
     expect(b.inc.signature).toBe(a.inc.signature);
   });

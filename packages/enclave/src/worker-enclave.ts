@@ -9,8 +9,10 @@ import {
   RECEIPT_BATCH_TYPES,
   bytesToHex,
   concatBytes,
+  deploymentInputsHash,
   equalBytes,
   hexToBytes,
+  inputsHash,
   isEnigmaError,
   keccak256,
   toBytes,
@@ -29,6 +31,7 @@ import {
   subSeed,
   type EnclaveAttester,
 } from "./enclave-base.js";
+import { EnclaveDebug, debugDisabled } from "./debug.js";
 import type { EnclaveIdentity, EnclaveMeasurement } from "./identity.js";
 import { UserKeyExchange, loadOrCreateUserKeySecret } from "./keyexchange.js";
 import { ReceiptLog } from "./receipt-log.js";
@@ -66,6 +69,8 @@ export interface WorkerEnclaveOptions {
   /** EIP-712 domain of receipt signatures. */
   chainId: bigint;
   enigmaAddress: string;
+  /** The account that registers this enclave on `Enigma` (named in its attestation). */
+  custodian?: string;
   runtime?: RuntimeOptions;
   /**
    * Where contracts run: `"thread"` (default) in a pool of worker threads with a deadline per
@@ -76,6 +81,11 @@ export interface WorkerEnclaveOptions {
   threads?: number;
   /** The default executor's deadline (see `DEFAULT_DEADLINE`). */
   deadline?: Partial<Deadline>;
+  /**
+   * DEVNET ONLY: open the debug interface (`debug`: decrypted inputs, outputs and state).
+   * Off by default; a real deployment never turns it on.
+   */
+  debug?: boolean;
 }
 
 export interface EnclaveTaskInput {
@@ -149,6 +159,7 @@ export class WorkerEnclave {
   readonly #eip712: Eip712;
   readonly #receipts: ReceiptLog;
   readonly #contracts = new Map<Hex, ContractInstance>();
+  readonly #debug: EnclaveDebug | undefined;
   #sealing: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -173,6 +184,7 @@ export class WorkerEnclave {
     // Worker encryption keys are derived from this secret and the user's key: nothing to
     // hold per user, so no request can evict a user's key (see keyexchange.ts).
     this.#kx = new UserKeyExchange(identity, { secret: userKeySecret });
+    this.#debug = o.debug === true ? new EnclaveDebug(this.#kx, keys) : undefined;
     const choice = o.executor ?? "thread";
     this.#ownsExecutor = typeof choice === "string";
     this.#executor =
@@ -293,6 +305,31 @@ export class WorkerEnclave {
   }
 
   /**
+   * Rebuilds `contract` from its code and all its encrypted deltas in a scratch copy (a copy
+   * held here is untouched) and returns how many deltas it applied and the chain's head hash:
+   * the proof that every delta decrypts under the state key and applies in order, optionally
+   * against the hashes recorded on chain (`expectedHashes`, index for index). Throws like
+   * `loadContract` (`StateKeyUnknown` without the key).
+   */
+  rebuildCheck(
+    contract: BytesLike,
+    code: Uint8Array,
+    deltas: readonly { index: number; hash: BytesLike; data: Uint8Array }[],
+    expectedHashes?: readonly BytesLike[],
+  ): { deltas: number; head: Hex } {
+    const address = addressHex(contract);
+    this.#requireKey(address);
+    const instance = ContractInstance.restore(
+      this.#executor,
+      code,
+      holderKey(this.#keys, address),
+      deltas.map(checkDelta),
+      expectedHashes?.map((h, i) => toBytes(h, `expectedHashes[${i}]`, 32)),
+    );
+    return { deltas: instance.deltaCount, head: bytesToHex(instance.head) };
+  }
+
+  /**
    * Extends a loaded contract with a delta produced by another worker (heard on gossip): the
    * next index, naming the current head, decrypting under the state key. Returns false for a
    * delta already in the chain (nothing changes); throws `DeltaChainBroken` for a gap or a
@@ -333,9 +370,21 @@ export class WorkerEnclave {
       );
     }
     const codeHash = bytesToHex(keccak256(task.preCode));
+    // What the receipt binds: the inputs as run (the pre-code, not an address) and no state.
+    const base: RunBase = {
+      inputsHash: deploymentInputsHash(
+        task.encryptedFn,
+        task.encryptedArgs,
+        task.preCode,
+        task.userPubKey,
+      ),
+      prevDeltaHash: ZERO32,
+      deltaIndex: 0,
+    };
     return this.#run(
       task,
       t,
+      base,
       async (call) => {
         const { instance, outcome } = await ContractInstance.deploy(
           this.#executor,
@@ -355,11 +404,20 @@ export class WorkerEnclave {
     );
   }
 
-  /** Runs a task of a loaded contract (see `loadContract`); state advances on success. */
+  /**
+   * Runs a task of a loaded contract (see `loadContract`); state advances on success. The
+   * receipt names the inputs hash of what ran and the delta the state was at, so the chain
+   * refuses it for another task's record or on state that is not the contract's last.
+   */
   async compute(task: EnclaveTaskInput): Promise<EnclaveTaskResult> {
     const t = this.#checkTask(task);
     const instance = this.#loaded(bytesToHex(t.contract));
-    return this.#run(task, t, (call) => instance.run(call), undefined);
+    const base: RunBase = {
+      inputsHash: inputsHash(task.encryptedFn, task.encryptedArgs, t.contract, task.userPubKey),
+      prevDeltaHash: bytesToHex(instance.head),
+      deltaIndex: instance.deltaCount,
+    };
+    return this.#run(task, t, base, (call) => instance.run(call), undefined);
   }
 
   /**
@@ -379,7 +437,14 @@ export class WorkerEnclave {
       );
     }
     const message = `secret contract ${address} is not deployed`;
-    return this.#fail(task, t, ErrorCode.SecretContractNotDeployed, message, 0n);
+    // The receipt binds the inputs as given (the chain compares them with the record); there is
+    // no state to name (a failure's base is not checked).
+    const base: RunBase = {
+      inputsHash: inputsHash(task.encryptedFn, task.encryptedArgs, t.contract, task.userPubKey),
+      prevDeltaHash: ZERO32,
+      deltaIndex: 0,
+    };
+    return this.#fail(task, t, base, ErrorCode.SecretContractNotDeployed, message, 0n);
   }
 
   /**
@@ -424,6 +489,21 @@ export class WorkerEnclave {
     if (this.#ownsExecutor) await this.#executor.close();
   }
 
+  /**
+   * DEVNET ONLY: the debug interface (a task's decrypted input and output, a contract's
+   * plaintext state). Throws `EnclaveDebugDisabled` unless the enclave was opened with
+   * `debug: true`: a real deployment never exposes it.
+   */
+  get debug(): EnclaveDebug {
+    if (this.#debug === undefined) throw debugDisabled();
+    return this.#debug;
+  }
+
+  /** Whether the debug interface is on (devnets only). */
+  get debugEnabled(): boolean {
+    return this.#debug !== undefined;
+  }
+
   /** Public parts only. */
   toJSON(): { signer: Hex; contracts: number; stateKeys: number } {
     return {
@@ -438,6 +518,7 @@ export class WorkerEnclave {
   async #run(
     task: EnclaveTaskInput,
     t: CheckedTask,
+    base: RunBase,
     execute: (call: {
       functionName: string;
       args: Uint8Array;
@@ -459,10 +540,10 @@ export class WorkerEnclave {
       functionName = new TextDecoder("utf-8", { fatal: true }).decode(fn);
     } catch (e) {
       // Nothing ran: no gas. A user key the enclave does not hold leaves the output empty.
-      if (isEnigmaError(e)) return this.#fail(task, t, e.code, e.message, 0n);
+      if (isEnigmaError(e)) return this.#fail(task, t, base, e.code, e.message, 0n);
       if (e instanceof TypeError) {
         const message = "the function name is not UTF-8";
-        return this.#fail(task, t, ErrorCode.InvalidExecutionRequest, message, 0n);
+        return this.#fail(task, t, base, ErrorCode.InvalidExecutionRequest, message, 0n);
       }
       throw e;
     }
@@ -478,7 +559,7 @@ export class WorkerEnclave {
     const r = outcome.result;
     if (!r.ok) {
       const gasUsed = r.error.code === ErrorCode.OutOfGas ? t.gasLimit : BigInt(r.gasUsed);
-      return this.#fail(task, t, r.error.code, r.error.message, gasUsed);
+      return this.#fail(task, t, base, r.error.code, r.error.message, gasUsed);
     }
     const delta = outcome.delta;
     const ethCall =
@@ -486,7 +567,7 @@ export class WorkerEnclave {
         ? null
         : { address: toChecksumAddress(r.ethCall.address), payload: r.ethCall.payload.slice() };
     const output = this.#encryptOutput(task, t, r.output);
-    return this.#result(t, {
+    return this.#result(t, base, {
       success: true,
       output,
       delta:
@@ -503,11 +584,12 @@ export class WorkerEnclave {
   #fail(
     task: EnclaveTaskInput,
     t: CheckedTask,
+    base: RunBase,
     code: ErrorCode,
     message: string,
     gasUsed: bigint,
   ): EnclaveTaskResult {
-    return this.#result(t, {
+    return this.#result(t, base, {
       success: false,
       output: this.#encryptOutput(task, t, utf8.encode(message)),
       delta: null,
@@ -522,6 +604,7 @@ export class WorkerEnclave {
 
   #result(
     t: CheckedTask,
+    base: RunBase,
     p: {
       success: boolean;
       output: Uint8Array;
@@ -538,6 +621,9 @@ export class WorkerEnclave {
     const receipt: ChainReceipt = {
       taskId,
       scAddr: contractAddress,
+      inputsHash: base.inputsHash,
+      prevDeltaHash: base.prevDeltaHash,
+      deltaIndex: base.deltaIndex,
       stateDeltaHash: p.delta?.hash ?? ZERO32,
       outputHash: bytesToHex(keccak256(p.output)),
       gasUsed: p.gasUsed,
@@ -644,6 +730,13 @@ interface CheckedTask {
   taskId: Uint8Array;
   contract: Uint8Array;
   gasLimit: bigint;
+}
+
+/** What a receipt binds besides the outcome: the inputs as run and the state they ran on. */
+interface RunBase {
+  inputsHash: Hex;
+  prevDeltaHash: Hex;
+  deltaIndex: number;
 }
 
 function addressHex(contract: BytesLike): Hex {

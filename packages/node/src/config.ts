@@ -120,8 +120,20 @@ export const NodeUserConfigSchema = z
         host: z.string().default("127.0.0.1"),
         port: port.default(0),
         bootstrap: z.array(z.string().min(1)).default([]),
+        /**
+         * The multiaddrs peers are told to dial (identify, peer exchange), when they differ
+         * from the listen address: a node listening on 0.0.0.0 in a container or namespace
+         * announces `/ip4/<its address>/tcp/<port>` or `/dns4/<its name>/tcp/<port>`. Default:
+         * the listen addresses. Needs a fixed `port` (an ephemeral one is not known beforehand).
+         */
+        announce: z.array(z.string().min(1)).max(16).optional(),
       })
       .strict()
+      .refine((p) => p.announce === undefined || p.port !== 0, {
+        message:
+          "p2p.announce needs a fixed p2p.port (the announced port must be the listened one)",
+        path: ["announce"],
+      })
       .default({ host: "127.0.0.1", port: 0, bootstrap: [] }),
     rpc: z
       .object({
@@ -155,6 +167,20 @@ export const NodeUserConfigSchema = z
       })
       .strict()
       .default({ host: "127.0.0.1", port: 0 }),
+    /**
+     * The admin endpoint (absent: off): JSON-RPC on its own port, never on the public gateway,
+     * for operators and the invariant checker (pending receipts, stored code and delta hashes,
+     * a rebuild check). `faults: true` adds the test-fault methods a devnet's nemesis uses
+     * (fault points, refusing peers); never set outside tests.
+     */
+    admin: z
+      .object({
+        host: z.string().default("127.0.0.1"),
+        port: port.default(0),
+        faults: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     logLevel: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),
@@ -181,6 +207,16 @@ export const NodeUserConfigSchema = z
         path: ["secrets"],
       })
       .optional(),
+    /**
+     * DEVNET ONLY: `enclave: true` opens the worker enclave's debug interface and serves it
+     * as the RPC methods `debugTaskData` (a task's decrypted input and output) and
+     * `debugContractState` (a contract's plaintext state), for the devnet explorer's "god
+     * mode". Off by default; a real deployment never turns it on (it defeats the enclave).
+     */
+    debug: z
+      .object({ enclave: z.boolean().default(false) })
+      .strict()
+      .default({ enclave: false }),
     /**
      * TEST FAULTS: make this node misbehave on purpose, for tests of what clients refuse. Never
      * set outside tests. `workerKeySigner`: sign the worker encryption keys this node's enclave

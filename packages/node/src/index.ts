@@ -26,3 +26,11 @@ export type {
   TaskRecordInfo,
   WorkerInfo,
 } from "./chain/enigma-chain.js";
+export { TaskTraceLog, TRACE_STAGES, noTrace } from "./trace/trace.js";
+export type {
+  SequencedTraceEvent,
+  TaskTraceLogOptions,
+  TaskTracer,
+  TraceEvent,
+  TraceStage,
+} from "./trace/trace.js";

@@ -89,6 +89,11 @@ export const taskResultSchema = z
     contractAddress: bytes32Schema,
     /** The enclave signer that produced the result (must be the task's selected worker). */
     workerAddress: addressSchema,
+    /** What the signed receipt binds: the inputs hash the enclave ran (= the record's)... */
+    inputsHash: bytes32Schema,
+    /** ...and the delta the task ran on (zero for a deployment) with its chain position. */
+    prevDeltaHash: bytes32Schema,
+    deltaIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
     success: z.boolean(),
     output: hexSchema(undefined, RPC_LIMITS.maxPayloadBytes),
     delta: z
@@ -226,6 +231,9 @@ export function receiptOf(result: TaskResult): ChainReceipt {
   return {
     taskId: result.taskId,
     scAddr: result.contractAddress,
+    inputsHash: result.inputsHash,
+    prevDeltaHash: result.prevDeltaHash,
+    deltaIndex: result.deltaIndex,
     stateDeltaHash: result.delta?.hash ?? ZERO32,
     outputHash: bytesToHex(keccak256(hexToBytes(result.output))),
     gasUsed: BigInt(result.gasUsed),
@@ -271,6 +279,9 @@ export function checkResultShape(result: TaskResult): void {
       throw fail("delta hash does not match its data");
     }
     if (!result.success) throw fail("a failed task carries no delta");
+    // The index is signed (the receipt's deltaIndex): a genuine delta cannot be replayed at
+    // another position.
+    if (result.delta.index !== result.deltaIndex) throw fail("delta index is not the signed one");
   }
   if (!result.success && result.ethCall !== null) throw fail("a failed task makes no call");
   const deployment = result.preCodeHash !== null;

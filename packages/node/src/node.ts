@@ -7,6 +7,7 @@ import {
   ErrorCode,
   TaskResultStatus,
   bytesToHex,
+  checkRegistrationBinding,
   concatBytes,
   engToGrains,
   hexToBytes,
@@ -24,6 +25,8 @@ import {
   remoteAttester,
 } from "@enigma/enclave";
 import type { z } from "zod";
+import { AdminServer } from "./admin/server.js";
+import { adminMethods } from "./admin/methods.js";
 import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
 import type { NodeConfig } from "./config.js";
 import { isSelected, recordOfEvent, type NodeContext, type RecordInfo } from "./context.js";
@@ -40,22 +43,28 @@ import {
   taskResultSchema,
   type TaskResult,
 } from "./messages.js";
+import { FaultPoints } from "./faults.js";
 import { NodeMetrics, createLogger, type Logger } from "./observability.js";
+import { inspectionMethods } from "./rpc/inspect.js";
+import { TaskTraceLog } from "./trace/trace.js";
+import { stageObserver } from "./trace/trace-metrics.js";
+import { TracedAdmission, TracedExecution, TracedPublisher } from "./trace/traced-stages.js";
 import { P2PNetwork, type GossipVerdict } from "./p2p/network.js";
 import { PrincipalService } from "./principal.js";
+import { PredecessorDeltas } from "./recovery/predecessors.js";
+import { InputRedelivery } from "./recovery/redelivery.js";
+import { ResultRecovery } from "./recovery/results.js";
 import { RpcServer } from "./rpc/server.js";
 import { NodeStore } from "./store/store.js";
 import { DeltaSync } from "./sync.js";
-import { Admission } from "./tasks/admission.js";
 import { InputDelivery } from "./tasks/delivery.js";
 import { HeldInputs } from "./tasks/held-inputs.js";
 import { RecordBook, type KnownRecord } from "./tasks/record-book.js";
 import { ResultSignatures } from "./tasks/result-signatures.js";
 import { ReadBudget, TaskValidator } from "./tasks/validator.js";
 import { nodeContractSource } from "./worker/contract-source.js";
-import { Execution } from "./worker/execution.js";
+import type { Execution } from "./worker/execution.js";
 import { TaskPipeline, resultData } from "./worker/pipeline.js";
-import { Publisher } from "./worker/publishing.js";
 import { ReceiptBatcher } from "./worker/receipts.js";
 import { StateKeyClient } from "./worker/state-keys.js";
 
@@ -69,11 +78,14 @@ export interface NodeEndpoints {
   peerId: string;
   multiaddrs: string[];
   rpcUrl: string | undefined;
+  /** The admin endpoint (config `admin`), never the public one. */
+  adminUrl?: string;
   signer: Hex | undefined;
   roles: NodeConfig["roles"];
 }
 
 const CURSOR = "chainCursor";
+const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
 /** Gossip messages carry inputs with pre-code up to the RPC limit (8 MiB of base64). */
 const MAX_GOSSIP_BYTES = 10 * 1024 * 1024;
 const LOCAL_FAILURES: ReadonlySet<number> = new Set([
@@ -93,6 +105,8 @@ export class EnigmaNode {
   readonly config: NodeConfig;
   readonly metrics: NodeMetrics;
   readonly log: Logger;
+  /** What this node saw of each task and when (bounded; `getTaskTrace`, `getTraceEvents`). */
+  readonly trace: TaskTraceLog;
   #ctx: NodeContext | undefined;
   #worker: WorkerEnclave | undefined;
   #principalEnclave: PrincipalEnclave | undefined;
@@ -102,11 +116,18 @@ export class EnigmaNode {
   #batcher: ReceiptBatcher | undefined;
   #principal: PrincipalService | undefined;
   #rpc: RpcServer | undefined;
+  #admin: AdminServer | undefined;
+  /** Test fault points (only with `admin.faults`). */
+  readonly #faults: FaultPoints | undefined;
   #watcher: { stop(): Promise<void> } | undefined;
   #stops: (() => Promise<void>)[] = [];
   /** Task records heard from the watcher (or read once): the validator's first source. */
   readonly #book = new RecordBook();
-  #admission: Admission | undefined;
+  #admission: TracedAdmission | undefined;
+  /** Inputs a worker missed, pulled from peers (`recovery/redelivery.ts`). */
+  #redelivery: InputRedelivery | undefined;
+  /** A worker's fetch of other workers' deltas it lacks (`recovery/predecessors.ts`). */
+  #predecessors: PredecessorDeltas | undefined;
   /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
   readonly #resultReads = new ReadBudget(50, 100);
   /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
@@ -117,7 +138,14 @@ export class EnigmaNode {
   constructor(config: NodeConfig, options: EnigmaNodeOptions = {}) {
     this.config = config;
     this.metrics = new NodeMetrics();
+    this.trace = new TaskTraceLog({ observe: stageObserver(this.metrics.registry) });
     this.log = options.logger ?? createLogger({ level: config.logLevel, name: "enigma-node" });
+    this.#faults = config.admin?.faults === true ? new FaultPoints() : undefined;
+    if (this.#faults !== undefined) {
+      this.#faults.onFire = (fault, context) => {
+        this.log.warn({ ...fault, context }, "TEST FAULT: fault point reached");
+      };
+    }
   }
 
   has(role: NodeConfig["roles"][number]): boolean {
@@ -135,6 +163,7 @@ export class EnigmaNode {
       peerId: ctx.p2p.peerId,
       multiaddrs: ctx.p2p.multiaddrs,
       rpcUrl: this.#rpc?.url,
+      ...(this.#admin?.url === undefined ? {} : { adminUrl: this.#admin.url }),
       signer: this.signer,
       roles: this.config.roles,
     };
@@ -152,6 +181,12 @@ export class EnigmaNode {
       deltas: last === undefined ? 0 : last.index + 1,
       lastDeltaHash: last === undefined ? undefined : bytesToHex(last.hash),
     };
+  }
+
+  /** Hashes of the deltas this node stores of a secret contract, `[from, to)`. */
+  async deltaHashes(address: string, from = 0, to?: number): Promise<Hex[]> {
+    const deltas = await this.#live().store.getDeltas(address, from, to);
+    return deltas.map((d) => bytesToHex(d.hash));
   }
 
   async start(): Promise<void> {
@@ -228,11 +263,15 @@ export class EnigmaNode {
         attest,
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
+        // Its attestation names who may register it (the custodian), here and nowhere else.
+        ...(chain.account === undefined ? {} : { custodian: chain.account }),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
         ...(execution?.threads === undefined ? {} : { threads: execution.threads }),
         ...(execution?.maxGasLimit === undefined
           ? {}
           : { runtime: { maxGasLimit: execution.maxGasLimit } }),
+        // DEVNET ONLY (config debug.enclave, off by default): the enclave's debug interface.
+        debug: c.debug.enclave,
         deadline: {
           ...(execution?.deadlineBaseMs === undefined ? {} : { baseMs: execution.deadlineBaseMs }),
           ...(execution?.deadlineMsPerMgas === undefined
@@ -249,6 +288,7 @@ export class EnigmaNode {
         attest,
         chainId: chain.chainId,
         enigmaAddress: chain.enigmaAddress,
+        ...(chain.account === undefined ? {} : { custodian: chain.account }),
         trustRoot,
         policy: devnetAttestationPolicy(),
         ...(enclaveSeed === undefined ? {} : { seed: enclaveSeed }),
@@ -261,6 +301,7 @@ export class EnigmaNode {
       host: c.p2p.host,
       port: c.p2p.port,
       bootstrap: [...c.p2p.bootstrap],
+      ...(c.p2p.announce === undefined ? {} : { announce: [...c.p2p.announce] }),
       maxMessageBytes: MAX_GOSSIP_BYTES,
       logger: this.log.child({ module: "p2p" }),
       ...(p2pSeed === undefined ? {} : { privateKeySeed: p2pSeed }),
@@ -291,6 +332,8 @@ export class EnigmaNode {
           }),
     });
     const sync = new DeltaSync(ctx);
+    // Deltas removed from the store (not the chain's): the enclave copy reloads before next use.
+    sync.onTruncated = (contract) => this.#execution?.markStale(contract);
     this.#sync = sync;
     const validator = new TaskValidator({
       book: this.#book,
@@ -298,6 +341,32 @@ export class EnigmaNode {
       epoch: (block) => chain.getEpoch(block),
       watcherWaitMs: 2 * c.ethereum.pollIntervalMs + 20,
     });
+    // Recovery after faults (issue 16): every node serves the inputs and results it holds; a
+    // worker also pulls what it missed.
+    const redelivery = new InputRedelivery({
+      p2p,
+      store,
+      chain,
+      deliver: async (input) => {
+        await this.#admission?.handedOver(input);
+      },
+      hear: (record) => {
+        this.#hearRecord(record);
+      },
+      log: ctx.log.child({ module: "redelivery" }),
+      firstAfterMs: Math.min(1_000, Math.floor(c.worker.orderingDeadlineMs / 4)),
+    });
+    await redelivery.serve();
+    const predecessors = new PredecessorDeltas({
+      p2p,
+      store,
+      epoch: (block) => chain.getEpoch(block),
+      workerPeers: () => directory.peersWithRole("worker"),
+      accept: (r) => this.#acceptResult(r),
+      log: ctx.log.child({ module: "predecessors" }),
+    });
+    await predecessors.serve();
+    if (this.has("worker")) this.#predecessors = predecessors;
     await p2p.start();
     this.#stops.push(() => p2p.stop());
     await directory.start();
@@ -305,23 +374,33 @@ export class EnigmaNode {
     await sync.start();
 
     if (this.#worker !== undefined) {
-      const batcher = new ReceiptBatcher(ctx, this.#worker);
-      batcher.onCommitted = (outcome) => this.#onCommitted(outcome);
+      const batcher = new ReceiptBatcher(ctx, this.#worker, {
+        truncateDeltas: (contract, from) => sync.truncate(contract, from),
+      });
+      batcher.onCommitted = (outcome) => {
+        for (const [taskId, status] of outcome)
+          this.trace.event(taskId, "receipt-sent", { status });
+        return this.#onCommitted(outcome);
+      };
       this.#batcher = batcher;
       const worker = this.#worker;
-      const execution = new Execution(
+      const execution = new TracedExecution(
         worker,
-        nodeContractSource({
-          store,
-          chain,
-          sync,
-          stateKeys: new StateKeyClient(ctx, worker, directory),
-        }),
+        {
+          ...nodeContractSource({
+            store,
+            chain,
+            sync,
+            stateKeys: new StateKeyClient(ctx, worker, directory),
+          }),
+          beforeCompute: (contract, record) => predecessors.ensure(contract, record.blockNumber),
+        },
         {
           onRetry: (attempt, e) => {
             ctx.log.warn({ attempt, err: e.message }, "task deferred");
           },
         },
+        this.trace,
       );
       this.#execution = execution;
       this.#pipeline = new TaskPipeline({
@@ -330,20 +409,24 @@ export class EnigmaNode {
         validate: (input, record) => validator.checkAgainst(input, record),
         readRecord: (taskId) => this.#readRecordWithIndex(taskId),
         execution,
-        publisher: new Publisher({
-          store,
-          publish: async (topic, data) => {
-            await p2p.publish(topic, data, { minPeers: 1, timeoutMs: 2_000 });
+        publisher: new TracedPublisher(
+          {
+            store,
+            publish: async (topic, data) => {
+              await p2p.publish(topic, data, { minPeers: 1, timeoutMs: 2_000 });
+            },
+            notify: (taskId, status, output) => {
+              this.#notifyDone(taskId, status, output);
+            },
+            commitNow: () => batcher.trigger("ethereum-call"),
+            signer: worker.signer,
+            metrics: this.metrics,
+            log: ctx.log,
           },
-          notify: (taskId, status, output) => {
-            this.#notifyDone(taskId, status, output);
-          },
-          commitNow: () => batcher.trigger("ethereum-call"),
-          signer: worker.signer,
-          metrics: this.metrics,
-          log: ctx.log,
-        }),
+          this.trace,
+        ),
         deadlineMs: c.worker.orderingDeadlineMs,
+        ...(this.#faults === undefined ? {} : { faults: this.#faults }),
         metrics: this.metrics,
         log: ctx.log,
       });
@@ -358,27 +441,42 @@ export class EnigmaNode {
     }
 
     const delivery = new InputDelivery(p2p, directory, ctx.log);
-    const admission = new Admission({
-      validator,
-      held: new HeldInputs(),
-      store,
-      ...(this.#pipeline === undefined ? {} : { pipeline: this.#pipeline }),
-      ...(this.#worker === undefined ? {} : { self: this.#worker.signer.toLowerCase() as Hex }),
-      publish: (input) => {
-        delivery.publish(input);
+    const pipeline = this.#pipeline;
+    const admission = new TracedAdmission(
+      {
+        validator,
+        held: new HeldInputs(),
+        store,
+        ...(pipeline === undefined
+          ? {}
+          : {
+              pipeline: {
+                onInput: (input, verdict) => {
+                  redelivery.onInput(input.taskId);
+                  pipeline.onInput(input, verdict);
+                },
+                skipped: (taskId, contract) => pipeline.skipped(taskId, contract),
+              },
+            }),
+        ...(this.#worker === undefined ? {} : { self: this.#worker.signer.toLowerCase() as Hex }),
+        publish: (input) => {
+          delivery.publish(input);
+          this.trace.event(input.taskId, "input-gossiped");
+        },
+        handOver: (input) => delivery.handOver(input),
+        notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
+        // Ids the watcher has not told: one read each, and a bounded rate per path.
+        reads: {
+          client: new ReadBudget(100, 200),
+          handOver: new ReadBudget(100, 200),
+          gossip: new ReadBudget(50, 100),
+        },
+        deadlineMs: c.worker.orderingDeadlineMs,
+        metrics: this.metrics,
+        log: ctx.log,
       },
-      handOver: (input) => delivery.handOver(input),
-      notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
-      // Ids the watcher has not told: one read each, and a bounded rate per path.
-      reads: {
-        client: new ReadBudget(100, 200),
-        handOver: new ReadBudget(100, 200),
-        gossip: new ReadBudget(50, 100),
-      },
-      deadlineMs: c.worker.orderingDeadlineMs,
-      metrics: this.metrics,
-      log: ctx.log,
-    });
+      this.trace,
+    );
     this.#admission = admission;
     const sweep = setInterval(() => {
       admission.sweep();
@@ -422,6 +520,12 @@ export class EnigmaNode {
         port: c.rpc.port,
         ...stripUndefined(c.rpc.bounds ?? {}),
         handlers: gateway.handlers(),
+        extraMethods: inspectionMethods({
+          trace: this.trace,
+          store,
+          node: () => ({ signer: this.signer ?? null, peerId: p2p.peerId, roles: c.roles }),
+          ...(this.#worker === undefined ? {} : { enclave: this.#worker }),
+        }),
         metrics: this.metrics,
         logger: ctx.log.child({ module: "rpc" }),
       });
@@ -429,13 +533,33 @@ export class EnigmaNode {
       this.#rpc = rpc;
       this.#stops.push(() => rpc.stop());
     }
+    if (c.admin !== undefined) await this.#startAdmin(c.admin);
 
     const head = await chain.blockNumber();
     const cursor = await store.getMeta(CURSOR);
     const window = chain.taskTimeout + chain.epochSize;
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
-    // Tasks heard but not finished before a restart go back in line.
+    // Tasks heard but not finished before a restart go back in line, and records heard whose
+    // inputs never came are heard again (the watcher starts past them).
     await this.#pipeline?.start();
+    if (this.#pipeline !== undefined) {
+      this.#redelivery = redelivery;
+      if (typeof cursor === "number") await redelivery.recover(cursor);
+      redelivery.start();
+      const pipeline = this.#pipeline;
+      const results = new ResultRecovery({
+        p2p: ctx.p2p,
+        waitingOn: (ms) => pipeline.foreignWaits(ms),
+        accept: (r) => this.#acceptResult(r),
+        log: ctx.log.child({ module: "results" }),
+      });
+      results.start();
+      this.#stops.push(() => {
+        redelivery.stop();
+        results.stop();
+        return Promise.resolve();
+      });
+    }
     this.#watcher = chain.watch({
       fromBlock,
       confirmations: c.ethereum.confirmations,
@@ -450,6 +574,43 @@ export class EnigmaNode {
       ctx.log.warn({ err: String(e) }, "delta sync at start failed");
     });
     ctx.log.info({ ...this.endpoints(), fromBlock }, "node started");
+  }
+
+  async #startAdmin(a: NonNullable<NodeConfig["admin"]>): Promise<void> {
+    const { store, p2p, log } = this.#live();
+    const worker = this.#worker;
+    const faults = this.#faults;
+    const admin = new AdminServer({
+      host: a.host,
+      port: a.port,
+      logger: log.child({ module: "admin" }),
+      methods: adminMethods({
+        info: () => ({
+          roles: this.config.roles,
+          peerId: p2p.peerId,
+          signer: this.signer,
+          multiaddrs: p2p.multiaddrs,
+          peers: p2p.peers(),
+          refusedPeers: p2p.refusedPeers,
+        }),
+        store,
+        ...(worker === undefined
+          ? {}
+          : {
+              enclave: {
+                hasStateKey: (c) => worker.hasStateKey(c),
+                rebuildCheck: (c, code, deltas, expected) =>
+                  worker.rebuildCheck(c, code, deltas, expected),
+              },
+            }),
+        ...(faults === undefined
+          ? {}
+          : { faults: { points: faults, refusePeers: (peers) => p2p.refusePeers(peers) } }),
+      }),
+    });
+    await admin.start();
+    this.#admin = admin;
+    this.#stops.push(() => admin.stop());
   }
 
   #live(): NodeContext {
@@ -473,8 +634,21 @@ export class EnigmaNode {
 
   async #joinChain(): Promise<void> {
     const { chain, log } = this.#live();
+    // The contract registers an enclave only for the custodian its report names, on this
+    // chain and deployment: check before spending a transaction (AttestationBindingMismatch).
+    const bound = (signer: string, report: string) => {
+      const custodian = chain.account;
+      if (custodian === undefined) return;
+      checkRegistrationBinding(report, {
+        signer,
+        custodian,
+        chainId: chain.chainId,
+        enigmaAddress: chain.enigmaAddress,
+      });
+    };
     if (this.#worker !== undefined) {
       const a = this.#worker.attestation;
+      bound(this.#worker.signer, a.report);
       const done = await chain.ensureWorker({
         signer: this.#worker.signer,
         report: new TextEncoder().encode(a.report),
@@ -491,6 +665,7 @@ export class EnigmaNode {
       const w = await chain.getWorker(custodian);
       if (w.status === 0) {
         const a = this.#principalEnclave.attestation;
+        bound(this.#principalEnclave.signer, a.report);
         await chain.register(
           this.#principalEnclave.signer,
           new TextEncoder().encode(a.report),
@@ -505,25 +680,37 @@ export class EnigmaNode {
     const { store, chain, log } = this.#live();
     for (const e of events) {
       switch (e.type) {
-        case "TaskRecordCreated": {
-          const record = recordOfEvent(e);
-          this.#book.add(record);
-          this.#pipeline?.onRecord(record);
-          this.#admission?.onRecord(record);
+        case "TaskRecordCreated":
+          this.trace.event(e.taskId, "recorded", { block: e.blockNumber, sender: e.sender });
+          this.#hearRecord(recordOfEvent(e));
           break;
-        }
         case "ReceiptFailed":
-        case "TaskFeeReturned":
+          this.trace.event(e.taskId, "receipt-committed", { status: 3, block: e.blockNumber });
           this.#settled(e.taskId);
           break;
+        case "TaskFeeReturned":
+          this.trace.event(e.taskId, "fee-returned", { block: e.blockNumber });
+          this.#settled(e.taskId);
+          await this.#dropRefundedDelta(e.taskId as Hex);
+          break;
         case "WorkersParameterized":
+          // The epoch's receipts commit once the next epoch has started, never in the block
+          // that ends it: a client that waits for its receipt and then records its next task
+          // records it for the new epoch, not for the one ending (issue 19).
           void this.#batcher?.trigger("epoch-end");
           break;
         case "ReceiptFailedETH":
+          this.trace.event(e.taskId, "receipt-committed", { status: 4, block: e.blockNumber });
           this.#settled(e.taskId);
           await this.#setStatus(e.taskId as Hex, TaskResultStatus.EthereumFailure);
           break;
         case "ReceiptVerified":
+          this.trace.event(e.taskId, "receipt-committed", {
+            status: 2,
+            block: e.blockNumber,
+            worker: e.workerAddress.toLowerCase(),
+            gasUsed: e.gasUsed.toString(),
+          });
           this.#settled(e.taskId);
           await this.#checkCommittedDelta(e.scAddr as Hex, e.deltaHashIndex, e.stateDeltaHash);
           break;
@@ -535,27 +722,82 @@ export class EnigmaNode {
     this.#book.heard(toBlock);
     if (this.#principal !== undefined) await this.#principal.onBlock(toBlock);
     if (this.#batcher !== undefined && (await store.hasPendingReceipts())) {
-      // The epoch in force at the newest scanned block: known from the scan, no request.
+      // Receipts commit once the next epoch has started (above, when its event is confirmed
+      // here). Once the scanned epoch is over by blocks, the chain's head is asked too: with
+      // confirmations on a chain that stands still, the switch may never get blocks on top of
+      // it. Should the principal be a whole epoch late, they commit anyway, before their tasks
+      // time out.
       const epoch = await chain.getEpoch(toBlock);
       if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + chain.epochSize - 1) {
-        void this.#batcher.trigger("epoch-end");
+        const late = toBlock >= epoch.firstBlockNumber + 2 * chain.epochSize;
+        if (late || ((await chain.currentEpoch())?.index ?? 0) > epoch.index) {
+          void this.#batcher.trigger("epoch-end");
+        }
       }
     }
     log.trace({ toBlock, events: events.length }, "chain events");
   }
 
-  /** Every node checks its copy of a committed delta against the chain. */
+  /**
+   * A refunded task's delta never counts: a node that stored it (its worker, or anyone who heard
+   * its result) drops it, with the deltas built on it, which the chain cannot take either
+   * (issue 16: the checker found them left behind a node's committed history).
+   */
+  async #dropRefundedDelta(taskId: Hex): Promise<void> {
+    const { store, chain } = this.#live();
+    const task = await store.getTask(taskId);
+    const delta = task?.result?.delta;
+    if (task === undefined || delta === undefined) return;
+    const [stored] = await store.getDeltas(task.contract, delta.index, delta.index + 1);
+    if (stored === undefined || bytesToHex(stored.hash) !== bytesToHex(delta.hash)) return;
+    if (delta.index < (await chain.countStateDeltas(task.contract))) return;
+    // This worker's own receipts built on it are its receipt batcher's to settle: it drops them
+    // with the deltas from the gap on. Dropping the deltas here first would leave the batcher
+    // not knowing who wrote the missing one, and it would hold them (and every later receipt
+    // of the contract) for a minute.
+    if (this.#batcher !== undefined) {
+      const contract = task.contract.toLowerCase();
+      const pending = await store.pendingReceipts();
+      if (pending.some((r) => r.scAddr.toLowerCase() === contract && r.deltaIndex > delta.index))
+        return;
+    }
+    await this.#sync?.truncate(task.contract, delta.index);
+  }
+
+  /** A task record heard from the watcher (or again after a restart). */
+  #hearRecord(record: RecordInfo): void {
+    this.#book.add(record);
+    this.#pipeline?.onRecord(record);
+    this.#admission?.onRecord(record);
+    this.#redelivery?.onRecord(record);
+  }
+
+  /**
+   * Every node checks its copy of a committed delta against the chain. A missing one is
+   * fetched; one that differs (a conflicting or replayed delta heard on gossip) is removed with
+   * everything built on it, and the committed one fetched from peers.
+   */
   async #checkCommittedDelta(contract: Hex, index: number, hash: string): Promise<void> {
     if (/^0x0*$/.test(hash)) return;
     const { store, log } = this.#live();
-    const [stored] = await store.getDeltas(contract, index, index + 1);
-    if (stored === undefined) {
-      void this.#sync?.catchUp(contract).catch((e: unknown) => {
-        log.warn({ contract, err: String(e) }, "delta sync failed");
+    const sync = this.#sync;
+    if (sync === undefined) return;
+    // A node that missed the deployment (down or cut off when it was gossiped) has the deltas
+    // it heard since but no code: fetch it (issue 16; the deltas below would not trigger it).
+    if ((await store.getCode(contract)) === undefined) {
+      void sync.catchUp(contract).catch((e: unknown) => {
+        log.warn({ contract, err: String(e) }, "code sync failed");
       });
-    } else if (bytesToHex(stored.hash) !== hash.toLowerCase()) {
-      log.error({ contract, index }, "stored delta differs from the hash committed on Ethereum");
     }
+    const [stored] = await store.getDeltas(contract, index, index + 1);
+    if (stored !== undefined && bytesToHex(stored.hash) === hash.toLowerCase()) return;
+    if (stored !== undefined) {
+      log.warn({ contract, index }, "stored delta differs from the hash committed on Ethereum");
+      await sync.truncate(contract, index);
+    }
+    void sync.catchUp(contract).catch((e: unknown) => {
+      log.warn({ contract, err: String(e) }, "delta sync failed");
+    });
   }
 
   async #onCommitted(outcome: Map<string, number>): Promise<void> {
@@ -576,16 +818,19 @@ export class EnigmaNode {
       return;
     }
     // The Ethereum call failed: the contract recorded no delta for the task, so the node
-    // drops it too and the enclave reloads the contract from the deltas that count.
+    // drops it too (and any delta built on it, which the chain will refuse), and the enclave
+    // reloads the contract from the deltas that count.
     const delta = task.result?.delta;
     if (status === TaskResultStatus.EthereumFailure && delta !== undefined) {
-      if (await store.dropLastDelta(task.contract, delta.index)) {
-        this.#execution?.markStale(task.contract);
-      } else {
-        log.error(
-          { taskId, contract: task.contract, index: delta.index },
-          "cannot drop the delta of a failed Ethereum call: a later delta exists",
-        );
+      const [stored] = await store.getDeltas(task.contract, delta.index, delta.index + 1);
+      if (stored !== undefined && bytesToHex(stored.hash) === bytesToHex(delta.hash)) {
+        const removed = (await this.#sync?.truncate(task.contract, delta.index)) ?? 0;
+        if (removed > 1) {
+          log.warn(
+            { taskId, contract: task.contract, index: delta.index, removed },
+            "dropped the delta of a failed Ethereum call and the deltas built on it",
+          );
+        }
       }
     }
   }
@@ -625,6 +870,7 @@ export class EnigmaNode {
   #settled(taskId: string): void {
     this.#book.settle(taskId);
     this.#pipeline?.onSettled(taskId);
+    this.#redelivery?.onSettled(taskId);
   }
 
   /** A task record read from the chain (for ids the watcher has not delivered). */
@@ -720,19 +966,34 @@ export class EnigmaNode {
     }
     let delta: { index: number; hash: Uint8Array; data: Uint8Array } | undefined;
     if (r.delta !== null) {
+      // The index and the predecessor are signed with the receipt: a delta is stored only at
+      // its own index, on the delta it was built on (a replay or a fork is not).
       const count = await store.deltaCount(r.contractAddress);
-      if (r.delta.index <= count) {
+      const base =
+        r.delta.index === 0
+          ? undefined
+          : (await store.getDeltas(r.contractAddress, r.delta.index - 1, r.delta.index))[0];
+      const baseHash = base === undefined ? ZERO_HASH : bytesToHex(base.hash);
+      if (r.delta.index > count) {
+        // Gossip does not keep order: under load this is routine (debug, not warn). Committed
+        // deltas come by sync, the others from the workers that hold them (issue 16).
+        log.debug(
+          { contract: r.contractAddress, index: r.delta.index, have: count },
+          "delta arrived ahead of its predecessors; catching up from peers",
+        );
+        void this.#sync?.catchUp(r.contractAddress).catch(() => undefined);
+        this.#predecessors?.behind(r.contractAddress);
+      } else if (baseHash !== r.prevDeltaHash) {
+        log.warn(
+          { contract: r.contractAddress, index: r.delta.index, taskId: r.taskId },
+          "delta built on another predecessor than the one stored: not stored (the chain decides)",
+        );
+      } else {
         delta = {
           index: r.delta.index,
           hash: hexToBytes(r.delta.hash),
           data: hexToBytes(r.delta.data),
         };
-      } else {
-        log.warn(
-          { contract: r.contractAddress, index: r.delta.index, have: count },
-          "delta arrived ahead of its predecessors; catching up from peers",
-        );
-        void this.#sync?.catchUp(r.contractAddress).catch(() => undefined);
       }
     }
     try {
@@ -758,7 +1019,12 @@ export class EnigmaNode {
       await store.putMessage("result", r.taskId, r);
     }
     if (delta !== undefined) this.#execution?.markStale(r.contractAddress);
+    this.trace.event(r.taskId, "result-heard", {
+      worker: r.workerAddress.toLowerCase(),
+      success: r.success,
+    });
     this.#pipeline?.onResult(r.taskId);
+    this.#redelivery?.onSettled(r.taskId);
     this.#notifyDone(r.taskId, r.success ? "SUCCESS" : "FAILED", hexToBytes(r.output));
   }
 }

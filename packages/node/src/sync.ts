@@ -1,7 +1,11 @@
 // Delta sync: a node that starts late, or comes back after being down, fetches the code and the
 // missing encrypted deltas of each secret contract from peers, in ranges, and checks every one
-// against the hashes on Ethereum before storing it. Deltas not yet committed on chain arrive on
-// gossip with the selected worker's signature instead.
+// against the hashes on Ethereum before storing it. It also checks what it already holds: a
+// stored delta whose hash is not the committed one (a replayed or conflicting delta heard on
+// gossip, a delta of a task the chain settled without it) is removed with everything after it
+// and fetched again. Deltas not yet committed on chain arrive on gossip with the selected
+// worker's signature instead. Hashes are read from the chain in pages (`getStateDeltaHashes`),
+// never all at once: a long-lived contract's list would pass an `eth_call` gas cap.
 import {
   EnigmaError,
   ErrorCode,
@@ -11,6 +15,7 @@ import {
   parseMessage,
   type Hex,
 } from "@enigma/protocol";
+import { DELTA_HASH_PAGE } from "./chain/enigma-chain.js";
 import type { NodeContext } from "./context.js";
 import {
   MAX_DELTAS_PER_RESPONSE,
@@ -25,6 +30,10 @@ const MAX_RESPONSE_DATA_BYTES = 6 * 1024 * 1024;
 export class DeltaSync {
   readonly #ctx: NodeContext;
   readonly #inflight = new Map<string, Promise<void>>();
+  /** Per contract: how many stored deltas (from index 0) were found equal to the chain's. */
+  readonly #verified = new Map<string, number>();
+  /** Called after stored deltas of a contract were removed (the enclave copy must reload). */
+  onTruncated: ((contract: Hex, from: number) => void) | undefined;
 
   constructor(ctx: NodeContext) {
     this.#ctx = ctx;
@@ -51,7 +60,10 @@ export class DeltaSync {
     });
   }
 
-  /** Catches `contract` up with what Ethereum has committed (code and deltas); shares calls. */
+  /**
+   * Catches `contract` up with what Ethereum has committed (code and deltas), after checking
+   * the deltas it holds against the chain; shares calls.
+   */
   catchUp(contract: Hex): Promise<void> {
     let p = this.#inflight.get(contract);
     if (p === undefined) {
@@ -59,6 +71,27 @@ export class DeltaSync {
       this.#inflight.set(contract, p);
     }
     return p;
+  }
+
+  /**
+   * Removes the stored deltas of `contract` from `from` on (they disagree with the chain, or
+   * build on a delta it will never record) and catches up from peers. Returns how many went.
+   */
+  async truncate(contract: Hex, from: number): Promise<number> {
+    await this.#inflight.get(contract)?.catch(() => undefined);
+    return this.#truncate(contract, from);
+  }
+
+  async #truncate(contract: Hex, from: number): Promise<number> {
+    const { store, log } = this.#ctx;
+    const removed = await store.truncateDeltas(contract, from);
+    const verified = this.#verified.get(contract);
+    if (verified !== undefined && verified > from) this.#verified.set(contract, from);
+    if (removed > 0) {
+      log.warn({ contract, from, removed }, "stored deltas removed: they are not the chain's");
+      this.onTruncated?.(contract, from);
+    }
+    return removed;
   }
 
   /** Catches up every secret contract deployed on chain. */
@@ -77,18 +110,19 @@ export class DeltaSync {
     const { chain, store, p2p, metrics, log } = this.#ctx;
     const sc = await chain.getSecretContract(contract);
     if (sc === undefined) return;
-    const hashes = sc.stateDeltaHashes.map((h) => h.toLowerCase());
+    const onChain = sc.deltaCount;
+    await this.#checkHeld(contract, onChain);
     let needCode = (await store.getCode(contract)) === undefined;
     let have = await store.deltaCount(contract);
-    if (!needCode && have >= hashes.length) return;
+    if (!needCode && have >= onChain) return;
     const peers = p2p.peers();
     for (const peer of peers) {
       try {
-        while (needCode || have < hashes.length) {
+        while (needCode || have < onChain) {
           const raw = await p2p.request(
             peer,
             PROTOCOLS.deltas,
-            { contract, from: have, to: Math.max(have + 1, hashes.length), withCode: needCode },
+            { contract, from: have, to: Math.max(have + 1, onChain), withCode: needCode },
             { timeoutMs: 10_000 },
           );
           const res = parseMessage(deltaRangeResponseSchema, raw, "delta range response");
@@ -107,10 +141,11 @@ export class DeltaSync {
             await store.putCode(contract, code);
             needCode = false;
           }
-          const fresh = res.deltas.filter((d) => d.index >= have && d.index < hashes.length);
-          if (fresh.length === 0) break;
+          const fresh = res.deltas.filter((d) => d.index >= have && d.index < onChain);
+          if (fresh.length === 0 || fresh[0]?.index !== have) break;
+          const hashes = await chain.getStateDeltaHashes(contract, have, have + fresh.length);
           for (const d of fresh) {
-            if (d.hash !== hashes[d.index]) {
+            if (d.hash !== hashes[d.index - have]?.toLowerCase()) {
               throw new EnigmaError(
                 ErrorCode.DeltaSyncFailed,
                 `peer sent delta ${d.index} whose hash is not the one on chain`,
@@ -128,21 +163,48 @@ export class DeltaSync {
           );
           metrics.deltaSyncDeltas.inc(fresh.length);
           have = await store.deltaCount(contract);
+          this.#verified.set(contract, Math.min(have, onChain));
         }
       } catch (e) {
         log.warn({ contract, peer, err: String(e) }, "delta sync from peer failed");
       }
-      if (!needCode && have >= hashes.length) {
+      if (!needCode && have >= onChain) {
         log.info({ contract, deltas: have }, "contract caught up from peers");
         return;
       }
     }
-    if (needCode || have < hashes.length) {
+    if (needCode || have < onChain) {
       throw new EnigmaError(
         ErrorCode.DeltaSyncFailed,
-        `could not fetch ${needCode ? "the code and " : ""}deltas ${have}..${hashes.length - 1} of ${contract} from any peer`,
-        { details: { contract, have, onChain: hashes.length, peers: peers.length } },
+        `could not fetch ${needCode ? "the code and " : ""}deltas ${have}..${onChain - 1} of ${contract} from any peer`,
+        { details: { contract, have, onChain, peers: peers.length } },
       );
+    }
+  }
+
+  /**
+   * Checks the stored deltas of `contract` that the chain has committed against its hashes,
+   * from where the last check stopped; removes the first one that differs and all after it.
+   */
+  async #checkHeld(contract: Hex, onChain: number): Promise<void> {
+    const { chain, store } = this.#ctx;
+    const have = await store.deltaCount(contract);
+    const end = Math.min(have, onChain);
+    let from = Math.min(this.#verified.get(contract) ?? 0, end);
+    while (from < end) {
+      const to = Math.min(end, from + DELTA_HASH_PAGE);
+      const [stored, hashes] = await Promise.all([
+        store.getDeltas(contract, from, to),
+        chain.getStateDeltaHashes(contract, from, to),
+      ]);
+      const bad = stored.find((d, i) => bytesToHex(d.hash) !== hashes[i]?.toLowerCase());
+      if (bad !== undefined) {
+        this.#verified.set(contract, bad.index);
+        await this.#truncate(contract, bad.index);
+        return;
+      }
+      from = to;
+      this.#verified.set(contract, from);
     }
   }
 }

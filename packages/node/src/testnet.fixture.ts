@@ -42,6 +42,7 @@ import {
 import hre from "hardhat";
 import { deployEnigma } from "../../../scripts/deploy.js";
 import { EnigmaChain } from "./chain/enigma-chain.js";
+import { decodeRevert } from "./chain/errors.js";
 import { resolveNodeConfig, type NodeUserConfig } from "./config.js";
 import { EnigmaNode, enclaveSeedOf } from "./node.js";
 import { createLogger } from "./observability.js";
@@ -73,6 +74,8 @@ export interface TestNetOptions {
   orderingDeadlineMs?: number;
   /** The workers' `worker.execution` (execution threads and deadline; enclave defaults). */
   execution?: NonNullable<NodeUserConfig["worker"]>["execution"];
+  /** DEVNET ONLY: the enclaves' debug interface on every node (`debug.enclave`; default off). */
+  enclaveDebug?: boolean;
 }
 
 export interface TestNet {
@@ -127,6 +130,10 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     principal: principalSigner,
     epochSize,
     taskTimeout: epochSize * 3,
+    // The chain accepts the task gas limits the workers' enclaves are configured to run.
+    ...(o.execution?.maxGasLimit === undefined
+      ? {}
+      : { maxGasLimit: BigInt(o.execution.maxGasLimit) }),
     attestation: {
       rsaModulus: b64(jwk.n),
       rsaExponent: b64(jwk.e),
@@ -163,6 +170,7 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     },
     preset: "fast",
     logLevel,
+    ...(o.enclaveDebug === true ? { debug: { enclave: true } } : {}),
     ...extra,
   });
   const log = (name: string) => createLogger({ level: logLevel, name });
@@ -255,6 +263,19 @@ export async function waitFor<T>(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** How many gossip messages of `topic` the node rejected (its `enigma_gossip_messages_total`). */
+export async function gossipRejects(node: EnigmaNode, topic: string): Promise<number> {
+  const line = (await node.metrics.text())
+    .split("\n")
+    .find(
+      (l) =>
+        l.startsWith("enigma_gossip_messages_total") &&
+        l.includes('verdict="reject"') &&
+        l.includes(topic),
+    );
+  return line === undefined ? 0 : Number(line.split(" ").at(-1));
 }
 
 export async function rpc(url: string, method: string, params: unknown): Promise<unknown> {
@@ -357,13 +378,14 @@ export class TestClient {
     gasLimit: bigint,
     record: (p: Prepared, hash: string) => Promise<unknown>,
     hashOf: (encFn: Uint8Array, encArgs: Uint8Array, user: Uint8Array) => string,
+    beforeRecord?: () => Promise<void>,
   ): Promise<{ p: Prepared; encFn: Uint8Array; encArgs: Uint8Array }> {
-    const wrongEpoch = this.#net.enigma.interface.getError("WrongEpoch")?.selector ?? "-";
     for (let attempt = 1; ; attempt++) {
       const p = await this.#prepare(contract);
       const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(fn));
       const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(fn, args));
       await this.#approve(gasLimit);
+      if (attempt === 1) await beforeRecord?.();
       try {
         await sent(record(p, hashOf(encFn, encArgs, p.user.publicKey)));
         return { p, encFn, encArgs };
@@ -374,7 +396,8 @@ export class TestClient {
         // "could not coalesce error") on the JSON-RPC error it wraps.
         const data =
           (e as { data?: unknown }).data ?? (e as { error?: { data?: unknown } }).error?.data;
-        if (attempt >= 3 || typeof data !== "string" || !data.startsWith(wrongEpoch)) throw e;
+        if (attempt >= 3 || typeof data !== "string" || decodeRevert(data)?.name !== "WrongEpoch")
+          throw e;
       }
     }
   }
@@ -416,7 +439,13 @@ export class TestClient {
     fn: string,
     args: unknown[],
     gasLimit = 1_000_000n,
-    opts: { workerAddress?: Hex } = {},
+    opts: {
+      workerAddress?: Hex;
+      /** Runs once the worker's key is fetched, before the record is sent (fault tests). */
+      beforeRecord?: () => Promise<void>;
+      /** Runs once the record is mined, before the input is sent (fault tests). */
+      beforeInput?: (taskId: Hex) => Promise<void>;
+    } = {},
   ): Promise<SubmittedTask> {
     const { p, encFn, encArgs } = await this.#recorded(
       contract,
@@ -426,7 +455,9 @@ export class TestClient {
       (p, hash) =>
         p.enigma.getFunction("createTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber),
       (encFn, encArgs, user) => inputsHash(encFn, encArgs, contract, user),
+      opts.beforeRecord,
     );
+    await opts.beforeInput?.(p.taskId);
     await rpc(this.gateway, "sendTaskInput", {
       taskId: p.taskId.slice(2),
       workerAddress: (opts.workerAddress ?? p.worker).slice(2),
@@ -439,25 +470,32 @@ export class TestClient {
   }
 
   /** Polls getTaskStatus until the task is done; returns its status and decrypted output. */
-  async result(t: SubmittedTask): Promise<{ status: string; output: Uint8Array }> {
-    const status = await waitFor(async () => {
-      let s: { status: string; output?: string };
-      try {
-        s = (
-          (await rpc(this.gateway, "getTaskStatus", {
-            taskId: t.taskId.slice(2),
-            workerAddress: t.worker.slice(2),
-            withResult: true,
-          })) as { result: { status: string; output?: string } }
-        ).result;
-      } catch (e) {
-        // A gateway other than the one that took the input learns of the task from gossip a
-        // moment later: until then it does not know it (as @enigma/client, ask again).
-        if ((e as { code?: unknown }).code === ErrorCode.TaskUnknown) return undefined;
-        throw e;
-      }
-      return s.status === "SUCCESS" || s.status === "FAILED" ? s : undefined;
-    }, `task ${t.taskId}`);
+  async result(
+    t: SubmittedTask,
+    timeoutMs?: number,
+  ): Promise<{ status: string; output: Uint8Array }> {
+    const status = await waitFor(
+      async () => {
+        let s: { status: string; output?: string };
+        try {
+          s = (
+            (await rpc(this.gateway, "getTaskStatus", {
+              taskId: t.taskId.slice(2),
+              workerAddress: t.worker.slice(2),
+              withResult: true,
+            })) as { result: { status: string; output?: string } }
+          ).result;
+        } catch (e) {
+          // A gateway other than the one that took the input learns of the task from gossip a
+          // moment later: until then it does not know it (as @enigma/client, ask again).
+          if ((e as { code?: unknown }).code === ErrorCode.TaskUnknown) return undefined;
+          throw e;
+        }
+        return s.status === "SUCCESS" || s.status === "FAILED" ? s : undefined;
+      },
+      `task ${t.taskId}`,
+      timeoutMs,
+    );
     const output =
       status.output === undefined || status.output === ""
         ? new Uint8Array()

@@ -1,7 +1,8 @@
 import { createPublicKey, generateKeyPairSync, sign } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { encodeQuote, type QuoteFields } from "./attestation.js";
+import { enclaveReportData, encodeQuote, type QuoteFields } from "./attestation.js";
 import {
+  checkRegistrationBinding,
   encodeAttestationReport,
   parseAttestationPolicy,
   parseTrustRoot,
@@ -237,5 +238,50 @@ describe("verifyAttestationReport", () => {
     expect(
       (await rejection(verifyAttestationReport(good, root, { ...policy, minIsvSvn: 1.5 }))).code,
     ).toBe(ErrorCode.InvalidAttestationPolicy);
+  });
+});
+
+describe("checkRegistrationBinding", () => {
+  const custodian = "0x00000000000000000000000000000000000c0de5";
+  const enigmaAddress = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+  const bound = (o: { custodian?: string; chainId?: bigint; enigmaAddress?: string } = {}) =>
+    signed({
+      reportData: enclaveReportData(hexToBytes(signer), {
+        custodian: hexToBytes(o.custodian ?? custodian),
+        chainId: o.chainId ?? 31337n,
+        enigmaAddress: hexToBytes(o.enigmaAddress ?? enigmaAddress),
+      }),
+    }).report;
+  const expected = { signer, custodian, chainId: 31337n, enigmaAddress };
+
+  it("passes a report bound to the registering custodian, chain and deployment", () => {
+    expect(() => {
+      checkRegistrationBinding(bound(), expected);
+    }).not.toThrow();
+  });
+
+  it("names what differs with AttestationBindingMismatch (319)", () => {
+    const cases: [string, string][] = [
+      [bound({ custodian: "0x" + "11".repeat(20) }), "custodian"],
+      [bound({ chainId: 1n }), "chain or Enigma deployment"],
+      [bound({ enigmaAddress: "0x" + "22".repeat(20) }), "chain or Enigma deployment"],
+      [signed().report, "custodian"], // names only the signer
+      [bound(), "signer"],
+    ];
+    for (const [report, differs] of cases) {
+      const e: unknown = (() => {
+        try {
+          checkRegistrationBinding(
+            report,
+            differs === "signer" ? { ...expected, signer: "0x" + "33".repeat(20) } : expected,
+          );
+        } catch (x) {
+          return x;
+        }
+        return undefined;
+      })();
+      expect(isEnigmaError(e, ErrorCode.AttestationBindingMismatch), differs).toBe(true);
+      expect((e as { details: { differs: string } }).details.differs).toBe(differs);
+    }
   });
 });

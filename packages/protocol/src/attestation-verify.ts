@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   decodeQuote,
+  enclaveReportData,
   type AttestationReport,
   type QuoteFields,
   type SignedAttestationReport,
@@ -197,6 +198,51 @@ export function encodeAttestationReport(report: AttestationReport): string {
     isvEnclaveQuoteStatus: report.isvEnclaveQuoteStatus,
     isvEnclaveQuoteBody: report.isvEnclaveQuoteBody,
   });
+}
+
+/**
+ * Checks that a report binds `signer` to `custodian` on `chainId` and `enigmaAddress` (its
+ * report_data, see `enclaveReportData`), as `Enigma.register` will: a node checks its own
+ * enclave's report before it spends a registration transaction. Throws
+ * `AttestationBindingMismatch` (319) naming what differs, `AttestationMalformed` for a report
+ * that is not one.
+ *
+ * @example
+ * checkRegistrationBinding(enclave.attestation.report, { signer, custodian, chainId, enigmaAddress });
+ */
+export function checkRegistrationBinding(
+  report: string,
+  expected: { signer: BytesLike; custodian: BytesLike; chainId: bigint; enigmaAddress: BytesLike },
+): void {
+  const quote = decodeQuote(base64Decode(parseAttestationReport(report).isvEnclaveQuoteBody));
+  const want = enclaveReportData(toBytes(expected.signer, "signer", 20), {
+    custodian: toBytes(expected.custodian, "custodian", 20),
+    chainId: expected.chainId,
+    enigmaAddress: toBytes(expected.enigmaAddress, "enigmaAddress", 20),
+  });
+  const got = quote.reportData;
+  const part = (from: number, to: number) =>
+    bytesToHex(got.subarray(from, to)) === bytesToHex(want.subarray(from, to));
+  const differs = !part(0, 20)
+    ? "signer"
+    : !part(20, 40)
+      ? "custodian"
+      : !part(40, 64)
+        ? "chain or Enigma deployment"
+        : undefined;
+  if (differs !== undefined) {
+    throw new EnigmaError(
+      ErrorCode.AttestationBindingMismatch,
+      `the attestation's report_data names another ${differs} than the one registering it: the enclave must attest for this custodian, chain and deployment`,
+      {
+        details: {
+          differs,
+          reportData: bytesToHex(got),
+          expected: bytesToHex(want),
+        },
+      },
+    );
+  }
 }
 
 /** Parses report text; throws `AttestationMalformed` unless it is in the canonical form. */

@@ -1,4 +1,6 @@
+import { keccak256 } from "./crypto.js";
 import { EnigmaError, ErrorCode } from "./errors.js";
+import { hexToBytes } from "./hex.js";
 
 /**
  * The simulated SGX quote (DESIGN.md section 6): 432 bytes laid out like SGX's, so that code
@@ -101,4 +103,39 @@ export function decodeQuote(q: Uint8Array): QuoteFields {
     isvSvn: dv.getUint16(QUOTE_OFFSETS.isvSvn, true),
     reportData: q.slice(QUOTE_OFFSETS.reportData, QUOTE_OFFSETS.reportData + 64),
   };
+}
+
+/**
+ * The 24 bytes by which a registration report names a chain and an `Enigma` contract:
+ * `keccak256(abi.encode(uint256 chainId, address enigma))[0:24]` (`Attestation.chainTag`).
+ */
+export function chainTag(chainId: bigint, enigmaAddress: Uint8Array): Uint8Array {
+  if (chainId < 0n || chainId >= 1n << 256n) {
+    throw new EnigmaError(ErrorCode.InvalidArgument, "chainId must be a uint256", {
+      details: { chainId: String(chainId) },
+    });
+  }
+  const word = new Uint8Array(64);
+  word.set(hexToBytes(`0x${chainId.toString(16).padStart(64, "0")}`), 0);
+  word.set(fixed("enigmaAddress", enigmaAddress, 20), 44);
+  return keccak256(word).slice(0, 24);
+}
+
+/**
+ * The report_data of an enclave's attestation: its signer (20 bytes), then, when it is bound
+ * for registration, the custodian account that may register it (20) and the `chainTag` of the
+ * chain and contract (24). `Enigma.register` refuses a report bound to anyone else, so nobody
+ * can register an enclave for somebody else (DESIGN.md section 6, contracts/README.md).
+ */
+export function enclaveReportData(
+  signer: Uint8Array,
+  binding?: { custodian: Uint8Array; chainId: bigint; enigmaAddress: Uint8Array },
+): Uint8Array {
+  const data = new Uint8Array(binding === undefined ? 20 : 64);
+  data.set(fixed("signer", signer, 20), 0);
+  if (binding !== undefined) {
+    data.set(fixed("custodian", binding.custodian, 20), 20);
+    data.set(chainTag(binding.chainId, binding.enigmaAddress), 40);
+  }
+  return data;
 }

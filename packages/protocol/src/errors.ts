@@ -31,6 +31,11 @@ export const ErrorCode = {
   ReceiptRejected: 216,
   DeltaOutOfOrder: 217,
   SecretContractNotDeployed: 218,
+  // 219-249: wave 2, receipts bound to their record, task limits (chain helper)
+  ReceiptInputsMismatch: 219,
+  DeltaBaseMismatch: 220,
+  TaskGasLimitTooHigh: 221,
+  GasPriceTooLow: 222,
   SealedDataRejected: 300,
   DecryptionFailed: 301,
   // 302-319: crypto and attestation
@@ -51,6 +56,8 @@ export const ErrorCode = {
   StateKeyRequestRefused: 316,
   StateKeyUnknown: 317,
   IdentityMismatch: 318,
+  // An attestation whose report_data does not bind the registering custodian, chain and contract
+  AttestationBindingMismatch: 319,
   // 320-399: secret-contract execution and state
   OutOfGas: 320,
   ContractTrap: 321,
@@ -123,6 +130,30 @@ export const ErrorCode = {
   ReceiptAlreadyQueued: 459,
   ReceiptAlreadyCommitted: 460,
   ReceiptNotPending: 461,
+  // 470-489: faults on demand, several hosts, the invariant checker (faults helper, issue 16)
+  /** The fault cannot be applied to that target on this devnet (in-process nodes, no --faults). */
+  FaultUnsupported: 470,
+  /** No node of the devnet has that name (or a group names it twice). */
+  FaultTargetUnknown: 471,
+  /** Network namespaces could not be set up (not root, `ip`/`tc` missing, addresses taken). */
+  NetnsUnavailable: 472,
+  /** The checker found a violated invariant (the report lists each, with task ids). */
+  InvariantViolated: 473,
+  /** A node's admin endpoint is not enabled or does not answer. */
+  AdminUnavailable: 474,
+  /** A fault point, action or chaos schedule that does not exist or does not parse. */
+  FaultSpecInvalid: 475,
+  // 490-499: the devnet explorer, task traces, the enclave's debug interface, snapshots (explorer)
+  /** The enclave's debug interface is off: only a devnet turns it on; a real deployment never. */
+  EnclaveDebugDisabled: 490,
+  /** What the debug interface was asked about is not on this node (no input, no state key...). */
+  EnclaveDebugUnavailable: 491,
+  /** No devnet snapshot of that name in the devnet's folder. */
+  SnapshotNotFound: 492,
+  /** A snapshot could not be taken or restored (the chain refused its state, a copy failed). */
+  SnapshotFailed: 493,
+  /** The devnet's node logs are not where they should be (no devnet folder, no node of that name). */
+  LogsNotFound: 494,
   UnknownCommand: 500,
   // 501-509: the client SDK's transactions (client helper, issue 13)
   /** A transaction of the client was mined but reverted, and its replay names no reason. */

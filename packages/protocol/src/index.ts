@@ -19,7 +19,14 @@ export {
   GCM_IV_BYTES,
   GCM_TAG_BYTES,
 } from "./crypto.js";
-export { QUOTE_BYTES, QUOTE_OFFSETS, encodeQuote, decodeQuote } from "./attestation.js";
+export {
+  QUOTE_BYTES,
+  QUOTE_OFFSETS,
+  chainTag,
+  decodeQuote,
+  enclaveReportData,
+  encodeQuote,
+} from "./attestation.js";
 export type { QuoteFields, AttestationReport, SignedAttestationReport } from "./attestation.js";
 export { toBytes } from "./bytes.js";
 export type { BytesLike } from "./bytes.js";
@@ -101,6 +108,7 @@ export {
   trustRootFromPem,
   encodeAttestationReport,
   parseAttestationReport,
+  checkRegistrationBinding,
   verifyAttestationReport,
 } from "./attestation-verify.js";
 export type {
@@ -155,7 +163,12 @@ export type {
   WorkerSelectionStrategy,
   WorkerStanding,
 } from "./policy/index.js";
-export { CONTRACT_ERROR_CODES, contractErrorCode } from "./abi/contract-errors.js";
+export {
+  CONTRACT_ERROR_CODES,
+  CONTRACT_REVERT_REASONS,
+  contractErrorCode,
+  contractErrorName,
+} from "./abi/contract-errors.js";
 export {
   ENIGMA_EIP712_NAME,
   ENIGMA_EIP712_VERSION,

@@ -250,8 +250,15 @@ async function connect(o: Partial<Parameters<typeof EnigmaChain.connect>[0]> = {
   return chain;
 }
 
-function report(id: EnclaveIdentity): { report: Uint8Array; signature: string } {
-  const signed = ias.attestEnclave(id);
+/** A report of `id` bound to `custodian` on this chain and deployment (who may register it). */
+function report(id: EnclaveIdentity, custodian: string): { report: Uint8Array; signature: string } {
+  const signed = ias.attest(
+    id.quote(SIMULATED_ENCLAVE_MEASUREMENT, {
+      custodian: getBytes(custodian),
+      chainId: 31337n,
+      enigmaAddress: getBytes(enigmaAddress),
+    }),
+  );
   return { report: enc.encode(signed.report), signature: signed.signature };
 }
 
@@ -401,7 +408,7 @@ describe("workers and epochs", () => {
   let epoch0: EpochInfo;
 
   it("registers the principal's enclave", async () => {
-    const r = report(principalId);
+    const r = report(principalId, principalCustodian.address);
     await principal.register(principalId.signer, r.report, r.signature);
     const w = await readOnly.getWorker(principalCustodian.address);
     expect(w).toMatchObject({
@@ -416,7 +423,7 @@ describe("workers and epochs", () => {
   });
 
   it("ensureWorker registers, deposits and logs in, then does nothing", async () => {
-    const r = report(workerId);
+    const r = report(workerId, workerCustodian.address);
     const bring = { signer: workerId.signer, ...r, stake: STAKE };
     expect(await worker.ensureWorker(bring)).toEqual({
       registered: true,
@@ -554,6 +561,9 @@ describe("tasks, events and receipts", () => {
       {
         taskId: scAddr,
         scAddr,
+        inputsHash: (await worker.getTaskRecord(scAddr))?.inputsHash ?? "",
+        prevDeltaHash: ZERO32,
+        deltaIndex: 0,
         stateDeltaHash: h("delta 0"),
         outputHash: h("deploy output"),
         gasUsed: 4_000n,
@@ -566,6 +576,10 @@ describe("tasks, events and receipts", () => {
       {
         taskId: task1,
         scAddr,
+        inputsHash: (await worker.getTaskRecord(task1))?.inputsHash ?? "",
+        // Read-only, on the deployment's state (delta 0, committed earlier in the batch).
+        prevDeltaHash: h("delta 0"),
+        deltaIndex: 1,
         stateDeltaHash: ZERO32, // recorded before the deployment: no delta allowed after it
         outputHash: h("task 1 output"),
         gasUsed: 600n,
@@ -618,9 +632,11 @@ describe("tasks, events and receipts", () => {
       owner: user.address.toLowerCase(),
       preCodeHash: h("precode"),
       codeHash: h("code"),
-      stateDeltaHashes: [h("delta 0")],
+      deltaCount: 1,
       status: 1,
     });
+    expect(await worker.getStateDeltaHashes(scAddr)).toEqual([h("delta 0")]);
+    expect(await worker.getStateDeltaHashes(scAddr, 1)).toEqual([]);
     expect(await worker.getSecretContract(h("nothing here"))).toBeUndefined();
     expect(await worker.secretContractAddresses()).toEqual([scAddr]);
     expect((await worker.getWorker(workerCustodian.address)).balance).toBe(STAKE + fees);
@@ -719,7 +735,7 @@ describe("transient failures", () => {
     try {
       const nonce = await admin.getTransactionCount(spare.address);
       const id = EnclaveIdentity.generate(enc.encode("spare enclave seed 0000001"));
-      const r = report(id);
+      const r = report(id, spare.address);
       proxy.fail("forward-then-reset", "eth_sendRawTransaction");
       await chain.register(id.signer, r.report, r.signature);
       expect(proxy.count("eth_sendRawTransaction")).toBe(2);

@@ -65,6 +65,11 @@ const ZERO_ADDRESS = `0x${"00".repeat(20)}`;
 const ALL_EVENT_TOPICS = Object.values(EVENT_TOPICS);
 // Secret contract addresses read per request.
 const ADDRESS_PAGE = 1_000;
+/**
+ * State delta hashes read per request: a page reads at most a few runs' receipt logs (~7k gas
+ * each) plus 32 bytes a hash, far under any node's `eth_call` gas cap.
+ */
+export const DELTA_HASH_PAGE = 1_000;
 
 function struct(result: Result, what: string, index = 0): ChainFields {
   const value = result[index] as unknown;
@@ -75,6 +80,11 @@ function struct(result: Result, what: string, index = 0): ChainFields {
 
 function outputs(result: Result, what: string): ChainFields {
   return new ChainFields(what, (name) => result[Number(name)] as unknown);
+}
+
+/** A function's named outputs (`returns (address owner, ...)`). */
+function namedOutputs(result: Result, what: string): ChainFields {
+  return new ChainFields(what, (name) => result.getValue(name) as unknown);
 }
 
 function toWorkerInfo(custodian: string, w: ChainFields): WorkerInfo {
@@ -289,10 +299,13 @@ export class EnigmaChain {
     };
   }
 
-  /** A deployed secret contract; undefined when none is deployed at `scAddr`. */
+  /**
+   * A deployed secret contract (its delta count, not its delta hashes); undefined when none is
+   * deployed at `scAddr`.
+   */
   async getSecretContract(scAddr: string): Promise<SecretContractInfo | undefined> {
     const address = argBytes32("scAddr", scAddr);
-    const s = struct(await this.#view("getSecretContract", [address]), "secret contract");
+    const s = namedOutputs(await this.#view("getSecretContractInfo", [address]), "secret contract");
     const status = s.number("status");
     if (status === 0) return undefined;
     return {
@@ -300,9 +313,27 @@ export class EnigmaChain {
       owner: s.address("owner"),
       preCodeHash: s.bytes32("preCodeHash"),
       codeHash: s.bytes32("codeHash"),
-      stateDeltaHashes: s.bytes32s("stateDeltaHashes"),
+      deltaCount: s.number("deltaCount"),
       status,
     };
+  }
+
+  /**
+   * Committed state delta hashes `[from, to)` of `scAddr` (clamped to what exists), read in
+   * pages of `DELTA_HASH_PAGE` so that no call meets an `eth_call` gas cap.
+   */
+  async getStateDeltaHashes(scAddr: string, from = 0, to?: number): Promise<string[]> {
+    const address = argBytes32("scAddr", scAddr);
+    const end = to ?? (await this.countStateDeltas(address));
+    const out: string[] = [];
+    for (let start = from; start < end; start += DELTA_HASH_PAGE) {
+      const stop = Math.min(end, start + DELTA_HASH_PAGE);
+      const page = await this.#view("getStateDeltaHashes", [address, start, stop]);
+      const hashes = outputs(page, "getStateDeltaHashes").bytes32s("0");
+      out.push(...hashes);
+      if (hashes.length < stop - start) break;
+    }
+    return out;
   }
 
   /** Number of state deltas committed for `scAddr` (0 for none, or no such contract). */
@@ -468,8 +499,9 @@ export class EnigmaChain {
 
   /**
    * Idempotent bring-up, as one queued job: registers `signer` when the custodian is not
-   * registered with it, tops the stake up to `stake`, logs in when logged out. Reports what it
-   * did. WorkerStatusInvalid when logged in with another enclave signer.
+   * registered with it (or when its registered report no longer passes the contract's policy at
+   * log-in), tops the stake up to `stake`, logs in when logged out. Reports what it did.
+   * WorkerStatusInvalid when logged in with another enclave signer.
    */
   async ensureWorker(o: {
     signer: string;
@@ -503,7 +535,17 @@ export class EnigmaChain {
         await this.#deposit(s, done.deposited);
       }
       if (w.status !== WorkerStatus.LoggedIn) {
-        await s.send("login", this.enigmaAddress, ENIGMA_INTERFACE.encodeFunctionData("login", []));
+        const login = ENIGMA_INTERFACE.encodeFunctionData("login", []);
+        try {
+          await s.send("login", this.enigmaAddress, login);
+        } catch (e) {
+          // The registered report no longer passes a changed policy (or trust root): register
+          // this start's fresh report, then log in.
+          if (done.registered || !isEnigmaError(e, ErrorCode.AttestationRejectedOnChain)) throw e;
+          await s.send("register", this.enigmaAddress, register);
+          done.registered = true;
+          await s.send("login", this.enigmaAddress, login);
+        }
         done.loggedIn = true;
       }
       return done;
@@ -545,6 +587,12 @@ export class EnigmaChain {
     const batch = receipts.map((r, i) => ({
       taskId: argBytes32(`receipts[${i}].taskId`, r.taskId),
       scAddr: argBytes32(`receipts[${i}].scAddr`, r.scAddr),
+      inputsHash: argBytes32(`receipts[${i}].inputsHash`, r.inputsHash),
+      prevDeltaHash: argBytes32(`receipts[${i}].prevDeltaHash`, r.prevDeltaHash),
+      deltaIndex: argUint(
+        `receipts[${i}].deltaIndex`,
+        Number.isSafeInteger(r.deltaIndex) ? BigInt(r.deltaIndex) : r.deltaIndex,
+      ),
       stateDeltaHash: argBytes32(`receipts[${i}].stateDeltaHash`, r.stateDeltaHash),
       outputHash: argBytes32(`receipts[${i}].outputHash`, r.outputHash),
       gasUsed: argUint(`receipts[${i}].gasUsed`, r.gasUsed),

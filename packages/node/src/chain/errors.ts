@@ -6,6 +6,7 @@ import {
   EnigmaError,
   ErrorCode,
   contractErrorCode,
+  contractErrorName,
   isEnigmaError,
 } from "@enigma/protocol";
 import { Interface, isHexString } from "ethers";
@@ -24,7 +25,10 @@ export interface DecodedRevert {
   args: Record<string, unknown>;
 }
 
-/** The custom error in revert `data`, or undefined when it is none of the known ones. */
+/**
+ * The custom error in revert `data` (or the error a known reason string stands for: Discovery's
+ * `Wrong epoch for this task` is `WrongEpoch`), or undefined when it is none of the known ones.
+ */
 export function decodeRevert(data: string): DecodedRevert | undefined {
   let parsed;
   try {
@@ -33,11 +37,13 @@ export function decodeRevert(data: string): DecodedRevert | undefined {
     return undefined;
   }
   if (parsed === null) return undefined;
+  const name = contractErrorName(parsed.name, parsed.args);
+  if (name === undefined) return undefined;
   const args: Record<string, unknown> = {};
   parsed.fragment.inputs.forEach((input, i) => {
     args[input.name === "" ? `arg${i}` : input.name] = jsonSafe(parsed.args[i] as unknown);
   });
-  return { name: parsed.name, args };
+  return { name, args };
 }
 
 /** Lower-case hex, numbers for small integers and decimal strings for big ones. */

@@ -66,8 +66,11 @@ export interface SecretContractInfo {
   owner: string;
   preCodeHash: string;
   codeHash: string;
-  /** Hashes of the contract's state deltas, index 0 (the constructor's) first. */
-  stateDeltaHashes: string[];
+  /**
+   * Number of committed state deltas (read the hashes in pages with `getStateDeltaHashes`:
+   * all of a long-lived contract's would pass an `eth_call` gas cap).
+   */
+  deltaCount: number;
   status: number;
 }
 

@@ -50,6 +50,11 @@ export interface RpcServerOptions {
   /** 0 (the default) picks a free port; read it back from `url`. */
   port?: number;
   handlers: RpcHandlers;
+  /**
+   * Methods beside Discovery's six (the node's read-only inspection methods such as
+   * `getTaskTrace`), each validating its own params; they cannot replace one of the six.
+   */
+  extraMethods?: Readonly<Record<string, MethodEntry>>;
   /** Largest request body (HTTP) or message (WebSocket), in bytes. */
   maxBodyBytes?: number;
   /** Most calls in one batch; 100 by default. */
@@ -163,7 +168,7 @@ export class RpcServer {
     );
     this.#metrics = o.metrics;
     this.#log = (o.logger ?? silentLogger()).child({ component: "rpc" });
-    this.#methods = handlerTable(o.handlers);
+    this.#methods = handlerTable(o.handlers, o.extraMethods);
     this.#dispatcher = new JsonRpcDispatcher({
       maxBatchSize,
       logger: this.#log,
@@ -572,7 +577,10 @@ export class RpcServer {
 }
 
 /** Method table of the Discovery methods, validating with the protocol's schemas. */
-function handlerTable(handlers: RpcHandlers): MethodTable {
+function handlerTable(
+  handlers: RpcHandlers,
+  extraMethods: Readonly<Record<string, MethodEntry>> = {},
+): MethodTable {
   const missing = Object.keys(handlerNames).filter(
     (m) => typeof (handlers as Partial<Record<string, unknown>>)[m] !== "function",
   );
@@ -595,7 +603,8 @@ function handlerTable(handlers: RpcHandlers): MethodTable {
       call: (p) => fn.call(handlers, p),
     });
   }
-  return (name) => (isRpcMethod(name) ? entries.get(name) : undefined);
+  const extra = new Map(Object.entries(extraMethods).filter(([name]) => !isRpcMethod(name)));
+  return (name) => (isRpcMethod(name) ? entries.get(name) : extra.get(name));
 }
 
 // Every method a handler set must cover; a `Record` so that adding one to the protocol fails

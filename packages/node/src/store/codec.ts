@@ -278,6 +278,9 @@ const receiptJson = z
   .object({
     taskId: hex(32),
     scAddr: hex(32),
+    inputsHash: hex(32),
+    prevDeltaHash: hex(32),
+    deltaIndex: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
     stateDeltaHash: hex(32),
     outputHash: hex(32),
     gasUsed: z.string().regex(/^(0|[1-9][0-9]*)$/),
@@ -304,9 +307,18 @@ export function checkReceipt(value: unknown): ChainReceipt {
     throw invalid("receipt.gasUsed must be a uint64 bigint", { type: typeof gasUsed });
   }
   if (typeof r["success"] !== "boolean") throw invalid("receipt.success must be a boolean");
+  const deltaIndex = r["deltaIndex"];
+  if (typeof deltaIndex !== "number" || !Number.isSafeInteger(deltaIndex) || deltaIndex < 0) {
+    throw invalid("receipt.deltaIndex must be a non-negative safe integer", {
+      type: typeof deltaIndex,
+    });
+  }
   return {
     taskId: h("taskId", 32),
     scAddr: h("scAddr", 32),
+    inputsHash: h("inputsHash", 32),
+    prevDeltaHash: h("prevDeltaHash", 32),
+    deltaIndex,
     stateDeltaHash: h("stateDeltaHash", 32),
     outputHash: h("outputHash", 32),
     gasUsed,
@@ -322,6 +334,9 @@ export function encodeReceipt(r: ChainReceipt): Uint8Array {
   return encodeJson({
     taskId: r.taskId,
     scAddr: r.scAddr,
+    inputsHash: r.inputsHash,
+    prevDeltaHash: r.prevDeltaHash,
+    deltaIndex: r.deltaIndex,
     stateDeltaHash: r.stateDeltaHash,
     outputHash: r.outputHash,
     gasUsed: r.gasUsed.toString(),

@@ -64,6 +64,9 @@ function receipt(taskId: Hex, gasUsed = 21_000n): ChainReceipt {
   return {
     taskId,
     scAddr: contract,
+    inputsHash: id(`inputs of ${taskId}`),
+    prevDeltaHash: zero,
+    deltaIndex: 0,
     stateDeltaHash: zero,
     outputHash: id(`output of ${taskId}`),
     gasUsed,
@@ -182,6 +185,26 @@ describe("NodeStore deltas", () => {
     expect(await store.deltaCount(contract)).toBe(5);
     expect(verifyChain(await store.getDeltas(contract))).toBe(5);
     expect(await store.deltaCount(otherContract)).toBe(0);
+  });
+
+  it("truncates a contract's deltas from an index with the tasks that wrote them; the chain goes on from there", async () => {
+    const five = chain(5);
+    await store.putDeltas(contract, five.slice(0, 2));
+    const t = id("task of delta 2");
+    await store.addTask(t, contract);
+    await store.updateTask(t, { status: TaskResultStatus.Success, delta: at(five, 2) });
+    expect(await store.deltaTask(contract, 2)).toBe(t);
+    expect(await store.deltaTask(contract, 1)).toBeUndefined(); // from a peer: no task known
+    expect(await store.truncateDeltas(contract, 1)).toBe(2);
+    expect(await store.deltaCount(contract)).toBe(1);
+    expect(await store.deltaTask(contract, 2)).toBeUndefined();
+    // Another delta 1 is welcome now (the one the chain committed).
+    const other = chain(2, "B");
+    expect(await store.putDelta(contract, { ...at(other, 1), index: 1 })).toBe(true);
+    await restart();
+    expect(await store.deltaCount(contract)).toBe(2);
+    expect(await store.truncateDeltas(contract, 5)).toBe(0);
+    expect(await store.truncateDeltas(otherContract, 0)).toBe(0);
   });
 
   it("range reads return exactly the asked window", async () => {

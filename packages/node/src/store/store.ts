@@ -118,6 +118,8 @@ type Sub = ReturnType<typeof sublevel>;
 interface Subs {
   code: Sub;
   delta: Sub;
+  /** contract (32) then u64be index -> the id of the task that wrote that delta (32). */
+  deltaTask: Sub;
   task: Sub;
   receipt: Sub;
   receiptIndex: Sub;
@@ -212,6 +214,7 @@ export class NodeStore {
     this.#subs = {
       code: sub("code"),
       delta: sub("delta"),
+      deltaTask: sub("delta-task"),
       task: sub("task"),
       receipt: sub("receipt"),
       receiptIndex: sub("receipt-index"),
@@ -337,9 +340,40 @@ export class NodeStore {
     return this.#exclusive(async (s) => {
       const last = await this.#last(s, addr);
       if (last?.index !== i) return false;
-      await this.#write([[s.delta, deltaKey(addr, i), undefined]]);
+      await this.#write([
+        [s.delta, deltaKey(addr, i), undefined],
+        [s.deltaTask, deltaKey(addr, i), undefined],
+      ]);
       return true;
     });
+  }
+
+  /**
+   * Removes a contract's deltas from `from` on (with their task ids), in one batch: a delta
+   * that disagrees with the hash committed on chain, or uncommitted deltas built on a delta the
+   * chain will never record. Returns how many were removed.
+   */
+  async truncateDeltas(contract: BytesInput, from: number): Promise<number> {
+    const addr = fixedBytes(contract, 32, "contract");
+    const i = checkIndex(from, "from");
+    return this.#exclusive(async (s) => {
+      const keys = await s.delta
+        .keys({ gte: deltaKey(addr, i), lte: deltaKey(addr, MAX_DELTA_INDEX) })
+        .all();
+      const ops: Op[] = keys.flatMap((k): Op[] => [
+        [s.delta, k, undefined],
+        [s.deltaTask, k, undefined],
+      ]);
+      await this.#write(ops);
+      return keys.length;
+    });
+  }
+
+  /** The task that wrote a contract's delta `index`, when this node stored it with its task. */
+  async deltaTask(contract: BytesInput, index: number): Promise<Hex | undefined> {
+    const addr = fixedBytes(contract, 32, "contract");
+    const v = await this.#s().deltaTask.get(deltaKey(addr, checkIndex(index, "index")));
+    return v === undefined ? undefined : bytesToHex(v);
   }
 
   // ---- tasks ----
@@ -476,7 +510,9 @@ export class NodeStore {
         changed = true;
       }
       if (delta !== undefined) {
-        ops.push(...(await this.#deltaOps(s, hexKey(task.contract), [delta])));
+        const addr = hexKey(task.contract);
+        ops.push(...(await this.#deltaOps(s, addr, [delta])));
+        ops.push([s.deltaTask, deltaKey(addr, delta.index), hexKey(id)]);
       }
       if (receipt !== undefined) {
         ops.push(...(await this.#receiptOps(s, task, receipt, created)));

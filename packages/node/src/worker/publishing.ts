@@ -116,6 +116,10 @@ export function resultMessage(result: EnclaveTaskResult, signer: Hex): TaskResul
     taskId: result.taskId,
     contractAddress: result.contractAddress,
     workerAddress: signer,
+    // Signed with the receipt: the inputs the enclave ran and the delta it ran on.
+    inputsHash: result.receipt.inputsHash as Hex,
+    prevDeltaHash: result.receipt.prevDeltaHash as Hex,
+    deltaIndex: result.receipt.deltaIndex,
     success: result.success,
     output: bytesToHex(result.output),
     delta:

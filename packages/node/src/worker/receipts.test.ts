@@ -1,6 +1,8 @@
-// The receipt batcher commits a contract's deltas in order across workers: a receipt whose
-// delta comes after deltas another worker has not committed yet is held back (the chain would
-// accept it, then refuse those with DeltaOutOfOrder), for a bounded time.
+// The receipt batcher commits a contract's receipts on top of the chain's delta head: a receipt
+// built on deltas another worker has not committed yet is held until their task settles; one
+// built on a delta the chain will never record (its task refunded, failed, or forked off) is
+// dropped with the stored deltas from the gap on, so that the worker goes on from the committed
+// state (issue 20: delta history that stays whole).
 import { bytesToHex, keccak256, type ChainReceipt, type Hex } from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
 import { describe, expect, it } from "vitest";
@@ -16,15 +18,24 @@ const h = (s: string) => bytesToHex(keccak256(new TextEncoder().encode(s)));
 const ZERO: Hex = `0x${"00".repeat(32)}`;
 const X = h("contract x");
 const Y = h("contract y");
+const TIMEOUT = 30;
 
-function receipt(taskId: Hex, scAddr: Hex): ChainReceipt {
+/** The receipt of task `id`, run on delta `index - 1` (named `base`) and writing `delta`. */
+function receipt(
+  id: string,
+  scAddr: Hex,
+  o: { index: number; base: Hex; delta?: Hex | null; success?: boolean },
+): ChainReceipt {
   return {
-    taskId,
+    taskId: h(id),
     scAddr,
-    stateDeltaHash: h(`delta of ${taskId}`),
-    outputHash: h(`output of ${taskId}`),
+    inputsHash: h(`inputs of ${id}`),
+    prevDeltaHash: o.base,
+    deltaIndex: o.index,
+    stateDeltaHash: o.delta === null ? ZERO : (o.delta ?? h(`delta of ${id}`)),
+    outputHash: h(`output of ${id}`),
     gasUsed: 1_000n,
-    success: true,
+    success: o.success ?? true,
     preCodeHash: ZERO,
     codeHash: ZERO,
     ethAddress: "0x0000000000000000000000000000000000000000",
@@ -33,32 +44,53 @@ function receipt(taskId: Hex, scAddr: Hex): ChainReceipt {
 }
 
 /**
- * A batcher over fakes: `queue` is the worker's pending receipts (with each one's delta index),
- * `onChain` the number of deltas committed per contract; commits land in `batches`.
+ * A batcher over fakes: `queue` is the worker's pending receipts, `onChain` each contract's
+ * committed delta hashes, `writers` which task wrote each stored delta (`contract:index`),
+ * `records` the chain status and block of tasks; commits land in `batches`, truncations in
+ * `truncated`.
  */
 function setup(
-  queue: { r: ChainReceipt; index: number }[],
-  onChain: Map<string, number>,
-  options: { holdMaxMs?: number } = {},
+  queue: ChainReceipt[],
+  onChain: Map<string, Hex[]>,
+  writers: Map<string, Hex> = new Map(),
+  records: Map<string, { status: number; blockNumber: number }> = new Map(),
 ) {
   const batches: string[][] = [];
+  const truncated: [string, number][] = [];
+  const refunded: string[] = [];
   let pending = [...queue];
+  let block = 100;
   const store = {
-    pendingReceipts: () => Promise.resolve(pending.map((q) => q.r)),
-    getTask: (taskId: string) => {
-      const q = queue.find((x) => x.r.taskId === taskId);
-      return Promise.resolve(q && { result: { delta: { index: q.index } } });
-    },
+    pendingReceipts: () => Promise.resolve([...pending]),
     commitReceipts: (ids: string[]) => {
-      pending = pending.filter((q) => !ids.includes(q.r.taskId));
+      pending = pending.filter((r) => !ids.includes(r.taskId));
       return Promise.resolve();
     },
+    deltaTask: (contract: string, index: number) =>
+      Promise.resolve(writers.get(`${contract}:${index}`)),
   } as unknown as NodeStore;
   const chain = {
-    countStateDeltas: (sc: string) => Promise.resolve(onChain.get(sc) ?? 0),
+    taskTimeout: TIMEOUT,
+    blockNumber: () => Promise.resolve(block),
+    countStateDeltas: (sc: string) => Promise.resolve(onChain.get(sc)?.length ?? 0),
+    getStateDeltaHashes: (sc: string, from: number, to: number) =>
+      Promise.resolve((onChain.get(sc) ?? []).slice(from, to)),
+    getTaskRecord: (id: string) => Promise.resolve(records.get(id)),
+    returnFeesForTask: (id: string) => {
+      refunded.push(id);
+      const r = records.get(id);
+      if (r !== undefined) r.status = 5;
+      return Promise.resolve();
+    },
     commitReceipts: (rs: ChainReceipt[]) => {
       batches.push(rs.map((r) => r.taskId));
-      for (const r of rs) onChain.set(r.scAddr, (onChain.get(r.scAddr) ?? 0) + 1);
+      for (const r of rs) {
+        const list = onChain.get(r.scAddr) ?? [];
+        if (r.success && r.stateDeltaHash !== ZERO) list.push(r.stateDeltaHash as Hex);
+        onChain.set(r.scAddr, list);
+        const rec = records.get(r.taskId);
+        if (rec !== undefined) rec.status = 2;
+      }
       return Promise.resolve({ transactionHash: "0x01", blockNumber: 1, events: [] });
     },
   } as unknown as EnigmaChain;
@@ -71,8 +103,22 @@ function setup(
     log: createLogger({ level: "silent", name: "receipts-test" }),
   };
   const enclave = { signReceipts: () => "0x01" } as unknown as WorkerEnclave;
-  const batcher = new ReceiptBatcher(ctx, enclave, { holdRetryMs: 20, ...options });
-  return { batcher, batches, onChain, pending: () => pending.length };
+  const batcher = new ReceiptBatcher(ctx, enclave, {
+    holdRetryMs: 20,
+    truncateDeltas: (contract, from) => {
+      truncated.push([contract, from]);
+      return Promise.resolve(1);
+    },
+  });
+  return {
+    batcher,
+    batches,
+    truncated,
+    refunded,
+    onChain,
+    pending: () => pending.map((r) => r.taskId),
+    mine: (n: number) => (block += n),
+  };
 }
 
 async function until(probe: () => boolean, what: string): Promise<void> {
@@ -83,54 +129,116 @@ async function until(probe: () => boolean, what: string): Promise<void> {
   }
 }
 
-describe("ReceiptBatcher delta order across workers", () => {
-  it("holds a contract's receipts until the earlier deltas of another worker are committed", async () => {
-    // X has its delta 0 on chain; this worker ran X's tasks with deltas 2 and 3 (delta 1 is
-    // another worker's, not committed yet), and Y's deployment.
+describe("ReceiptBatcher: receipts on top of the chain's delta head", () => {
+  it("commits receipts built on the chain's head at once, chaining within the batch", async () => {
+    const d0 = h("d0");
     const t = setup(
       [
-        { r: receipt(h("x2"), X), index: 2 },
-        { r: receipt(h("y0"), Y), index: 0 },
-        { r: receipt(h("x3"), X), index: 3 },
+        receipt("x1", X, { index: 1, base: d0, delta: h("d1") }),
+        receipt("x2", X, { index: 2, base: h("d1"), delta: null }), // a read
+        receipt("x3", X, { index: 2, base: h("d1"), delta: h("d3") }),
+        receipt("y0", Y, { index: 0, base: ZERO }), // a deployment
       ],
-      new Map([[X, 1]]),
+      new Map([[X, [d0]]]),
+    );
+    await t.batcher.trigger("epoch-end");
+    expect(t.batches).toEqual([[h("x1"), h("x2"), h("x3"), h("y0")]]);
+    expect(t.truncated).toEqual([]);
+    await t.batcher.stop();
+  });
+
+  it("holds a contract's receipts until another worker's earlier delta is committed", async () => {
+    // X has delta 0 on chain; delta 1 is the previous worker's task (pending); this worker ran
+    // X's tasks with deltas 2 and 3 on top of it, and Y's deployment.
+    const [d0, d1] = [h("d0"), h("d1")];
+    const records = new Map([[h("other x1"), { status: 1, blockNumber: 90 }]]);
+    const t = setup(
+      [
+        receipt("x2", X, { index: 2, base: d1, delta: h("d2") }),
+        receipt("y0", Y, { index: 0, base: ZERO }),
+        receipt("x3", X, { index: 3, base: h("d2") }),
+      ],
+      new Map([[X, [d0]]]),
+      new Map([[`${X}:1`, h("other x1")]]),
+      records,
     );
     try {
       await t.batcher.trigger("epoch-end");
       expect(t.batches).toEqual([[h("y0")]]);
       // The previous worker commits delta 1: the held receipts follow, in order.
-      t.onChain.set(X, 2);
-      await until(() => t.pending() === 0, "the held receipts");
+      t.onChain.set(X, [d0, d1]);
+      records.set(h("other x1"), { status: 2, blockNumber: 90 });
+      await until(() => t.pending().length === 0, "the held receipts");
       expect(t.batches).toEqual([[h("y0")], [h("x2"), h("x3")]]);
+      expect(t.truncated).toEqual([]);
     } finally {
       await t.batcher.stop();
     }
   });
 
-  it("commits receipts on top of what the chain has at once", async () => {
+  it("a refunded task's delta is a gap: receipts built on it are dropped and the deltas from it removed", async () => {
+    const d0 = h("d0");
     const t = setup(
       [
-        { r: receipt(h("x1"), X), index: 1 },
-        { r: receipt(h("x2"), X), index: 2 },
+        receipt("x2", X, { index: 2, base: h("d1") }),
+        receipt("x3", X, { index: 3, base: h("d2") }),
+        receipt("fail", X, { index: 3, base: h("d2"), delta: null, success: false }),
       ],
-      new Map([[X, 1]]),
+      new Map([[X, [d0]]]),
+      new Map([[`${X}:1`, h("x1")]]),
+      new Map([[h("x1"), { status: 5, blockNumber: 90 }]]),
     );
     await t.batcher.trigger("epoch-end");
-    expect(t.batches).toEqual([[h("x1"), h("x2")]]);
+    // The failure receipt does not depend on the state: it commits.
+    expect(t.batches).toEqual([[h("fail")]]);
+    expect(t.pending()).toEqual([]);
+    expect(t.truncated).toEqual([[X, 1]]);
     await t.batcher.stop();
   });
 
-  it("commits anyway once a receipt has waited longer than the limit", async () => {
-    const t = setup([{ r: receipt(h("x5"), X), index: 5 }], new Map([[X, 1]]), {
-      holdMaxMs: 100,
-    });
+  it("refunds the writer of a missing delta once it timed out, then goes on from the committed state", async () => {
+    const records = new Map([[h("x1"), { status: 1, blockNumber: 90 }]]);
+    const t = setup(
+      [receipt("x2", X, { index: 2, base: h("d1") })],
+      new Map([[X, [h("d0")]]]),
+      new Map([[`${X}:1`, h("x1")]]),
+      records,
+    );
     try {
       await t.batcher.trigger("epoch-end");
+      expect(t.pending()).toEqual([h("x2")]); // held while x1 may still commit
+      t.mine(TIMEOUT);
+      await until(() => t.pending().length === 0, "the gap to be settled");
+      expect(t.refunded).toEqual([h("x1")]);
       expect(t.batches).toEqual([]);
-      await until(() => t.pending() === 0, "the receipt past the limit");
-      expect(t.batches).toEqual([[h("x5")]]);
+      expect(t.truncated).toEqual([[X, 1]]);
     } finally {
       await t.batcher.stop();
     }
+  });
+
+  it("drops receipts run on state the chain has moved past or forked from", async () => {
+    const [d0, d1] = [h("d0"), h("d1")];
+    const t = setup(
+      [
+        // Run on delta 0 while the chain has 0 and 1 (another worker's delta 1 came first).
+        receipt("stale", X, { index: 1, base: d0, delta: h("mine 1") }),
+        receipt("on stale", X, { index: 2, base: h("mine 1") }),
+        // Y: run on a delta 0 that is not the committed one.
+        receipt("fork", Y, { index: 1, base: h("not y0"), delta: null }),
+      ],
+      new Map([
+        [X, [d0, d1]],
+        [Y, [h("y0")]],
+      ]),
+    );
+    await t.batcher.trigger("epoch-end");
+    expect(t.batches).toEqual([]);
+    expect(t.pending()).toEqual([]);
+    expect(t.truncated).toEqual([
+      [X, 1],
+      [Y, 0],
+    ]);
+    await t.batcher.stop();
   });
 });

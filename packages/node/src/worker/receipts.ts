@@ -1,11 +1,22 @@
-// A worker's unconfirmed receipts go to Ethereum in one transaction per trigger: the end of the
-// epoch, or a task that asks for an Ethereum call (then everything pending, up to and including
-// it, is committed with the call). The queue lives in LevelDB, so a restart loses nothing, and
-// a receipt leaves it only in the same batch that marks its task committed. A contract's deltas
-// go on chain in order: a receipt whose delta would land before the deltas of earlier tasks of
-// its contract (run by the previous worker of an epoch change, not committed yet) is held back
-// for a while, since the chain would accept it and then refuse those (DeltaOutOfOrder).
-import { isEnigmaError, type ChainReceipt } from "@enigma/protocol";
+// A worker's unconfirmed receipts go to Ethereum in one transaction per trigger: the start of
+// the next epoch (never the block that ends the current one, see node.ts), or a task that asks
+// for an Ethereum call (then everything pending, up to and including it, is committed with the
+// call). The queue lives in LevelDB, so a restart loses nothing, and a receipt leaves it only
+// in the same batch that marks its task committed.
+//
+// Each receipt names the delta its task ran on (`prevDeltaHash`, `deltaIndex`) and the chain
+// accepts it only on top of the contract's last committed delta. Before a commit the batcher
+// plans each contract's receipts against the chain:
+// - on top of the chain's head: committed (and the head moves on for the batch's next ones);
+// - built on deltas not committed yet (another worker's, from the previous epoch): held until
+//   the task that wrote the first missing delta settles. Committed: they follow. Settled
+//   without its delta (refunded, failed, its Ethereum call failed), or still pending after its
+//   timeout (then this worker refunds it, as anyone may): the contract's history has a gap
+//   that nothing can fill, so the worker drops its stored deltas from the gap on and goes on
+//   from the committed state; receipts built on the dropped deltas can never commit and leave
+//   the queue (their fees come back to their senders after the timeout);
+// - built on state the chain has moved past or forked from: dropped the same way.
+import { isEnigmaError, type ChainReceipt, type Hex } from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
 import { delay, type NodeContext } from "../context.js";
 
@@ -13,14 +24,26 @@ export type CommitTrigger = "epoch-end" | "ethereum-call" | "restart" | "batch-f
 
 /** Chain statuses: 1 pending, everything above is settled (2, 3, 4 committed; 5 refunded). */
 const PENDING = 1;
+const COMMITTED = 2;
 const ZERO32 = /^0x0*$/;
+const ZERO_HASH = `0x${"00".repeat(32)}`;
 /**
- * How long a receipt waits for the earlier deltas of its contract to be committed by another
- * worker; after that it is committed anyway (that worker may be gone for good).
+ * How long a receipt waits for the earlier deltas of its contract when this node does not know
+ * which task wrote them; then it is tried anyway (and dropped if the chain refuses it).
  */
 export const HOLD_MAX_MS = 60_000;
 /** How often held receipts are tried again. */
 const HOLD_RETRY_MS = 250;
+
+/** What a commit does with each pending receipt of a batch. */
+interface Plan {
+  ready: ChainReceipt[];
+  held: string[];
+  /** Receipts that can never commit, with why. */
+  dropped: { taskId: string; why: string }[];
+  /** Contracts whose stored deltas from `from` on the chain will never record. */
+  gaps: { contract: Hex; from: number }[];
+}
 
 export interface ReceiptBatcherOptions {
   /** Attempts per trigger on transient failures, with exponential backoff. */
@@ -30,6 +53,11 @@ export interface ReceiptBatcherOptions {
   holdMaxMs?: number;
   /** How often held receipts are tried again (default 250 ms). */
   holdRetryMs?: number;
+  /**
+   * Removes a contract's stored deltas from an index on (a gap in its history: see above) and
+   * reloads it (`DeltaSync.truncate`). Without it, such receipts are only dropped.
+   */
+  truncateDeltas?: (contract: Hex, from: number) => Promise<number>;
 }
 
 export class ReceiptBatcher {
@@ -39,6 +67,7 @@ export class ReceiptBatcher {
   readonly #baseDelayMs: number;
   readonly #holdMaxMs: number;
   readonly #holdRetryMs: number;
+  readonly #truncateDeltas: ((contract: Hex, from: number) => Promise<number>) | undefined;
   readonly #stopping = new AbortController();
   /** Held receipts (task id) and since when. */
   readonly #heldSince = new Map<string, number>();
@@ -55,6 +84,7 @@ export class ReceiptBatcher {
     this.#baseDelayMs = options.baseDelayMs ?? 200;
     this.#holdMaxMs = options.holdMaxMs ?? HOLD_MAX_MS;
     this.#holdRetryMs = options.holdRetryMs ?? HOLD_RETRY_MS;
+    this.#truncateDeltas = options.truncateDeltas;
   }
 
   /** Asks for a commit; triggers arriving while one runs are merged into one follow-up. */
@@ -88,11 +118,11 @@ export class ReceiptBatcher {
     for (;;) {
       const pending = (await store.pendingReceipts()).filter((r) => !held.has(r.taskId));
       if (pending.length === 0 || this.#stopping.signal.aborted) break;
-      const batch = pending.slice(0, config.worker.maxBatch);
-      for (const id of await this.#behindChain(batch)) held.add(id);
-      const ready = batch.filter((r) => !held.has(r.taskId));
-      if (ready.length === 0) continue;
-      const ok = await this.#commitBatch(ready, trigger);
+      const plan = await this.#plan(pending.slice(0, config.worker.maxBatch));
+      for (const id of plan.held) held.add(id);
+      await this.#settlePlan(plan);
+      if (plan.ready.length === 0) continue;
+      const ok = await this.#commitBatch(plan.ready, trigger);
       if (!ok) return;
     }
     for (const id of this.#heldSince.keys()) if (!held.has(id)) this.#heldSince.delete(id);
@@ -106,47 +136,142 @@ export class ReceiptBatcher {
   }
 
   /**
-   * Receipts of `batch` to hold back: per contract, from its first receipt with a delta whose
-   * index is past the deltas committed on chain (earlier tasks of the contract, run by another
-   * worker, are not committed yet), unless it has waited longer than the hold limit.
+   * Sorts a batch's receipts, contract by contract in queue order, against the chain's delta
+   * head (see the file's comment): ready, held, or never committable (and where that leaves a
+   * gap in the contract's history).
    */
-  async #behindChain(batch: readonly ChainReceipt[]): Promise<string[]> {
-    const { store, chain, log } = this.#ctx;
-    const hold: string[] = [];
-    const blocked = new Set<string>();
-    const checked = new Set<string>();
-    const now = Date.now();
+  async #plan(batch: readonly ChainReceipt[]): Promise<Plan> {
+    const plan: Plan = { ready: [], held: [], dropped: [], gaps: [] };
+    const byContract = new Map<string, ChainReceipt[]>();
     for (const r of batch) {
-      const contract = r.scAddr.toLowerCase();
-      if (blocked.has(contract)) {
-        hold.push(r.taskId);
-        continue;
-      }
-      if (checked.has(contract) || ZERO32.test(r.stateDeltaHash)) continue;
-      checked.add(contract);
-      const index = (await store.getTask(r.taskId))?.result?.delta?.index;
-      if (index === undefined || index === 0) continue;
-      const committed = await chain.countStateDeltas(contract);
-      if (index <= committed) continue;
-      const since = this.#heldSince.get(r.taskId) ?? now;
-      if (now - since > this.#holdMaxMs) {
-        log.warn(
-          { taskId: r.taskId, contract, index, committed },
-          "earlier deltas of the contract are still not committed: committing anyway",
-        );
-        continue;
-      }
-      if (!this.#heldSince.has(r.taskId)) {
-        log.info(
-          { taskId: r.taskId, contract, index, committed },
-          "receipt held until the earlier deltas of its contract are committed",
-        );
-      }
-      this.#heldSince.set(r.taskId, since);
-      blocked.add(contract);
-      hold.push(r.taskId);
+      const key = r.scAddr.toLowerCase();
+      const list = byContract.get(key) ?? [];
+      list.push(r);
+      byContract.set(key, list);
     }
-    return hold;
+    const readySet = new Set<string>();
+    for (const [contract, rs] of byContract) {
+      let head = await this.#head(contract);
+      let blocked = false;
+      let gapAt: number | undefined;
+      for (const r of rs) {
+        if (gapAt !== undefined && r.success && r.deltaIndex > gapAt) {
+          plan.dropped.push({ taskId: r.taskId, why: `built on delta ${gapAt}, never committed` });
+          continue;
+        }
+        if (blocked) {
+          plan.held.push(r.taskId);
+          continue;
+        }
+        // A failure is settled whatever the state (the chain does not check its base).
+        if (!r.success) {
+          readySet.add(r.taskId);
+          continue;
+        }
+        if (r.deltaIndex === head.count && r.prevDeltaHash.toLowerCase() === head.last) {
+          readySet.add(r.taskId);
+          if (!ZERO32.test(r.stateDeltaHash)) {
+            head = { count: head.count + 1, last: r.stateDeltaHash.toLowerCase() };
+            // Whether the call lets the delta stand is known after the commit only.
+            if (!/^0x0*$/.test(r.ethAddress)) blocked = true;
+          }
+          continue;
+        }
+        if (r.deltaIndex <= head.count) {
+          // Run on state the chain has moved past, or on another delta than the committed one:
+          // what this node stores from there on is not the chain's.
+          plan.dropped.push({ taskId: r.taskId, why: "built on state the chain does not have" });
+          const from = r.deltaIndex === head.count ? r.deltaIndex - 1 : r.deltaIndex;
+          if (r.deltaIndex === head.count || !ZERO32.test(r.stateDeltaHash)) {
+            gapAt = Math.min(gapAt ?? from, from);
+          }
+          continue;
+        }
+        const wait = await this.#waitFor(contract as Hex, head.count, r.taskId);
+        if (wait === "hold") {
+          plan.held.push(r.taskId);
+          blocked = true;
+        } else {
+          gapAt = head.count;
+          plan.dropped.push({ taskId: r.taskId, why: `built on delta ${gapAt}, never committed` });
+        }
+      }
+      if (gapAt !== undefined) plan.gaps.push({ contract: contract as Hex, from: gapAt });
+    }
+    plan.ready = batch.filter((r) => readySet.has(r.taskId));
+    return plan;
+  }
+
+  /** A contract's committed delta count and last delta hash (zero hash for none). */
+  async #head(contract: string): Promise<{ count: number; last: string }> {
+    const { chain } = this.#ctx;
+    const count = await chain.countStateDeltas(contract);
+    if (count === 0) return { count, last: ZERO_HASH };
+    const [last] = await chain.getStateDeltaHashes(contract, count - 1, count);
+    return { count, last: (last ?? ZERO_HASH).toLowerCase() };
+  }
+
+  /**
+   * Whether a receipt built on a contract's uncommitted delta `index` can wait for it: "hold"
+   * while the task that wrote it may still commit it, "gap" once it cannot (settled without
+   * it, or timed out: then refunded here, as anyone may).
+   */
+  async #waitFor(contract: Hex, index: number, taskId: string): Promise<"hold" | "gap"> {
+    const { store, chain, log } = this.#ctx;
+    const writer = await store.deltaTask(contract, index);
+    const record = writer === undefined ? undefined : await chain.getTaskRecord(writer);
+    if (record === undefined) {
+      // Nobody this node heard of wrote it: wait a while, then let the chain decide.
+      const since = this.#heldSince.get(taskId) ?? Date.now();
+      this.#heldSince.set(taskId, since);
+      return Date.now() - since > this.#holdMaxMs ? "gap" : "hold";
+    }
+    if (record.status === COMMITTED) return "hold"; // committed meanwhile: the head moves on
+    if (record.status !== PENDING) return "gap";
+    const head = await chain.blockNumber();
+    if (head <= record.blockNumber + chain.taskTimeout) {
+      if (!this.#heldSince.has(taskId)) {
+        log.info(
+          { taskId, contract, index, writer },
+          "receipt held until the earlier delta of its contract is committed",
+        );
+        this.#heldSince.set(taskId, Date.now());
+      }
+      return "hold";
+    }
+    // The writer's receipt never came and its fee may be returned: settle it, so that the gap
+    // is final on chain too, and go on from the committed state.
+    try {
+      await chain.returnFeesForTask(writer ?? "");
+      log.warn({ contract, index, writer }, "refunded a timed-out task whose delta never came");
+    } catch (e) {
+      if (!isEnigmaError(e)) throw e;
+      const now = await chain.getTaskRecord(writer ?? "");
+      if (now?.status === COMMITTED) return "hold";
+    }
+    return "gap";
+  }
+
+  /** Drops what can never commit and the stored deltas of the gaps it leaves. */
+  async #settlePlan(plan: Plan): Promise<void> {
+    const { store, log } = this.#ctx;
+    if (plan.dropped.length > 0) {
+      await store.commitReceipts(plan.dropped.map((d) => d.taskId));
+      for (const d of plan.dropped) {
+        this.#heldSince.delete(d.taskId);
+        log.error(
+          { taskId: d.taskId, why: d.why },
+          "receipt can never be committed: dropped (the fee is refundable after the timeout)",
+        );
+      }
+    }
+    for (const g of plan.gaps) {
+      const removed = (await this.#truncateDeltas?.(g.contract, g.from)) ?? 0;
+      log.warn(
+        { contract: g.contract, from: g.from, removed },
+        "the contract's history has a gap here: going on from its committed state",
+      );
+    }
   }
 
   /** One batch, with retries; false when it gave up (the receipts stay pending). */

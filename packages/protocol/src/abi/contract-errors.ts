@@ -16,7 +16,7 @@ export const CONTRACT_ERROR_CODES: Readonly<Record<string, ErrorCode>> = Object.
   StakeBelowThreshold: ErrorCode.StakeTooLow,
   InsufficientBalance: ErrorCode.StakeTooLow,
   BalanceNotWithdrawn: ErrorCode.StakeTooLow,
-  WithdrawInLogoutEpoch: ErrorCode.WithdrawTooEarly,
+  WithdrawTooEarly: ErrorCode.WithdrawTooEarly,
   TooManyWorkers: ErrorCode.TooManyWorkers,
   InvalidPrincipalSignature: ErrorCode.EpochRejected,
   PrincipalNotRegistered: ErrorCode.EpochRejected,
@@ -26,6 +26,10 @@ export const CONTRACT_ERROR_CODES: Readonly<Record<string, ErrorCode>> = Object.
   WrongEpoch: ErrorCode.WrongEpoch,
   NonceMismatch: ErrorCode.TaskNonceMismatch,
   ZeroGasLimit: ErrorCode.InvalidArgument,
+  GasLimitTooHigh: ErrorCode.TaskGasLimitTooHigh,
+  GasPriceTooLow: ErrorCode.GasPriceTooLow,
+  InputsHashMismatch: ErrorCode.ReceiptInputsMismatch,
+  DeltaBaseMismatch: ErrorCode.DeltaBaseMismatch,
   ZeroAmount: ErrorCode.InvalidAmount,
   ZeroAddress: ErrorCode.InvalidArgument,
   InvalidConfig: ErrorCode.InvalidConfig,
@@ -51,6 +55,29 @@ export const CONTRACT_ERROR_CODES: Readonly<Record<string, ErrorCode>> = Object.
   ERC20InsufficientBalance: ErrorCode.InvalidAmount,
   ERC20InsufficientAllowance: ErrorCode.InvalidAmount,
 });
+
+/**
+ * Reverts the `Enigma` contract raises with a reason string instead of a custom error, by the
+ * error name they stand for: `createTaskRecord`'s wrong epoch keeps Discovery's wording, on which
+ * Discovery's client (enigma-js) retries.
+ */
+export const CONTRACT_REVERT_REASONS: Readonly<Record<string, string>> = Object.freeze({
+  "Wrong epoch for this task": "WrongEpoch",
+});
+
+/**
+ * The contract error name of a decoded revert: a custom error's own name, or for Solidity's
+ * `Error(string)` the name its reason stands for (`WrongEpoch`); undefined for other reasons.
+ *
+ * @example
+ * const parsed = new Interface(ENIGMA_ABI).parseError(data);
+ * const name = parsed && contractErrorName(parsed.name, parsed.args);
+ */
+export function contractErrorName(name: string, args: readonly unknown[]): string | undefined {
+  if (name !== "Error") return name;
+  const reason = args[0];
+  return typeof reason === "string" ? CONTRACT_REVERT_REASONS[reason] : undefined;
+}
 
 /** The catalog code of a contract error name (`ChainError` when unknown). */
 export function contractErrorCode(name: string): ErrorCode {

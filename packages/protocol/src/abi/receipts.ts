@@ -24,11 +24,25 @@ export function enigmaDomain(
 /** Receipts one `commitReceipts` may carry (the contract's `MAX_RECEIPTS_PER_BATCH`). */
 export const MAX_RECEIPTS_PER_BATCH = 256;
 
-/** One task result, as `commitReceipts` takes it (zero values mean "none"). */
+/**
+ * One task result, as `commitReceipts` takes it (zero values mean "none"). The enclave fills in
+ * `inputsHash` from the inputs it ran and `prevDeltaHash`/`deltaIndex` from the state it ran on;
+ * the contract checks them against the task record and the contract's delta chain, so a host
+ * can neither settle other inputs under a task id nor run a task on rolled-back state.
+ */
 export interface ChainReceipt {
   taskId: string;
   /** The secret contract; for a deployment, equal to `taskId`. */
   scAddr: string;
+  /**
+   * `inputsHash` (DESIGN.md section 5) of the encrypted function and arguments, the contract
+   * address (a deployment: keccak256 of the pre-code) and the user key the enclave ran.
+   */
+  inputsHash: string;
+  /** Hash of the state delta the task ran on (zero before delta 0: deployments). */
+  prevDeltaHash: string;
+  /** Number of deltas that state holds: the index of the delta the task writes (if any). */
+  deltaIndex: number;
   /** Zero hash for no delta (required on failure). */
   stateDeltaHash: string;
   outputHash: string;
@@ -48,6 +62,9 @@ export const RECEIPT_BATCH_TYPES = {
   Receipt: [
     { name: "taskId", type: "bytes32" },
     { name: "scAddr", type: "bytes32" },
+    { name: "inputsHash", type: "bytes32" },
+    { name: "prevDeltaHash", type: "bytes32" },
+    { name: "deltaIndex", type: "uint64" },
     { name: "stateDeltaHash", type: "bytes32" },
     { name: "outputHash", type: "bytes32" },
     { name: "gasUsed", type: "uint64" },

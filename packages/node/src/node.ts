@@ -539,12 +539,15 @@ export class EnigmaNode {
     const cursor = await store.getMeta(CURSOR);
     const window = chain.taskTimeout + chain.epochSize;
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
-    // Tasks heard but not finished before a restart go back in line, and records heard whose
-    // inputs never came are heard again (the watcher starts past them).
-    await this.#pipeline?.start();
+    // Records heard before a restart whose inputs never came are heard again (the watcher
+    // starts past them), and then tasks heard but not finished go back in line: in that order,
+    // so that a later task of a contract still waits for an earlier record's input.
     if (this.#pipeline !== undefined) {
       this.#redelivery = redelivery;
       if (typeof cursor === "number") await redelivery.recover(cursor);
+    }
+    await this.#pipeline?.start();
+    if (this.#pipeline !== undefined) {
       redelivery.start();
       const pipeline = this.#pipeline;
       const results = new ResultRecovery({

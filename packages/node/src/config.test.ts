@@ -31,6 +31,32 @@ describe("resolveNodeConfig", () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it("takes the policies by registry name: Discovery's by default, unknown names and sim-only epoch policies refused with their path", () => {
+    const base = { dataDir: "/d", ethereum, attestation };
+    expect(resolveNodeConfig(base).policy).toEqual({
+      selection: "discovery",
+      epochPolicy: "discovery",
+    });
+    expect(resolveNodeConfig({ ...base, policy: { selection: "group:3" } }).policy.selection).toBe(
+      "group:3",
+    );
+    const problems = problemsOf({
+      ...base,
+      policy: { selection: "grup:3", epochPolicy: "capped:10" },
+    });
+    expect(problems.some((p) => p.startsWith("policy.selection:") && p.includes("known:"))).toBe(
+      true,
+    );
+    expect(problems.some((p) => p.startsWith("policy.epochPolicy:") && p.includes("sim"))).toBe(
+      true,
+    );
+    expect(
+      problemsOf({ ...base, policy: { selection: "rotation:1" } }).some((p) =>
+        p.startsWith("policy.selection:"),
+      ),
+    ).toBe(true);
+  });
+
   it("validates keys, seeds and stakes, and requires the attestation service", () => {
     const problems = problemsOf({
       dataDir: "/d",

@@ -84,6 +84,7 @@ function build(o: { chain?: Map<string, KnownRecord>; held?: HeldInputs } = {}) 
       return Promise.resolve(o.chain?.get(taskId));
     },
     epoch: () => Promise.resolve(epoch),
+    group: () => Promise.resolve([selected]),
     watcherWaitMs: 0,
   });
   const piped: [TaskInput, InputVerdict][] = [];

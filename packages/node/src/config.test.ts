@@ -178,6 +178,19 @@ describe("applyDeployment", () => {
     expect(c.p2p.bootstrap).toEqual(deployment.bootstrap);
   });
 
+  it("takes the chain's policies from the deployment unless the config names them", () => {
+    const raw = { dataDir: "/data", deployment: { file: "/d.json" } };
+    const withPolicy = { ...deployment, selection: "group:3", epochPolicy: "discovery" };
+    expect(resolveNodeConfig(applyDeployment(raw, withPolicy)).policy).toEqual({
+      selection: "group:3",
+      epochPolicy: "discovery",
+    });
+    const own = { ...raw, policy: { selection: "discovery" } };
+    expect(resolveNodeConfig(applyDeployment(own, withPolicy)).policy.selection).toBe("discovery");
+    // A file from before policies existed: the defaults.
+    expect(resolveNodeConfig(applyDeployment(raw, deployment)).policy.selection).toBe("discovery");
+  });
+
   it("does not make the principal bootstrap to itself", () => {
     const raw = { roles: ["principal"], dataDir: "/data", deployment: { file: "/d.json" } };
     const c = resolveNodeConfig(applyDeployment(raw, deployment));

@@ -304,6 +304,9 @@ export const DeploymentFileSchema = z.object({
   attestationUrl: z.url(),
   trustRoot: trustRootShape,
   bootstrap: z.array(z.string().min(1)).default([]),
+  /** The policies the chain was deployed with (absent in files from before they existed). */
+  selection: z.string().min(1).optional(),
+  epochPolicy: z.string().min(1).optional(),
 });
 export type DeploymentFile = z.output<typeof DeploymentFileSchema>;
 
@@ -348,6 +351,10 @@ export function applyDeployment(raw: unknown, deployment: unknown, secrets?: unk
   eth["tokenAddress"] ??= d.tokenAddress;
   att["url"] ??= d.attestationUrl;
   att["trustRoot"] ??= d.trustRoot;
+  // The chain's policies, unless the config names its own (then checked against the chain).
+  const policy = { ...(c["policy"] as Record<string, unknown> | undefined) };
+  if (d.selection !== undefined) policy["selection"] ??= d.selection;
+  if (d.epochPolicy !== undefined) policy["epochPolicy"] ??= d.epochPolicy;
   if (typeof index === "number" && secrets !== undefined) {
     const n = parseFile(NodeSecretsSchema, secrets, "node secrets file");
     if (n.index !== index) {
@@ -360,7 +367,7 @@ export function applyDeployment(raw: unknown, deployment: unknown, secrets?: unk
     c["seed"] ??= n.seed;
     eth["privateKey"] ??= n.custodian.privateKey;
   }
-  return { ...c, ethereum: eth, attestation: att, p2p };
+  return { ...c, ethereum: eth, attestation: att, p2p, policy };
 }
 
 /**

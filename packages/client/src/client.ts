@@ -116,6 +116,12 @@ export interface TaskOptions {
   gasPx?: bigint | number;
   /** ABI types of the output: `result()` then carries `values`. */
   returnTypes?: readonly string[];
+  /**
+   * Under a strategy with groups (`group:k`), which member of the contract's group the task
+   * is encrypted for and run by: 0 (default) the first, as Discovery's client chose; another
+   * one when the first does not answer. The chain accepts the receipt of any member.
+   */
+  groupMember?: number;
 }
 
 /** A task record on Ethereum. */
@@ -361,6 +367,16 @@ export class EnigmaClient {
   ): TaskHandle {
     const gasLimit = BigInt(opts.gasLimit);
     const gasPx = BigInt(opts.gasPx ?? 1n);
+    const member = opts.groupMember ?? 0;
+    // Refused before any chain request: a bad index would otherwise surface only after the
+    // epoch and the group were read (its range is checked there, against the group's size).
+    if (!Number.isSafeInteger(member) || member < 0) {
+      throw new EnigmaError(
+        ErrorCode.InvalidArgument,
+        `groupMember must be a group index (an integer from 0), got ${String(member)}`,
+        { details: { groupMember: String(member) } },
+      );
+    }
     const timings: TaskTimings = { started: performance.now() };
     let recorded: Recorded | undefined;
     return new TaskHandle({
@@ -377,6 +393,7 @@ export class EnigmaClient {
           gasPx,
           emit,
           timings,
+          member,
         );
         recorded = r;
         try {
@@ -438,6 +455,7 @@ export class EnigmaClient {
     gasPx: bigint,
     emit: (e: TaskEvent) => void,
     timings: TaskTimings,
+    member: number,
   ): Promise<Recorded> {
     const action = scAddr === undefined ? "createDeploymentTaskRecord" : "createTaskRecord";
     // One record at a time per client, retries included: the task and transaction nonces are
@@ -449,7 +467,7 @@ export class EnigmaClient {
       withRetries(
         this.#maxAttempts,
         async (attempt) => {
-          const p = await this.#prepare(scAddr);
+          const p = await this.#prepare(scAddr, member);
           const call = encryptCallWith(
             p.sharedKey,
             p.user.publicKey,
@@ -607,7 +625,7 @@ export class EnigmaClient {
     return undefined;
   }
 
-  async #prepare(scAddr: Hex | undefined): Promise<Prepared> {
+  async #prepare(scAddr: Hex | undefined, member: number): Promise<Prepared> {
     const sender = await this.#tx.address();
     // The epoch check (a chain request) runs beside the key exchange: the key is asked of the
     // worker the cached epoch selects, and asked again in the rare case the check finds a new
@@ -621,11 +639,19 @@ export class EnigmaClient {
     const selecting = this.#selection.check();
     selecting.catch(noop);
     const select = async (epoch: Epoch): Promise<Hex> => {
-      const [selected] = await this.#selection.group(scAddr ?? taskId, epoch);
-      if (selected === undefined) {
+      const group = await this.#selection.group(scAddr ?? taskId, epoch);
+      if (group.length === 0) {
         throw new EnigmaError(ErrorCode.NoEpoch, "the current epoch has no staked worker", {
           details: { firstBlockNumber: epoch.firstBlockNumber.toString() },
         });
+      }
+      const selected = group[member];
+      if (selected === undefined) {
+        throw new EnigmaError(
+          ErrorCode.InvalidArgument,
+          `groupMember ${member}: the contract's group has ${group.length} member(s) under ${this.#selection.strategy.name}`,
+          { details: { groupMember: member, group } },
+        );
       }
       return bytesToHex(hexToBytes(selected));
     };

@@ -34,9 +34,22 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/**/*.test.ts"],
+          exclude: ["test/chaos/**", "**/node_modules/**"],
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        resolve,
+        test: {
+          // Faults under load, then the invariant checker (issue 16): `pnpm test:chaos`, and
+          // part of `pnpm test` (CI). A few minutes; the long run is `pnpm bench:chaos`.
+          name: "chaos",
+          include: ["test/chaos/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
         },
       },
     ],

@@ -6,7 +6,7 @@
 // scenarios of Discovery's integration suite that the other files do not cover: a deployment
 // encrypted under a wrong key, a callback payload the contract does not know.
 import { readFileSync } from "node:fs";
-import { AbiCoder, ContractFactory, type Contract } from "ethers";
+import { AbiCoder, type Contract } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eeConstants, once, utils, type Task } from "./enigma-js.js";
 import {
@@ -17,6 +17,7 @@ import {
   executed,
   result,
   selectionsAgree,
+  deployVotingTally,
   startCompatNetwork,
   type CompatNetwork,
 } from "./harness.js";
@@ -31,17 +32,7 @@ let tally: Contract;
 
 beforeAll(async () => {
   net = await startCompatNetwork({ seed: "compat-conformance" });
-  const artifact = JSON.parse(
-    readFileSync(
-      new URL("../../artifacts/contracts/mocks/VotingTally.sol/VotingTally.json", import.meta.url),
-      "utf8",
-    ),
-  ) as { abi: []; bytecode: string };
-  const deployer = await net.provider.getSigner(0);
-  tally = (await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(
-    net.devnet.chain.enigmaAddress,
-  )) as Contract;
-  await tally.waitForDeployment();
+  tally = await deployVotingTally(net);
 }, 120_000);
 
 afterAll(async () => {

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { startDevnet, type Devnet, type DevnetOptions } from "@enigma/devnet";
 import { ENIGMA_ABI, keccak256, selectWorker, bytesToHex } from "@enigma/protocol";
-import { Contract, JsonRpcProvider } from "ethers";
+import { Contract, ContractFactory, JsonRpcProvider } from "ethers";
 import {
   Enigma,
   Web3Ctor,
@@ -268,4 +268,23 @@ export async function committedCalculator(net: CompatNetwork): Promise<string> {
   const [status] = await commitEpoch(net, [t]);
   if (status !== 2) throw new Error(`calculator deployment ended with status ${String(status)}`);
   return t.scAddr;
+}
+
+/**
+ * Deploys the `VotingTally` mock, the Ethereum contract the examples' callbacks publish to,
+ * bound to this network's `Enigma`.
+ */
+export async function deployVotingTally(net: CompatNetwork): Promise<Contract> {
+  const artifact = JSON.parse(
+    readFileSync(
+      new URL("../../artifacts/contracts/mocks/VotingTally.sol/VotingTally.json", import.meta.url),
+      "utf8",
+    ),
+  ) as { abi: []; bytecode: string };
+  const deployer = await net.provider.getSigner(0);
+  const tally = (await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(
+    net.devnet.chain.enigmaAddress,
+  )) as Contract;
+  await tally.waitForDeployment();
+  return tally;
 }

@@ -1,7 +1,6 @@
 // Discovery's client, unchanged, deploys and runs every example secret contract on a fresh
 // devnet with 3 workers; results are decrypted by the client itself and settled on chain.
-import { readFileSync } from "node:fs";
-import { AbiCoder, ContractFactory, type Contract, getAddress, hexlify, keccak256 } from "ethers";
+import { AbiCoder, type Contract, getAddress, hexlify, keccak256 } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Task } from "./enigma-js.js";
 import {
@@ -14,6 +13,7 @@ import {
   keccakHex,
   result,
   selectionsAgree,
+  deployVotingTally,
   startCompatNetwork,
   type CompatNetwork,
 } from "./harness.js";
@@ -28,17 +28,7 @@ let tally: Contract;
 
 beforeAll(async () => {
   net = await startCompatNetwork({ seed: "compat-lifecycle" });
-  const artifact = JSON.parse(
-    readFileSync(
-      new URL("../../artifacts/contracts/mocks/VotingTally.sol/VotingTally.json", import.meta.url),
-      "utf8",
-    ),
-  ) as { abi: []; bytecode: string };
-  const deployer = await net.provider.getSigner(0);
-  tally = (await new ContractFactory(artifact.abi, artifact.bytecode, deployer).deploy(
-    net.devnet.chain.enigmaAddress,
-  )) as Contract;
-  await tally.waitForDeployment();
+  tally = await deployVotingTally(net);
 }, 120_000);
 
 afterAll(async () => {

@@ -4,12 +4,11 @@
 // over the node's WebSocket, and a standing approval makes every later task one transaction.
 // Also: a node's `TaskSkipped` (435) reaches the caller at once, as a typed error.
 import { readFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { ErrorCode, isEnigmaError } from "@enigma/protocol";
 import { EnigmaClient, type TaskHandle } from "@enigma/client";
 import { Contract, JsonRpcProvider, MaxUint256, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rpcProxy, type RpcProxy } from "./rpc-proxy.js";
 import { ENIGMA_TOKEN_ABI } from "@enigma/protocol";
 import { startDevnet, type Devnet } from "../../packages/devnet/src/index.js";
 
@@ -143,45 +142,12 @@ describe("many clients at once", () => {
 });
 
 /** A JSON-RPC proxy to `target` (HTTP only) that answers `method` with a JSON-RPC error. */
-async function refusingGateway(
+function refusingGateway(
   target: string,
   method: string,
   error: { code: number; message: string },
-): Promise<{ url: string; close: () => Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    if (req.method !== "POST") {
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    let body = "";
-    req.on("data", (c: Buffer) => (body += c.toString()));
-    req.on("end", () => {
-      void (async () => {
-        const msg = JSON.parse(body) as { id: number; method: string };
-        res.setHeader("content-type", "application/json");
-        if (msg.method === method) {
-          res.end(JSON.stringify({ jsonrpc: "2.0", id: msg.id, error }));
-          return;
-        }
-        const upstream = await fetch(target, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body,
-        });
-        res.end(await upstream.text());
-      })();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => {
-          r();
-        });
-      }),
-  };
+): Promise<RpcProxy> {
+  return rpcProxy(target, (msg) =>
+    msg.method === method ? { reply: { error } } : { forward: true },
+  );
 }

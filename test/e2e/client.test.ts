@@ -3,8 +3,6 @@
 // batched commit and check the output hash on chain; refuse a worker that fails attestation
 // (nothing recorded); retry a task record that lands in a new epoch.
 import { readFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { SIMULATED_ENCLAVE_MEASUREMENT, SimulatedAttestationService } from "@enigma/enclave";
 import {
   ErrorCode,
@@ -29,6 +27,7 @@ import {
   type Wallet,
 } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rpcProxy, type RpcProxy } from "./rpc-proxy.js";
 import { EnigmaClient, type TaskEvent } from "@enigma/client";
 import {
   ENG,
@@ -369,55 +368,20 @@ describe("EnigmaClient on an in-process network", () => {
 });
 
 /**
- * A JSON-RPC proxy to `target` that lets `rewrite` change results, drops `drop` calls and
- * forwards the calls of a `hold` method only once its promise resolved.
+ * A JSON-RPC proxy to `target` that lets `rewrite` change results, drops `drop` calls (answering
+ * `sendTaskResult: true`) and forwards the calls of a `hold` method only once its promise resolved.
  */
-async function rewritingProxy(
+function rewritingProxy(
   target: string,
   rewrite: (method: string, result: unknown) => unknown,
   drop: readonly string[] = [],
   hold: Readonly<Record<string, Promise<void>>> = {},
-): Promise<{ url: string; close: () => Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    // A plain HTTP proxy: no WebSocket upgrade (the client then polls over HTTP, through it).
-    if (req.method !== "POST") {
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    let body = "";
-    req.on("data", (c: Buffer) => (body += c.toString()));
-    req.on("end", () => {
-      void (async () => {
-        const msg = JSON.parse(body) as { id: number; method: string };
-        res.setHeader("content-type", "application/json");
-        if (drop.includes(msg.method)) {
-          res.end(JSON.stringify({ jsonrpc: "2.0", id: msg.id, result: { sendTaskResult: true } }));
-          return;
-        }
-        await hold[msg.method];
-        const upstream = await fetch(target, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body,
-        });
-        const reply = (await upstream.json()) as { result?: unknown };
-        if ("result" in reply) reply.result = rewrite(msg.method, reply.result);
-        res.end(JSON.stringify(reply));
-      })();
-    });
+): Promise<RpcProxy> {
+  return rpcProxy(target, async (msg) => {
+    if (drop.includes(msg.method)) return { reply: { result: { sendTaskResult: true } } };
+    await hold[msg.method];
+    return { forward: true, rewrite: (r) => rewrite(msg.method, r) };
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => {
-          r();
-        });
-      }),
-  };
 }
 
 /** A Signer that runs `before` ahead of each transaction (to move the chain under the client). */

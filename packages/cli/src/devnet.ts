@@ -11,14 +11,21 @@ import type { DevnetInfo, DevnetOptions, FaultyWorkerKind, LogLevel } from "@eni
 import { resolveDevnetOptions } from "@enigma/devnet/presets";
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import { checkDemo, runDemo, type DemoReport } from "./demo.js";
+import { registerFault } from "./fault.js";
 import type { CliIo } from "./main.js";
 import { startControl } from "./snapshot.js";
 
-/** What `devnet up` prints with --json and writes to <dir>/devnet.json. */
+/**
+ * What `devnet up` prints with --json and writes to <dir>/devnet.json: the devnet, the CLI
+ * process's pid, and the loopback endpoints `enigma devnet snapshot` and `enigma devnet fault`
+ * post to.
+ */
 export type DevnetRecord = DevnetInfo & {
   pid: number;
   /** Where `enigma devnet snapshot` asks this devnet's process for a snapshot (127.0.0.1). */
   controlUrl?: string;
+  /** Where `enigma devnet fault` reaches this devnet's nemesis (127.0.0.1). */
+  faultsUrl?: string;
 };
 
 export const DEFAULT_DEVNET_DIR = ".devnet";
@@ -259,6 +266,8 @@ async function up(
     explorerPort?: number;
     enclaveDebug?: boolean;
     restore?: string;
+    faults?: boolean;
+    netns?: boolean;
   },
 ): Promise<void> {
   const options = devnetOptionsFromFlags(opts);
@@ -306,6 +315,8 @@ async function up(
     explorer: opts.explorer === false ? false : { port: opts.explorerPort ?? 0 },
     enclaveDebug: opts.enclaveDebug !== false,
     ...(opts.restore === undefined ? {} : { restore: opts.restore }),
+    ...(opts.faults === true ? { faults: true } : {}),
+    ...(opts.netns === true ? { hosts: "netns" as const } : {}),
     // Same depth from src/ and dist/: packages/cli/<src|dist>/ -> packages/cli/bin/enigma.js.
     nodeCommand: [process.execPath, fileURLToPath(new URL("../bin/enigma.js", import.meta.url))],
     onProgress: (m) => {
@@ -329,8 +340,17 @@ async function up(
     return;
   }
   const control = await startControl(devnet);
+  // `enigma devnet fault` reaches this process's nemesis here (loopback only).
+  const { FaultControlServer } = await import("@enigma/devnet/faults");
+  const faults = new FaultControlServer(devnet.faults);
   try {
-    const record: DevnetRecord = { ...devnet.info(), pid: process.pid, controlUrl: control.url };
+    await faults.start();
+    const record: DevnetRecord = {
+      ...devnet.info(),
+      pid: process.pid,
+      controlUrl: control.url,
+      faultsUrl: faults.url,
+    };
     await writeFile(join(dir, RECORD), `${JSON.stringify(record, null, 2)}\n`);
     io.err(
       `devnet: up in ${((performance.now() - started) / 1000).toFixed(1)} s; Ctrl-C or \`enigma devnet down\` stops it\n`,
@@ -360,6 +380,7 @@ async function up(
     }
   } finally {
     signal.dispose();
+    await faults.stop();
     await control.stop();
     await devnet.stop();
     await rm(join(dir, RECORD), { force: true });
@@ -513,10 +534,20 @@ export function registerDevnet(program: Command, io: CliIo, setExit: (code: numb
       "--restore <name>",
       "start from a snapshot (`devnet snapshot`): its name in <dir>/snapshots/ or its folder; its seed, workers and timing are used",
     )
+    .option(
+      "--faults",
+      "faults on demand beyond signals: per-node chain proxies (chain-outage, slow-chain, kill-at receipt-in-flight) and the nodes' fault hooks (partition, kill-at task-stored); see `enigma devnet fault`",
+    )
+    .option(
+      "--netns",
+      "run every node in its own network namespace with its own address (root; partitions drop packets)",
+    )
     .exitOverride()
     .action(async (opts: Parameters<typeof up>[1]) => {
       await up(io, opts);
     });
+
+  registerFault(devnet, io);
 
   devnet
     .command("status")

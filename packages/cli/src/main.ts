@@ -1,6 +1,7 @@
 import { CommanderError, Command } from "commander";
 import { isEnigmaError } from "@enigma/protocol";
 import { registerChain } from "./chain.js";
+import { registerCheck } from "./check.js";
 import { registerDevnet } from "./devnet.js";
 import { registerEpoch } from "./epoch.js";
 import { registerLogs } from "./logs.js";
@@ -54,6 +55,7 @@ function build(io: CliIo, setExit: (code: number) => void): Command {
   registerNode(program, io);
   registerChain(program, io);
   registerSim(program, io);
+  registerCheck(program, io, setExit);
   return program;
 }
 

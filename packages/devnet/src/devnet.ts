@@ -40,6 +40,9 @@ import {
   startChain,
   type DevnetAccount,
 } from "./chain.js";
+import { ChainProxy } from "./faults/chain-proxy.js";
+import { Nemesis, type FaultableNode } from "./faults/nemesis.js";
+import { NetnsNetwork } from "./faults/netns.js";
 import { resolveDevnetOptions, type DevnetOptions } from "./presets.js";
 import {
   checkSnapshotName,
@@ -108,6 +111,20 @@ export interface StartDevnetOptions extends Partial<DevnetOptions> {
    * its history and every node starts on its data folder as it was.
    */
   restore?: string;
+  /**
+   * Faults on demand (`devnet.faults`, issue 16): each node reaches the chain through a proxy
+   * this process controls (chain outages, slow chains, kills while a receipt batch is in
+   * flight) and its admin endpoint gets the test-fault methods (partitions without
+   * namespaces, kills at a node's fault points). Default false: signals (kill, pause,
+   * restart) work on any process devnet.
+   */
+  faults?: boolean;
+  /**
+   * `local` (default): every node on this machine's loopback. `netns`: every node in its own
+   * network namespace with its own address on a bridge (root only; processes only), nodes
+   * listening on 0.0.0.0 and announcing their address; a partition drops packets.
+   */
+  hosts?: "local" | "netns";
 }
 
 export interface DevnetChain {
@@ -139,6 +156,8 @@ export interface DevnetNode {
   /** JSON-RPC of the node (the same after `restart()`); the principal serves none. */
   readonly rpcUrl: string | undefined;
   readonly peerId: string;
+  /** The node's admin endpoint (off the public gateway). */
+  readonly adminUrl: string | undefined;
   /** The OS process id, for process nodes while they run. */
   readonly pid: number | undefined;
   readonly running: boolean;
@@ -169,10 +188,17 @@ export interface DevnetInfo {
     signer: Hex;
     custodian: Hex;
     rpcUrl?: string;
+    /** The node's admin endpoint (pending receipts, stored deltas; the checker reads it). */
+    adminUrl?: string;
+    /** With `hosts: "netns"`: the node's address and namespace. */
+    host?: { ip: string; ns: string };
     peerId: string;
     pid?: number;
   }[];
   accounts: DevnetAccount[];
+  /** Whether the nemesis can do everything (`faults: true`) or signals only. */
+  faults: boolean;
+  hosts: "local" | "netns";
 }
 
 export interface Devnet {
@@ -189,6 +215,10 @@ export interface Devnet {
   readonly workers: readonly DevnetNode[];
   /** Funded user accounts (ETH and ENG), derived from the seed. */
   readonly accounts: readonly DevnetAccount[];
+  /** The nemesis: kill, pause, partition, chain outages... (see `faults/nemesis.ts`). */
+  readonly faults: Nemesis;
+  /** The namespace hosts (`hosts: "netns"`). */
+  readonly netns: NetnsNetwork | undefined;
   info(): DevnetInfo;
   /**
    * A client SDK instance paying from `accounts[account]`, talking to the first worker's
@@ -252,6 +282,21 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
     );
   }
   const faultyIndex = fault === undefined ? undefined : options.workers;
+  const hostsMode = o.hosts ?? "local";
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- callers in JavaScript (the CLI's JSON, scripts) can pass anything
+  if (hostsMode !== "local" && hostsMode !== "netns") {
+    throw new EnigmaError(ErrorCode.InvalidConfig, `hosts must be "local" or "netns"`, {
+      details: { path: "hosts" },
+    });
+  }
+  if (hostsMode === "netns" && inProcess) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `hosts: "netns" runs every node as its own process: set inProcess: false`,
+      { details: { path: "hosts" } },
+    );
+  }
+  const withFaults = o.faults === true;
   const progress = o.onProgress ?? (() => undefined);
   const logLevel = o.logLevel ?? (inProcess ? "silent" : "info");
   const temporary = o.dir === undefined;
@@ -275,9 +320,20 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
       await restoreNodeData(restored.dir, restored.snapshot.nodes, join(dir, "nodes"));
     }
 
+    // Several hosts: one namespace per node, the chain on the bridge in this namespace.
+    let netns: NetnsNetwork | undefined;
+    if (hostsMode === "netns") {
+      netns = await NetnsNetwork.create({
+        names: Array.from({ length: options.workers + 1 }, (_, i) => nodeName(i)),
+        onProgress: progress,
+      });
+      const made = netns;
+      undo.push(() => made.destroy());
+    }
     const c = await startChain({
       ...options,
       dir,
+      ...(netns === undefined ? {} : { host: netns.bridgeIp }),
       port: chainPort,
       users,
       onProgress: progress,
@@ -294,6 +350,21 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
     });
     undo.push(() => c.stop());
     const { rpcUrl, chainId, provider, custodians, accounts, attestationPolicy } = c;
+    // With faults, each node reaches the chain through its own proxy (outages per node).
+    const proxies = new Map<string, ChainProxy>();
+    if (withFaults) {
+      for (let i = 0; i <= options.workers; i++) {
+        const proxy = new ChainProxy({
+          upstream: rpcUrl,
+          ...(netns === undefined ? {} : { host: netns.bridgeIp }),
+        });
+        await proxy.start();
+        proxies.set(nodeName(i), proxy);
+      }
+      undo.push(async () => {
+        for (const p of proxies.values()) await p.stop();
+      });
+    }
     const service = c.service;
     const d = { enigmaAddress: c.enigmaAddress, tokenAddress: c.tokenAddress };
 
@@ -337,24 +408,20 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
       }
     }
 
-    const configFor = (
-      i: number,
-      ports: { p2p: number; rpc: number },
-      bootstrap: string[],
-    ): NodeUserConfig => ({
+    const hostOf = (i: number) => netns?.host(nodeName(i));
+    const configFor = (i: number, ports: NodePorts, bootstrap: string[]): NodeUserConfig => ({
       roles: i === 0 ? ["principal"] : ["worker", "gateway"],
       dataDir: join(dir, "nodes", nodeName(i), "data"),
       seed: c.nodeSeed(i),
       ethereum: {
-        rpcUrl,
+        rpcUrl: proxies.get(nodeName(i))?.url ?? rpcUrl,
         enigmaAddress: d.enigmaAddress,
         tokenAddress: d.tokenAddress,
         privateKey: custodians[i]?.privateKey ?? "",
         pollIntervalMs: 50,
         confirmations: options.confirmations,
       },
-      p2p: { host: "127.0.0.1", port: ports.p2p, bootstrap },
-      rpc: { host: "127.0.0.1", port: ports.rpc },
+      ...nodeAddresses(hostOf(i)?.ip, ports, bootstrap, withFaults),
       // Reports come from the harness's attestation service; the key never leaves it.
       attestation: { url: c.attestationUrl, trustRoot: service.trustRoot },
       worker: { stake: WORKER_STAKE, maxBatch: 100 },
@@ -365,9 +432,13 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
         ? { testFaults: { workerKeySigner: accountKey(base, "faulty-key-signer", i) } }
         : {}),
     });
-    const launch = inProcess
-      ? inProcessLauncher
-      : processLauncher(o.nodeCommand ?? defaultNodeCommand());
+    const nodeCommand = o.nodeCommand ?? defaultNodeCommand();
+    const launchFor = (i: number): Launcher =>
+      inProcess
+        ? inProcessLauncher
+        : processLauncher(
+            netns === undefined ? nodeCommand : [...netns.exec(nodeName(i)), ...nodeCommand],
+          );
 
     const nodes: ManagedNode[] = [];
     undo.push(async () => {
@@ -382,8 +453,9 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
         custodians[i]?.address as Hex,
         (ports) => configFor(i, ports, bootstrap),
         join(dir, "nodes", name),
-        launch,
+        launchFor(i),
         o.onNodeExit ?? (() => undefined),
+        netns === undefined ? { p2p: 0, rpc: 0, admin: 0 } : NETNS_PORTS,
       );
       nodes.push(node);
       await node.restart();
@@ -472,6 +544,15 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
       for (const w of missing) await w.restart();
     }
 
+    const nemesis = new Nemesis({
+      nodes,
+      ...(withFaults ? { proxies } : {}),
+      ...(netns === undefined ? {} : { netns }),
+      inProcess,
+    });
+    // A paused node would not hear SIGTERM: every standing fault is undone before the stop.
+    undo.push(() => nemesis.undoAll());
+
     // The explorer reads the chain and the nodes' endpoints like any outsider would.
     const explorerAt = o.explorer === true ? {} : o.explorer === false ? undefined : o.explorer;
     const explorer =
@@ -527,6 +608,8 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
       principal,
       workers,
       accounts,
+      faults: nemesis,
+      netns,
       info: () => ({
         dir,
         inProcess,
@@ -551,10 +634,16 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
           signer: n.signer,
           custodian: n.custodian,
           ...(n.rpcUrl === undefined ? {} : { rpcUrl: n.rpcUrl }),
+          ...(n.adminUrl === undefined ? {} : { adminUrl: n.adminUrl }),
+          ...(netns === undefined
+            ? {}
+            : { host: { ip: netns.host(n.name).ip, ns: netns.host(n.name).ns } }),
           peerId: n.peerId,
           ...(n.pid === undefined ? {} : { pid: n.pid }),
         })),
         accounts: [...accounts],
+        faults: withFaults,
+        hosts: hostsMode,
       }),
       client: (account = 0, extra = {}) => {
         const a = accounts[account];
@@ -718,27 +807,30 @@ function processLauncher(command: readonly string[]): Launcher {
   };
 }
 
-class ManagedNode implements DevnetNode {
+class ManagedNode implements DevnetNode, FaultableNode {
   readonly name: string;
   readonly role: NodeRole;
   readonly custodian: Hex;
-  readonly #config: (ports: { p2p: number; rpc: number }) => NodeUserConfig;
+  readonly #config: (ports: NodePorts) => NodeUserConfig;
   readonly #dir: string;
   readonly #launch: Launcher;
-  #ports = { p2p: 0, rpc: 0 };
+  #ports: NodePorts;
   #endpoints: NodeEndpoints | undefined;
   #running: RunningNode | undefined;
   #stopping: RunningNode | undefined;
+  /** The next exit is a fault's (the nemesis's): not reported to `onExit`. */
+  #expectExit = false;
   readonly #onExit: (node: DevnetNode, how: string) => void;
 
   constructor(
     name: string,
     role: NodeRole,
     custodian: Hex,
-    config: (ports: { p2p: number; rpc: number }) => NodeUserConfig,
+    config: (ports: NodePorts) => NodeUserConfig,
     dir: string,
     launch: Launcher,
     onExit: (node: DevnetNode, how: string) => void,
+    ports: NodePorts,
   ) {
     this.#onExit = onExit;
     this.name = name;
@@ -747,6 +839,7 @@ class ManagedNode implements DevnetNode {
     this.#config = config;
     this.#dir = dir;
     this.#launch = launch;
+    this.#ports = ports;
   }
 
   get #ep(): NodeEndpoints {
@@ -758,6 +851,9 @@ class ManagedNode implements DevnetNode {
   }
   get rpcUrl(): string | undefined {
     return this.#ep.rpcUrl;
+  }
+  get adminUrl(): string | undefined {
+    return this.#ep.adminUrl;
   }
   get peerId(): string {
     return this.#ep.peerId;
@@ -772,6 +868,26 @@ class ManagedNode implements DevnetNode {
     return this.#running !== undefined;
   }
 
+  signal(sig: NodeJS.Signals): void {
+    const pid = this.#running?.pid;
+    if (pid === undefined) {
+      throw new EnigmaError(
+        ErrorCode.FaultUnsupported,
+        `${this.name} is not a running process (signals need process nodes)`,
+        { details: { name: this.name, signal: sig } },
+      );
+    }
+    process.kill(pid, sig);
+  }
+
+  exited(): Promise<string> {
+    return this.#running?.exited ?? Promise.resolve("not running");
+  }
+
+  expectExit(): void {
+    this.#expectExit = true;
+  }
+
   async stop(): Promise<void> {
     const r = this.#running;
     if (r === undefined) return;
@@ -784,17 +900,58 @@ class ManagedNode implements DevnetNode {
     await mkdir(this.#dir, { recursive: true });
     const r = await this.#launch(this.#config(this.#ports), this.#dir, this.name);
     this.#running = r;
+    this.#expectExit = false;
     void r.exited.then((how) => {
       if (this.#running === r) this.#running = undefined;
-      if (this.#stopping !== r) this.#onExit(this, how);
+      const expected = this.#expectExit;
+      this.#expectExit = false;
+      if (this.#stopping !== r && !expected) this.#onExit(this, how);
     });
     this.#endpoints = r.endpoints;
     // A restart keeps the ports, so URLs handed out stay valid.
     this.#ports = {
       p2p: portOf(r.endpoints.multiaddrs[0]) ?? this.#ports.p2p,
       rpc: r.endpoints.rpcUrl === undefined ? 0 : Number(new URL(r.endpoints.rpcUrl).port),
+      admin: r.endpoints.adminUrl === undefined ? 0 : Number(new URL(r.endpoints.adminUrl).port),
     };
   }
+}
+
+/** A node's listening ports (0: any free one, kept across restarts once known). */
+interface NodePorts {
+  p2p: number;
+  rpc: number;
+  admin: number;
+}
+
+/** Fixed ports inside a namespace host: every host has its own address, so they never clash. */
+const NETNS_PORTS: NodePorts = Object.freeze({ p2p: 4001, rpc: 3000, admin: 3100 });
+
+/**
+ * Where a node listens and what it announces. On this machine's loopback: 127.0.0.1. On a
+ * namespace host: libp2p on 0.0.0.0 announcing the host's address (peers must dial that, not
+ * what the node listens on), JSON-RPC and admin on the host's address.
+ */
+function nodeAddresses(
+  ip: string | undefined,
+  ports: NodePorts,
+  bootstrap: string[],
+  faults: boolean,
+): Pick<NodeUserConfig, "p2p" | "rpc" | "admin"> {
+  const host = ip ?? "127.0.0.1";
+  return {
+    p2p:
+      ip === undefined
+        ? { host, port: ports.p2p, bootstrap }
+        : {
+            host: "0.0.0.0",
+            port: ports.p2p,
+            bootstrap,
+            announce: [`/ip4/${ip}/tcp/${ports.p2p}`],
+          },
+    rpc: { host, port: ports.rpc },
+    admin: { host, port: ports.admin, faults },
+  };
 }
 
 function portOf(multiaddr: string | undefined): number | undefined {

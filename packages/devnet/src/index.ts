@@ -30,3 +30,4 @@ export { deployEnigma, readArtifact } from "./deploy.js";
 export { SNAPSHOTS, readSnapshot, snapshotDir } from "./snapshot.js";
 export type { ChainHistory, DevnetSnapshot, RecordedBlock } from "./snapshot.js";
 export type { AttestationParams, EnigmaDeployParams, EnigmaDeployment } from "./deploy.js";
+export * from "./faults/index.js";

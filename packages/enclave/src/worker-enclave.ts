@@ -305,6 +305,31 @@ export class WorkerEnclave {
   }
 
   /**
+   * Rebuilds `contract` from its code and all its encrypted deltas in a scratch copy (a copy
+   * held here is untouched) and returns how many deltas it applied and the chain's head hash:
+   * the proof that every delta decrypts under the state key and applies in order, optionally
+   * against the hashes recorded on chain (`expectedHashes`, index for index). Throws like
+   * `loadContract` (`StateKeyUnknown` without the key).
+   */
+  rebuildCheck(
+    contract: BytesLike,
+    code: Uint8Array,
+    deltas: readonly { index: number; hash: BytesLike; data: Uint8Array }[],
+    expectedHashes?: readonly BytesLike[],
+  ): { deltas: number; head: Hex } {
+    const address = addressHex(contract);
+    this.#requireKey(address);
+    const instance = ContractInstance.restore(
+      this.#executor,
+      code,
+      holderKey(this.#keys, address),
+      deltas.map(checkDelta),
+      expectedHashes?.map((h, i) => toBytes(h, `expectedHashes[${i}]`, 32)),
+    );
+    return { deltas: instance.deltaCount, head: bytesToHex(instance.head) };
+  }
+
+  /**
    * Extends a loaded contract with a delta produced by another worker (heard on gossip): the
    * next index, naming the current head, decrypting under the state key. Returns false for a
    * delta already in the chain (nothing changes); throws `DeltaChainBroken` for a gap or a

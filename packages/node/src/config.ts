@@ -136,8 +136,20 @@ export const NodeUserConfigSchema = z
         host: z.string().default("127.0.0.1"),
         port: port.default(0),
         bootstrap: z.array(z.string().min(1)).default([]),
+        /**
+         * The multiaddrs peers are told to dial (identify, peer exchange), when they differ
+         * from the listen address: a node listening on 0.0.0.0 in a container or namespace
+         * announces `/ip4/<its address>/tcp/<port>` or `/dns4/<its name>/tcp/<port>`. Default:
+         * the listen addresses. Needs a fixed `port` (an ephemeral one is not known beforehand).
+         */
+        announce: z.array(z.string().min(1)).max(16).optional(),
       })
       .strict()
+      .refine((p) => p.announce === undefined || p.port !== 0, {
+        message:
+          "p2p.announce needs a fixed p2p.port (the announced port must be the listened one)",
+        path: ["announce"],
+      })
       .default({ host: "127.0.0.1", port: 0, bootstrap: [] }),
     rpc: z
       .object({
@@ -171,6 +183,20 @@ export const NodeUserConfigSchema = z
       })
       .strict()
       .default({ host: "127.0.0.1", port: 0 }),
+    /**
+     * The admin endpoint (absent: off): JSON-RPC on its own port, never on the public gateway,
+     * for operators and the invariant checker (pending receipts, stored code and delta hashes,
+     * a rebuild check). `faults: true` adds the test-fault methods a devnet's nemesis uses
+     * (fault points, refusing peers); never set outside tests.
+     */
+    admin: z
+      .object({
+        host: z.string().default("127.0.0.1"),
+        port: port.default(0),
+        faults: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     logLevel: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),

@@ -141,11 +141,11 @@ export class PeerDirectory {
     }
     this.#byPeer.set(peer, id);
     // Meet the peers it knows: small networks become fully connected, so a gateway reaches
-    // any worker directly.
+    // any worker directly. A peer met before and disconnected since (it restarted, or a
+    // partition healed) is dialled again: otherwise only bootstrap links would come back.
     const connected = new Set(this.#o.p2p.peers());
     for (const k of id.known) {
-      if (k.peerId === this.#o.p2p.peerId || connected.has(k.peerId) || this.#byPeer.has(k.peerId))
-        continue;
+      if (k.peerId === this.#o.p2p.peerId || connected.has(k.peerId)) continue;
       const addr = k.multiaddrs.find((a) => a.endsWith(`/p2p/${k.peerId}`)) ?? k.multiaddrs[0];
       if (addr === undefined) continue;
       void this.#o.p2p

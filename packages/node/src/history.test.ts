@@ -17,6 +17,7 @@ import {
   ENG,
   TestClient,
   account,
+  gossipRejects,
   sent,
   startTestNet,
   waitFor,
@@ -177,7 +178,7 @@ describe("a contract's delta history stays whole", () => {
       );
       expect(genuine.delta?.index).toBe(3);
       const before = await late.contract(scAddr);
-      const rejects = () => gossipRejects(late);
+      const rejects = () => gossipRejects(late, TOPICS.results);
       // Delta 3 again at index 4 (what a node holding 4 deltas would take next)...
       const moved = {
         ...genuine,
@@ -242,16 +243,3 @@ describe("a contract's delta history stays whole", () => {
     expect(await last.deltaHashes(scAddr)).toEqual(hashes);
   }, 120_000);
 });
-
-async function gossipRejects(node: EnigmaNode): Promise<number> {
-  const text = await node.metrics.text();
-  const line = text
-    .split("\n")
-    .find(
-      (l) =>
-        l.startsWith("enigma_gossip_messages_total") &&
-        l.includes('verdict="reject"') &&
-        l.includes(TOPICS.results),
-    );
-  return line === undefined ? 0 : Number(line.split(" ").at(-1));
-}

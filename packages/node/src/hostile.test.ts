@@ -22,7 +22,13 @@ import {
 } from "./messages.js";
 import type { EnigmaNode } from "./node.js";
 import { P2PNetwork } from "./p2p/network.js";
-import { TestClient, startTestNet, waitFor, type TestNet } from "./testnet.fixture.js";
+import {
+  TestClient,
+  gossipRejects,
+  startTestNet,
+  waitFor,
+  type TestNet,
+} from "./testnet.fixture.js";
 
 let net: TestNet;
 let worker: EnigmaNode;
@@ -218,10 +224,10 @@ describe("a node under hostile input", () => {
         ["garbage input", TOPICS.tasks, new Uint8Array([1, 2, 3])],
       ];
       for (const [what, topic, data] of messages) {
-        const before = await rejectsOf(topic);
+        const before = await gossipRejects(worker, topic);
         await intruder.publish(topic, data, { minPeers: 1, timeoutMs: 5_000 });
         await waitFor(
-          async () => ((await rejectsOf(topic)) > before ? true : undefined),
+          async () => ((await gossipRejects(worker, topic)) > before ? true : undefined),
           `the ${what} message to be rejected`,
         );
       }
@@ -242,16 +248,3 @@ describe("a node under hostile input", () => {
     }
   }, 60_000);
 });
-
-async function rejectsOf(topic: string): Promise<number> {
-  const text = await worker.metrics.text();
-  const line = text
-    .split("\n")
-    .find(
-      (l) =>
-        l.startsWith("enigma_gossip_messages_total") &&
-        l.includes('verdict="reject"') &&
-        l.includes(topic),
-    );
-  return line === undefined ? 0 : Number(line.split(" ").at(-1));
-}

@@ -26,6 +26,8 @@ import {
   remoteAttester,
 } from "@enigma/enclave";
 import type { z } from "zod";
+import { AdminServer } from "./admin/server.js";
+import { adminMethods } from "./admin/methods.js";
 import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
 import type { NodeConfig } from "./config.js";
 import { recordOfEvent, type NodeContext, type NodePolicy, type RecordInfo } from "./context.js";
@@ -42,6 +44,7 @@ import {
   taskResultSchema,
   type TaskResult,
 } from "./messages.js";
+import { FaultPoints } from "./faults.js";
 import { NodeMetrics, createLogger, type Logger } from "./observability.js";
 import { inspectionMethods } from "./rpc/inspect.js";
 import { TaskTraceLog } from "./trace/trace.js";
@@ -49,6 +52,9 @@ import { stageObserver } from "./trace/trace-metrics.js";
 import { TracedAdmission, TracedExecution, TracedPublisher } from "./trace/traced-stages.js";
 import { P2PNetwork, type GossipVerdict } from "./p2p/network.js";
 import { PrincipalService } from "./principal.js";
+import { PredecessorDeltas } from "./recovery/predecessors.js";
+import { InputRedelivery } from "./recovery/redelivery.js";
+import { ResultRecovery } from "./recovery/results.js";
 import { RpcServer } from "./rpc/server.js";
 import { NodeStore } from "./store/store.js";
 import { NodeSelection } from "./selection.js";
@@ -74,6 +80,8 @@ export interface NodeEndpoints {
   peerId: string;
   multiaddrs: string[];
   rpcUrl: string | undefined;
+  /** The admin endpoint (config `admin`), never the public one. */
+  adminUrl?: string;
   signer: Hex | undefined;
   roles: NodeConfig["roles"];
 }
@@ -110,11 +118,18 @@ export class EnigmaNode {
   #batcher: ReceiptBatcher | undefined;
   #principal: PrincipalService | undefined;
   #rpc: RpcServer | undefined;
+  #admin: AdminServer | undefined;
+  /** Test fault points (only with `admin.faults`). */
+  readonly #faults: FaultPoints | undefined;
   #watcher: { stop(): Promise<void> } | undefined;
   #stops: (() => Promise<void>)[] = [];
   /** Task records heard from the watcher (or read once): the validator's first source. */
   readonly #book = new RecordBook();
   #admission: TracedAdmission | undefined;
+  /** Inputs a worker missed, pulled from peers (`recovery/redelivery.ts`). */
+  #redelivery: InputRedelivery | undefined;
+  /** A worker's fetch of other workers' deltas it lacks (`recovery/predecessors.ts`). */
+  #predecessors: PredecessorDeltas | undefined;
   /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
   readonly #resultReads = new ReadBudget(50, 100);
   /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
@@ -127,6 +142,12 @@ export class EnigmaNode {
     this.metrics = new NodeMetrics();
     this.trace = new TaskTraceLog({ observe: stageObserver(this.metrics.registry) });
     this.log = options.logger ?? createLogger({ level: config.logLevel, name: "enigma-node" });
+    this.#faults = config.admin?.faults === true ? new FaultPoints() : undefined;
+    if (this.#faults !== undefined) {
+      this.#faults.onFire = (fault, context) => {
+        this.log.warn({ ...fault, context }, "TEST FAULT: fault point reached");
+      };
+    }
   }
 
   has(role: NodeConfig["roles"][number]): boolean {
@@ -144,6 +165,7 @@ export class EnigmaNode {
       peerId: ctx.p2p.peerId,
       multiaddrs: ctx.p2p.multiaddrs,
       rpcUrl: this.#rpc?.url,
+      ...(this.#admin?.url === undefined ? {} : { adminUrl: this.#admin.url }),
       signer: this.signer,
       roles: this.config.roles,
     };
@@ -281,6 +303,7 @@ export class EnigmaNode {
       host: c.p2p.host,
       port: c.p2p.port,
       bootstrap: [...c.p2p.bootstrap],
+      ...(c.p2p.announce === undefined ? {} : { announce: [...c.p2p.announce] }),
       maxMessageBytes: MAX_GOSSIP_BYTES,
       logger: this.log.child({ module: "p2p" }),
       ...(p2pSeed === undefined ? {} : { privateKeySeed: p2pSeed }),
@@ -323,6 +346,32 @@ export class EnigmaNode {
       group: (contract, epoch) => ctx.selection.group(contract, epoch),
       watcherWaitMs: 2 * c.ethereum.pollIntervalMs + 20,
     });
+    // Recovery after faults (issue 16): every node serves the inputs and results it holds; a
+    // worker also pulls what it missed.
+    const redelivery = new InputRedelivery({
+      p2p,
+      store,
+      chain,
+      deliver: async (input) => {
+        await this.#admission?.handedOver(input);
+      },
+      hear: (record) => {
+        this.#hearRecord(record);
+      },
+      log: ctx.log.child({ module: "redelivery" }),
+      firstAfterMs: Math.min(1_000, Math.floor(c.worker.orderingDeadlineMs / 4)),
+    });
+    await redelivery.serve();
+    const predecessors = new PredecessorDeltas({
+      p2p,
+      store,
+      epoch: (block) => chain.getEpoch(block),
+      workerPeers: () => directory.peersWithRole("worker"),
+      accept: (r) => this.#acceptResult(r),
+      log: ctx.log.child({ module: "predecessors" }),
+    });
+    await predecessors.serve();
+    if (this.has("worker")) this.#predecessors = predecessors;
     await p2p.start();
     this.#stops.push(() => p2p.stop());
     await directory.start();
@@ -342,12 +391,15 @@ export class EnigmaNode {
       const worker = this.#worker;
       const execution = new TracedExecution(
         worker,
-        nodeContractSource({
-          store,
-          chain,
-          sync,
-          stateKeys: new StateKeyClient(ctx, worker, directory),
-        }),
+        {
+          ...nodeContractSource({
+            store,
+            chain,
+            sync,
+            stateKeys: new StateKeyClient(ctx, worker, directory),
+          }),
+          beforeCompute: (contract, record) => predecessors.ensure(contract, record.blockNumber),
+        },
         {
           onRetry: (attempt, e) => {
             ctx.log.warn({ attempt, err: e.message }, "task deferred");
@@ -377,6 +429,7 @@ export class EnigmaNode {
           this.trace,
         ),
         deadlineMs: c.worker.orderingDeadlineMs,
+        ...(this.#faults === undefined ? {} : { faults: this.#faults }),
         metrics: this.metrics,
         log: ctx.log,
       });
@@ -391,12 +444,23 @@ export class EnigmaNode {
     }
 
     const delivery = new InputDelivery(p2p, directory, ctx.log);
+    const pipeline = this.#pipeline;
     const admission = new TracedAdmission(
       {
         validator,
         held: new HeldInputs(),
         store,
-        ...(this.#pipeline === undefined ? {} : { pipeline: this.#pipeline }),
+        ...(pipeline === undefined
+          ? {}
+          : {
+              pipeline: {
+                onInput: (input, verdict) => {
+                  redelivery.onInput(input.taskId);
+                  pipeline.onInput(input, verdict);
+                },
+                skipped: (taskId, contract) => pipeline.skipped(taskId, contract),
+              },
+            }),
         ...(this.#worker === undefined ? {} : { self: this.#worker.signer.toLowerCase() as Hex }),
         publish: (input) => {
           delivery.publish(input);
@@ -472,13 +536,33 @@ export class EnigmaNode {
       this.#rpc = rpc;
       this.#stops.push(() => rpc.stop());
     }
+    if (c.admin !== undefined) await this.#startAdmin(c.admin);
 
     const head = await chain.blockNumber();
     const cursor = await store.getMeta(CURSOR);
     const window = policy.epochs.rescanBlocks(chain.taskTimeout, chain.epochSize);
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
-    // Tasks heard but not finished before a restart go back in line.
+    // Tasks heard but not finished before a restart go back in line, and records heard whose
+    // inputs never came are heard again (the watcher starts past them).
     await this.#pipeline?.start();
+    if (this.#pipeline !== undefined) {
+      this.#redelivery = redelivery;
+      if (typeof cursor === "number") await redelivery.recover(cursor);
+      redelivery.start();
+      const pipeline = this.#pipeline;
+      const results = new ResultRecovery({
+        p2p: ctx.p2p,
+        waitingOn: (ms) => pipeline.foreignWaits(ms),
+        accept: (r) => this.#acceptResult(r),
+        log: ctx.log.child({ module: "results" }),
+      });
+      results.start();
+      this.#stops.push(() => {
+        redelivery.stop();
+        results.stop();
+        return Promise.resolve();
+      });
+    }
     this.#watcher = chain.watch({
       fromBlock,
       confirmations: c.ethereum.confirmations,
@@ -493,6 +577,43 @@ export class EnigmaNode {
       ctx.log.warn({ err: String(e) }, "delta sync at start failed");
     });
     ctx.log.info({ ...this.endpoints(), fromBlock }, "node started");
+  }
+
+  async #startAdmin(a: NonNullable<NodeConfig["admin"]>): Promise<void> {
+    const { store, p2p, log } = this.#live();
+    const worker = this.#worker;
+    const faults = this.#faults;
+    const admin = new AdminServer({
+      host: a.host,
+      port: a.port,
+      logger: log.child({ module: "admin" }),
+      methods: adminMethods({
+        info: () => ({
+          roles: this.config.roles,
+          peerId: p2p.peerId,
+          signer: this.signer,
+          multiaddrs: p2p.multiaddrs,
+          peers: p2p.peers(),
+          refusedPeers: p2p.refusedPeers,
+        }),
+        store,
+        ...(worker === undefined
+          ? {}
+          : {
+              enclave: {
+                hasStateKey: (c) => worker.hasStateKey(c),
+                rebuildCheck: (c, code, deltas, expected) =>
+                  worker.rebuildCheck(c, code, deltas, expected),
+              },
+            }),
+        ...(faults === undefined
+          ? {}
+          : { faults: { points: faults, refusePeers: (peers) => p2p.refusePeers(peers) } }),
+      }),
+    });
+    await admin.start();
+    this.#admin = admin;
+    this.#stops.push(() => admin.stop());
   }
 
   #live(): NodeContext {
@@ -562,24 +683,18 @@ export class EnigmaNode {
     const { store, chain, log } = this.#live();
     for (const e of events) {
       switch (e.type) {
-        case "TaskRecordCreated": {
+        case "TaskRecordCreated":
           this.trace.event(e.taskId, "recorded", { block: e.blockNumber, sender: e.sender });
-          const record = recordOfEvent(e);
-          this.#book.add(record);
-          this.#pipeline?.onRecord(record);
-          this.#admission?.onRecord(record);
+          this.#hearRecord(recordOfEvent(e));
           break;
-        }
         case "ReceiptFailed":
-        case "TaskFeeReturned":
-          this.trace.event(
-            e.taskId,
-            e.type === "ReceiptFailed" ? "receipt-committed" : "fee-returned",
-            e.type === "ReceiptFailed"
-              ? { status: 3, block: e.blockNumber }
-              : { block: e.blockNumber },
-          );
+          this.trace.event(e.taskId, "receipt-committed", { status: 3, block: e.blockNumber });
           this.#settled(e.taskId);
+          break;
+        case "TaskFeeReturned":
+          this.trace.event(e.taskId, "fee-returned", { block: e.blockNumber });
+          this.#settled(e.taskId);
+          await this.#dropRefundedDelta(e.taskId as Hex);
           break;
         case "WorkersParameterized":
           // The epoch's receipts commit once the next epoch has started, never in the block
@@ -633,6 +748,40 @@ export class EnigmaNode {
   }
 
   /**
+   * A refunded task's delta never counts: a node that stored it (its worker, or anyone who heard
+   * its result) drops it, with the deltas built on it, which the chain cannot take either
+   * (issue 16: the checker found them left behind a node's committed history).
+   */
+  async #dropRefundedDelta(taskId: Hex): Promise<void> {
+    const { store, chain } = this.#live();
+    const task = await store.getTask(taskId);
+    const delta = task?.result?.delta;
+    if (task === undefined || delta === undefined) return;
+    const [stored] = await store.getDeltas(task.contract, delta.index, delta.index + 1);
+    if (stored === undefined || bytesToHex(stored.hash) !== bytesToHex(delta.hash)) return;
+    if (delta.index < (await chain.countStateDeltas(task.contract))) return;
+    // This worker's own receipts built on it are its receipt batcher's to settle: it drops them
+    // with the deltas from the gap on. Dropping the deltas here first would leave the batcher
+    // not knowing who wrote the missing one, and it would hold them (and every later receipt
+    // of the contract) for a minute.
+    if (this.#batcher !== undefined) {
+      const contract = task.contract.toLowerCase();
+      const pending = await store.pendingReceipts();
+      if (pending.some((r) => r.scAddr.toLowerCase() === contract && r.deltaIndex > delta.index))
+        return;
+    }
+    await this.#sync?.truncate(task.contract, delta.index);
+  }
+
+  /** A task record heard from the watcher (or again after a restart). */
+  #hearRecord(record: RecordInfo): void {
+    this.#book.add(record);
+    this.#pipeline?.onRecord(record);
+    this.#admission?.onRecord(record);
+    this.#redelivery?.onRecord(record);
+  }
+
+  /**
    * Every node checks its copy of a committed delta against the chain. A missing one is
    * fetched; one that differs (a conflicting or replayed delta heard on gossip) is removed with
    * everything built on it, and the committed one fetched from peers.
@@ -642,6 +791,13 @@ export class EnigmaNode {
     const { store, log } = this.#live();
     const sync = this.#sync;
     if (sync === undefined) return;
+    // A node that missed the deployment (down or cut off when it was gossiped) has the deltas
+    // it heard since but no code: fetch it (issue 16; the deltas below would not trigger it).
+    if ((await store.getCode(contract)) === undefined) {
+      void sync.catchUp(contract).catch((e: unknown) => {
+        log.warn({ contract, err: String(e) }, "code sync failed");
+      });
+    }
     const [stored] = await store.getDeltas(contract, index, index + 1);
     if (stored !== undefined && bytesToHex(stored.hash) === hash.toLowerCase()) return;
     if (stored !== undefined) {
@@ -723,6 +879,7 @@ export class EnigmaNode {
   #settled(taskId: string): void {
     this.#book.settle(taskId);
     this.#pipeline?.onSettled(taskId);
+    this.#redelivery?.onSettled(taskId);
   }
 
   /** A task record read from the chain (for ids the watcher has not delivered). */
@@ -822,11 +979,14 @@ export class EnigmaNode {
           : (await store.getDeltas(r.contractAddress, r.delta.index - 1, r.delta.index))[0];
       const baseHash = base === undefined ? ZERO_HASH : bytesToHex(base.hash);
       if (r.delta.index > count) {
-        log.warn(
+        // Gossip does not keep order: under load this is routine (debug, not warn). Committed
+        // deltas come by sync, the others from the workers that hold them (issue 16).
+        log.debug(
           { contract: r.contractAddress, index: r.delta.index, have: count },
           "delta arrived ahead of its predecessors; catching up from peers",
         );
         void this.#sync?.catchUp(r.contractAddress).catch(() => undefined);
+        this.#predecessors?.behind(r.contractAddress);
       } else if (baseHash !== r.prevDeltaHash) {
         log.warn(
           { contract: r.contractAddress, index: r.delta.index, taskId: r.taskId },
@@ -858,6 +1018,7 @@ export class EnigmaNode {
       success: r.success,
     });
     this.#pipeline?.onResult(r.taskId);
+    this.#redelivery?.onSettled(r.taskId);
     this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED");
   }
 }

@@ -274,6 +274,19 @@ export async function waitFor<T>(
   }
 }
 
+/** How many gossip messages of `topic` the node rejected (its `enigma_gossip_messages_total`). */
+export async function gossipRejects(node: EnigmaNode, topic: string): Promise<number> {
+  const line = (await node.metrics.text())
+    .split("\n")
+    .find(
+      (l) =>
+        l.startsWith("enigma_gossip_messages_total") &&
+        l.includes('verdict="reject"') &&
+        l.includes(topic),
+    );
+  return line === undefined ? 0 : Number(line.split(" ").at(-1));
+}
+
 export async function rpc(url: string, method: string, params: unknown): Promise<unknown> {
   const res = await fetch(url, {
     method: "POST",
@@ -375,12 +388,14 @@ export class TestClient {
     gasLimit: bigint,
     record: (p: Prepared, hash: string) => Promise<unknown>,
     hashOf: (encFn: Uint8Array, encArgs: Uint8Array, user: Uint8Array) => string,
+    beforeRecord?: () => Promise<void>,
   ): Promise<{ p: Prepared; encFn: Uint8Array; encArgs: Uint8Array }> {
     for (let attempt = 1; ; attempt++) {
       const p = await this.#prepare(contract);
       const encFn = encryptTo(p.user.privateKey, p.workerKey, new TextEncoder().encode(fn));
       const encArgs = encryptTo(p.user.privateKey, p.workerKey, encodeArgs(fn, args));
       await this.#approve(gasLimit);
+      if (attempt === 1) await beforeRecord?.();
       try {
         await sent(record(p, hashOf(encFn, encArgs, p.user.publicKey)));
         return { p, encFn, encArgs };
@@ -434,7 +449,13 @@ export class TestClient {
     fn: string,
     args: unknown[],
     gasLimit = 1_000_000n,
-    opts: { workerAddress?: Hex } = {},
+    opts: {
+      workerAddress?: Hex;
+      /** Runs once the worker's key is fetched, before the record is sent (fault tests). */
+      beforeRecord?: () => Promise<void>;
+      /** Runs once the record is mined, before the input is sent (fault tests). */
+      beforeInput?: (taskId: Hex) => Promise<void>;
+    } = {},
   ): Promise<SubmittedTask> {
     const { p, encFn, encArgs } = await this.#recorded(
       contract,
@@ -444,7 +465,9 @@ export class TestClient {
       (p, hash) =>
         p.enigma.getFunction("createTaskRecord")(hash, gasLimit, 1n, p.epoch.firstBlockNumber),
       (encFn, encArgs, user) => inputsHash(encFn, encArgs, contract, user),
+      opts.beforeRecord,
     );
+    await opts.beforeInput?.(p.taskId);
     await rpc(this.gateway, "sendTaskInput", {
       taskId: p.taskId.slice(2),
       workerAddress: (opts.workerAddress ?? p.worker).slice(2),
@@ -457,17 +480,24 @@ export class TestClient {
   }
 
   /** Polls getTaskStatus until the task is done; returns its status and decrypted output. */
-  async result(t: SubmittedTask): Promise<{ status: string; output: Uint8Array }> {
-    const status = await waitFor(async () => {
-      const s = (
-        (await rpc(this.gateway, "getTaskStatus", {
-          taskId: t.taskId.slice(2),
-          workerAddress: t.worker.slice(2),
-          withResult: true,
-        })) as { result: { status: string; output?: string } }
-      ).result;
-      return s.status === "SUCCESS" || s.status === "FAILED" ? s : undefined;
-    }, `task ${t.taskId}`);
+  async result(
+    t: SubmittedTask,
+    timeoutMs?: number,
+  ): Promise<{ status: string; output: Uint8Array }> {
+    const status = await waitFor(
+      async () => {
+        const s = (
+          (await rpc(this.gateway, "getTaskStatus", {
+            taskId: t.taskId.slice(2),
+            workerAddress: t.worker.slice(2),
+            withResult: true,
+          })) as { result: { status: string; output?: string } }
+        ).result;
+        return s.status === "SUCCESS" || s.status === "FAILED" ? s : undefined;
+      },
+      `task ${t.taskId}`,
+      timeoutMs,
+    );
     const output =
       status.output === undefined || status.output === ""
         ? new Uint8Array()

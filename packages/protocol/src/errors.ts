@@ -135,6 +135,19 @@ export const ErrorCode = {
   ReceiptAlreadyQueued: 459,
   ReceiptAlreadyCommitted: 460,
   ReceiptNotPending: 461,
+  // 470-489: faults on demand, several hosts, the invariant checker (faults helper, issue 16)
+  /** The fault cannot be applied to that target on this devnet (in-process nodes, no --faults). */
+  FaultUnsupported: 470,
+  /** No node of the devnet has that name (or a group names it twice). */
+  FaultTargetUnknown: 471,
+  /** Network namespaces could not be set up (not root, `ip`/`tc` missing, addresses taken). */
+  NetnsUnavailable: 472,
+  /** The checker found a violated invariant (the report lists each, with task ids). */
+  InvariantViolated: 473,
+  /** A node's admin endpoint is not enabled or does not answer. */
+  AdminUnavailable: 474,
+  /** A fault point, action or chaos schedule that does not exist or does not parse. */
+  FaultSpecInvalid: 475,
   // 490-499: the devnet explorer, task traces, the enclave's debug interface, snapshots (explorer)
   /** The enclave's debug interface is off: only a devnet turns it on; a real deployment never. */
   EnclaveDebugDisabled: 490,

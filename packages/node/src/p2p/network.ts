@@ -41,6 +41,11 @@ export interface P2POptions {
   port?: number;
   /** Multiaddrs with `/p2p/<id>`: dialled by `start()`, then redialled whenever disconnected. */
   bootstrap?: string[];
+  /**
+   * Multiaddrs to tell peers instead of the listen addresses (a node listening on 0.0.0.0 in a
+   * container or network namespace announces the address others reach it at).
+   */
+  announce?: string[];
   /** 32 bytes giving a deterministic Ed25519 peer id (devnet `--seed`); random when absent. */
   privateKeySeed?: Uint8Array;
   /** Largest gossip message, in bytes. Default 4 MiB. */
@@ -180,6 +185,9 @@ export class P2PNetwork {
   readonly #host: string;
   readonly #port: number;
   readonly #bootstrap: readonly string[];
+  readonly #announce: readonly string[];
+  /** Peers whose connections are refused (a test fault: a partition; see `refusePeers`). */
+  #refused: ReadonlySet<string> = new Set();
   readonly #seed: Uint8Array | undefined;
   readonly #maxMessageBytes: number;
   readonly #log: P2PLogger;
@@ -221,6 +229,9 @@ export class P2PNetwork {
     this.#host = host;
     this.#port = port;
     this.#bootstrap = Object.freeze([...list]);
+    const announce = options.announce ?? [];
+    announce.forEach((addr, i) => parseMultiaddr(addr, `announce[${i}]`));
+    this.#announce = Object.freeze([...announce]);
     this.#seed = seed === undefined ? undefined : Uint8Array.from(seed);
     this.#maxMessageBytes = maxMessageBytes;
     this.#log = options.logger ?? noopLogger;
@@ -539,6 +550,30 @@ export class P2PNetwork {
     return internals(session.pubsub).getScore?.(peer) ?? 0;
   }
 
+  /**
+   * TEST FAULT (a devnet's partition): refuses every connection to and from `peers`, in both
+   * directions, and closes the open ones; replaces the previous set (empty: heal). Dials,
+   * redials of bootstrap peers and inbound connections of those peers all fail at the
+   * connection gater, as if the network between them dropped everything.
+   */
+  async refusePeers(peers: readonly string[]): Promise<void> {
+    this.#refused = new Set(peers);
+    const session = this.#session;
+    if (session === undefined) return;
+    await Promise.allSettled(
+      session.node
+        .getPeers()
+        .filter((p) => this.#refused.has(p.toString()))
+        .map((p) => session.node.hangUp(multiaddr(`/p2p/${p.toString()}`))),
+    );
+    this.#log.info({ refused: [...this.#refused] }, "refusing connections of peers");
+  }
+
+  /** The peers whose connections are refused (`refusePeers`). */
+  get refusedPeers(): string[] {
+    return [...this.#refused];
+  }
+
   /** Calls `cb` with each newly connected peer id; returns a function that unsubscribes. */
   onPeerConnected(cb: (peerId: string) => void): () => void {
     const listener = (peerId: string): void => {
@@ -560,7 +595,16 @@ export class P2PNetwork {
     try {
       node = await createLibp2p({
         privateKey: this.#privateKey,
-        addresses: { listen: [listen] },
+        addresses: {
+          listen: [listen],
+          ...(this.#announce.length === 0 ? {} : { announce: [...this.#announce] }),
+        },
+        // Empty unless a test fault refuses peers (`refusePeers`).
+        connectionGater: {
+          denyDialPeer: (peer: PeerId) => this.#refused.has(peer.toString()),
+          denyInboundEncryptedConnection: (peer: PeerId) => this.#refused.has(peer.toString()),
+          denyOutboundEncryptedConnection: (peer: PeerId) => this.#refused.has(peer.toString()),
+        },
         transports: [tcp()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],

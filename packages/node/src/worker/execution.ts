@@ -46,6 +46,11 @@ export interface ContractSource {
    * not known here as failed), or never will be.
    */
   deployment(contract: Hex): Promise<"deployed" | "pending" | "absent">;
+  /**
+   * Before a compute task runs: fetches deltas of the contract that another worker made and
+   * this one lacks (after a hand-over, `recovery/predecessors.ts`). Optional.
+   */
+  beforeCompute?(contract: Hex, record: RecordInfo): Promise<void>;
 }
 
 /** A task this worker runs: its input, its record, and its pre-code when a deployment. */
@@ -129,6 +134,7 @@ export class Execution {
       if (result.success) await this.#source.putCode(input.contractAddress, preCode);
       return result;
     }
+    await this.#source.beforeCompute?.(input.contractAddress, record);
     if (!(await this.#ensureLoaded(input.contractAddress))) {
       return this.#enclave.failNotDeployed(enclaveTask);
     }

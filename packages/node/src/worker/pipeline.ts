@@ -79,6 +79,8 @@ export interface PipelineDeps {
   deadlineMs: number;
   /** How long to wait for another worker's earlier task (default FOREIGN_WAIT_MS; tests). */
   foreignWaitMs?: number;
+  /** Test fault points (`faults.ts`): `task-stored` is reached between storing and running. */
+  faults?: { reach(point: "task-stored", context: string): void };
   metrics: NodeMetrics;
   log: Logger;
 }
@@ -227,6 +229,17 @@ export class TaskPipeline {
   /** `taskId` was settled on chain (receipt or refund). */
   onSettled(taskId: string): void {
     this.onResult(taskId);
+  }
+
+  /**
+   * Other workers' tasks that tasks of this worker wait for, waited on for at least `ms`: their
+   * results may have been missed (this worker was down or cut off), so recovery asks peers.
+   */
+  foreignWaits(ms: number): string[] {
+    const now = Date.now();
+    const out: string[] = [];
+    for (const [id, f] of this.#foreign) if (now - f.since >= ms) out.push(id);
+    return out;
   }
 
   /** Tasks waiting (for an input or their turn). */
@@ -408,6 +421,7 @@ export class TaskPipeline {
         },
       },
     });
+    this.#d.faults?.reach("task-stored", input.taskId);
     const outcome = await this.#d.execution.run(t, () => this.#stopped);
     // Written with the task's outcome: a crash before that runs the task again, in order.
     const meta = { [lastRunKey(input.contractAddress)]: order };

@@ -51,7 +51,10 @@ async function up(selection: string, workers: number): Promise<Net> {
   });
   const { rpcUrl, enigmaAddress, tokenAddress } = devnet.chain;
   const chain = await EnigmaChain.connect({ rpcUrl, enigmaAddress, tokenAddress });
-  const provider = new JsonRpcProvider(rpcUrl, undefined, { cacheTimeout: -1, staticNetwork: true });
+  const provider = new JsonRpcProvider(rpcUrl, undefined, {
+    cacheTimeout: -1,
+    staticNetwork: true,
+  });
   net = {
     devnet,
     chain,

@@ -105,7 +105,7 @@ export interface EnigmaClientOptions {
    * The worker-selection strategy, a registry name (`"group:3"`) or a strategy object; default
    * Discovery's. It must be the one the Enigma contract was deployed with: the first task reads
    * the contract's and refuses a mismatch (`SelectionMismatch`, 123). The client encrypts for
-   * the first member of the contract's group.
+   * the first member of the contract's group, or the one a task's `groupMember` names.
    */
   selection?: WorkerSelectionStrategy | string;
 }

@@ -1075,9 +1075,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient, WorkerSelectionHos
     /// @notice The logged-in workers and their stakes now: what the next epoch start captures
     /// (for the epoch after it). Discovery took a block number; only the present is kept, so
     /// `blockNumber` is ignored.
-    function getActiveWorkers(
-        uint256
-    ) external view returns (address[] memory, uint256[] memory) {
+    function getActiveWorkers(uint256) external view returns (address[] memory, uint256[] memory) {
         Workers.returnActive(registry);
         // The library's return data is this function's, already encoded (see `returnActive`).
         // solhint-disable-next-line no-inline-assembly

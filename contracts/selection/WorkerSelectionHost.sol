@@ -55,9 +55,14 @@ abstract contract WorkerSelectionHost {
 
     /// @notice The same group as the strategy returned it, ABI-encoded (`address[]`), for a host
     /// that hands it on as it is: decoding and encoding it again would cost code size.
-    function _selectGroupEncoded(uint256 index, bytes32 scAddr) internal view returns (bytes memory) {
+    function _selectGroupEncoded(
+        uint256 index,
+        bytes32 scAddr
+    ) internal view returns (bytes memory) {
         return
-            _staticSelf(abi.encodeCall(IWorkerSelection.selectGroup, (_epochsSlot(), index, scAddr)));
+            _staticSelf(
+                abi.encodeCall(IWorkerSelection.selectGroup, (_epochsSlot(), index, scAddr))
+            );
     }
 
     /// @notice Whether `worker` is in that group (what a receipt check asks).

@@ -377,7 +377,9 @@ export async function createTask(
 }
 
 /** Every epoch so far by index, read from the `WorkersParameterized` events. */
-export async function epochsOf(env: Env): Promise<(SelectionEpoch & { firstBlockNumber: number })[]> {
+export async function epochsOf(
+  env: Env,
+): Promise<(SelectionEpoch & { firstBlockNumber: number })[]> {
   const logs = await env.enigma.queryFilter(env.enigma.getEvent("WorkersParameterized"));
   return logs.map((l) => {
     const a = (l as unknown as { args: [bigint, bigint, bigint, string[], bigint[], bigint] }).args;

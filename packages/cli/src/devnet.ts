@@ -197,10 +197,7 @@ export function formatDevnet(r: DevnetRecord): string {
       "epochs",
       `${r.options.epochBlocks} blocks, ${r.options.epochSeconds === 0 ? "ending only when blocks are mined" : `${r.options.epochSeconds} s at most`}; task timeout ${r.options.taskTimeoutBlocks} blocks`,
     ],
-    [
-      "policies",
-      `selection ${r.options.selection}, epochs ${r.options.epochPolicy}`,
-    ],
+    ["policies", `selection ${r.options.selection}, epochs ${r.options.epochPolicy}`],
     ["chain", `${r.chain.rpcUrl} (chain id ${r.chain.chainId})`],
     ...(r.explorerUrl === undefined
       ? []

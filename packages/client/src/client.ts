@@ -755,7 +755,7 @@ export class EnigmaClient {
     );
     for (const log of logs) {
       const parsed = this.#enigmaTarget.iface.parseLog(log);
-      if (parsed !== null && BigInt(parsed.args[1] as bigint) === first) {
+      if (parsed !== null && (parsed.args[1] as bigint) === first) {
         return Number(parsed.args[5] as bigint);
       }
     }

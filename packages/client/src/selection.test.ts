@@ -10,7 +10,10 @@ import { describe, expect, it } from "vitest";
 import type { Epoch } from "./epoch.js";
 import { ClientSelection, type SelectionSource } from "./selection.js";
 
-const W = ["0x1111111111111111111111111111111111111111", "0x2222222222222222222222222222222222222222"];
+const W = [
+  "0x1111111111111111111111111111111111111111",
+  "0x2222222222222222222222222222222222222222",
+];
 const epochs: Epoch[] = [0, 1, 2, 3].map((i) => ({
   firstBlockNumber: BigInt(10 * (i + 1)),
   seed: BigInt(1000 + i),
@@ -65,9 +68,11 @@ describe("ClientSelection", () => {
     const strategy = getSelectionStrategy("rotation:2");
     const rotation = new ClientSelection(strategy, r.src);
     const history = epochs.map((e, index) => ({ ...e, index }));
+    const third = history[2];
+    if (third === undefined) throw new Error("three epochs expected");
     let differs = 0;
     for (let i = 0; i < 40; i++) {
-      const expected = selectGroup(sc(i), history[2] ?? history[0]!, strategy, (k) => history[k]);
+      const expected = selectGroup(sc(i), third, strategy, (k) => history[k]);
       expect(await rotation.group(sc(i), e2)).toEqual(expected);
       if (expected[0] !== selectGroup(sc(i), e2)[0]) differs++;
     }

@@ -217,7 +217,10 @@ export const NodeUserConfigSchema = z
                 return true; // reported by policyName
               }
             },
-            { message: "this epoch policy runs in `enigma sim` only: the Enigma contract does not implement it" },
+            {
+              message:
+                "this epoch policy runs in `enigma sim` only: the Enigma contract does not implement it",
+            },
           )
           .default(DEFAULT_EPOCH_POLICY),
       })

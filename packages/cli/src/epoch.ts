@@ -79,14 +79,15 @@ async function epoch(io: CliIo, f: NetworkFlags): Promise<void> {
     };
     say("epoch", String(e.index));
     say(
-      "policies",
-      `selection ${strategy.name} (${strategy.groupSize === 1 ? "one worker" : `groups of ${strategy.groupSize}`} per contract), epochs ${conn.epochs.name}`,
-    );
-    say(
       "blocks",
       `from ${e.firstBlockNumber}; the next epoch is due at block ${next} (${conn.chain.epochSize} per epoch, head ${head})`,
     );
     say("seed", `0x${e.seed.toString(16).padStart(64, "0")}`);
+    // After the lines that were there before the policies existed: what reads them stays.
+    say(
+      "policies",
+      `selection ${strategy.name} (${strategy.groupSize === 1 ? "one worker" : `groups of ${strategy.groupSize}`} per contract), epochs ${conn.epochs.name}`,
+    );
     say("workers", String(e.workers.length));
     e.workers.forEach((w, i) => {
       io.out(`  ${conn.worker(w)}  stake ${grainsToEng(e.stakes[i] ?? 0n)} ENG\n`);

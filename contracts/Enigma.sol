@@ -17,14 +17,15 @@ import {DeltaHashes} from "./libraries/DeltaHashes.sol";
 import {DeltaRuns} from "./libraries/DeltaRuns.sol";
 import {ReceiptLog} from "./libraries/ReceiptLog.sol";
 import {TaskRecord} from "./libraries/TaskRecord.sol";
-import {WorkerSelection} from "./libraries/WorkerSelection.sol";
 import {Workers} from "./libraries/Workers.sol";
+import {EpochSnapshot, IWorkerSelection} from "./selection/IWorkerSelection.sol";
+import {WorkerSelectionHost} from "./selection/WorkerSelectionHost.sol";
 
 /// @title Enigma: worker registry and stake, epochs, worker selection, secret contracts,
 /// task records with fee escrow, batched receipts and refunds
 /// @notice The client-facing ABI is Discovery's (`enigma-js@0.3.0`); the worker-facing receipt
 /// batch (`commitReceipts`) is ours. Amounts are ENG grains (8 decimals).
-contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
+contract Enigma is Ownable, EIP712, ReentrancyGuardTransient, WorkerSelectionHost {
     using SafeERC20 for IERC20;
     using TaskRecord for TaskRecord.Stored;
     using DeltaRuns for DeltaRuns.List;
@@ -99,6 +100,8 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     /// @notice Deployment parameters.
     struct Config {
         address token;
+        /// The worker-selection strategy (`contracts/selection/`), fixed for good.
+        IWorkerSelection selection;
         /// The principal node's enclave signer: signs epoch seeds, is never selected.
         address principal;
         uint64 epochSize;
@@ -141,18 +144,9 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         DeltaRuns.List runs;
     }
 
-    /// @dev slot 0: firstBlockNumber | inclusionBlockNumber | totalStake | policyVersion. The
-    /// worker set (`workers`, `stakes`, `totalStake`) of epoch n + 1 is written when epoch n
-    /// starts, under attestation policy `policyVersion` (see `setWorkersParams`).
-    struct Epoch {
-        uint64 firstBlockNumber;
-        uint64 inclusionBlockNumber;
-        uint96 totalStake;
-        uint32 policyVersion;
-        uint256 seed;
-        address[] workers;
-        uint256[] stakes;
-    }
+    // An epoch is an `EpochSnapshot` (selection/IWorkerSelection.sol), the layout the strategy reads
+    // in place. The worker set (`workers`, `stakes`, `totalStake`) of epoch n + 1 is written when
+    // epoch n starts, under attestation policy `policyVersion` (see `setWorkersParams`).
 
     /// @dev The fields every task record reads and writes, packed in one slot.
     struct Head {
@@ -289,7 +283,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     Attestation.Policy internal policy;
     Workers.Registry internal registry;
 
-    mapping(uint256 index => Epoch) internal epochs;
+    mapping(uint256 index => EpochSnapshot) internal epochs;
 
     mapping(bytes32 taskId => TaskRecord.Stored) internal tasks;
     mapping(address sender => uint256) internal userTaskDeployments;
@@ -302,8 +296,10 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     constructor(
         Config memory config,
         AttestationConfig memory attestation
-    ) Ownable(msg.sender) EIP712("Enigma", "1") {
+    ) Ownable(msg.sender) EIP712("Enigma", "1") WorkerSelectionHost(config.selection) {
         if (config.token == address(0) || config.principal == address(0)) revert ZeroAddress();
+        // A strategy without code would make every receipt check fail.
+        if (address(config.selection).code.length == 0) revert InvalidConfig();
         if (
             config.epochSize == 0 ||
             config.stakingThreshold == 0 ||
@@ -467,14 +463,14 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
             revert PrincipalNotRegistered();
         }
 
-        Epoch storage e = epochs[nonce];
+        EpochSnapshot storage e = epochs[nonce];
         uint32 version = policy.version;
         if (nonce == 0) {
             e.totalStake = uint96(_capture(e));
         } else if (e.policyVersion != version) {
             e.totalStake = uint96(Workers.refilter(registry, policy, e.workers, e.stakes));
         }
-        Epoch storage next = epochs[nonce + 1];
+        EpochSnapshot storage next = epochs[nonce + 1];
         next.totalStake = uint96(_capture(next));
         next.policyVersion = version;
         e.firstBlockNumber = uint64(block.number);
@@ -485,7 +481,7 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         emit WorkersParameterized(seed, block.number, blockNumber, e.workers, e.stakes, nonce);
     }
 
-    function _capture(Epoch storage e) internal returns (uint256) {
+    function _capture(EpochSnapshot storage e) internal returns (uint256) {
         return Workers.capture(registry, policy, e.workers, e.stakes, STAKING_THRESHOLD);
     }
 
@@ -589,7 +585,6 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         address signer;
         uint32 selEpoch;
         bytes32 selScAddr;
-        address selected;
         uint256 workerFees;
         address[] payees;
         uint256[] refunds;
@@ -871,27 +866,29 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
         );
     }
 
+    /// @dev Asks the strategy whether the signer is in the task's group; consecutive receipts of
+    /// one contract and epoch share the answer (a wrong one reverts the whole batch).
     function _checkSelected(
         BatchCtx memory c,
         uint32 epoch,
         bytes32 scAddr,
         bytes32 taskId
     ) internal view {
-        // Consecutive receipts of one contract and epoch share the draw.
-        if (epoch != c.selEpoch || scAddr != c.selScAddr) {
-            Epoch storage e = epochs[epoch];
-            c.selected = WorkerSelection.drawStored(
-                e.seed,
-                scAddr,
-                0,
-                e.workers,
-                e.stakes,
-                e.totalStake
-            );
-            c.selEpoch = epoch;
-            c.selScAddr = scAddr;
+        if (epoch == c.selEpoch && scAddr == c.selScAddr) return;
+        if (!_isSelected(epoch, scAddr, c.signer)) {
+            bytes memory group = _selectGroupEncoded(epoch, scAddr);
+            address first;
+            // The encoded `address[]`: offset, length, then the members (first at word 2).
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                if gt(mload(add(group, 0x40)), 0) {
+                    first := mload(add(group, 0x60))
+                }
+            }
+            revert NotSelectedWorker(taskId, first);
         }
-        if (c.selected != c.signer) revert NotSelectedWorker(taskId, c.selected);
+        c.selEpoch = epoch;
+        c.selScAddr = scAddr;
     }
 
     /// @dev Sums refunds of consecutive receipts of one sender into one transfer.
@@ -1078,16 +1075,14 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     /// @notice The logged-in workers and their stakes now: what the next epoch start captures
     /// (for the epoch after it). Discovery took a block number; only the present is kept, so
     /// `blockNumber` is ignored.
-    function getActiveWorkers(
-        uint256
-    ) external view returns (address[] memory signers, uint256[] memory stakes) {
-        uint256 count = registry.active.length;
-        signers = new address[](count);
-        stakes = new uint256[](count);
-        for (uint256 i = 0; i < count; ++i) {
-            Workers.Worker storage w = registry.workers[registry.active[i]];
-            signers[i] = w.signer;
-            stakes[i] = w.balance;
+    function getActiveWorkers(uint256) external view returns (address[] memory, uint256[] memory) {
+        Workers.returnActive(registry);
+        // The library's return data is this function's, already encoded (see `returnActive`).
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            returndatacopy(p, 0, returndatasize())
+            return(p, returndatasize())
         }
     }
 
@@ -1103,29 +1098,32 @@ contract Enigma is Ownable, EIP712, ReentrancyGuardTransient {
     ) external view returns (uint256, uint256, address[] memory, uint256[] memory) {
         (bool found, uint256 index) = _epochAt(blockNumber);
         if (!found) return (0, 0, new address[](0), new uint256[](0));
-        Epoch storage e = epochs[index];
+        EpochSnapshot storage e = epochs[index];
         return (e.firstBlockNumber, e.seed, e.workers, e.stakes);
     }
 
-    /// @notice The selected worker (group of size 1) for `scAddr` in the epoch at `blockNumber`.
+    /// @notice The group the strategy (`SELECTION`) selects for `scAddr` in the epoch at
+    /// `blockNumber`, in draw order (one worker under Discovery's rule); empty before the first
+    /// epoch or when nobody holds stake.
     function getWorkerGroup(
         uint256 blockNumber,
         bytes32 scAddr
-    ) external view returns (address[] memory group) {
+    ) external view returns (address[] memory) {
         (bool found, uint256 index) = _epochAt(blockNumber);
         if (!found) return new address[](0);
-        Epoch storage e = epochs[index];
-        address selected = WorkerSelection.drawStored(
-            e.seed,
-            scAddr,
-            0,
-            e.workers,
-            e.stakes,
-            e.totalStake
-        );
-        if (selected == address(0)) return new address[](0);
-        group = new address[](1);
-        group[0] = selected;
+        bytes memory group = _selectGroupEncoded(index, scAddr);
+        // Handed on as the strategy encoded it (its `selectGroup` returns `address[]` too).
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            return(add(group, 0x20), mload(group))
+        }
+    }
+
+    function _epochsSlot() internal pure override returns (uint256 slot) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly {
+            slot := epochs.slot
+        }
     }
 
     /// @dev Delta hashes `[start, stop)` (clamped) read from the receipt logs of the runs.

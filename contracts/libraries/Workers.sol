@@ -272,6 +272,26 @@ library Workers {
         }
     }
 
+    /// @notice The logged-in workers' signers and balances, in log-in order: returned from this
+    /// frame ABI-encoded as `(address[] signers, uint256[] stakes)`, which
+    /// `Enigma.getActiveWorkers` hands on as it is (decoding the arrays there would cost `Enigma`
+    /// code size, which EIP-170 leaves little of). Declared without return values for that reason.
+    function returnActive(Registry storage r) external view {
+        uint256 count = r.active.length;
+        address[] memory signers = new address[](count);
+        uint256[] memory stakes = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            Worker storage w = r.workers[r.active[i]];
+            signers[i] = w.signer;
+            stakes[i] = w.balance;
+        }
+        bytes memory out = abi.encode(signers, stakes);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            return(add(out, 0x20), mload(out))
+        }
+    }
+
     /// @dev Ok when the worker's attestation passed this policy version, or passes it now (then
     /// remembered).
     function _attested(

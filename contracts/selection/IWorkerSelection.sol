@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-/// @notice One epoch's snapshot, laid out exactly as `Enigma` stores its epochs (`Enigma.Epoch`)
-/// so that a strategy reads it in place. Slot 0: firstBlockNumber | inclusionBlockNumber |
-/// totalStake (the sum of `stakes`, kept at snapshot time).
+/// @notice One epoch as `Enigma` stores it (its `epochs` mapping holds these), so that a strategy
+/// reads it in place. Slot 0: firstBlockNumber | inclusionBlockNumber | totalStake (the sum of
+/// `stakes`, kept at snapshot time) | policyVersion (the attestation policy the set was taken
+/// under; `Enigma`'s business, not a strategy's).
 struct EpochSnapshot {
     uint64 firstBlockNumber;
     uint64 inclusionBlockNumber;
-    uint128 totalStake;
+    uint96 totalStake;
+    uint32 policyVersion;
     uint256 seed;
     address[] workers;
     uint256[] stakes;

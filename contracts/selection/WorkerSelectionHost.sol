@@ -50,12 +50,18 @@ abstract contract WorkerSelectionHost {
 
     /// @notice The strategy's group for `scAddr` in epoch `index` (what `getWorkerGroup` returns).
     function _selectGroup(uint256 index, bytes32 scAddr) internal view returns (address[] memory) {
+        return abi.decode(_selectGroupEncoded(index, scAddr), (address[]));
+    }
+
+    /// @notice The same group as the strategy returned it, ABI-encoded (`address[]`), for a host
+    /// that hands it on as it is: decoding and encoding it again would cost code size.
+    function _selectGroupEncoded(
+        uint256 index,
+        bytes32 scAddr
+    ) internal view returns (bytes memory) {
         return
-            abi.decode(
-                _staticSelf(
-                    abi.encodeCall(IWorkerSelection.selectGroup, (_epochsSlot(), index, scAddr))
-                ),
-                (address[])
+            _staticSelf(
+                abi.encodeCall(IWorkerSelection.selectGroup, (_epochsSlot(), index, scAddr))
             );
     }
 

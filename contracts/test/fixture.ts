@@ -16,10 +16,14 @@ import {
   Wallet,
 } from "ethers";
 import {
+  DEFAULT_SELECTION,
   enclaveReportData,
   encodeQuote,
+  getSelectionStrategy,
   RECEIPT_BATCH_TYPES,
-  selectWorker,
+  selectGroup,
+  type SelectionEpoch,
+  type WorkerSelectionStrategy,
   WORKERS_PARAMS_TYPES as PROTOCOL_WORKERS_PARAMS_TYPES,
 } from "@enigma/protocol";
 import { deployEnigma } from "../../scripts/deploy.js";
@@ -192,6 +196,8 @@ export interface Env {
   principalEnclave: Wallet;
   users: HardhatEthersSigner[];
   chainId: bigint;
+  /** The selection strategy `Enigma` was deployed with (its TypeScript twin). */
+  selection: WorkerSelectionStrategy;
 }
 
 const KEY = (n: number) => keccak256(solidityPacked(["string", "uint256"], ["enclave", n]));
@@ -210,6 +216,8 @@ export async function setup(
     root?: AttestationRoot;
     /** Register the principal's enclave (default true). */
     principal?: boolean;
+    /** The selection strategy by registry name (default Discovery's). */
+    selection?: string;
   } = {},
 ): Promise<Env> {
   const signers = await ethers.getSigners();
@@ -221,8 +229,10 @@ export async function setup(
   const root = opts.root ?? attestationRoot();
   const principalEnclave = new Wallet(KEY(0));
   const enclaves = custodians.map((_, i) => new Wallet(KEY(i + 1)));
+  const selection = opts.selection ?? DEFAULT_SELECTION;
   const d = await deployEnigma(owner, {
     principal: principalEnclave.address,
+    selection,
     epochSize: EPOCH_SIZE,
     taskTimeout: TASK_TIMEOUT,
     stakingThreshold: ENG,
@@ -249,6 +259,7 @@ export async function setup(
     principalEnclave,
     users,
     chainId: network.chainId,
+    selection: getSelectionStrategy(selection),
   };
   if (opts.principal ?? true) await register(env, principalCustodian, principalEnclave.address);
   const stakes = opts.stakes ?? [100n * ENG, 200n * ENG, 300n * ENG];
@@ -365,30 +376,59 @@ export async function createTask(
   return taskIdOf(user.address, nonce);
 }
 
-/** The enclave wallet of the worker selected for `scAddr` in the epoch at `blockNumber`. */
+/** Every epoch so far by index, read from the `WorkersParameterized` events. */
+export async function epochsOf(
+  env: Env,
+): Promise<(SelectionEpoch & { firstBlockNumber: number })[]> {
+  const logs = await env.enigma.queryFilter(env.enigma.getEvent("WorkersParameterized"));
+  return logs.map((l) => {
+    const a = (l as unknown as { args: [bigint, bigint, bigint, string[], bigint[], bigint] }).args;
+    return {
+      seed: a[0],
+      firstBlockNumber: Number(a[1]),
+      workers: [...a[3]],
+      stakes: [...a[4]],
+      index: Number(a[5]),
+    };
+  });
+}
+
+/**
+ * The group the env's strategy selects for `scAddr` in the epoch at `blockNumber` (default: the
+ * head), computed in TypeScript from the chain's epochs (what nodes and clients do).
+ */
+export async function groupOf(env: Env, scAddr: string, blockNumber?: number): Promise<string[]> {
+  const bn = blockNumber ?? (await env.ethers.provider.getBlockNumber());
+  const epochs = await epochsOf(env);
+  const epoch = epochs.filter((e) => e.firstBlockNumber <= bn).at(-1);
+  if (epoch === undefined) return [];
+  return selectGroup(scAddr, epoch, env.selection, (i) => epochs[i]);
+}
+
+/** The enclave wallet of `signer`. */
+export function enclaveOf(env: Env, signer: string | undefined): Wallet {
+  const w = env.enclaves.find((e) => e.address.toLowerCase() === signer?.toLowerCase());
+  if (w === undefined) throw new Error(`no enclave for ${String(signer)}`);
+  return w;
+}
+
+/**
+ * The enclave wallet of the worker selected for `scAddr` in the epoch at `blockNumber` (the
+ * group's first member).
+ */
 export async function selectedEnclave(
   env: Env,
   scAddr: string,
   blockNumber?: number,
 ): Promise<Wallet> {
-  const bn = blockNumber ?? (await env.ethers.provider.getBlockNumber());
-  const [, seed, workers, stakes] = (await env.enigma.getFunction("getWorkerParams")(bn)) as [
-    bigint,
-    bigint,
-    string[],
-    bigint[],
-  ];
-  const chosen = selectWorker(scAddr, { seed, workers, stakes });
-  const w = env.enclaves.find((e) => e.address === chosen);
-  if (w === undefined) throw new Error(`no enclave for ${String(chosen)}`);
-  return w;
+  return enclaveOf(env, (await groupOf(env, scAddr, blockNumber))[0]);
 }
 
-/** An enclave that is registered but not the selected one for `scAddr`. */
+/** An enclave that is registered but not in the group selected for `scAddr`. */
 export async function otherEnclave(env: Env, scAddr: string): Promise<Wallet> {
-  const sel = await selectedEnclave(env, scAddr);
-  const w = env.enclaves.find((e) => e.address !== sel.address);
-  if (w === undefined) throw new Error("need two workers");
+  const group = (await groupOf(env, scAddr)).map((a) => a.toLowerCase());
+  const w = env.enclaves.find((e) => !group.includes(e.address.toLowerCase()));
+  if (w === undefined) throw new Error("need a worker outside the group");
   return w;
 }
 

@@ -174,12 +174,15 @@ describe("enigma deploy, call, task status, epoch, worker list on a devnet", () 
       /^epoch {6}\d+\nblocks {5}from \d+; the next epoch is due at block \d+/,
     );
     expect(human.out).toMatch(/\n {2}0x[0-9a-f]{40} \(worker-1\) {2}stake \d+(\.\d+)? ENG\n/);
+    expect(human.out).toMatch(
+      /\npolicies {3}selection discovery \(one worker per contract\), epochs discovery\n/,
+    );
     const e = JSON.parse((await run("epoch", "--dir", dir, "--json")).out) as {
       index: number;
       firstBlock: number;
       seed: string;
       workers: { signer: string; stake: string; name: string }[];
-      contracts: { address: string; worker: string }[];
+      contracts: { address: string; worker: string; group: string[] }[];
     };
     const signers = devnet?.workers.map((w) => w.signer.toLowerCase());
     expect(e.workers.map((w) => w.signer).sort()).toEqual([...(signers ?? [])].sort());
@@ -187,6 +190,7 @@ describe("enigma deploy, call, task status, epoch, worker list on a devnet", () 
     // Both deployments are committed by now, each with a selected worker of this epoch.
     const calc = e.contracts.find((c) => c.address === calculator);
     expect(signers).toContain(calc?.worker);
+    expect(calc?.group).toEqual([calc?.worker]);
     expect(e.contracts).toHaveLength(2);
   });
 

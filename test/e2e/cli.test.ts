@@ -25,7 +25,35 @@ describe("the built enigma command", () => {
       epochSeconds: 5,
       seed: "enigma",
       confirmations: 0,
+      selection: "discovery",
+      epochPolicy: "discovery",
     });
+  });
+
+  it("resolves the policies by registry name and refuses one the devnet cannot run", async () => {
+    const { stdout } = await run(process.execPath, [
+      bin,
+      "devnet",
+      "config",
+      "--selection",
+      "group",
+      "--json",
+    ]);
+    // The canonical name (the default parameter spelled out) is what nodes and clients get.
+    expect(JSON.parse(stdout)).toMatchObject({ selection: "group:3", epochPolicy: "discovery" });
+    for (const [flag, value, reason] of [
+      ["--selection", "lottery", /unknown selection strategy "lottery"/],
+      ["--epoch-policy", "capped:10", /runs in `enigma sim` only/],
+    ] as const) {
+      const failure = await run(process.execPath, [bin, "devnet", "config", flag, value]).then(
+        () => undefined,
+        (e: unknown) => e as { code: number; stdout: string; stderr: string },
+      );
+      expect(failure?.code).toBe(1);
+      expect(failure?.stdout).toBe("");
+      expect(failure?.stderr).toMatch(reason);
+      expect(failure?.stderr.trim().split("\n")).toHaveLength(1);
+    }
   });
 
   it("exits non-zero with a one-line reason on stderr for bad flags", async () => {

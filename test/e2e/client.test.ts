@@ -7,6 +7,7 @@ import { SIMULATED_ENCLAVE_MEASUREMENT, SimulatedAttestationService } from "@eni
 import {
   ErrorCode,
   bytesToHex,
+  discoveryEpochs,
   generateKeyPair,
   isEnigmaError,
   keccak256,
@@ -302,7 +303,10 @@ describe("EnigmaClient on an in-process network", () => {
       // End the epoch of the record (it may have ended already), and only that one: the worker
       // selected in it gets the contract's state key during the next epoch, not later.
       const head = await net.chain.blockNumber();
-      const end = ((await net.chain.getEpoch(block))?.firstBlockNumber ?? 0) + net.chain.epochSize;
+      const end = discoveryEpochs.nextEpochBlock(
+        (await net.chain.getEpoch(block))?.firstBlockNumber ?? 0,
+        net.chain.epochSize,
+      );
       if (head < end) await net.mine(end - head);
       await waitFor(async () => {
         const now = await net.chain.currentEpoch();

@@ -30,8 +30,8 @@ contract SelectionStrategyHarness is WorkerSelectionHost {
             e.stakes.push(stakes[i]);
             total += stakes[i];
         }
-        if (total > type(uint128).max) revert StakeTooLarge();
-        e.totalStake = uint128(total);
+        if (total > type(uint96).max) revert StakeTooLarge();
+        e.totalStake = uint96(total);
         e.seed = seed;
     }
 

@@ -34,6 +34,8 @@ interface ChainFlags {
   epochSeconds?: number;
   taskTimeout?: number;
   blockTime?: string;
+  selection?: string;
+  epochPolicy?: string;
   users: number;
   out: string;
   checkConfig?: boolean;
@@ -58,6 +60,8 @@ export async function chainOptionsFromFlags(opts: ChainFlags): Promise<DevnetOpt
     taskTimeoutBlocks: opts.taskTimeout,
     seed: opts.seed,
     blockTime,
+    selection: opts.selection,
+    epochPolicy: opts.epochPolicy,
   });
   const { checkChainOptions } = await import("@enigma/devnet");
   checkChainOptions({

@@ -56,6 +56,8 @@ interface ConfigFlags {
   blockTime?: string;
   seed?: string;
   confirmations?: number;
+  selection?: string;
+  epochPolicy?: string;
 }
 
 /** `--epoch-seconds`: seconds, decimals allowed (0 turns pacing off). */
@@ -71,6 +73,14 @@ export function secondsArg(name: string) {
 /** The flags every command that resolves devnet options takes (`devnet config|up`, `chain start`). */
 export function withTimingFlags(cmd: Command): Command {
   return cmd
+    .option(
+      "--selection <name>",
+      "worker-selection strategy, deployed with Enigma and used by every node and client: discovery (default), group:k, rotation:n (`enigma sim --list`)",
+    )
+    .option(
+      "--epoch-policy <name>",
+      "epoch policy: one the Enigma contract implements (discovery, the default)",
+    )
     .option("--epoch-blocks <n>", "blocks per epoch", intArg("--epoch-blocks"))
     .option(
       "--epoch-seconds <s>",
@@ -121,6 +131,8 @@ export function devnetOptionsFromFlags(opts: ConfigFlags): DevnetOptions {
     seed: opts.seed,
     blockTime,
     confirmations: opts.confirmations,
+    selection: opts.selection,
+    epochPolicy: opts.epochPolicy,
   });
 }
 
@@ -185,6 +197,7 @@ export function formatDevnet(r: DevnetRecord): string {
       "epochs",
       `${r.options.epochBlocks} blocks, ${r.options.epochSeconds === 0 ? "ending only when blocks are mined" : `${r.options.epochSeconds} s at most`}; task timeout ${r.options.taskTimeoutBlocks} blocks`,
     ],
+    ["policies", `selection ${r.options.selection}, epochs ${r.options.epochPolicy}`],
     ["chain", `${r.chain.rpcUrl} (chain id ${r.chain.chainId})`],
     ...(r.explorerUrl === undefined
       ? []

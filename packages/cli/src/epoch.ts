@@ -1,7 +1,7 @@
 // `enigma epoch` and `enigma worker list`: what the Enigma contract says about the current
-// epoch and the worker registry, with the worker each deployed secret contract goes to now
-// (worker selection computed here with the same function the contract uses).
-import { ENIGMA_ABI, EnigmaError, ErrorCode, grainsToEng, selectWorker } from "@enigma/protocol";
+// epoch and the worker registry, with the group each deployed secret contract goes to now
+// (computed here with the network's selection strategy, the one its contract runs).
+import { ENIGMA_ABI, EnigmaError, ErrorCode, grainsToEng } from "@enigma/protocol";
 import { Interface } from "ethers";
 import type { Command } from "commander";
 import type { CliIo } from "./main.js";
@@ -26,13 +26,13 @@ async function epochNow(conn: Connection) {
     throw new EnigmaError(ErrorCode.NoEpoch, "no epoch has started yet: wait for the principal");
   }
   const contracts = await conn.chain.secretContractAddresses();
-  return {
-    epoch: e,
-    selected: contracts.map((address) => ({
-      address,
-      worker: (selectWorker(address, e) ?? "").toLowerCase(),
-    })),
-  };
+  const selected = [];
+  for (const address of contracts) {
+    const group = await conn.selection.group(address, e);
+    // `worker`: the group's first member, the one a client names by default.
+    selected.push({ address, worker: group[0] ?? "", group: [...group] });
+  }
+  return { epoch: e, selected };
 }
 
 async function withConnection<T>(f: NetworkFlags, run: (c: Connection) => Promise<T>): Promise<T> {
@@ -48,11 +48,15 @@ async function epoch(io: CliIo, f: NetworkFlags): Promise<void> {
   await withConnection(f, async (conn) => {
     const { epoch: e, selected } = await epochNow(conn);
     const head = await conn.chain.blockNumber();
-    const next = e.firstBlockNumber + conn.chain.epochSize;
+    const next = conn.epochs.nextEpochBlock(e.firstBlockNumber, conn.chain.epochSize);
+    const strategy = conn.selection.strategy;
     if (f.json === true) {
       io.out(
         `${JSON.stringify({
           index: e.index,
+          selection: strategy.name,
+          groupSize: strategy.groupSize,
+          epochPolicy: conn.epochs.name,
           firstBlock: e.firstBlockNumber,
           nextEpochBlock: next,
           epochSize: conn.chain.epochSize,
@@ -79,12 +83,22 @@ async function epoch(io: CliIo, f: NetworkFlags): Promise<void> {
       `from ${e.firstBlockNumber}; the next epoch is due at block ${next} (${conn.chain.epochSize} per epoch, head ${head})`,
     );
     say("seed", `0x${e.seed.toString(16).padStart(64, "0")}`);
+    // After the lines that were there before the policies existed: what reads them stays.
+    say(
+      "policies",
+      `selection ${strategy.name} (${strategy.groupSize === 1 ? "one worker" : `groups of ${strategy.groupSize}`} per contract), epochs ${conn.epochs.name}`,
+    );
     say("workers", String(e.workers.length));
     e.workers.forEach((w, i) => {
       io.out(`  ${conn.worker(w)}  stake ${grainsToEng(e.stakes[i] ?? 0n)} ENG\n`);
     });
-    say("contracts", `${selected.length} deployed (selected worker this epoch)`);
-    for (const s of selected) io.out(`  ${s.address} -> ${conn.worker(s.worker)}\n`);
+    say(
+      "contracts",
+      `${selected.length} deployed (${strategy.groupSize === 1 ? "selected worker" : "selected group, first member first"} this epoch)`,
+    );
+    for (const s of selected) {
+      io.out(`  ${s.address} -> ${s.group.map((w) => conn.worker(w)).join(", ")}\n`);
+    }
   });
 }
 
@@ -115,7 +129,7 @@ async function workerList(io: CliIo, f: NetworkFlags): Promise<void> {
         status: WORKER_STATUS[w.status] ?? String(w.status),
         stake: w.balance.toString(),
         inEpoch: e !== undefined && e.workers.some((x) => x.toLowerCase() === signer),
-        selected: selected.filter((s) => s.worker === signer).length,
+        selected: selected.filter((s) => s.group.some((w) => w === signer)).length,
         ...(signer === principal ? { principal: true } : {}),
         ...(conn.net.names.has(signer) ? { name: conn.net.names.get(signer) } : {}),
       });

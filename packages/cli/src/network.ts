@@ -7,11 +7,16 @@ import type { Command } from "commander";
 import type { EnigmaClient } from "@enigma/client";
 // The chain view alone (protocol and ethers): read-only commands such as `epoch` must not load
 // the rest of the node (libp2p, LevelDB, the enclave) to answer.
-import { EnigmaChain } from "@enigma/node/chain";
+import { EnigmaChain, NodeSelection } from "@enigma/node/chain";
 import {
+  DEFAULT_EPOCH_POLICY,
   EnigmaError,
   ErrorCode,
+  getEpochPolicy,
+  getSelectionStrategy,
   type AttestationPolicy,
+  type EpochPolicy,
+  type WorkerSelectionStrategy,
   type Hex,
   type RsaTrustRoot,
 } from "@enigma/protocol";
@@ -212,6 +217,13 @@ export interface Connection {
   readonly provider: JsonRpcProvider;
   /** Present when the network has a signer (commands that send tasks). */
   readonly client: EnigmaClient | undefined;
+  /**
+   * Who is selected for what: the devnet's strategy (its record), else the one the Enigma
+   * contract was deployed with, over the chain's epochs.
+   */
+  readonly selection: NodeSelection;
+  /** The network's epoch policy (the devnet's; Discovery's, the contract's, otherwise). */
+  readonly epochs: EpochPolicy;
   /** A label for a worker signer: `0xabc... (worker-2)` on a devnet. */
   worker(signer: string): string;
   close(): Promise<void>;
@@ -251,6 +263,15 @@ export async function connect(
     retry: { attempts: 1 },
     pollIntervalMs: o.pollIntervalMs ?? 100,
   });
+  let strategy: WorkerSelectionStrategy;
+  let epochs: EpochPolicy;
+  try {
+    strategy = getSelectionStrategy(net.record?.options.selection ?? (await chain.selectionName()));
+    epochs = getEpochPolicy(net.record?.options.epochPolicy ?? DEFAULT_EPOCH_POLICY);
+  } catch (e) {
+    await chain.close();
+    throw e;
+  }
   const provider = new JsonRpcProvider(net.rpcUrl, EthersNetwork.from(chainId), {
     staticNetwork: true,
     cacheTimeout: -1,
@@ -271,6 +292,7 @@ export async function connect(
             ? {}
             : { attestationPolicy: net.attestationPolicy }),
           pollIntervalMs: o.pollIntervalMs ?? 100,
+          selection: strategy,
           resultTimeoutMs: o.timeoutMs ?? 120_000,
           receiptTimeoutMs: o.timeoutMs ?? 120_000,
         });
@@ -279,6 +301,8 @@ export async function connect(
     chain,
     provider,
     client,
+    selection: new NodeSelection(strategy, chain),
+    epochs,
     worker: (signer) => {
       const name = net.names.get(signer.toLowerCase());
       return name === undefined ? signer : `${signer} (${name})`;
@@ -299,7 +323,7 @@ export async function connect(
 export async function advanceEpoch(c: Connection, timeoutMs = 60_000): Promise<number> {
   const before = await c.chain.currentEpoch();
   const head = await c.chain.blockNumber();
-  const target = (before?.firstBlockNumber ?? head) + c.chain.epochSize;
+  const target = c.epochs.nextEpochBlock(before?.firstBlockNumber ?? head, c.chain.epochSize);
   if (head < target) {
     try {
       await c.provider.send("hardhat_mine", [`0x${(target - head).toString(16)}`]);

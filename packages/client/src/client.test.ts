@@ -59,3 +59,21 @@ describe("EnigmaClient configuration", () => {
     ).toBe(ErrorCode.InvalidArgument);
   });
 });
+
+describe("EnigmaClient task options", () => {
+  it("refuses a groupMember that is not a group index before any chain request", () => {
+    const signer = new Wallet(key, provider);
+    const client = new EnigmaClient({ ...base, signer, verifyWorker: false });
+    const sc = `0x${"44".repeat(32)}`;
+    for (const groupMember of [-1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1]) {
+      let code: unknown;
+      try {
+        client.computeTask(sc, "f()", [], { gasLimit: 1n, groupMember });
+      } catch (e) {
+        code = (e as { code?: unknown }).code;
+      }
+      expect(code, `groupMember ${groupMember}`).toBe(ErrorCode.InvalidArgument);
+    }
+    client.close();
+  });
+});

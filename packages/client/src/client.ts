@@ -15,7 +15,7 @@ import {
   parseRpcResult,
   parseTrustRoot,
   deriveSharedKey,
-  selectWorker,
+  WORKER_SELECTION_ABI,
   taskId as taskIdOf,
   toRpcHex,
   type AttestationPolicy,
@@ -24,6 +24,7 @@ import {
   type RpcResult,
   type RsaTrustRoot,
   type VerifiedAttestation,
+  type WorkerSelectionStrategy,
 } from "@enigma/protocol";
 import {
   Contract,
@@ -38,6 +39,7 @@ import { EpochCache, type Epoch } from "./epoch.js";
 import { fromChainError } from "./errors.js";
 import { defaultGzip, type Gzip } from "./gzip.js";
 import { NodeRpcClient } from "./rpc.js";
+import { ClientSelection } from "./selection.js";
 import { SerialQueue, withRetries } from "./serial.js";
 import {
   TaskHandle,
@@ -99,6 +101,13 @@ export interface EnigmaClientOptions {
   maxRecordAttempts?: number;
   /** Injected fetch for the node RPC. */
   fetch?: typeof fetch;
+  /**
+   * The worker-selection strategy, a registry name (`"group:3"`) or a strategy object; default
+   * Discovery's. It must be the one the Enigma contract was deployed with: the first task reads
+   * the contract's and refuses a mismatch (`SelectionMismatch`, 123). The client encrypts for
+   * the first member of the contract's group, or the one a task's `groupMember` names.
+   */
+  selection?: WorkerSelectionStrategy | string;
 }
 
 export interface TaskOptions {
@@ -107,6 +116,12 @@ export interface TaskOptions {
   gasPx?: bigint | number;
   /** ABI types of the output: `result()` then carries `values`. */
   returnTypes?: readonly string[];
+  /**
+   * Under a strategy with groups (`group:k`), which member of the contract's group the task
+   * is encrypted for and run by: 0 (default) the first, as Discovery's client chose; another
+   * one when the first does not answer. The chain accepts the receipt of any member.
+   */
+  groupMember?: number;
 }
 
 /** A task record on Ethereum. */
@@ -219,6 +234,7 @@ export class EnigmaClient {
   readonly #tokenTarget: Target;
   readonly #tx: TxSender;
   readonly #epochs: EpochCache;
+  readonly #selection: ClientSelection;
   readonly #attestations: AttestationCache | undefined;
   readonly #verify: boolean;
   readonly #keySeed: Uint8Array | undefined;
@@ -289,6 +305,19 @@ export class EnigmaClient {
       epochSize: () => this.#view<bigint>("getEpochSize"),
       blockNumber: () => again(() => this.#provider.getBlockNumber()),
     });
+    this.#selection = new ClientSelection(options.selection, {
+      deployedName: async () => {
+        const address = await this.#view<string>("SELECTION");
+        const strategy = new Contract(address, WORKER_SELECTION_ABI, provider);
+        try {
+          return (await again(() => strategy.getFunction("name").staticCall())) as string;
+        } catch (e) {
+          throw fromChainError(e, "name");
+        }
+      },
+      epochAt: (block) => this.#readEpoch(block, false),
+      indexOf: (first) => this.#epochIndex(first),
+    });
     const wsUrl = options.nodeWsUrl ?? nodeWsUrl(options.nodeUrl);
     this.socket =
       wsUrl === false
@@ -338,6 +367,16 @@ export class EnigmaClient {
   ): TaskHandle {
     const gasLimit = BigInt(opts.gasLimit);
     const gasPx = BigInt(opts.gasPx ?? 1n);
+    const member = opts.groupMember ?? 0;
+    // Refused before any chain request: a bad index would otherwise surface only after the
+    // epoch and the group were read (its range is checked there, against the group's size).
+    if (!Number.isSafeInteger(member) || member < 0) {
+      throw new EnigmaError(
+        ErrorCode.InvalidArgument,
+        `groupMember must be a group index (an integer from 0), got ${String(member)}`,
+        { details: { groupMember: String(member) } },
+      );
+    }
     const timings: TaskTimings = { started: performance.now() };
     let recorded: Recorded | undefined;
     return new TaskHandle({
@@ -354,6 +393,7 @@ export class EnigmaClient {
           gasPx,
           emit,
           timings,
+          member,
         );
         recorded = r;
         try {
@@ -415,6 +455,7 @@ export class EnigmaClient {
     gasPx: bigint,
     emit: (e: TaskEvent) => void,
     timings: TaskTimings,
+    member: number,
   ): Promise<Recorded> {
     const action = scAddr === undefined ? "createDeploymentTaskRecord" : "createTaskRecord";
     // One record at a time per client, retries included: the task and transaction nonces are
@@ -426,7 +467,7 @@ export class EnigmaClient {
       withRetries(
         this.#maxAttempts,
         async (attempt) => {
-          const p = await this.#prepare(scAddr);
+          const p = await this.#prepare(scAddr, member);
           const call = encryptCallWith(
             p.sharedKey,
             p.user.publicKey,
@@ -584,7 +625,7 @@ export class EnigmaClient {
     return undefined;
   }
 
-  async #prepare(scAddr: Hex | undefined): Promise<Prepared> {
+  async #prepare(scAddr: Hex | undefined, member: number): Promise<Prepared> {
     const sender = await this.#tx.address();
     // The epoch check (a chain request) runs beside the key exchange: the key is asked of the
     // worker the cached epoch selects, and asked again in the rare case the check finds a new
@@ -595,12 +636,22 @@ export class EnigmaClient {
     const nonce = await this.#nextTaskNonce(sender);
     const taskId = taskIdOf(sender, nonce);
     const user = this.#userKey(taskId);
-    const select = (epoch: Epoch): Hex => {
-      const selected = selectWorker(scAddr ?? taskId, epoch);
-      if (selected === undefined) {
+    const selecting = this.#selection.check();
+    selecting.catch(noop);
+    const select = async (epoch: Epoch): Promise<Hex> => {
+      const group = await this.#selection.group(scAddr ?? taskId, epoch);
+      if (group.length === 0) {
         throw new EnigmaError(ErrorCode.NoEpoch, "the current epoch has no staked worker", {
           details: { firstBlockNumber: epoch.firstBlockNumber.toString() },
         });
+      }
+      const selected = group[member];
+      if (selected === undefined) {
+        throw new EnigmaError(
+          ErrorCode.InvalidArgument,
+          `groupMember ${member}: the contract's group has ${group.length} member(s) under ${this.#selection.strategy.name}`,
+          { details: { groupMember: member, group } },
+        );
       }
       return bytesToHex(hexToBytes(selected));
     };
@@ -612,10 +663,12 @@ export class EnigmaClient {
       p.catch(noop);
       return { worker, key: p };
     };
-    let asked = guess === undefined ? undefined : askKey(select(guess));
+    let asked = guess === undefined ? undefined : askKey(await select(guess));
     const epoch = await checked;
-    const worker = select(epoch);
+    const worker = await select(epoch);
     if (asked?.worker !== worker) asked = askKey(worker);
+    // Nothing is encrypted for a worker the chain would not accept.
+    await selecting;
     // The key and the attestation (cached per worker and epoch) at once.
     const [raw] = await Promise.all([
       asked.key,
@@ -678,13 +731,39 @@ export class EnigmaClient {
   }
 
   /** The newest epoch on chain (`getWorkerParams` at the largest block number: one call). */
-  async #readEpoch(): Promise<Epoch> {
-    const r = await this.#view<[bigint, bigint, string[], bigint[]]>("getWorkerParams", MaxUint256);
+  /** The epoch in force at `block` (the newest by default); `NoEpoch` before the first one. */
+  async #readEpoch(block: bigint = MaxUint256, required = true): Promise<Epoch> {
+    const r = await this.#view<[bigint, bigint, string[], bigint[]]>("getWorkerParams", block);
     const [first, seed, workers, stakes] = r;
-    if (first === 0n) {
+    if (first === 0n && required) {
       throw new EnigmaError(ErrorCode.NoEpoch, "no epoch has started yet: wait for the principal");
     }
     return { firstBlockNumber: first, seed, workers: [...workers], stakes: [...stakes] };
+  }
+
+  /** The index of the epoch that started at block `first`: its `WorkersParameterized` nonce. */
+  async #epochIndex(first: bigint): Promise<number> {
+    const event = this.#enigmaTarget.iface.getEvent("WorkersParameterized");
+    if (event === null) throw new EnigmaError(ErrorCode.ChainError, "no WorkersParameterized");
+    const logs = await again(() =>
+      this.#provider.getLogs({
+        address: this.enigmaAddress,
+        topics: [event.topicHash],
+        fromBlock: first,
+        toBlock: first,
+      }),
+    );
+    for (const log of logs) {
+      const parsed = this.#enigmaTarget.iface.parseLog(log);
+      if (parsed !== null && (parsed.args[1] as bigint) === first) {
+        return Number(parsed.args[5] as bigint);
+      }
+    }
+    throw new EnigmaError(
+      ErrorCode.ChainError,
+      `no WorkersParameterized log in block ${first.toString()}, where an epoch starts`,
+      { details: { blockNumber: first.toString() } },
+    );
   }
 
   /**

@@ -1,4 +1,4 @@
-import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import { EnigmaError, ErrorCode, discoveryEpochs, type EpochPolicy } from "@enigma/protocol";
 
 /** An epoch as `Enigma.getWorkerParams` gives it. */
 export interface Epoch {
@@ -19,21 +19,24 @@ export interface EpochSource {
 
 /**
  * The epoch in force, read once per epoch instead of once per task. The `Enigma` contract
- * starts no epoch before `firstBlockNumber + epochSize` (`EpochTooEarly`), so while the head is
- * `marginBlocks` short of that block the cached epoch is the one a record sent now lands in;
+ * starts no epoch before the epoch policy's next epoch block (Discovery's: `firstBlockNumber +
+ * epochSize`; earlier is `EpochTooEarly`), so while the head is `marginBlocks` short of that
+ * block the cached epoch is the one a record sent now lands in;
  * near and past it every call reads the chain again. A record that still lands in a newer
  * epoch reverts `WrongEpoch` and the client retries after `invalidate()`.
  */
 export class EpochCache {
   readonly #src: EpochSource;
   readonly #margin: bigint;
+  readonly #policy: EpochPolicy;
   #size: Promise<bigint> | undefined;
   #cached: Epoch | undefined;
   #reading: Promise<Epoch> | undefined;
 
-  constructor(src: EpochSource, marginBlocks = 4) {
+  constructor(src: EpochSource, marginBlocks = 4, policy: EpochPolicy = discoveryEpochs) {
     this.#src = src;
     this.#margin = BigInt(marginBlocks);
+    this.#policy = policy;
   }
 
   /** The epoch read last, unchecked (undefined before the first read or after `invalidate`). */
@@ -50,7 +53,8 @@ export class EpochCache {
         throw e;
       });
       const [head, size] = await Promise.all([this.#src.blockNumber(), this.#size]);
-      if (BigInt(head) + 1n + this.#margin < cached.firstBlockNumber + size) return cached;
+      const next = this.#policy.nextEpochBlock(Number(cached.firstBlockNumber), Number(size));
+      if (BigInt(head) + 1n + this.#margin < BigInt(next)) return cached;
     }
     // Concurrent callers share one read.
     this.#reading ??= this.#src

@@ -114,6 +114,9 @@ export interface ChainDeployment {
   enigmaAddress: Hex;
   tokenAddress: Hex;
   epochBlocks: number;
+  /** The worker-selection strategy `Enigma` was deployed with and the epoch policy (registry names). */
+  selection: string;
+  epochPolicy: string;
   trustRoot: RsaTrustRoot;
   attestationPolicy: AttestationPolicy;
   /** The attestation service as nodes reach it: they post their enclave's quote there. */
@@ -408,6 +411,7 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
       restore ??
       (await deployEnigma(deployer, {
         principal: principalSigner,
+        selection: options.selection,
         epochSize: options.epochBlocks,
         taskTimeout: options.taskTimeoutBlocks,
         attestation: {
@@ -468,6 +472,8 @@ export async function startChain(o: StartChainOptions): Promise<Chain> {
       enigmaAddress: d.enigmaAddress as Hex,
       tokenAddress: d.tokenAddress as Hex,
       epochBlocks: options.epochBlocks,
+      selection: options.selection,
+      epochPolicy: options.epochPolicy,
       trustRoot: service.trustRoot,
       attestationPolicy,
       attestationUrl: publicAttestationUrl,

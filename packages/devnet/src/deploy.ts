@@ -1,6 +1,7 @@
 /**
  * Deploys the Ethereum layer (`EnigmaToken` when no token is given, the `Attestation`,
- * `Workers` and `DeltaHashes` libraries, then `Enigma` linked to them) from the
+ * `Workers` and `DeltaHashes` libraries, the worker-selection strategy's contract, then `Enigma`
+ * linked to them) from the
  * Hardhat artifacts with a plain ethers signer, so that the devnet, scripts and tests share
  * one deployment path and need no Hardhat runtime.
  *
@@ -12,6 +13,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { Contract, ContractFactory, type BytesLike, type InterfaceAbi, type Signer } from "ethers";
+import { DEFAULT_SELECTION, selectionContract } from "@enigma/protocol";
 
 export interface AttestationParams {
   /** RSA-2048 modulus of the attestation service (the trust root), big-endian bytes. */
@@ -33,6 +35,11 @@ export interface EnigmaDeployParams {
   token?: string;
   /** The principal node's enclave signer address. */
   principal: string;
+  /**
+   * The worker-selection strategy by registry name (`"group:3"`): its Solidity twin
+   * (`contracts/selection/`) is deployed and fixed in `Enigma` for good. Default `"discovery"`.
+   */
+  selection?: string;
   /** Blocks per epoch. Default 10. */
   epochSize?: bigint | number;
   /** Blocks after which a pending task may be refunded. Default 3 epochs. */
@@ -67,6 +74,8 @@ export interface EnigmaDeployment {
   token: Contract;
   enigmaAddress: string;
   tokenAddress: string;
+  /** The selection strategy's contract (`Enigma.SELECTION()`). */
+  selectionAddress: string;
 }
 
 interface Artifact {
@@ -132,6 +141,8 @@ export async function deployEnigma(
   params: EnigmaDeployParams,
 ): Promise<EnigmaDeployment> {
   const epochSize = BigInt(params.epochSize ?? 10);
+  // Resolved first: an unknown strategy name deploys nothing.
+  const twin = selectionContract(params.selection ?? DEFAULT_SELECTION);
   let token: Contract;
   if (params.token === undefined) {
     const a = await readArtifact("EnigmaToken");
@@ -161,6 +172,11 @@ export async function deployEnigma(
   const deltaHashesLibrary = await deployed(
     new ContractFactory(deltasArtifact.abi, deltasArtifact.bytecode, deployer),
   );
+  const strategy = await readArtifact(`selection/${twin.contract}`);
+  const selectionAddress = await deployed(
+    new ContractFactory(strategy.abi, strategy.bytecode, deployer),
+    [...twin.args],
+  );
   const a = await readArtifact("Enigma");
   const bytecode = linkBytecode(a, {
     Attestation: attestationLibrary,
@@ -171,6 +187,7 @@ export async function deployEnigma(
   const enigmaAddress = await deployed(new ContractFactory(a.abi, bytecode, deployer), [
     {
       token: tokenAddress,
+      selection: selectionAddress,
       principal: params.principal,
       epochSize,
       taskTimeout: BigInt(params.taskTimeout ?? epochSize * 3n),
@@ -204,5 +221,6 @@ export async function deployEnigma(
     token,
     enigmaAddress,
     tokenAddress,
+    selectionAddress,
   };
 }

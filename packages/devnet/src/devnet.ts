@@ -24,6 +24,7 @@ import {
 import {
   EnigmaError,
   ErrorCode,
+  getEpochPolicy,
   hexToBytes,
   type AttestationPolicy,
   type Hex,
@@ -424,6 +425,7 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
       // Reports come from the harness's attestation service; the key never leaves it.
       attestation: { url: c.attestationUrl, trustRoot: service.trustRoot },
       worker: { stake: WORKER_STAKE, maxBatch: 100 },
+      policy: { selection: options.selection, epochPolicy: options.epochPolicy },
       logLevel,
       ...(o.enclaveDebug === true ? { debug: { enclave: true } } : {}),
       ...(i === faultyIndex && fault === "key-signer"
@@ -478,12 +480,14 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
     nodes.sort((a, b) => nodeIndex(a.name) - nodeIndex(b.name));
 
     const mine = (blocks: number) => c.mine(blocks);
+    const epochs = getEpochPolicy(options.epochPolicy);
     const advanceEpoch = async () => {
       const before = await chain.currentEpoch();
       const head = await chain.blockNumber();
       // Nodes act on a block once it has `confirmations` blocks on top of it.
       const target =
-        (before?.firstBlockNumber ?? head) + options.epochBlocks + options.confirmations;
+        epochs.nextEpochBlock(before?.firstBlockNumber ?? head, options.epochBlocks) +
+        options.confirmations;
       if (head < target) await mine(target - head);
       return waitFor(async () => {
         const now = await chain.currentEpoch();
@@ -562,6 +566,8 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
               enigmaAddress: d.enigmaAddress,
               tokenAddress: d.tokenAddress,
               epochBlocks: options.epochBlocks,
+              selection: options.selection,
+              epochPolicy: options.epochPolicy,
             },
             nodes: nodes.map((n) => ({
               name: n.name,
@@ -652,6 +658,7 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
           trustRoot: service.trustRoot,
           attestationPolicy,
           pollIntervalMs: 50,
+          selection: options.selection,
           ...extra,
         });
       },

@@ -23,6 +23,8 @@ describe("resolveDevnetOptions", () => {
       epochSeconds: 5,
       seed: "enigma",
       confirmations: 0,
+      selection: "discovery",
+      epochPolicy: "discovery",
     });
     const o = resolveDevnetOptions("realistic", { workers: 2, seed: undefined });
     expect(o).toEqual({
@@ -34,8 +36,31 @@ describe("resolveDevnetOptions", () => {
       epochSeconds: 102,
       seed: "enigma",
       confirmations: 2,
+      selection: "discovery",
+      epochPolicy: "discovery",
     });
     expect(Object.isFrozen(o)).toBe(true);
+  });
+
+  it("takes the policies by registry name, canonical, and refuses an epoch policy the contract does not implement", () => {
+    expect(resolveDevnetOptions("fast", { selection: "group" }).selection).toBe("group:3");
+    expect(resolveDevnetOptions("fast", { selection: "rotation:2" }).selection).toBe("rotation:2");
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        if (isEnigmaError(e)) return [e.code, e.details["path"]];
+        throw e;
+      }
+      return undefined;
+    };
+    expect(code(() => resolveDevnetOptions("fast", { selection: "nope" }))?.[0]).toBe(
+      ErrorCode.UnknownPolicy,
+    );
+    expect(code(() => resolveDevnetOptions("fast", { epochPolicy: "capped:10" }))).toEqual([
+      ErrorCode.PolicyNotOnChain,
+      "epochPolicy",
+    ]);
   });
 
   it("derives the task timeout from the epoch length unless it is set", () => {

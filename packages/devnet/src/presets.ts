@@ -1,4 +1,11 @@
-import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import {
+  DEFAULT_EPOCH_POLICY,
+  DEFAULT_SELECTION,
+  EnigmaError,
+  ErrorCode,
+  getEpochPolicy,
+  selectionContract,
+} from "@enigma/protocol";
 
 /** Timing and size of a devnet, resolved: every field has its value. */
 export interface DevnetOptions {
@@ -25,6 +32,13 @@ export interface DevnetOptions {
   readonly seed: string;
   /** Blocks a worker waits on top of a task's record block before running it. */
   readonly confirmations: number;
+  /**
+   * The worker-selection strategy by registry name (`"group:3"`): deployed with `Enigma`, used
+   * by every node and client of the devnet. Default `"discovery"`.
+   */
+  readonly selection: string;
+  /** The epoch policy by registry name; only policies `Enigma` implements. Default `"discovery"`. */
+  readonly epochPolicy: string;
 }
 
 /** What a preset fixes; `resolveDevnetOptions` derives the rest. */
@@ -127,6 +141,7 @@ export function resolveDevnetOptions(
   const blockTime = pick("blockTime") ?? base.blockTime;
   const confirmations = pick("confirmations") ?? base.confirmations;
   const seed = pick("seed") ?? base.seed;
+  const { selection, epochPolicy } = resolvePolicies(pick("selection"), pick("epochPolicy"));
   for (const [key, v] of Object.entries({ workers, epochBlocks, confirmations })) {
     checkRange(key as keyof typeof LIMITS, v);
   }
@@ -187,7 +202,31 @@ export function resolveDevnetOptions(
     epochSeconds,
     seed,
     confirmations,
+    selection,
+    epochPolicy,
   });
+}
+
+/**
+ * The devnet's policies, checked through the registry (`UnknownPolicy`, 120, lists the known
+ * names): the strategy must have a Solidity twin to deploy, the epoch policy must be one the
+ * `Enigma` contract implements (`PolicyNotOnChain`, 124: the others run in `enigma sim` only).
+ */
+function resolvePolicies(
+  selection: string = DEFAULT_SELECTION,
+  epochPolicy: string = DEFAULT_EPOCH_POLICY,
+): { selection: string; epochPolicy: string } {
+  // Canonical names (`group` is `group:3`): what nodes, clients and devnet.json then carry.
+  const strategy = selectionContract(selection).strategy;
+  const epochs = getEpochPolicy(epochPolicy);
+  if (!epochs.onChain) {
+    throw new EnigmaError(
+      ErrorCode.PolicyNotOnChain,
+      `epoch policy "${epochs.name}" runs in \`enigma sim\` only: the Enigma contract implements Discovery's epochs (use --epoch-policy discovery)`,
+      { details: { path: "epochPolicy", name: epochs.name } },
+    );
+  }
+  return { selection: strategy.name, epochPolicy: epochs.name };
 }
 
 /**

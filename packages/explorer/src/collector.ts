@@ -10,10 +10,12 @@ import {
   base64Decode,
   bytesToHex,
   decodeQuote,
+  getEpochPolicy,
+  getSelectionStrategy,
   grainsToEng,
   isEnigmaError,
   parseAttestationReport,
-  selectWorker,
+  selectGroup,
   type AttestationPolicy,
   type RsaTrustRoot,
 } from "@enigma/protocol";
@@ -47,6 +49,9 @@ export interface CollectorOptions {
     enigmaAddress: string;
     tokenAddress: string;
     epochBlocks?: number;
+    /** The network's selection strategy and epoch policy by registry name (default Discovery's). */
+    selection?: string;
+    epochPolicy?: string;
   };
   nodes: readonly ExplorerNode[];
   trustRoot: RsaTrustRoot;
@@ -496,6 +501,24 @@ export class Collector {
     });
   }
 
+  /**
+   * The first member of the group the network's strategy selects for `address` in `e` (undefined
+   * when nobody holds stake, or when an epoch it looks back to has left the kept window).
+   */
+  #holder(address: string, e: EpochRow): string | undefined {
+    const strategy = getSelectionStrategy(this.#o.chain.selection ?? "discovery");
+    const byIndex = (i: number) => {
+      const row = this.#epochs.find((x) => x.index === i);
+      return row === undefined ? undefined : { ...row, index: i };
+    };
+    try {
+      return selectGroup(address, { ...e }, strategy, byIndex)[0];
+    } catch (err) {
+      if (isEnigmaError(err)) return undefined;
+      throw err;
+    }
+  }
+
   #name(signer: string | null | undefined): string | null {
     if (signer === null || signer === undefined) return null;
     return this.#names.get(signer.toLowerCase()) ?? signer;
@@ -504,12 +527,15 @@ export class Collector {
   /** The network as the page shows it. */
   state(): ExplorerState {
     const contracts = [...this.#contracts.values()];
+    const size = this.#o.chain.epochBlocks;
+    const policy = getEpochPolicy(this.#o.chain.epochPolicy ?? "discovery");
     const epochs = this.#epochs.slice(-SHOWN_EPOCHS).map((e): EpochView => {
-      const end = e.firstBlock + (this.#o.chain.epochBlocks ?? Number.MAX_SAFE_INTEGER);
+      const end =
+        size === undefined ? Number.MAX_SAFE_INTEGER : policy.nextEpochBlock(e.firstBlock, size);
       const holders: Record<string, string> = {};
       for (const c of contracts) {
         if (c.deployedBlock > end) continue;
-        const w = selectWorker(c.address, { seed: e.seed, workers: e.workers, stakes: e.stakes });
+        const w = this.#holder(c.address, e);
         if (w !== undefined) holders[c.address] = this.#name(w) ?? w;
       }
       return {
@@ -613,10 +639,7 @@ export class Collector {
   /** A worker's plaintext state of a contract (devnets with the debug interface on). */
   async godContract(address: string): Promise<GodContractView> {
     const last = this.#epochs.at(-1);
-    const holder =
-      last === undefined
-        ? undefined
-        : selectWorker(address, { seed: last.seed, workers: last.workers, stakes: last.stakes });
+    const holder = last === undefined ? undefined : this.#holder(address, last);
     return this.#askWorkers(this.#name(holder) ?? undefined, "debugContractState", {
       contract: address,
     });

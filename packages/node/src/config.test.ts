@@ -31,6 +31,32 @@ describe("resolveNodeConfig", () => {
     expect(Object.isFrozen(c)).toBe(true);
   });
 
+  it("takes the policies by registry name: Discovery's by default, unknown names and sim-only epoch policies refused with their path", () => {
+    const base = { dataDir: "/d", ethereum, attestation };
+    expect(resolveNodeConfig(base).policy).toEqual({
+      selection: "discovery",
+      epochPolicy: "discovery",
+    });
+    expect(resolveNodeConfig({ ...base, policy: { selection: "group:3" } }).policy.selection).toBe(
+      "group:3",
+    );
+    const problems = problemsOf({
+      ...base,
+      policy: { selection: "grup:3", epochPolicy: "capped:10" },
+    });
+    expect(problems.some((p) => p.startsWith("policy.selection:") && p.includes("known:"))).toBe(
+      true,
+    );
+    expect(problems.some((p) => p.startsWith("policy.epochPolicy:") && p.includes("sim"))).toBe(
+      true,
+    );
+    expect(
+      problemsOf({ ...base, policy: { selection: "rotation:1" } }).some((p) =>
+        p.startsWith("policy.selection:"),
+      ),
+    ).toBe(true);
+  });
+
   it("validates keys, seeds and stakes, and requires the attestation service", () => {
     const problems = problemsOf({
       dataDir: "/d",
@@ -150,6 +176,19 @@ describe("applyDeployment", () => {
     expect(c.seed).toBe(seed); // from the node's own secrets file
     expect(c.ethereum.privateKey).toBe(key);
     expect(c.p2p.bootstrap).toEqual(deployment.bootstrap);
+  });
+
+  it("takes the chain's policies from the deployment unless the config names them", () => {
+    const raw = { dataDir: "/data", deployment: { file: "/d.json" } };
+    const withPolicy = { ...deployment, selection: "group:3", epochPolicy: "discovery" };
+    expect(resolveNodeConfig(applyDeployment(raw, withPolicy)).policy).toEqual({
+      selection: "group:3",
+      epochPolicy: "discovery",
+    });
+    const own = { ...raw, policy: { selection: "discovery" } };
+    expect(resolveNodeConfig(applyDeployment(own, withPolicy)).policy.selection).toBe("discovery");
+    // A file from before policies existed: the defaults.
+    expect(resolveNodeConfig(applyDeployment(raw, deployment)).policy.selection).toBe("discovery");
   });
 
   it("does not make the principal bootstrap to itself", () => {

@@ -1,4 +1,14 @@
-import { EnigmaError, ErrorCode, MAX_RECEIPTS_PER_BATCH, validationIssues } from "@enigma/protocol";
+import {
+  DEFAULT_EPOCH_POLICY,
+  DEFAULT_SELECTION,
+  EnigmaError,
+  ErrorCode,
+  MAX_RECEIPTS_PER_BATCH,
+  getEpochPolicy,
+  getSelectionStrategy,
+  isEnigmaError,
+  validationIssues,
+} from "@enigma/protocol";
 import { z } from "zod";
 
 const port = z.number().int().min(0).max(65_535);
@@ -28,6 +38,18 @@ export const NODE_PRESETS = Object.freeze({
   }),
 });
 export type NodePreset = keyof typeof NODE_PRESETS;
+
+/** A policy name checked against the registry (`UnknownPolicy`'s message, with the known names). */
+function policyName(lookup: (spec: string) => unknown) {
+  return z.string().superRefine((spec, ctx) => {
+    try {
+      lookup(spec);
+    } catch (e) {
+      if (!isEnigmaError(e)) throw e;
+      ctx.addIssue({ code: "custom", message: e.message });
+    }
+  });
+}
 
 /** What a user may write in a node's config file or pass on the command line. */
 export const NodeUserConfigSchema = z
@@ -185,6 +207,32 @@ export const NodeUserConfigSchema = z
       .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
       .default("info"),
     /**
+     * The policies this node runs, by registry name (`@enigma/protocol`'s `policy/registry.ts`):
+     * `selection` must be the strategy the Enigma contract was deployed with (checked at start:
+     * `SelectionMismatch`); `epochPolicy` must be one the contract implements (Discovery's today).
+     */
+    policy: z
+      .object({
+        selection: policyName(getSelectionStrategy).default(DEFAULT_SELECTION),
+        epochPolicy: policyName(getEpochPolicy)
+          .refine(
+            (spec) => {
+              try {
+                return getEpochPolicy(spec).onChain;
+              } catch {
+                return true; // reported by policyName
+              }
+            },
+            {
+              message:
+                "this epoch policy runs in `enigma sim` only: the Enigma contract does not implement it",
+            },
+          )
+          .default(DEFAULT_EPOCH_POLICY),
+      })
+      .strict()
+      .default({ selection: DEFAULT_SELECTION, epochPolicy: DEFAULT_EPOCH_POLICY }),
+    /**
      * Where `loadNodeConfig` took the chain's addresses from: a deployment file written by
      * `enigma chain start`. Absent fields of `ethereum` (rpcUrl, enigmaAddress, tokenAddress)
      * and `attestation` (url, trustRoot) come from it; a node other than the principal also
@@ -291,6 +339,9 @@ export const DeploymentFileSchema = z.object({
   attestationUrl: z.url(),
   trustRoot: trustRootShape,
   bootstrap: z.array(z.string().min(1)).default([]),
+  /** The policies the chain was deployed with (absent in files from before they existed). */
+  selection: z.string().min(1).optional(),
+  epochPolicy: z.string().min(1).optional(),
 });
 export type DeploymentFile = z.output<typeof DeploymentFileSchema>;
 
@@ -335,6 +386,10 @@ export function applyDeployment(raw: unknown, deployment: unknown, secrets?: unk
   eth["tokenAddress"] ??= d.tokenAddress;
   att["url"] ??= d.attestationUrl;
   att["trustRoot"] ??= d.trustRoot;
+  // The chain's policies, unless the config names its own (then checked against the chain).
+  const policy = { ...(c["policy"] as Record<string, unknown> | undefined) };
+  if (d.selection !== undefined) policy["selection"] ??= d.selection;
+  if (d.epochPolicy !== undefined) policy["epochPolicy"] ??= d.epochPolicy;
   if (typeof index === "number" && secrets !== undefined) {
     const n = parseFile(NodeSecretsSchema, secrets, "node secrets file");
     if (n.index !== index) {
@@ -347,7 +402,7 @@ export function applyDeployment(raw: unknown, deployment: unknown, secrets?: unk
     c["seed"] ??= n.seed;
     eth["privateKey"] ??= n.custodian.privateKey;
   }
-  return { ...c, ethereum: eth, attestation: att, p2p };
+  return { ...c, ethereum: eth, attestation: att, p2p, policy };
 }
 
 /**

@@ -18,6 +18,8 @@ export type { EnigmaNodeOptions, NodeEndpoints } from "./node.js";
 export { loadNodeConfig, runNode } from "./run.js";
 export { TOPICS, PROTOCOLS } from "./messages.js";
 export { EnigmaChain, WorkerStatus } from "./chain/enigma-chain.js";
+export { NodeSelection, SELECTION_CACHE_MAX } from "./selection.js";
+export type { NodePolicy } from "./context.js";
 export type {
   ChainEvent,
   ChainOptions,

@@ -10,6 +10,8 @@ import {
   checkRegistrationBinding,
   concatBytes,
   engToGrains,
+  getEpochPolicy,
+  getSelectionStrategy,
   hexToBytes,
   isEnigmaError,
   keccak256,
@@ -29,7 +31,7 @@ import { AdminServer } from "./admin/server.js";
 import { adminMethods } from "./admin/methods.js";
 import { EnigmaChain, type ChainEvent } from "./chain/enigma-chain.js";
 import type { NodeConfig } from "./config.js";
-import { isSelected, recordOfEvent, type NodeContext, type RecordInfo } from "./context.js";
+import { recordOfEvent, type NodeContext, type NodePolicy, type RecordInfo } from "./context.js";
 import { PeerDirectory } from "./directory.js";
 import { Gateway } from "./gateway.js";
 import {
@@ -56,6 +58,7 @@ import { InputRedelivery } from "./recovery/redelivery.js";
 import { ResultRecovery } from "./recovery/results.js";
 import { RpcServer } from "./rpc/server.js";
 import { NodeStore } from "./store/store.js";
+import { NodeSelection } from "./selection.js";
 import { DeltaSync } from "./sync.js";
 import { InputDelivery } from "./tasks/delivery.js";
 import { HeldInputs } from "./tasks/held-inputs.js";
@@ -246,6 +249,7 @@ export class EnigmaNode {
       ...(c.ethereum.privateKey === undefined ? {} : { privateKey: c.ethereum.privateKey }),
     });
     this.#stops.push(() => chain.close());
+    const policy = await checkPolicy(c, chain);
 
     // The enclave's quote goes to the attestation service, which alone holds its key; the
     // report that comes back is checked against the trust root.
@@ -315,6 +319,8 @@ export class EnigmaNode {
       log: this.log.child({
         ...(enclaveSigner === undefined ? {} : { worker: enclaveSigner.signer }),
       }),
+      policy,
+      selection: new NodeSelection(policy.selection, chain),
     };
     this.#ctx = ctx;
 
@@ -339,6 +345,7 @@ export class EnigmaNode {
       book: this.#book,
       readRecord: (taskId) => this.#readRecord(taskId),
       epoch: (block) => chain.getEpoch(block),
+      group: (contract, epoch) => ctx.selection.group(contract, epoch),
       watcherWaitMs: 2 * c.ethereum.pollIntervalMs + 20,
     });
     // Recovery after faults (issue 16): every node serves the inputs and results it holds; a
@@ -537,7 +544,7 @@ export class EnigmaNode {
 
     const head = await chain.blockNumber();
     const cursor = await store.getMeta(CURSOR);
-    const window = chain.taskTimeout + chain.epochSize;
+    const window = policy.epochs.rescanBlocks(chain.taskTimeout, chain.epochSize);
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
     // Records heard before a restart whose inputs never came are heard again (the watcher
     // starts past them), and then tasks heard but not finished go back in line: in that order,
@@ -731,8 +738,14 @@ export class EnigmaNode {
       // it. Should the principal be a whole epoch late, they commit anyway, before their tasks
       // time out.
       const epoch = await chain.getEpoch(toBlock);
-      if (epoch !== undefined && toBlock >= epoch.firstBlockNumber + chain.epochSize - 1) {
-        const late = toBlock >= epoch.firstBlockNumber + 2 * chain.epochSize;
+      const { epochs } = this.#live().policy;
+      if (
+        epoch !== undefined &&
+        toBlock >= epochs.lastEpochBlock(epoch.firstBlockNumber, chain.epochSize)
+      ) {
+        // A whole epoch late: the epoch after this one would be over too.
+        const next = epochs.nextEpochBlock(epoch.firstBlockNumber, chain.epochSize);
+        const late = toBlock >= epochs.nextEpochBlock(next, chain.epochSize);
         if (late || ((await chain.currentEpoch())?.index ?? 0) > epoch.index) {
           void this.#batcher.trigger("epoch-end");
         }
@@ -910,11 +923,11 @@ export class EnigmaNode {
 
   /**
    * A result is accepted when it is consistent, signed by the worker it names, and that worker
-   * was the selected one for the contract in the epoch of the task's record. A result whose
+   * was in the group selected for the contract in the epoch of the task's record. A result whose
    * record this node cannot see yet is ignored (not penalised).
    */
   async #verifyResult(r: TaskResult): Promise<GossipVerdict> {
-    const { chain } = this.#live();
+    const { chain, selection } = this.#live();
     checkResultShape(r);
     const digest = receiptBatchDigest(chain.chainId, chain.enigmaAddress, [receiptOf(r)]);
     if (!this.#signers.isSignedBy(digest, r.signature, r.workerAddress)) return "reject";
@@ -922,7 +935,7 @@ export class EnigmaNode {
       this.#book.get(r.taskId) ??
       (this.#resultReads.take() ? await this.#readRecord(r.taskId) : undefined);
     if (record === undefined) return "ignore";
-    if (!(await isSelected(chain, r.contractAddress, record.blockNumber, r.workerAddress)))
+    if (!(await selection.isSelectedAt(r.contractAddress, record.blockNumber, r.workerAddress)))
       return "reject";
     return "accept";
   }
@@ -1049,4 +1062,22 @@ function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K]
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
     [K in keyof T]?: Exclude<T[K], undefined>;
   };
+}
+
+/**
+ * The policies of `config`, resolved once through the registry, after checking that the Enigma
+ * contract selects with the same strategy: a node that selected otherwise would run tasks whose
+ * receipts the chain refuses, and refuse the ones it should run (`SelectionMismatch`).
+ */
+async function checkPolicy(config: NodeConfig, chain: EnigmaChain): Promise<NodePolicy> {
+  const selection = getSelectionStrategy(config.policy.selection);
+  const deployed = await chain.selectionName();
+  if (deployed !== selection.name) {
+    throw new EnigmaError(
+      ErrorCode.SelectionMismatch,
+      `the Enigma contract at ${chain.enigmaAddress} selects workers with "${deployed}", this node's config with "${selection.name}": set policy.selection to "${deployed}"`,
+      { details: { chain: deployed, configured: selection.name } },
+    );
+  }
+  return Object.freeze({ selection, epochs: getEpochPolicy(config.policy.epochPolicy) });
 }

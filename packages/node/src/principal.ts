@@ -1,11 +1,13 @@
-// The principal node: at each epoch boundary it draws the seed in its enclave and calls
-// `setWorkersParams`; it hands out contract state keys, encrypted to the requesting enclave,
-// only to an attested worker selected for that contract (current epoch, or the one before it,
-// so a task recorded just before the boundary can still be run).
-import { EnigmaError, ErrorCode, isEnigmaError, sameAddress, type Hex } from "@enigma/protocol";
+// The principal node: at each epoch boundary (the epoch policy's) it draws the seed in its
+// enclave and calls `setWorkersParams`; it hands out contract state keys, encrypted to the
+// requesting enclave, only to an attested worker selected for that contract in one of the epochs
+// the policy names (Discovery's: the current one and the one before it, so a task recorded just
+// before the boundary can still be run).
+import { EnigmaError, ErrorCode, isEnigmaError, type Hex } from "@enigma/protocol";
 import type { PrincipalEnclave } from "@enigma/enclave";
 import type { StateKeyRequest } from "@enigma/protocol";
-import { selectedWorker, type NodeContext } from "./context.js";
+import type { EpochInfo } from "./chain/types.js";
+import type { NodeContext } from "./context.js";
 import { PROTOCOLS } from "./messages.js";
 
 export class PrincipalService {
@@ -54,13 +56,13 @@ export class PrincipalService {
   }
 
   async #maybeNewEpoch(head: number): Promise<void> {
-    const { chain, metrics, log } = this.#ctx;
+    const { chain, metrics, log, policy } = this.#ctx;
     // Inside the epoch in force at `head` (known from the watcher's scan) nothing is due: a
     // newer epoch can only start once that one is over.
     const atHead = await chain.getEpoch(head);
-    if (atHead !== undefined && head < atHead.firstBlockNumber + chain.epochSize) return;
+    if (atHead !== undefined && !policy.epochs.isEpochDue(head, atHead, chain.epochSize)) return;
     const current = await chain.currentEpoch();
-    if (current !== undefined && head < current.firstBlockNumber + chain.epochSize) return;
+    if (!policy.epochs.isEpochDue(head, current, chain.epochSize)) return;
     const index = current === undefined ? 0 : current.index + 1;
     const seed = this.#enclave.epochSeed(index);
     const sig = this.#enclave.signWorkersParams(head, seed, index);
@@ -76,19 +78,20 @@ export class PrincipalService {
   }
 
   async #authorize(signer: Hex, contract: Hex): Promise<boolean> {
-    const { chain } = this.#ctx;
+    const { chain, policy, selection } = this.#ctx;
     const current = await chain.currentEpoch();
     if (current === undefined) {
       throw new EnigmaError(ErrorCode.NoEpoch, "no epoch has started yet");
     }
-    const epochs = [current];
-    if (current.firstBlockNumber > 0) {
-      const previous = await chain.getEpoch(current.firstBlockNumber - 1);
-      if (previous !== undefined) epochs.push(previous);
+    // The policy's epochs, newest first, by index: walk back from the current one.
+    const wanted = policy.epochs.stateKeyEpochs(current.index);
+    let e: EpochInfo | undefined = current;
+    while (e !== undefined && wanted.length > 0) {
+      if (wanted.includes(e.index) && (await selection.isMember(contract, e, signer))) return true;
+      const oldest = Math.min(...wanted);
+      if (e.index <= oldest || e.firstBlockNumber === 0) break;
+      e = await chain.getEpoch(e.firstBlockNumber - 1);
     }
-    return epochs.some((e) => {
-      const w = selectedWorker(contract, e);
-      return w !== undefined && sameAddress(w, signer);
-    });
+    return false;
   }
 }

@@ -17,14 +17,15 @@ import {
   bytesToHex,
   decryptFrom,
   deploymentInputsHash,
+  discoveryEpochs,
   encodeArgs,
   encryptTo,
   generateKeyPair,
   hexToBytes,
   inputsHash,
   recoverWorkerKeySigner,
+  getSelectionStrategy,
   sameAddress,
-  selectWorker,
   taskId as taskIdOf,
   trustRootToJwk,
   type Hex,
@@ -46,6 +47,7 @@ import { decodeRevert } from "./chain/errors.js";
 import { resolveNodeConfig, type NodeUserConfig } from "./config.js";
 import { EnigmaNode, enclaveSeedOf } from "./node.js";
 import { createLogger } from "./observability.js";
+import { NodeSelection } from "./selection.js";
 
 const MNEMONIC = "test test test test test test test test test test test junk";
 export const ENG = 10n ** 8n;
@@ -76,6 +78,8 @@ export interface TestNetOptions {
   execution?: NonNullable<NodeUserConfig["worker"]>["execution"];
   /** DEVNET ONLY: the enclaves' debug interface on every node (`debug.enclave`; default off). */
   enclaveDebug?: boolean;
+  /** The worker-selection strategy by registry name, on chain and in every node (default Discovery's). */
+  selection?: string;
 }
 
 export interface TestNet {
@@ -93,6 +97,8 @@ export interface TestNet {
   attestationUrl: string;
   principal: EnigmaNode;
   workers: EnigmaNode[];
+  /** The network's worker selection (its strategy over `chain`'s epochs), as clients select. */
+  selection: NodeSelection;
   /** Builds a node config like the others (for restarts and late joiners). */
   configFor(i: number, extra?: Partial<NodeUserConfig>): NodeUserConfig;
   mine(blocks: number): Promise<void>;
@@ -128,6 +134,7 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
   const principalSigner = EnclaveIdentity.generate(enclaveSeedOf(nodeSeed(0))).signer;
   const d = await deployEnigma(deployer, {
     principal: principalSigner,
+    ...(o.selection === undefined ? {} : { selection: o.selection }),
     epochSize,
     taskTimeout: epochSize * 3,
     // The chain accepts the task gas limits the workers' enclaves are configured to run.
@@ -171,6 +178,7 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
     preset: "fast",
     logLevel,
     ...(o.enclaveDebug === true ? { debug: { enclave: true } } : {}),
+    ...(o.selection === undefined ? {} : { policy: { selection: o.selection } }),
     ...extra,
   });
   const log = (name: string) => createLogger({ level: logLevel, name });
@@ -220,13 +228,15 @@ export async function startTestNet(o: TestNetOptions = {}): Promise<TestNet> {
       attestationUrl: attestation.url,
       principal,
       workers,
+      selection: new NodeSelection(getSelectionStrategy(o.selection ?? "discovery"), chain),
       configFor: (i, extra) =>
         configFor(i, { p2p: { host: "127.0.0.1", port: 0, bootstrap }, ...extra }),
       mine,
       advanceEpoch: async () => {
         const before = await chain.currentEpoch();
         const head = await chain.blockNumber();
-        const target = (before?.firstBlockNumber ?? head) + epochSize;
+        // The contract implements Discovery's epochs (the only on-chain epoch policy).
+        const target = discoveryEpochs.nextEpochBlock(before?.firstBlockNumber ?? head, epochSize);
         if (head < target) await mine(target - head);
         return waitFor(async () => {
           const now = await chain.currentEpoch();
@@ -337,7 +347,8 @@ export class TestClient {
     const taskId = taskIdOf(this.#address, nonce);
     const epoch = await this.#net.chain.currentEpoch();
     if (epoch === undefined) throw new Error("no epoch");
-    const worker = selectWorker(contract ?? taskId, epoch);
+    // The group's first member, as the SDK picks it.
+    const [worker] = await this.#net.selection.group(contract ?? taskId, epoch);
     if (worker === undefined) throw new Error("no worker");
     const userPubKey = bytesToHex(user.publicKey).slice(2);
     const k = (

@@ -11,6 +11,11 @@ export const ErrorCode = {
   UnknownPolicy: 120,
   SelectionHistoryMissing: 121,
   InvalidScenario: 122,
+  // 123-139: policies wired into the network (wire helper)
+  /** The selection strategy configured here is not the one the Enigma contract was deployed with. */
+  SelectionMismatch: 123,
+  /** An epoch policy the Enigma contract does not implement, asked of a real network (devnet). */
+  PolicyNotOnChain: 124,
   ChainError: 200,
   // 201-249: the Enigma contract's custom errors (mapped in abi/contract-errors.ts)
   RegistrationPaused: 201,

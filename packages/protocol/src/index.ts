@@ -149,6 +149,7 @@ export {
   rotationSelection,
   selectGroup,
   selectWorker,
+  selectionContract,
 } from "./policy/index.js";
 export type {
   DiscoverySelection,
@@ -158,6 +159,7 @@ export type {
   EpochStart,
   EpochWorkers,
   PolicyDescriptor,
+  SelectionContract,
   SelectionDraws,
   SelectionEpoch,
   WorkerSelectionStrategy,
@@ -178,6 +180,6 @@ export {
   WORKERS_PARAMS_TYPES,
 } from "./abi/receipts.js";
 export type { ChainReceipt } from "./abi/receipts.js";
-export { ENIGMA_ABI, ENIGMA_TOKEN_ABI } from "./abi/contracts.js";
+export { ENIGMA_ABI, ENIGMA_TOKEN_ABI, WORKER_SELECTION_ABI } from "./abi/contracts.js";
 export { validationIssues } from "./issues.js";
 export type { ValidationIssue } from "./issues.js";

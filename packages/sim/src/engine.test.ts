@@ -114,6 +114,44 @@ describe("simulation", () => {
     }
   });
 
+  it("numbers epochs from firstEpochIndex, as a chain replayed from there does", () => {
+    const workers = ["11", "22", "33"].map((b) => ({ signer: `0x${b.repeat(20)}`, stake: 10 }));
+    for (const first of [0, 1, 7]) {
+      const s = parseScenario({
+        workers: { list: workers },
+        contracts: 8,
+        epochs: 5,
+        selection: "rotation:2",
+        seed: "x",
+        firstEpochIndex: first,
+      });
+      const r = runSimulation(s, { selections: true });
+      // The chain's epoch `first + i`; before `first`, an epoch nobody was staked in (a
+      // devnet's epoch 0): the sim's first epoch has no history either.
+      const epochs = new Map<number, SelectionEpoch>();
+      if (first > 0) epochs.set(first - 1, { index: first - 1, seed: 1n, workers: [], stakes: [] });
+      for (let i = 0; i < 5; i++) {
+        epochs.set(first + i, {
+          index: first + i,
+          seed: BigInt(keccakOf("x", i)),
+          workers: workers.map((w) => w.signer),
+          stakes: workers.map(() => 10n * 10n ** 8n),
+        });
+      }
+      for (let i = 0; i < 5; i++) {
+        for (let c = 0; c < 8; c++) {
+          const e = epochs.get(first + i);
+          if (e === undefined) throw new Error("unreachable");
+          expect(r.selections?.[i]?.[c], `first ${first}, epoch ${i}, contract ${c}`).toEqual(
+            selectGroup(contractOf("x", c), e, getSelectionStrategy("rotation:2"), (j) =>
+              epochs.get(j),
+            ),
+          );
+        }
+      }
+    }
+  });
+
   it("gives the same JSON for the same seed, byte for byte, and another for another seed", () => {
     const scenario = {
       workers: { count: 40, stake: { distribution: "zipf" as const, exponent: 1.2 } },

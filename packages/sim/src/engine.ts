@@ -150,7 +150,14 @@ export function runSimulation(s: Scenario, options: SimulationOptions = {}): Sim
     const snap = policy.snapshot(pop.standings(), s.stakingThreshold);
     const seedHex = s.seeds?.[e];
     const seed = seedHex === undefined ? toWord(derive(s.seed, "epoch", e)) : BigInt(seedHex);
-    const epoch = new SimEpoch(e, seed, snap.workers, snap.stakes, hasher, k);
+    const epoch = new SimEpoch(
+      (s.firstEpochIndex ?? 0) + e,
+      seed,
+      snap.workers,
+      snap.stakes,
+      hasher,
+      k,
+    );
     const draws = new SimDraws(epoch, contracts, tags);
     const n = epoch.count;
     const ids = Int32Array.from(snap.workers, (w) => pop.idOf(w));

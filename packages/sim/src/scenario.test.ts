@@ -54,6 +54,8 @@ describe("scenario", () => {
     );
     expect(issuesOf({ ...ok, epochPolicy: "capped:0" })[0]?.path).toBe("epochPolicy");
     expect(issuesOf({ ...ok, seeds: [] })[0]?.path).toBe("seeds");
+    expect(issuesOf({ ...ok, firstEpochIndex: -1 })[0]?.path).toBe("firstEpochIndex");
+    expect(issuesOf({ ...ok, firstEpochIndex: 1.5 })[0]?.path).toBe("firstEpochIndex");
     expect(issuesOf({ ...ok, adversary: { stakeShare: 1.5 } })[0]?.path).toBe(
       "adversary.stakeShare",
     );

@@ -104,6 +104,12 @@ export const scenarioSchema = z
     epochs: count("epochs", 100_000),
     /** Explicit epoch seeds (uint256 as 0x hex), one per epoch; derived from `seed` otherwise. */
     seeds: z.array(hexOf(32, "seed")).optional(),
+    /**
+     * The index of the first simulated epoch (0 by default): a rule that reads the index (a
+     * term start under rotation:N) then sees the same numbers as a chain whose epochs are
+     * replayed from there, e.g. a devnet whose epoch 0 had no worker yet.
+     */
+    firstEpochIndex: within("firstEpochIndex", 0, 1_000_000_000, { integer: true }).optional(),
     churn: z
       .strictObject({
         joins: within("churn.joins", 0, 100_000, { integer: true }).default(0),
@@ -182,6 +188,7 @@ export interface Scenario {
   readonly contracts: number | readonly string[];
   readonly epochs: number;
   readonly seeds?: readonly string[];
+  readonly firstEpochIndex?: number;
   readonly churn: { readonly joins: number; readonly leaves: number };
   readonly adversary: { readonly stakeShare: number };
   readonly stakingThreshold: bigint;
@@ -237,6 +244,7 @@ export function scenarioToJson(s: Scenario): Record<string, unknown> {
     contracts: s.contracts,
     epochs: s.epochs,
     ...(s.seeds === undefined ? {} : { seeds: s.seeds }),
+    ...(s.firstEpochIndex === undefined ? {} : { firstEpochIndex: s.firstEpochIndex }),
     churn: s.churn,
     adversary: s.adversary,
     stakingThreshold: grainsToEng(s.stakingThreshold),

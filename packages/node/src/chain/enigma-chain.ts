@@ -13,6 +13,7 @@
  */
 import {
   ENIGMA_TOKEN_ABI,
+  WORKER_SELECTION_ABI,
   EnigmaError,
   ErrorCode,
   isEnigmaError,
@@ -61,6 +62,7 @@ import { subscribeHeads } from "./heads.js";
 import { startWatch } from "./watcher.js";
 
 const TOKEN_INTERFACE = new Interface(ENIGMA_TOKEN_ABI);
+const SELECTION_INTERFACE = new Interface(WORKER_SELECTION_ABI);
 const ZERO_ADDRESS = `0x${"00".repeat(20)}`;
 const ALL_EVENT_TOPICS = Object.values(EVENT_TOPICS);
 // Secret contract addresses read per request.
@@ -156,6 +158,7 @@ export class EnigmaChain {
   readonly #principal: string;
   readonly #watches = new Set<ChainWatch>();
   readonly #epochs = new EpochCache();
+  #selectionName: Promise<string> | undefined;
   #closed: Promise<void> | undefined;
 
   private constructor(init: Init) {
@@ -374,6 +377,19 @@ export class EnigmaChain {
   /** The principal node's enclave signer (the contract's immutable `PRINCIPAL`). */
   principal(): Promise<string> {
     return Promise.resolve(this.#principal);
+  }
+
+  /**
+   * The registry name of the worker-selection strategy the Enigma contract was deployed with
+   * (`IWorkerSelection(SELECTION()).name()`, e.g. `"group:3"`); read once.
+   */
+  selectionName(): Promise<string> {
+    this.#selectionName ??= (async () => {
+      const address = outputs(await this.#view("SELECTION", []), "SELECTION").address("0");
+      const r = await this.#rpc.view(SELECTION_INTERFACE, address, "name", []);
+      return outputs(r, "name").string("0");
+    })();
+    return this.#selectionName;
   }
 
   /** ENG balance in grains. */

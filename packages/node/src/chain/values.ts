@@ -110,6 +110,12 @@ export class ChainFields {
     return v.toLowerCase();
   }
 
+  string(name: string): string {
+    const v = this.#get(name);
+    if (typeof v !== "string") throw this.#bad(name, v);
+    return v;
+  }
+
   bigint(name: string): bigint {
     const v = this.#get(name);
     if (typeof v !== "bigint") throw this.#bad(name, v);

@@ -92,6 +92,7 @@ function build(
       return Promise.resolve(o.chain?.get(taskId));
     },
     epoch: () => Promise.resolve(epoch),
+    group: () => Promise.resolve([selected]),
     watcherWaitMs: o.watcherWaitMs ?? 0,
   });
   const piped: [TaskInput, InputVerdict][] = [];

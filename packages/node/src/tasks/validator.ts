@@ -1,9 +1,8 @@
-// The one check of a task input: input <-> record <-> selected worker <-> epoch. The gateway,
+// The one check of a task input: input <-> record <-> selected group <-> epoch. The gateway,
 // gossip and the worker's pipeline all ask it, and each maps its verdict to what that path does
 // (an RPC answer, a gossip verdict, running the task or not).
 import { EnigmaError, ErrorCode, isEnigmaError, type Hex } from "@enigma/protocol";
 import type { EpochInfo } from "../chain/types.js";
-import { selectedWorker } from "../context.js";
 import { decodePreCode, inputsHashOf, type TaskInput } from "../messages.js";
 import type { KnownRecord, RecordBook } from "./record-book.js";
 
@@ -15,10 +14,12 @@ import type { KnownRecord, RecordBook } from "./record-book.js";
  *   record was mined): held until the record comes.
  * - `mismatch`: the record holds another inputs hash: not this task's input.
  * - `settled`: the record is settled already (receipt or refund).
- * - `wrong-worker`: the input is the task's, but names a worker that is not the one selected
+ * - `wrong-worker`: the input is the task's, but names a worker outside the group selected
  *   for its contract in the record's epoch. Accepted as Discovery did, never executed: the
- *   task is refundable after its timeout.
- * - `runnable`: the task's input, naming its selected worker.
+ *   task is refundable after its timeout. `selected` is the group's first member.
+ * - `runnable`: the task's input, naming a member of its group: `selected` is that member, the
+ *   one worker that runs it (the client encrypted the input to its key alone). Under Discovery's
+ *   rule the group is one worker.
  */
 export type InputVerdict =
   | { kind: "malformed"; error: EnigmaError }
@@ -37,6 +38,8 @@ export interface ValidatorPorts {
   readRecord(taskId: string): Promise<KnownRecord | undefined>;
   /** The epoch in force at a block. */
   epoch(blockNumber: number): Promise<EpochInfo | undefined>;
+  /** The group selected for a contract in an epoch (lower-case; `NodeSelection.group`). */
+  group(contract: string, epoch: EpochInfo): Promise<readonly Hex[]>;
   /**
    * How long to wait for the watcher before reading an unknown id from the chain (a couple of
    * poll intervals: an input usually arrives just before its record is heard).
@@ -119,11 +122,10 @@ export class TaskValidator {
     if (derived.hash !== record.inputsHash.toLowerCase()) return { kind: "mismatch", record };
     if (!record.pending) return { kind: "settled", record };
     const epoch = await this.#p.epoch(record.blockNumber);
-    const selected = epoch === undefined ? undefined : selectedWorker(input.contractAddress, epoch);
-    if (selected === undefined || selected !== input.workerAddress.toLowerCase()) {
-      return { kind: "wrong-worker", record, selected };
-    }
-    return { kind: "runnable", record, selected, preCode: derived.preCode };
+    const group = epoch === undefined ? [] : await this.#p.group(input.contractAddress, epoch);
+    const named = input.workerAddress.toLowerCase() as Hex;
+    if (!group.includes(named)) return { kind: "wrong-worker", record, selected: group[0] };
+    return { kind: "runnable", record, selected: named, preCode: derived.preCode };
   }
 
   async #record(taskId: string, reads?: ReadBudget): Promise<KnownRecord | undefined> {

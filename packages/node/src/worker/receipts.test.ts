@@ -3,7 +3,14 @@
 // built on a delta the chain will never record (its task refunded, failed, or forked off) is
 // dropped with the stored deltas from the gap on, so that the worker goes on from the committed
 // state (issue 20: delta history that stays whole).
-import { bytesToHex, keccak256, type ChainReceipt, type Hex } from "@enigma/protocol";
+import {
+  bytesToHex,
+  discoveryEpochs,
+  discoverySelection,
+  keccak256,
+  type ChainReceipt,
+  type Hex,
+} from "@enigma/protocol";
 import type { WorkerEnclave } from "@enigma/enclave";
 import { describe, expect, it } from "vitest";
 import type { EnigmaChain } from "../chain/enigma-chain.js";
@@ -11,6 +18,7 @@ import type { NodeConfig } from "../config.js";
 import type { NodeContext } from "../context.js";
 import { NodeMetrics, createLogger } from "../observability.js";
 import type { P2PNetwork } from "../p2p/network.js";
+import { NodeSelection } from "../selection.js";
 import type { NodeStore } from "../store/store.js";
 import { ReceiptBatcher } from "./receipts.js";
 
@@ -101,6 +109,8 @@ function setup(
     p2p: {} as unknown as P2PNetwork,
     metrics: new NodeMetrics(),
     log: createLogger({ level: "silent", name: "receipts-test" }),
+    policy: { selection: discoverySelection, epochs: discoveryEpochs },
+    selection: new NodeSelection(discoverySelection, chain),
   };
   const enclave = { signReceipts: () => "0x01" } as unknown as WorkerEnclave;
   const batcher = new ReceiptBatcher(ctx, enclave, {

@@ -36,6 +36,8 @@ export const CONTRACT_ERROR_CODES: Readonly<Record<string, ErrorCode>> = Object.
   TaskNotPending: ErrorCode.TaskNotPending,
   TaskNotTimedOut: ErrorCode.TaskNotTimedOut,
   NotSelectedWorker: ErrorCode.NotSelectedWorker,
+  // Someone but Enigma itself called the entry that runs the selection strategy.
+  SelectionSelfCallOnly: ErrorCode.InvalidArgument,
   EmptyBatch: ErrorCode.ReceiptRejected,
   UnknownSigner: ErrorCode.ReceiptRejected,
   GasUsedAboveLimit: ErrorCode.ReceiptRejected,

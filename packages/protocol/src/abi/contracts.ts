@@ -3,7 +3,7 @@
 
 /** The `Enigma` contract's ABI (human-readable, for ethers' `Interface`/`Contract`). */
 export const ENIGMA_ABI = [
-  "constructor((address token, address principal, uint64 epochSize, uint64 taskTimeout, uint256 stakingThreshold, uint32 callbackGasLimit, uint32 maxWorkers, uint64 minGasPx, uint64 maxGasLimit, uint64 maxReportAge) config, (bytes rsaModulus, bytes rsaExponent, string[] acceptedStatuses, bool allowDebug, bytes32[] mrEnclaves, bytes32[] mrSigners, uint16 minIsvSvn) attestation)",
+  "constructor((address token, address selection, address principal, uint64 epochSize, uint64 taskTimeout, uint256 stakingThreshold, uint32 callbackGasLimit, uint32 maxWorkers, uint64 minGasPx, uint64 maxGasLimit, uint64 maxReportAge) config, (bytes rsaModulus, bytes rsaExponent, string[] acceptedStatuses, bool allowDebug, bytes32[] mrEnclaves, bytes32[] mrSigners, uint16 minIsvSvn) attestation)",
   "error AttestationRejected(uint8 reason)",
   "error BalanceNotWithdrawn(uint256 balance)",
   "error BatchTooLarge(uint256 count, uint256 max)",
@@ -41,6 +41,7 @@ export const ENIGMA_ABI = [
   "error SafeERC20FailedOperation(address token)",
   "error SecretContractAlreadyDeployed(bytes32 scAddr)",
   "error SecretContractNotDeployed(bytes32 scAddr)",
+  "error SelectionSelfCallOnly()",
   "error SignerAlreadyRegistered(address signer)",
   "error StakeBelowThreshold(uint256 balance, uint256 threshold)",
   "error StringTooLong(string str)",
@@ -74,6 +75,7 @@ export const ENIGMA_ABI = [
   "event WithdrawSuccessful(address to, uint256 value)",
   "event WorkerNotAttested(address indexed custodian, uint8 reason)",
   "event WorkersParameterized(uint256 seed, uint256 firstBlockNumber, uint256 inclusionBlockNumber, address[] workers, uint256[] stakes, uint256 nonce)",
+  "fallback()",
   "function CALLBACK_GAS_LIMIT() view returns (uint256)",
   "function MAX_GAS_LIMIT() view returns (uint64)",
   "function MAX_RECEIPTS_PER_BATCH() view returns (uint256)",
@@ -83,6 +85,7 @@ export const ENIGMA_ABI = [
   "function PRINCIPAL() view returns (address)",
   "function RECEIPT_BATCH_TYPEHASH() view returns (bytes32)",
   "function RECEIPT_TYPEHASH() view returns (bytes32)",
+  "function SELECTION() view returns (address)",
   "function STAKING_THRESHOLD() view returns (uint256)",
   "function TOKEN() view returns (address)",
   "function WORKERS_PARAMS_TYPEHASH() view returns (bytes32)",
@@ -95,7 +98,7 @@ export const ENIGMA_ABI = [
   "function createTaskRecords(bytes32[] inputsHashes, uint64 gasLimit, uint64 gasPx, uint256 firstBlockNumber)",
   "function deposit(address custodian, uint256 amount)",
   "function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)",
-  "function getActiveWorkers(uint256) view returns (address[] signers, uint256[] stakes)",
+  "function getActiveWorkers(uint256) view returns (address[], uint256[])",
   "function getAllSecretContractAddresses() view returns (bytes32[])",
   "function getEpochSize() view returns (uint256)",
   "function getFirstBlockNumber(uint256 blockNumber) view returns (uint256)",
@@ -110,7 +113,7 @@ export const ENIGMA_ABI = [
   "function getUserTaskDeployments(address sender) view returns (uint256)",
   "function getWorker(address custodian) view returns ((address signer, uint8 status, bytes report, uint256 balance, (uint8 workerEventType, uint256 blockNumber, uint256 balance)[] workerLogs))",
   "function getWorkerFromSigningAddress(address signer) view returns (address, (address signer, uint8 status, bytes report, uint256 balance, (uint8 workerEventType, uint256 blockNumber, uint256 balance)[] workerLogs))",
-  "function getWorkerGroup(uint256 blockNumber, bytes32 scAddr) view returns (address[] group)",
+  "function getWorkerGroup(uint256 blockNumber, bytes32 scAddr) view returns (address[])",
   "function getWorkerParams(uint256 blockNumber) view returns (uint256, uint256, address[], uint256[])",
   "function login()",
   "function logout()",
@@ -167,4 +170,13 @@ export const ENIGMA_TOKEN_ABI = [
   "function totalSupply() view returns (uint256)",
   "function transfer(address to, uint256 value) returns (bool)",
   "function transferFrom(address from, address to, uint256 value) returns (bool)",
+] as const;
+
+/** The `IWorkerSelection` contract's ABI (human-readable, for ethers' `Interface`/`Contract`). */
+export const WORKER_SELECTION_ABI = [
+  "function groupSize() view returns (uint256)",
+  "function isSelected(uint256 epochsSlot, uint256 index, bytes32 scAddr, address worker) view returns (bool)",
+  "function lookback() view returns (uint256)",
+  "function name() view returns (string)",
+  "function selectGroup(uint256 epochsSlot, uint256 index, bytes32 scAddr) view returns (address[] group)",
 ] as const;

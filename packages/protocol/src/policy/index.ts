@@ -26,5 +26,6 @@ export {
   getSelectionStrategy,
   listEpochPolicies,
   listSelectionStrategies,
+  selectionContract,
 } from "./registry.js";
-export type { PolicyDescriptor } from "./registry.js";
+export type { PolicyDescriptor, SelectionContract } from "./registry.js";

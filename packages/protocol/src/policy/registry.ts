@@ -121,6 +121,41 @@ export function getSelectionStrategy(spec: string): WorkerSelectionStrategy {
   return strategy;
 }
 
+/** What deploys a selection strategy's Solidity twin beside `Enigma`. */
+export interface SelectionContract {
+  /** The strategy, as nodes and clients select with it (`name` is what the contract's `name()` says). */
+  readonly strategy: WorkerSelectionStrategy;
+  /** The contract's name: its source is `contracts/selection/<contract>.sol`. */
+  readonly contract: string;
+  /** Constructor arguments: the parameter (or its default) for a strategy that takes one. */
+  readonly args: readonly number[];
+}
+
+/**
+ * The Solidity twin of the selection strategy named `spec` and its constructor arguments, for
+ * `deployEnigma` (the strategy is fixed when `Enigma` is deployed). `UnknownPolicy` for an unknown
+ * name or a bad parameter, `InvalidConfig` for a strategy registered without a Solidity twin.
+ *
+ * @example
+ * selectionContract("group:3"); // { contract: "GroupSelection", args: [3], strategy }
+ */
+export function selectionContract(spec: string): SelectionContract {
+  const { descriptor, parameter } = lookup("selection strategy", SELECTION_STRATEGIES, spec);
+  if (descriptor.solidity === undefined) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `selection strategy "${descriptor.name}" has no Solidity twin: it cannot run on a chain`,
+      { details: { name: spec } },
+    );
+  }
+  const p = descriptor.parameter;
+  return Object.freeze({
+    strategy: getSelectionStrategy(spec),
+    contract: descriptor.solidity,
+    args: p === undefined ? [] : [parameter ?? p.default],
+  });
+}
+
 /** The epoch policy named `spec` (`"discovery"`, `"capped:20"`); see `getSelectionStrategy`. */
 export function getEpochPolicy(spec: string): EpochPolicy {
   const cached = epochPolicies.get(spec);

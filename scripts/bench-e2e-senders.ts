@@ -38,6 +38,8 @@ export interface TaskRecordOut {
   /** submit (handle created) to decrypted result, ms. */
   latency?: number;
   timings?: TaskTimings;
+  /** The task's id, once known. */
+  taskId?: string;
   /** performance.now() of this process at the task's start and end. */
   start: number;
   end: number;
@@ -49,6 +51,8 @@ export interface SenderOutput {
   t0: number;
   until: number;
   warmupFailures: number;
+  /** performance.timeOrigin of the sender process (ms since the epoch): aligns its times with other processes'. */
+  timeOrigin: number;
   /** Seconds of the measured window (first start to last end). */
   wall: number;
   chainCalls: Record<string, number>;
@@ -114,11 +118,22 @@ async function one(client: EnigmaClient, contract: string): Promise<TaskRecordOu
   const a = BigInt(++seq);
   const start = performance.now();
   const task = client.computeTask(contract, "add(uint256,uint256)", [a, 1n], GAS);
+  let taskId: string | undefined;
+  task.on("created", (e) => {
+    taskId = e.taskId;
+  });
   try {
     const r = await task.result();
     if (r.values?.[0] !== a + 1n) throw new Error(`wrong sum ${String(r.values?.[0])}`);
     const end = performance.now();
-    return { ok: true, latency: end - start, timings: task.timings, start, end };
+    return {
+      ok: true,
+      latency: end - start,
+      timings: task.timings,
+      start,
+      end,
+      ...(taskId === undefined ? {} : { taskId }),
+    };
   } catch (e) {
     const err = e as { code?: unknown; message?: unknown };
     return {
@@ -126,6 +141,7 @@ async function one(client: EnigmaClient, contract: string): Promise<TaskRecordOu
       ...(typeof err.code === "number" ? { code: err.code } : {}),
       message: String(err.message).slice(0, 200),
       timings: task.timings,
+      ...(taskId === undefined ? {} : { taskId }),
       start,
       end: performance.now(),
     };
@@ -162,6 +178,7 @@ const out: SenderOutput = {
   t0,
   until,
   warmupFailures,
+  timeOrigin: performance.timeOrigin,
   wall,
   chainCalls,
   nodeCalls,

@@ -14,23 +14,31 @@
  * encryption), record (allowance, send, mined), hand-over (input sent with the record
  * transaction until the node took it), execute (record mined and input taken until the node
  * pushed the result), result delivered (push until decrypted). Also the client's chain and
- * node requests per task and its CPU per task, and each run's CPU seconds per second of the
- * chain (this harness), each node and the senders (Linux /proc).
+ * node requests per task and its CPU per task, and each run's CPU of the chain (this harness),
+ * each node and the senders (Linux /proc), per second and per task, with the blocks the run
+ * mined and whether an epoch started.
  *
  *   pnpm bench:e2e
  *   BENCH_K=1,8 BENCH_C=1 BENCH_RUNS=1 BENCH_SECONDS=10 pnpm bench:e2e
  *   BENCH_PROFILE=.bench-profiles pnpm bench:e2e      # a .cpuprofile of each sender process
+ *   BENCH_NODE_PROFILE=.bench-profiles pnpm bench:e2e # ... and of each node process
  *
- * Other knobs: BENCH_WORKERS (3), BENCH_EPOCH_BLOCKS (5000: an epoch ends every few thousand
- * tasks), BENCH_APPROVE (max | exact), BENCH_BATCH (ethers batchMaxCount for the senders'
- * providers, 1), BENCH_PUSH (1; 0 polls the node over HTTP), BENCH_GATEWAYS (all | first).
+ * Epochs: 5000 blocks (BENCH_EPOCH_BLOCKS) and no block pacing (BENCH_EPOCH_SECONDS, 0): no
+ * epoch ends during a run, so the figures are the steady state. (With the devnet's default
+ * pacing, an idle moment of the chain gets empty blocks at the pace that ends an epoch in 5 s:
+ * 4,400 of a run's 5,000 blocks were the pacer's, and every run crossed an epoch change.)
+ * Other knobs: BENCH_WORKERS (3), BENCH_APPROVE (max | exact), BENCH_BATCH (ethers
+ * batchMaxCount for the senders' providers, 1), BENCH_PUSH (1; 0 polls the node over HTTP),
+ * BENCH_GATEWAYS (all | first), BENCH_SAVE=dir (each run's task timings as JSON).
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Contract, JsonRpcProvider, MaxUint256 } from "ethers";
 import { startDevnet } from "../packages/devnet/dist/index.js";
+import { ENIGMA_ABI } from "../packages/protocol/dist/index.js";
 import type { SenderConfig, SenderOutput } from "./bench-e2e-senders.ts";
 
 const envInt = (name: string, fallback: number): number => {
@@ -47,11 +55,14 @@ const S = {
   seconds: envInt("BENCH_SECONDS", 20),
   workers: envInt("BENCH_WORKERS", 3),
   epochBlocks: envInt("BENCH_EPOCH_BLOCKS", 5000),
+  epochSeconds: envInt("BENCH_EPOCH_SECONDS", 0),
+  nodeProfile: process.env["BENCH_NODE_PROFILE"],
   approve: (process.env["BENCH_APPROVE"] ?? "max") as "max" | "exact",
   batchMaxCount: envInt("BENCH_BATCH", 1),
   push: process.env["BENCH_PUSH"] !== "0",
   gateways: process.env["BENCH_GATEWAYS"] ?? "all",
   profile: process.env["BENCH_PROFILE"],
+  save: process.env["BENCH_SAVE"],
 };
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SENDERS = fileURLToPath(new URL("./bench-e2e-senders.ts", import.meta.url));
@@ -77,6 +88,8 @@ interface RunResult {
   chainPerTask: number;
   nodePerTask: number;
   cpuMsPerTask: number;
+  /** CPU of every process (chain, nodes, senders) per task, ms. */
+  cpuAllMsPerTask?: number;
   errors: Record<string, number>;
   calls: string;
 }
@@ -204,7 +217,18 @@ const devnet = await startDevnet({
   workers: S.workers,
   users: maxK + 1,
   epochBlocks: S.epochBlocks,
+  epochSeconds: S.epochSeconds,
   taskTimeoutBlocks: S.epochBlocks * 4,
+  ...(S.nodeProfile === undefined
+    ? {}
+    : {
+        nodeCommand: [
+          process.execPath,
+          "--cpu-prof",
+          `--cpu-prof-dir=${S.nodeProfile}`,
+          join(ROOT, "packages/cli/bin/enigma.js"),
+        ],
+      }),
   logLevel: "warn",
   onProgress: (m) => {
     process.stderr.write(`devnet: ${m}\n`);
@@ -237,6 +261,17 @@ try {
     .filter((u): u is string => u !== undefined)
     .slice(0, S.gateways === "first" ? 1 : undefined);
 
+  const probe = new JsonRpcProvider(info.chain.rpcUrl, info.chain.chainId, { staticNetwork: true });
+  const enigma = new Contract(info.chain.enigmaAddress, ENIGMA_ABI, probe);
+  /** The chain's head, the pacer's empty blocks so far and the current epoch's first block. */
+  const chainState = async () => {
+    const [first] = (await enigma.getFunction("getWorkerParams")(MaxUint256)) as [bigint];
+    return {
+      block: await probe.getBlockNumber(),
+      paced: devnet.chain.pacing?.mined ?? 0,
+      epoch: Number(first),
+    };
+  };
   const rows: { k: number; c: number; runs: RunResult[] }[] = [];
   for (const c of S.cs) {
     for (const k of S.ks) {
@@ -258,9 +293,17 @@ try {
           push: S.push,
         };
         const cpu0 = await cpuByProcess(devnet.nodes);
+        const chain0 = await chainState();
         const out = await runSenders(cfg, `k${k}-c${c}-run${r + 1}`);
         const cpu1 = await cpuByProcess(devnet.nodes);
+        const chain1 = await chainState();
         const res = summarize(out);
+        if (S.save !== undefined) {
+          await writeFile(
+            join(S.save, `senders-k${k}-c${c}-run${r + 1}.json`),
+            JSON.stringify(out),
+          );
+        }
         runs.push(res);
         console.log(
           `K=${k} C=${c} run ${r + 1}: ${f1(res.tps)} tasks/s, p50 ${f0(res.p50)} ms, p95 ${f0(res.p95)} ms, ` +
@@ -277,6 +320,24 @@ try {
           .map(([name, v]) => `${name} ${((v - (cpu0[name] ?? 0)) / out.wall).toFixed(2)}`)
           .concat(`senders ${((out.cpu.user + out.cpu.system) / out.wall).toFixed(2)}`);
         console.log(`  CPU seconds per second: ${shares.join(", ")}`);
+        // Nodes and chain also served the K warm-up tasks; the senders' figure is the window's.
+        const done = Math.max(1, res.ok + res.failed + res.lost);
+        const nodeMs = Object.entries(cpu1).map(
+          ([name, v]) => [name, ((v - (cpu0[name] ?? 0)) * 1000) / (done + k)] as const,
+        );
+        const senderMs = ((out.cpu.user + out.cpu.system) * 1000) / done;
+        const all = nodeMs.reduce((a, [, v]) => a + v, senderMs);
+        res.cpuAllMsPerTask = all;
+        console.log(
+          `  CPU ms per task: ${nodeMs.map(([n, v]) => `${n} ${v.toFixed(1)}`).join(", ")}, ` +
+            `senders ${senderMs.toFixed(1)}; all ${all.toFixed(1)}`,
+        );
+        console.log(
+          `  chain: ${chain1.block - chain0.block} blocks (${chain1.paced - chain0.paced} empty ones from the pacer), ` +
+            (chain1.epoch === chain0.epoch
+              ? "no new epoch"
+              : `epoch started at block ${chain1.epoch}`),
+        );
       }
       rows.push({ k, c, runs });
     }
@@ -296,6 +357,7 @@ try {
     "chain req/task",
     "node req/task",
     "client CPU ms/task",
+    "all CPU ms/task",
   ];
   console.log(`| ${header.join(" | ")} |`);
   console.log(`|${header.map(() => "---").join("|")}|`);
@@ -315,6 +377,7 @@ try {
         f1(m((r) => r.chainPerTask)),
         f1(m((r) => r.nodePerTask)),
         f1(m((r) => r.cpuMsPerTask)),
+        f1(m((r) => r.cpuAllMsPerTask ?? NaN)),
       ].join(" | ")} |`,
     );
   }

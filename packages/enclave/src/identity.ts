@@ -12,15 +12,14 @@ import {
   encryptTo,
   generateKeyPair,
   hexToBytes,
-  publicKeyOf,
   publicKeyToAddress,
   sameAddress,
-  signDigest,
-  signWorkerKey,
+  workerKeyDigest,
   type BytesLike,
   type Hex,
 } from "@enigma/protocol";
 import { Sealer } from "./sealing.js";
+import { publicKeyOf, signDigest } from "./secp256k1.js";
 
 /** What the simulated CPU measures about an enclave build (DESIGN.md section 6). */
 export interface EnclaveMeasurement {
@@ -148,7 +147,7 @@ export class EnclaveIdentity {
 
   /** Signs a worker encryption key (DESIGN.md section 5 message format). */
   signWorkerKey(workerEncryptionKey: BytesLike): Hex {
-    return signWorkerKey(this.#signingKey, workerEncryptionKey);
+    return bytesToHex(signDigest(this.#signingKey, workerKeyDigest(workerEncryptionKey)));
   }
 
   /** Encrypts to another key holder with the key-exchange key (ECDH + AES-256-GCM). */

@@ -6,9 +6,8 @@ import {
   aesEncrypt,
   bytesToHex,
   concatBytes,
-  deriveSharedKey,
-  generateKeyPair,
   normalizePublicKey,
+  secretKeyFromSeed,
   toBytes,
   type BytesLike,
   type Hex,
@@ -16,6 +15,7 @@ import {
 import type { EnclaveIdentity } from "./identity.js";
 import { SealedLog } from "./receipt-log.js";
 import type { Sealer } from "./sealing.js";
+import { deriveSharedKey, publicKeyOf } from "./secp256k1.js";
 
 /** Bytes of the enclave's user-key secret. */
 export const USER_KEY_SECRET_BYTES = 32;
@@ -145,8 +145,8 @@ export class UserKeyExchange {
     if (d !== undefined) {
       this.#cache.delete(id); // re-inserted below as the most recently used
     } else {
-      const pair = generateKeyPair(concatBytes(this.#secret, DERIVATION_LABEL, user));
-      d = { user, privateKey: pair.privateKey, publicKey: pair.publicKey };
+      const privateKey = secretKeyFromSeed(concatBytes(this.#secret, DERIVATION_LABEL, user));
+      d = { user, privateKey, publicKey: publicKeyOf(privateKey) };
     }
     this.#cache.set(id, d);
     while (this.#cache.size > this.#cacheSize) {

@@ -72,6 +72,12 @@ export const NodeUserConfigSchema = z
         /** The custodian account: pays gas, holds the worker's stake, sends the principal's epochs. */
         privateKey: privateKey.optional(),
         pollIntervalMs: z.number().int().min(10).max(60_000).default(250),
+        /**
+         * The endpoint's WebSocket for new-head pushes (the watcher reads a block as soon as it
+         * is announced; polling stays the fallback). Default: `rpcUrl` with `ws:`; `false`
+         * polls only.
+         */
+        wsUrl: z.union([z.url({ protocol: /^wss?$/ }), z.literal(false)]).optional(),
       })
       .strict(),
     /**

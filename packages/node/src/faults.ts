@@ -88,6 +88,11 @@ export class FaultPoints {
     return [...this.#armed.values()].map((f) => ({ ...f }));
   }
 
+  /** Whether `point` is armed (a caller may make sure of what the point promises first). */
+  isArmed(point: FaultPoint): boolean {
+    return this.#armed.has(point);
+  }
+
   /** The node passes `point` (`context`: a task id...). */
   reach(point: FaultPoint, context = ""): void {
     const fault = this.#armed.get(point);

@@ -16,6 +16,7 @@ import {
   isEnigmaError,
   keccak256,
   parseTrustRoot,
+  toRpcHex,
   type Hex,
 } from "@enigma/protocol";
 import {
@@ -244,6 +245,7 @@ export class EnigmaNode {
       enigmaAddress: c.ethereum.enigmaAddress,
       tokenAddress: c.ethereum.tokenAddress,
       pollIntervalMs: c.ethereum.pollIntervalMs,
+      ...(c.ethereum.wsUrl === undefined ? {} : { wsUrl: c.ethereum.wsUrl }),
       ...(c.ethereum.privateKey === undefined ? {} : { privateKey: c.ethereum.privateKey }),
     });
     this.#stops.push(() => chain.close());
@@ -420,7 +422,9 @@ export class EnigmaNode {
             publish: async (topic, data) => {
               await p2p.publish(topic, data, { minPeers: 1, timeoutMs: 2_000 });
             },
-            notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
+            notify: (taskId, status, output) => {
+              this.#notifyDone(taskId, status, output);
+            },
             commitNow: () => batcher.trigger("ethereum-call"),
             signer: worker.signer,
             metrics: this.metrics,
@@ -542,12 +546,15 @@ export class EnigmaNode {
     const cursor = await store.getMeta(CURSOR);
     const window = policy.epochs.rescanBlocks(chain.taskTimeout, chain.epochSize);
     const fromBlock = typeof cursor === "number" ? cursor + 1 : Math.max(0, head - window);
-    // Tasks heard but not finished before a restart go back in line, and records heard whose
-    // inputs never came are heard again (the watcher starts past them).
-    await this.#pipeline?.start();
+    // Records heard before a restart whose inputs never came are heard again (the watcher
+    // starts past them), and then tasks heard but not finished go back in line: in that order,
+    // so that a later task of a contract still waits for an earlier record's input.
     if (this.#pipeline !== undefined) {
       this.#redelivery = redelivery;
       if (typeof cursor === "number") await redelivery.recover(cursor);
+    }
+    await this.#pipeline?.start();
+    if (this.#pipeline !== undefined) {
       redelivery.start();
       const pipeline = this.#pipeline;
       const results = new ResultRecovery({
@@ -945,16 +952,21 @@ export class EnigmaNode {
     await this.#acceptVerified(r);
   }
 
+  /**
+   * Tells RPC subscribers that a task is done, with its encrypted output (what `getTaskStatus`
+   * would answer), so that a client needs no request for it.
+   */
+  #notifyDone(taskId: string, status: "SUCCESS" | "FAILED", output?: Uint8Array): void {
+    this.#rpc?.notifyTaskStatus(
+      taskId,
+      status,
+      output === undefined ? {} : { output: toRpcHex(output) },
+    );
+  }
+
   /** Stores a verified result of another worker: the task, its code, its delta, its status. */
   async #acceptVerified(r: TaskResult): Promise<void> {
     const { store, log } = this.#live();
-    try {
-      await store.addTask(r.taskId, r.contractAddress);
-    } catch (e) {
-      if (!isEnigmaError(e, ErrorCode.TaskConflict)) throw e;
-      log.warn({ taskId: r.taskId }, "result for a task recorded under another contract: ignored");
-      return;
-    }
     if (
       r.success &&
       r.preCodeHash !== null &&
@@ -1001,7 +1013,9 @@ export class EnigmaNode {
       }
     }
     try {
+      // One batch: the task recorded when this node did not know it, and its result.
       await store.updateTask(r.taskId, {
+        contract: r.contractAddress,
         status: r.success ? TaskResultStatus.Success : TaskResultStatus.Failed,
         result: resultData(r),
         ...(delta === undefined ? {} : { delta }),
@@ -1009,7 +1023,15 @@ export class EnigmaNode {
       });
     } catch (e) {
       if (!isEnigmaError(e)) throw e;
+      if (e.code === ErrorCode.TaskConflict) {
+        log.warn(
+          { taskId: r.taskId },
+          "result for a task recorded under another contract: ignored",
+        );
+        return;
+      }
       log.debug({ taskId: r.taskId, err: e.message }, "result not applied");
+      await store.addTask(r.taskId, r.contractAddress);
       await store.putMessage("result", r.taskId, r);
     }
     if (delta !== undefined) this.#execution?.markStale(r.contractAddress);
@@ -1019,7 +1041,7 @@ export class EnigmaNode {
     });
     this.#pipeline?.onResult(r.taskId);
     this.#redelivery?.onSettled(r.taskId);
-    this.#rpc?.notifyTaskStatus(r.taskId, r.success ? "SUCCESS" : "FAILED");
+    this.#notifyDone(r.taskId, r.success ? "SUCCESS" : "FAILED", hexToBytes(r.output));
   }
 }
 

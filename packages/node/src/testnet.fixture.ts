@@ -12,6 +12,7 @@ import {
   SimulatedAttestationService,
 } from "@enigma/enclave";
 import {
+  ErrorCode,
   base64Encode,
   bytesToHex,
   decryptFrom,
@@ -486,13 +487,21 @@ export class TestClient {
   ): Promise<{ status: string; output: Uint8Array }> {
     const status = await waitFor(
       async () => {
-        const s = (
-          (await rpc(this.gateway, "getTaskStatus", {
-            taskId: t.taskId.slice(2),
-            workerAddress: t.worker.slice(2),
-            withResult: true,
-          })) as { result: { status: string; output?: string } }
-        ).result;
+        let s: { status: string; output?: string };
+        try {
+          s = (
+            (await rpc(this.gateway, "getTaskStatus", {
+              taskId: t.taskId.slice(2),
+              workerAddress: t.worker.slice(2),
+              withResult: true,
+            })) as { result: { status: string; output?: string } }
+          ).result;
+        } catch (e) {
+          // A gateway other than the one that took the input learns of the task from gossip a
+          // moment later: until then it does not know it (as @enigma/client, ask again).
+          if ((e as { code?: unknown }).code === ErrorCode.TaskUnknown) return undefined;
+          throw e;
+        }
         return s.status === "SUCCESS" || s.status === "FAILED" ? s : undefined;
       },
       `task ${t.taskId}`,

@@ -34,6 +34,7 @@ export { base64Encode, base64Decode } from "./base64.js";
 export { inputsHash, deploymentInputsHash } from "./inputs.js";
 export {
   generateKeyPair,
+  secretKeyFromSeed,
   publicKeyOf,
   normalizePublicKey,
   publicKeyToAddress,

@@ -20,18 +20,22 @@ const SEED_INFO = new TextEncoder().encode("enigma secp256k1 key v1");
  * order without bias.
  */
 export function generateKeyPair(seed?: Uint8Array): KeyPair {
-  let privateKey: Uint8Array;
-  if (seed === undefined) {
-    privateKey = secp256k1.utils.randomSecretKey();
-  } else {
-    if (seed.length < 16) {
-      throw new EnigmaError(ErrorCode.InvalidArgument, "a key seed must be at least 16 bytes", {
-        details: { length: seed.length },
-      });
-    }
-    privateKey = secp256k1.utils.randomSecretKey(hkdf(sha256, seed, undefined, SEED_INFO, 48));
-  }
+  const privateKey =
+    seed === undefined ? secp256k1.utils.randomSecretKey() : secretKeyFromSeed(seed);
   return { privateKey, publicKey: publicKeyOf(privateKey) };
+}
+
+/**
+ * The private key `generateKeyPair(seed)` derives, without its public key (for callers that
+ * compute the public key with another secp256k1 implementation).
+ */
+export function secretKeyFromSeed(seed: Uint8Array): Uint8Array {
+  if (seed.length < 16) {
+    throw new EnigmaError(ErrorCode.InvalidArgument, "a key seed must be at least 16 bytes", {
+      details: { length: seed.length },
+    });
+  }
+  return secp256k1.utils.randomSecretKey(hkdf(sha256, seed, undefined, SEED_INFO, 48));
 }
 
 /** The 64-byte public key of a 32-byte private key. */

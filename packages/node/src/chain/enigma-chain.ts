@@ -58,6 +58,7 @@ import {
   argHex,
   argUint,
 } from "./values.js";
+import { subscribeHeads } from "./heads.js";
 import { startWatch } from "./watcher.js";
 
 const TOKEN_INTERFACE = new Interface(ENIGMA_TOKEN_ABI);
@@ -425,6 +426,17 @@ export class EnigmaChain {
           }),
         events: (from, to) => this.#events(from, to, false),
         pollIntervalMs: this.#o.pollIntervalMs,
+        ...(this.#o.wsUrl === undefined
+          ? {}
+          : {
+              heads: (onHead: (n: number) => void) => {
+                const sub = subscribeHeads({ url: this.#o.wsUrl ?? "", onHead });
+                return () => {
+                  sub.close();
+                };
+              },
+            }),
+        minGapMs: this.#o.minPollGapMs,
         baseDelayMs: Math.max(1, this.#o.retry.baseDelayMs),
         maxRange: this.#o.logChunkBlocks,
         closed: this.#closing.signal,

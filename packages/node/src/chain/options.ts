@@ -1,6 +1,7 @@
 // ChainOptions checked once and filled with defaults; the rest of the chain code trusts them.
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
 import { SigningKey } from "ethers";
+import { webSocketUrlOf } from "./heads.js";
 import type { RetryPolicy } from "./retry.js";
 import type { ChainOptions } from "./types.js";
 import { argAddress } from "./values.js";
@@ -12,6 +13,9 @@ export interface ResolvedOptions {
   tokenAddress: string;
   privateKey: string | undefined;
   pollIntervalMs: number;
+  /** Where new heads are pushed (`watch` polls only when undefined). */
+  wsUrl: string | undefined;
+  minPollGapMs: number;
   retry: RetryPolicy;
   requestTimeoutMs: number;
   receiptTimeoutMs: number;
@@ -75,6 +79,8 @@ export function resolveOptions(o: ChainOptions): ResolvedOptions {
     tokenAddress: argAddress("tokenAddress", o.tokenAddress),
     privateKey: key,
     pollIntervalMs: positiveInt("pollIntervalMs", o.pollIntervalMs, 250),
+    wsUrl: resolveWsUrl(o),
+    minPollGapMs: positiveInt("minPollGapMs", o.minPollGapMs, 10, 0),
     retry: {
       attempts: positiveInt("retry.attempts", o.retry?.attempts, 5),
       baseDelayMs: positiveInt("retry.baseDelayMs", o.retry?.baseDelayMs, 100, 0),
@@ -83,4 +89,23 @@ export function resolveOptions(o: ChainOptions): ResolvedOptions {
     receiptTimeoutMs: positiveInt("receiptTimeoutMs", o.receiptTimeoutMs, 120_000),
     logChunkBlocks: positiveInt("logChunkBlocks", o.logChunkBlocks, 2_000),
   };
+}
+
+function resolveWsUrl(o: ChainOptions): string | undefined {
+  if (o.wsUrl === false) return undefined;
+  if (o.wsUrl === undefined) return webSocketUrlOf(o.rpcUrl);
+  let url: URL | undefined;
+  try {
+    url = new URL(o.wsUrl);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "ws:" && url.protocol !== "wss:")) {
+    throw new EnigmaError(
+      ErrorCode.InvalidArgument,
+      "wsUrl must be a ws:// or wss:// JSON-RPC endpoint (or false)",
+      { details: { option: "wsUrl" } },
+    );
+  }
+  return o.wsUrl;
 }

@@ -11,6 +11,15 @@ export interface ChainOptions {
   /** How often `watch` and transaction waits poll the endpoint. Default 250 ms. */
   pollIntervalMs?: number;
   /**
+   * The endpoint's WebSocket, where `watch` subscribes to new heads (`eth_subscribe`) and reads
+   * a block's events as soon as it is announced; polling stays the fallback. Default: `rpcUrl`
+   * with `ws:`/`wss:` (Hardhat serves both on one port; geth's WebSocket is usually on 8546).
+   * `false`: poll only.
+   */
+  wsUrl?: string | false;
+  /** Least time between two polls that announced heads start (ms). Default 10. */
+  minPollGapMs?: number;
+  /**
    * Transient RPC errors (connection refused or reset, timeouts, HTTP 5xx and 429): tried
    * `attempts` times in all, waiting `baseDelayMs`, then twice as long each time. Default 5
    * attempts from 100 ms.

@@ -10,6 +10,16 @@ export interface WatchSource {
   /** The events of `[from, to]` in chain order (one attempt per request). */
   events(from: number, to: number): Promise<ChainEvent[]>;
   pollIntervalMs: number;
+  /**
+   * New heads as the endpoint announces them (`chain/heads.ts`): each one starts a poll at
+   * once instead of at the next interval. Returns the unsubscribe function.
+   */
+  heads?: (onHead: (blockNumber: number) => void) => () => void;
+  /**
+   * Least time between the starts of two polls that pushed heads started: a busy chain's
+   * blocks are then read a few at a time rather than one request per block. Default 0.
+   */
+  minGapMs?: number;
   baseDelayMs: number;
   /** Largest range handed to `onEvents` at once (bounds memory while catching up). */
   maxRange: number;
@@ -55,13 +65,44 @@ export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
     }
   };
 
+  // Heads pushed by the endpoint: the newest one not polled yet, and a wake-up for the loop.
+  let pushed: number | undefined;
+  let wake: (() => void) | undefined;
+  const unsubscribe = source.heads?.((n) => {
+    if (pushed === undefined || n > pushed) pushed = n;
+    wake?.();
+  });
+  /** Sleeps `ms`, or less when a head is pushed (then at least until `notBefore`). */
+  const idle = async (ms: number, notBefore: number) => {
+    if (pushed === undefined && !stopped()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
+    const gap = notBefore - performance.now();
+    if (gap > 0 && !stopped()) await sleep(gap, signal);
+  };
+
   const loop = (async () => {
     let next = fromBlock;
     let failures = 0;
     while (!stopped()) {
       let behind = false;
+      const started = performance.now();
       try {
-        const safe = (await source.head()) - confirmations;
+        // A pushed head saves the request for it.
+        const announced = pushed;
+        pushed = undefined;
+        const head = announced ?? (await source.head());
+        const safe = head - confirmations;
         if (safe >= next && !stopped()) {
           const to = Math.min(safe, next + source.maxRange - 1);
           const events = await source.events(next, to);
@@ -79,13 +120,14 @@ export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
         continue;
       }
       // Still catching up: go on at once instead of waiting for the next poll.
-      if (!behind) await sleep(source.pollIntervalMs, signal);
+      if (!behind) await idle(source.pollIntervalMs, started + (source.minGapMs ?? 0));
     }
   })();
 
   return {
     stop: async () => {
       stopping.abort();
+      unsubscribe?.();
       await loop;
       source.closed.removeEventListener("abort", onClose);
     },

@@ -367,6 +367,98 @@ describe("NodeStore tasks", () => {
     );
     expect(await store.getMessage("input", other)).toBeUndefined();
   });
+
+  it("updateTask with the task's contract records a task it does not know, in the same batch", async () => {
+    const t = id("heard result");
+    await rejectsWith(
+      store.updateTask(t, { status: TaskResultStatus.Success }),
+      ErrorCode.TaskUnknown,
+    );
+    await store.updateTask(t, {
+      contract,
+      status: TaskResultStatus.Success,
+      messages: { result: { ok: 1 } },
+      receipt: receipt(t),
+    });
+    expect(await store.getTask(t)).toEqual({
+      taskId: t,
+      contract,
+      status: "SUCCESS",
+      committed: false,
+    });
+    expect(await store.pendingReceipts()).toHaveLength(1);
+    // Known under another contract: TaskConflict, nothing changes.
+    await rejectsWith(
+      store.updateTask(t, {
+        contract: otherContract,
+        status: TaskResultStatus.EthereumFailure,
+      }),
+      ErrorCode.TaskConflict,
+    );
+    // A failed batch records nothing: the task stays unknown.
+    const gap = id("gap");
+    await rejectsWith(
+      store.updateTask(gap, { contract, status: TaskResultStatus.Success, delta: at(chain(2), 1) }),
+      ErrorCode.DeltaIndexGap,
+    );
+    expect(await store.getTask(gap)).toBeUndefined();
+    await restart();
+    expect(await store.getTask(t)).toEqual({
+      taskId: t,
+      contract,
+      status: "SUCCESS",
+      committed: false,
+    });
+    expect(await store.getMessage("result", t)).toEqual({ ok: 1 });
+  });
+
+  it("answers from what it wrote as it would from disk, and the same after a restart", async () => {
+    // The store keeps the tasks it wrote (and which messages each has) in memory: every
+    // answer must be what the disk holds.
+    const t = id("cached task");
+    const input = { taskId: t, encryptedArgs: "0x01" };
+    await store.addTask(t, contract, TaskResultStatus.Unverified, { input });
+    const answers = async () => ({
+      task: await store.getTask(t),
+      input: await store.getMessage("input", t),
+      result: await store.getMessage("result", t),
+      outcome: await store.getMessage("outcome", t),
+    });
+    expect(await answers()).toEqual({
+      task: { taskId: t, contract, status: "UNVERIFIED", committed: false },
+      input,
+      result: undefined,
+      outcome: undefined,
+    });
+    await store.updateTask(t, {
+      status: TaskResultStatus.InProgress,
+      messages: { record: { b: 1 } },
+    });
+    await store.putMessage("result", t, { ok: true });
+    // A caller that changes what it got changes nothing stored.
+    const got = await store.getTask(t);
+    if (got !== undefined) got.status = TaskResultStatus.Failed;
+    await store.updateTask(t, {
+      status: TaskResultStatus.Failed,
+      messages: { outcome: { code: 435 } },
+      receipt: receipt(t),
+    });
+    await store.addTask(t, contract, TaskResultStatus.Unverified, { input: { other: 1 } });
+    await store.commitReceipts([t]);
+    const before = await answers();
+    expect(before).toEqual({
+      task: { taskId: t, contract, status: "FAILED", committed: true },
+      input,
+      result: { ok: true },
+      outcome: { code: 435 },
+    });
+    expect(await store.getMessage("record", t)).toEqual({ b: 1 });
+    await restart();
+    expect(await answers()).toEqual(before);
+    // A task read back from disk (messages unknown to the cache) keeps its first input too.
+    await store.addTask(t, contract, TaskResultStatus.Unverified, { input: { other: 2 } });
+    expect(await store.getMessage("input", t)).toEqual(input);
+  });
 });
 
 describe("NodeStore pending receipts", () => {

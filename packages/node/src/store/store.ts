@@ -71,6 +71,12 @@ export interface TaskUpdate {
   messages?: TaskMessages;
   /** Metadata entries (as `putMeta`). */
   meta?: Readonly<Record<string, MetaValue>>;
+  /**
+   * The task's contract: a task this store does not know is recorded first (UNVERIFIED, as
+   * `addTask`) in the same batch; one recorded for another contract is TaskConflict and nothing
+   * changes. (A node storing a result it heard needs one operation, not two.)
+   */
+  contract?: BytesInput;
 }
 
 const FINAL: ReadonlySet<TaskResultStatus> = new Set([
@@ -124,6 +130,16 @@ interface Subs {
 type Op = readonly [Sub, Uint8Array, Uint8Array | undefined];
 
 const utf8 = new TextEncoder();
+/** Tasks the store keeps in memory (about 1 KiB each with a result). */
+const TASK_CACHE = 10_000;
+/** What the store knows of a task without reading it (see `NodeStore.#tasks`). */
+interface CachedTask {
+  task: StoredTask;
+  /** Every message kind stored for the task, when known. */
+  kinds?: Set<MessageKind>;
+  /** Whether a receipt of the task is queued, when known. */
+  queued?: boolean;
+}
 /**
  * The node's LevelDB store: secret-contract code, the ordered encrypted deltas of each contract,
  * tasks with status and result, pending (unconfirmed) receipts and node metadata. Every write
@@ -152,6 +168,12 @@ export class NodeStore {
   // failed write may leave a gap in queue positions, which only order the queue.
   readonly #deltaCounts = new Map<string, number>();
   #nextReceiptSeq: number | undefined;
+  // Tasks as this store last wrote or read them inside exclusive operations (hex id -> entry),
+  // the newest TASK_CACHE: a task's read-check-write (addTask, updateTask) then reads nothing.
+  // `kinds`, when known, is every message kind stored for the task (known for tasks this store
+  // created: it wrote them all), so that looking for a message that is not there costs no read.
+  // Entries change only after their write landed, and only inside exclusive operations.
+  readonly #tasks = new Map<string, CachedTask>();
 
   constructor(options: NodeStoreOptions) {
     if (
@@ -211,6 +233,7 @@ export class NodeStore {
     this.#subs = undefined;
     this.#deltaCounts.clear();
     this.#nextReceiptSeq = undefined;
+    this.#tasks.clear();
     await db.close();
   }
 
@@ -375,10 +398,18 @@ export class NodeStore {
     checkStatus(status);
     const encoded = encodeMessages(taskId, messages);
     return this.#exclusive(async (s) => {
-      const [existing, ...stored] = await Promise.all([
-        this.#task(s, id),
-        ...encoded.map(([key]) => s.message.get(key)),
-      ]);
+      const existing = await this.#task(s, id, true);
+      const kinds = this.#tasks.get(id)?.kinds;
+      // A new task has no messages yet; a cached one says which it has.
+      const stored = await Promise.all(
+        encoded.map(([kind, key]) =>
+          existing === undefined
+            ? Promise.resolve(undefined)
+            : kinds !== undefined
+              ? Promise.resolve(kinds.has(kind) || undefined)
+              : s.message.get(key),
+        ),
+      );
       if (existing !== undefined && existing.contract !== sc) {
         throw new EnigmaError(
           ErrorCode.TaskConflict,
@@ -387,18 +418,23 @@ export class NodeStore {
         );
       }
       const task = existing ?? { taskId: id, contract: sc, status, committed: false };
-      const ops: Op[] = encoded
-        .filter((_, i) => stored[i] === undefined)
-        .map(([key, value]) => [s.message, key, value]);
+      const added = encoded.filter((_, i) => stored[i] === undefined);
+      const ops: Op[] = added.map(([, key, value]) => [s.message, key, value]);
       if (existing === undefined) ops.push([s.task, keyOf(id), encodeTask(task)]);
       await this.#write(ops);
-      return task;
+      if (existing === undefined) {
+        this.#remember(id, task, new Set(added.map(([kind]) => kind)), false);
+      } else if (kinds !== undefined) {
+        for (const [kind] of added) kinds.add(kind);
+      }
+      return { ...task };
     });
   }
 
   async getTask(taskId: BytesInput): Promise<StoredTask | undefined> {
     const id = bytesToHex(fixedBytes(taskId, 32, "taskId"));
-    return this.#task(this.#s(), id);
+    const task = await this.#task(this.#s(), id, false);
+    return task === undefined ? undefined : { ...task };
   }
 
   /**
@@ -431,11 +467,32 @@ export class NodeStore {
     }
     const messages = encodeMessages(taskId, update.messages ?? {});
     const meta = encodeMetas(update.meta ?? {});
+    const contract =
+      update.contract === undefined
+        ? undefined
+        : bytesToHex(fixedBytes(update.contract, 32, "contract"));
     return this.#exclusive(async (s) => {
-      const task = await this.#task(s, id);
-      if (task === undefined) throw unknownTask(id);
+      const known = await this.#task(s, id, true);
+      if (known !== undefined && contract !== undefined && known.contract !== contract) {
+        throw new EnigmaError(
+          ErrorCode.TaskConflict,
+          `task ${id} is already recorded for contract ${known.contract}`,
+          { details: { taskId: id, stored: known.contract, given: contract } },
+        );
+      }
+      if (known === undefined && contract === undefined) throw unknownTask(id);
+      // A task recorded here and now has no messages and no receipt yet.
+      const created = known === undefined;
+      const task: StoredTask = known ?? {
+        taskId: id,
+        contract: contract ?? "0x",
+        status: TaskResultStatus.Unverified,
+        committed: false,
+      };
       const ops: Op[] = [];
-      let changed = false;
+      if (created) ops.push([s.task, keyOf(id), encodeTask(task)]);
+      let changed = created;
+      let next = task;
       if (task.status !== update.status || !sameResult(task.result, result)) {
         const same = task.status === update.status;
         if (same || !TASK_TRANSITIONS[task.status].includes(update.status)) {
@@ -447,7 +504,7 @@ export class NodeStore {
             { details: { taskId: id, from: task.status, to: update.status } },
           );
         }
-        const next: StoredTask = { ...task, status: update.status };
+        next = { ...task, status: update.status };
         if (result !== undefined) next.result = result;
         ops.push([s.task, keyOf(id), encodeTask(next)]);
         changed = true;
@@ -458,11 +515,15 @@ export class NodeStore {
         ops.push([s.deltaTask, deltaKey(addr, delta.index), hexKey(id)]);
       }
       if (receipt !== undefined) {
-        ops.push(...(await this.#receiptOps(s, task, receipt)));
+        ops.push(...(await this.#receiptOps(s, task, receipt, created)));
       }
-      for (const [key, value] of messages) ops.push([s.message, key, value]);
+      for (const [, key, value] of messages) ops.push([s.message, key, value]);
       for (const [key, value] of meta) ops.push([s.meta, key, value]);
       await this.#write(ops);
+      const kinds = created ? new Set<MessageKind>() : this.#tasks.get(id)?.kinds;
+      const queued = receipt !== undefined || (created ? false : this.#tasks.get(id)?.queued);
+      this.#remember(id, next, kinds, queued);
+      for (const [kind] of messages) kinds?.add(kind);
       return changed || ops.length > 0;
     });
   }
@@ -477,10 +538,12 @@ export class NodeStore {
   async queueReceipt(receipt: ChainReceipt): Promise<boolean> {
     const r = checkReceipt(receipt);
     return this.#exclusive(async (s) => {
-      const task = await this.#task(s, r.taskId);
+      const task = await this.#task(s, r.taskId, true);
       if (task === undefined) throw unknownTask(r.taskId);
       const ops = await this.#receiptOps(s, task, r);
       await this.#write(ops);
+      const cached = this.#tasks.get(r.taskId);
+      if (cached !== undefined) cached.queued = true;
       return ops.length > 0;
     });
   }
@@ -507,9 +570,10 @@ export class NodeStore {
     if (new Set(ids).size !== ids.length) throw invalid("taskIds must not repeat");
     await this.#exclusive(async (s) => {
       const ops: Op[] = [];
+      const committed: [string, StoredTask][] = [];
       for (const id of ids) {
         const seq = await s.receiptIndex.get(keyOf(id));
-        const task = await this.#task(s, id);
+        const task = await this.#task(s, id, true);
         if (seq === undefined || task === undefined) {
           throw new EnigmaError(ErrorCode.ReceiptNotPending, `no pending receipt for task ${id}`, {
             details: { taskId: id, committed: task?.committed ?? false },
@@ -517,9 +581,12 @@ export class NodeStore {
         }
         ops.push([s.receipt, seq, undefined]);
         ops.push([s.receiptIndex, keyOf(id), undefined]);
-        ops.push([s.task, keyOf(id), encodeTask({ ...task, committed: true })]);
+        const next = { ...task, committed: true };
+        ops.push([s.task, keyOf(id), encodeTask(next)]);
+        committed.push([id, next]);
       }
       await this.#write(ops);
+      for (const [id, t] of committed) this.#remember(id, t, this.#tasks.get(id)?.kinds, false);
     });
   }
 
@@ -540,11 +607,19 @@ export class NodeStore {
   async putMessage(kind: MessageKind, taskId: BytesInput, value: unknown): Promise<void> {
     const key = messageKey(kind, taskId);
     const bytes = encodeJson(value);
-    await this.#exclusive((s) => s.message.put(key, bytes));
+    const id = bytesToHex(key.subarray(1));
+    await this.#exclusive(async (s) => {
+      await s.message.put(key, bytes);
+      this.#tasks.get(id)?.kinds?.add(kind);
+    });
   }
 
   async getMessage(kind: MessageKind, taskId: BytesInput): Promise<unknown> {
-    const v = await this.#s().message.get(messageKey(kind, taskId));
+    const key = messageKey(kind, taskId);
+    // A task this store created: it knows every message kind stored for it.
+    const kinds = this.#tasks.get(bytesToHex(key.subarray(1)))?.kinds;
+    if (kinds !== undefined && !kinds.has(kind)) return undefined;
+    const v = await this.#s().message.get(key);
     if (v === undefined) return undefined;
     try {
       return JSON.parse(new TextDecoder().decode(v)) as unknown;
@@ -674,7 +749,8 @@ export class NodeStore {
   }
 
   /** Ops queueing a receipt (none when the identical one is queued). */
-  async #receiptOps(s: Subs, task: StoredTask, r: ChainReceipt): Promise<Op[]> {
+  /** `fresh`: the task is recorded in this same batch (nothing of it is stored yet). */
+  async #receiptOps(s: Subs, task: StoredTask, r: ChainReceipt, fresh = false): Promise<Op[]> {
     if (task.committed) {
       throw new EnigmaError(
         ErrorCode.ReceiptAlreadyCommitted,
@@ -683,7 +759,9 @@ export class NodeStore {
       );
     }
     const encoded = encodeReceipt(r);
-    const seq = await s.receiptIndex.get(keyOf(task.taskId));
+    // No read when this store knows that no receipt of the task is queued.
+    const known = fresh ? false : this.#tasks.get(task.taskId)?.queued;
+    const seq = known === false ? undefined : await s.receiptIndex.get(keyOf(task.taskId));
     if (seq !== undefined) {
       const queued = await s.receipt.get(seq);
       if (queued !== undefined && equalBytes(queued, encoded)) return [];
@@ -705,9 +783,36 @@ export class NodeStore {
     ];
   }
 
-  async #task(s: Subs, id: string): Promise<StoredTask | undefined> {
+  /**
+   * A task, from the cache or read; `exclusive` (called inside an exclusive operation) keeps
+   * what it read, since no write can land meanwhile.
+   */
+  async #task(s: Subs, id: string, exclusive: boolean): Promise<StoredTask | undefined> {
+    const cached = this.#tasks.get(id);
+    if (cached !== undefined) return cached.task;
     const v = await s.task.get(keyOf(id));
-    return v === undefined ? undefined : decodeTask(v);
+    if (v === undefined) return undefined;
+    const task = decodeTask(v);
+    if (exclusive) this.#remember(id, task, undefined);
+    return task;
+  }
+
+  /** Keeps a task as written or read (the newest TASK_CACHE; the oldest are dropped). */
+  #remember(
+    id: string,
+    task: StoredTask,
+    kinds: Set<MessageKind> | undefined,
+    queued?: boolean,
+  ): void {
+    this.#tasks.delete(id);
+    const entry: CachedTask = { task };
+    if (kinds !== undefined) entry.kinds = kinds;
+    if (queued !== undefined) entry.queued = queued;
+    this.#tasks.set(id, entry);
+    if (this.#tasks.size > TASK_CACHE) {
+      const oldest = this.#tasks.keys().next();
+      if (oldest.done !== true) this.#tasks.delete(oldest.value);
+    }
   }
 }
 
@@ -729,13 +834,20 @@ function messageKey(kind: MessageKind, taskId: BytesInput): Uint8Array {
 }
 
 /** `messages` as message-sublevel entries (validated before anything is read or written). */
-function encodeMessages(taskId: BytesInput, messages: TaskMessages): [Uint8Array, Uint8Array][] {
+function encodeMessages(
+  taskId: BytesInput,
+  messages: TaskMessages,
+): [MessageKind, Uint8Array, Uint8Array][] {
   if (typeof messages !== "object" || (messages as unknown) === null) {
     throw invalid("messages must be an object of kind -> message");
   }
   return Object.entries(messages)
     .filter(([, value]) => value !== undefined)
-    .map(([kind, value]) => [messageKey(kind as MessageKind, taskId), encodeJson(value)]);
+    .map(([kind, value]) => [
+      kind as MessageKind,
+      messageKey(kind as MessageKind, taskId),
+      encodeJson(value),
+    ]);
 }
 
 /** Metadata entries as meta-sublevel entries (validated before anything is written). */

@@ -74,7 +74,15 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function build(o: { chain?: Map<string, KnownRecord>; held?: HeldInputs } = {}) {
+function build(
+  o: {
+    chain?: Map<string, KnownRecord>;
+    held?: HeldInputs;
+    /** This node's worker (default: the selected one, so that nothing is handed over). */
+    self?: Hex;
+    watcherWaitMs?: number;
+  } = {},
+) {
   const book = new RecordBook();
   let reads = 0;
   const validator = new TaskValidator({
@@ -85,9 +93,10 @@ function build(o: { chain?: Map<string, KnownRecord>; held?: HeldInputs } = {}) 
     },
     epoch: () => Promise.resolve(epoch),
     group: () => Promise.resolve([selected]),
-    watcherWaitMs: 0,
+    watcherWaitMs: o.watcherWaitMs ?? 0,
   });
   const piped: [TaskInput, InputVerdict][] = [];
+  const handed: TaskInput[] = [];
   const published: TaskInput[] = [];
   const metrics = new NodeMetrics();
   const admission = new Admission({
@@ -98,9 +107,12 @@ function build(o: { chain?: Map<string, KnownRecord>; held?: HeldInputs } = {}) 
       onInput: (i, v) => piped.push([i, v]),
       skipped: () => Promise.resolve(false),
     },
-    self: selected,
+    self: o.self ?? selected,
     publish: (i) => published.push(i),
-    handOver: () => Promise.resolve(),
+    handOver: (i) => {
+      handed.push(i);
+      return Promise.resolve();
+    },
     notify: () => undefined,
     reads: {
       client: new ReadBudget(10, 20),
@@ -111,7 +123,7 @@ function build(o: { chain?: Map<string, KnownRecord>; held?: HeldInputs } = {}) 
     metrics,
     log: createLogger({ level: "silent", name: "admission-test" }),
   });
-  return { admission, book, piped, published, metrics, reads: () => reads };
+  return { admission, book, piped, published, handed, metrics, reads: () => reads };
 }
 
 describe("Admission of inputs with unknown task ids", () => {
@@ -162,5 +174,33 @@ describe("Admission of inputs with unknown task ids", () => {
     expect(await a.admission.gossipVerdict(honest)).toBe("accept");
     // Another input under an honest id is rejected too.
     expect(await a.admission.gossipVerdict({ ...honest, encryptedFn: "0x09" })).toBe("reject");
+  });
+});
+
+describe("A client's input at a gateway that is not its worker", () => {
+  it("goes to its worker at once when the record is not heard yet, and only once", async () => {
+    // The gateway's watcher would take long to deliver the record (10 s wait): the worker
+    // must not wait for it.
+    const a = build({ self: "0x3333333333333333333333333333333333333333", watcherWaitMs: 10_000 });
+    const early = input(id("early"));
+    const answered = a.admission.submit(early);
+    await expect.poll(() => a.handed.length).toBe(1);
+    expect(a.handed[0]).toBe(early);
+    expect(a.published).toHaveLength(0); // gossiped only once its record is mined and heard
+    const record = recordOf(early);
+    a.book.add(record);
+    a.admission.onRecord(record);
+    await answered;
+    expect(a.published).toHaveLength(1);
+    expect(a.handed).toHaveLength(1); // not handed over a second time
+  });
+
+  it("is handed over after the check when its record is known already", async () => {
+    const a = build({ self: "0x3333333333333333333333333333333333333333" });
+    const known = input(id("known"));
+    a.book.add(recordOf(known));
+    await a.admission.submit(known);
+    expect(a.handed).toEqual([known]);
+    expect(a.published).toEqual([known]);
   });
 });

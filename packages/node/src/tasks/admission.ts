@@ -37,7 +37,7 @@ export interface PipelinePort {
 }
 
 export interface AdmissionPorts {
-  validator: Pick<TaskValidator, "check">;
+  validator: Pick<TaskValidator, "check" | "knows">;
   held: HeldInputs;
   store: Pick<NodeStore, "addTask" | "updateTask" | "getTask" | "getMessage">;
   pipeline?: PipelinePort;
@@ -68,19 +68,24 @@ export class Admission {
 
   /** A client's input (`sendTaskInput`, `deploySecretContract`): resolves once accepted. */
   async submit(input: TaskInput): Promise<void> {
+    // A record this node has not heard yet (the client sends its input with the record's
+    // transaction): the worker the input names gets it at once and holds it, so that it has
+    // the input as soon as its own watcher delivers the record, rather than when this
+    // gateway's does (a poll interval or more later).
+    let early: Promise<void> | undefined;
+    if (!this.#p.validator.knows(input.taskId) && !this.#isSelf(input.workerAddress)) {
+      early = this.#p.handOver(input);
+      early.catch((e: unknown) => {
+        this.#p.log.debug({ taskId: input.taskId, err: String(e) }, "early hand-over failed");
+      });
+    }
     const v = await this.#p.validator.check(input, this.#p.reads.client);
     this.#p.metrics.tasksReceived.inc({ kind: input.preCode === undefined ? "compute" : "deploy" });
     if (v.kind === "unrecorded") {
       this.#hold(input);
-      if (!this.#isSelf(input.workerAddress)) {
-        // The worker holds it too, and runs it as soon as its own watcher has the record.
-        this.#p.handOver(input).catch((e: unknown) => {
-          this.#p.log.debug({ taskId: input.taskId, err: String(e) }, "early hand-over failed");
-        });
-      }
       return;
     }
-    await this.#admit(input, v, "client");
+    await this.#admit(input, v, "client", early);
   }
 
   /** An input a gateway handed to this worker directly. */
@@ -166,7 +171,13 @@ export class Admission {
     }
   }
 
-  async #admit(input: TaskInput, v: InputVerdict, via: Via): Promise<void> {
+  /** `handing`: the hand-over to the named worker, when `submit` started it already. */
+  async #admit(
+    input: TaskInput,
+    v: InputVerdict,
+    via: Via,
+    handing?: Promise<void>,
+  ): Promise<void> {
     const { pipeline, metrics, log } = this.#p;
     const taskId = input.taskId;
     switch (v.kind) {
@@ -215,16 +226,16 @@ export class Admission {
     this.#p.publish(input);
     if (via === "held" || this.#isSelf(input.workerAddress)) return;
     const late = Date.now() - v.record.seenAt > this.#p.deadlineMs / 2;
-    const handing = this.#p.handOver(input);
+    const handed = handing ?? this.#p.handOver(input);
     if (!late) {
-      handing.catch((e: unknown) => {
+      handed.catch((e: unknown) => {
         log.debug({ taskId, err: String(e) }, "direct hand-over failed");
       });
       return;
     }
     // Late enough that its turn may have passed: the worker's answer is the client's.
     try {
-      await handing;
+      await handed;
     } catch (e) {
       if (isEnigmaError(e, ErrorCode.TaskSkipped)) throw await this.#skipped(input);
       log.debug({ taskId, err: String(e) }, "direct hand-over failed");

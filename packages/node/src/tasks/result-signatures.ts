@@ -1,14 +1,8 @@
 // Every node checks every gossiped result's EIP-712 signature. With noble (pure JavaScript) a
-// check took 0.4-1 ms of a single-threaded node's time per result; libsecp256k1 (the
-// `secp256k1` package, a prebuilt native binding; it falls back to a JavaScript implementation
-// itself where no binary fits) recovers a key in about 50 us on this machine.
-import { createRequire } from "node:module";
-import { bytesToHex, hexToBytes, keccak256, sameAddress, type Hex } from "@enigma/protocol";
-
-interface Secp256k1 {
-  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed?: boolean): Uint8Array;
-}
-const secp256k1 = createRequire(import.meta.url)("secp256k1") as Secp256k1;
+// check took 0.4-1 ms of a single-threaded node's time per result; libsecp256k1 (the enclave's
+// `secp256k1Native`) recovers a key in about 50 us on this machine.
+import { secp256k1Native } from "@enigma/enclave";
+import { bytesToHex, keccak256, sameAddress, type Hex } from "@enigma/protocol";
 
 /**
  * Whether a 65-byte `r || s || v` signature over `digest` recovers to `address`: exactly what
@@ -19,21 +13,17 @@ export class ResultSignatures {
   readonly #addresses = new Map<string, string>();
 
   isSignedBy(digest: Uint8Array, signature: Hex, address: string): boolean {
-    const sig = hexToBytes(signature);
-    if (sig.length !== 65 || digest.length !== 32) return false;
-    const v = sig[64] ?? 0;
-    const recid = v >= 27 ? v - 27 : v;
-    if (recid !== 0 && recid !== 1) return false;
+    if (digest.length !== 32) return false;
     let pub: Uint8Array;
     try {
-      pub = secp256k1.ecdsaRecover(sig.subarray(0, 64), recid, digest, false);
+      pub = secp256k1Native.recoverPublicKey(digest, signature);
     } catch {
       return false;
     }
     const key = bytesToHex(pub);
     let signer = this.#addresses.get(key);
     if (signer === undefined) {
-      signer = bytesToHex(keccak256(pub.subarray(1)).subarray(12));
+      signer = bytesToHex(keccak256(pub).subarray(12));
       if (this.#addresses.size >= 1024) this.#addresses.clear();
       this.#addresses.set(key, signer);
     }

@@ -102,6 +102,11 @@ export class TaskValidator {
     return this.#against(input, derived, record);
   }
 
+  /** Whether the record of `taskId` is known here already (heard from the watcher or read). */
+  knows(taskId: string): boolean {
+    return this.#p.book.get(taskId) !== undefined;
+  }
+
   /** The verdict on `input` against a record the caller holds (the pipeline's, from the watcher). */
   async checkAgainst(input: TaskInput, record: KnownRecord): Promise<InputVerdict> {
     const derived = this.#derive(input);

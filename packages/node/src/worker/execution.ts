@@ -100,6 +100,14 @@ export class Execution {
     this.#stale.add(contract.toLowerCase());
   }
 
+  /**
+   * Whether the next task of `contract` loads it from the store (not in the enclave yet, or
+   * stale): the pipeline then lets the contract's writes in flight land first.
+   */
+  loadsFromStore(contract: string): boolean {
+    return !this.#enclave.hasContract(contract) || this.#stale.has(contract.toLowerCase());
+  }
+
   /** Runs `task`, retrying transient failures; `stopped()` ends the retries early. */
   async run(task: RunnableTask, stopped: () => boolean = () => false): Promise<ExecutionOutcome> {
     for (let attempt = 1; ; attempt++) {

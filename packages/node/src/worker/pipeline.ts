@@ -80,7 +80,10 @@ export interface PipelineDeps {
   /** How long to wait for another worker's earlier task (default FOREIGN_WAIT_MS; tests). */
   foreignWaitMs?: number;
   /** Test fault points (`faults.ts`): `task-stored` is reached between storing and running. */
-  faults?: { reach(point: "task-stored", context: string): void };
+  faults?: {
+    isArmed(point: "task-stored"): boolean;
+    reach(point: "task-stored", context: string): void;
+  };
   metrics: NodeMetrics;
   log: Logger;
 }
@@ -112,6 +115,10 @@ export class TaskPipeline {
   readonly #taken = new Map<string, "run" | "skipped">();
   /** Placements in flight (a contract's last run is read from the store first). */
   readonly #placing = new Set<Promise<void>>();
+  /** Per contract: its newest task outcome being written and published (lanes do not wait). */
+  readonly #publishing = new Map<string, Promise<void>>();
+  /** Every outcome being written and published (`stop()` waits for them). */
+  readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #stopped = false;
@@ -149,8 +156,8 @@ export class TaskPipeline {
     this.#stopped = true;
     clearTimeout(this.#timer);
     // Lanes can grow while earlier ones finish: wait until none is left.
-    while (this.#lanes.size > 0 || this.#placing.size > 0) {
-      await Promise.allSettled([...this.#lanes.values(), ...this.#placing]);
+    while (this.#lanes.size > 0 || this.#placing.size > 0 || this.#inFlight.size > 0) {
+      await Promise.allSettled([...this.#lanes.values(), ...this.#placing, ...this.#inFlight]);
     }
   }
 
@@ -196,11 +203,14 @@ export class TaskPipeline {
    */
   async skipped(taskId: string, contract?: string): Promise<boolean> {
     const id = taskId.toLowerCase();
-    if (this.#taken.get(id) === "skipped") return true;
+    const taken = this.#taken.get(id);
+    if (taken !== undefined) return taken === "skipped";
     const record = this.#records.get(id);
-    if (record !== undefined && contract !== undefined && this.#taken.get(id) === undefined) {
-      if (this.#ordering.turnPassed(contract, recordOrder(record))) return true;
+    if (record !== undefined && contract !== undefined) {
+      // Heard since this start and not taken: its outcome, if any, is decided here.
+      return this.#ordering.turnPassed(contract, recordOrder(record));
     }
+    // Skipped before a restart (or long ago): what the store kept.
     const outcome = await this.#d.store.getMessage("outcome", id);
     return (outcome as { code?: number } | undefined)?.code === ErrorCode.TaskSkipped;
   }
@@ -208,12 +218,19 @@ export class TaskPipeline {
   /** A result of `taskId` was stored (heard from its worker): nothing waits for it any more. */
   onResult(taskId: string): void {
     const id = taskId.toLowerCase();
+    // Its record holds later tasks no longer (its input may never come here: a restart).
+    if (!this.#taken.has(id)) {
+      this.#ordering.elsewhere(id);
+      this.#records.delete(id);
+      this.#early.delete(id);
+    }
     this.#done.add(id);
     if (this.#done.size > TAKEN_MAX) {
       const oldest = this.#done.values().next();
       if (oldest.done !== true) this.#done.delete(oldest.value);
     }
-    if (this.#dropForeign(id)) this.#pump();
+    this.#dropForeign(id);
+    this.#pump();
   }
 
   #dropForeign(id: string): boolean {
@@ -401,13 +418,18 @@ export class TaskPipeline {
   }
 
   async #run(t: RunnableTask, order: number): Promise<void> {
-    const { store } = this.#d;
+    const { store, log } = this.#d;
     const { input, record } = t;
+    const contract = input.contractAddress.toLowerCase();
     const started = performance.now();
     const task = await this.#stored(t);
     if (DONE.has(task.status)) return; // done before a restart
-    // One batch before the run (input and record kept for a restart) and one after it.
-    await store.updateTask(input.taskId, {
+    // One batch before the run (input and record kept for a restart) and one after it. The
+    // store applies its writes one at a time in the order they are issued, so the lane does not
+    // wait for them: the next task of the contract runs as soon as this one's outcome is known
+    // (the enclave holds the state it runs on), while this one's batches are written and its
+    // result published. A crash before the outcome's batch lands runs the task again, in order.
+    const inProgress = store.updateTask(input.taskId, {
       status: TaskResultStatus.InProgress,
       messages: {
         input,
@@ -421,12 +443,47 @@ export class TaskPipeline {
         },
       },
     });
+    inProgress.catch((e: unknown) => {
+      log.warn({ taskId: input.taskId, err: String(e) }, "task not marked in progress");
+    });
+    // A contract (re)loaded from the store must see every delta this lane produced.
+    if (this.#d.execution.loadsFromStore(contract)) await this.#publishing.get(contract);
+    // A kill at this fault point must find the task stored: a node armed for it waits for the
+    // write (an unarmed point costs a lookup).
+    if (this.#d.faults?.isArmed("task-stored") === true) await inProgress;
     this.#d.faults?.reach("task-stored", input.taskId);
     const outcome = await this.#d.execution.run(t, () => this.#stopped);
     // Written with the task's outcome: a crash before that runs the task again, in order.
     const meta = { [lastRunKey(input.contractAddress)]: order };
-    if ("result" in outcome) await this.#d.publisher.result(outcome.result, meta, started);
-    else await this.#d.publisher.notRun(input.taskId, outcome.failure, meta);
+    // Called now, so that the outcome's batch is queued in the store before the next task's.
+    const publishing = (
+      "result" in outcome
+        ? this.#d.publisher.result(outcome.result, meta, started)
+        : this.#d.publisher.notRun(input.taskId, outcome.failure, meta)
+    ).catch((e: unknown) => {
+      // The enclave ran the task but its outcome is not stored: the enclave's copy of the
+      // contract is ahead of the store, so it is reloaded before the contract's next task.
+      this.#d.execution.markStale(contract);
+      throw e;
+    });
+    this.#track(contract, publishing);
+    // A task that calls Ethereum holds its lane until its receipt is committed: if the call
+    // fails on chain, its delta is dropped before the next task of the contract runs.
+    if ("result" in outcome && outcome.result.ethCall !== null) await publishing;
+  }
+
+  /** Keeps a contract's outcome being written and published, until it is done. */
+  #track(contract: string, publishing: Promise<void>): void {
+    const done = publishing
+      .catch((e: unknown) => {
+        this.#d.log.error({ contract, err: String(e) }, "task outcome not stored");
+      })
+      .finally(() => {
+        this.#inFlight.delete(done);
+        if (this.#publishing.get(contract) === done) this.#publishing.delete(contract);
+      });
+    this.#inFlight.add(done);
+    this.#publishing.set(contract, done);
   }
 }
 

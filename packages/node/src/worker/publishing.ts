@@ -19,8 +19,11 @@ export interface PublishingPorts {
   store: Pick<NodeStore, "updateTask">;
   /** Gossip (the results topic). */
   publish(topic: string, data: Uint8Array): Promise<void>;
-  /** RPC subscribers (`taskStatus`). */
-  notify(taskId: string, status: "SUCCESS" | "FAILED"): void;
+  /**
+   * RPC subscribers (`taskStatus`); with the encrypted output of a result, so that a client
+   * needs no `getTaskStatus` round trip for it.
+   */
+  notify(taskId: string, status: "SUCCESS" | "FAILED", output?: Uint8Array): void;
   /** The receipt batcher: a task with an Ethereum call is committed at once. */
   commitNow(): Promise<void>;
   signer: Hex;
@@ -73,7 +76,7 @@ export class Publisher {
       },
       "task executed",
     );
-    this.#p.notify(result.taskId, result.success ? "SUCCESS" : "FAILED");
+    this.#p.notify(result.taskId, result.success ? "SUCCESS" : "FAILED", result.output);
     try {
       await this.#p.publish(TOPICS.results, encodeMessage(message));
     } catch (e) {

@@ -77,6 +77,12 @@ it("a seeded schedule of kills, a partition and a chain outage under load loses 
       log(`step ${s.index}: ${s.kind} ${JSON.stringify(s.target)} for ${s.holdMs} ms`);
     },
   });
+  // The checker must have outputs to compare: the workload goes on after the faults until it
+  // has had enough, however slowly a loaded machine ran it meanwhile (a count, not a rate).
+  const until = Date.now() + 120_000;
+  while (workload.stats.outputs <= 20 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
   await workload.stop();
   for (const k of MUST) expect(chaos.byKind[k], k).toBeGreaterThan(0);
   // The kills at a point fired (a worker had a task to store, a batch to send).

@@ -10,8 +10,19 @@ export interface KnownRecord extends RecordInfo {
   exact: boolean;
 }
 
-/** Most records kept: the oldest go first (a task older than the timeout is refundable anyway). */
-const MAX_RECORDS = 200_000;
+/**
+ * Most records kept: the oldest go first (a task older than the timeout is refundable anyway).
+ * A record costs about 0.9 KB of heap: 50,000 pending ones (far more than a chain mines within a
+ * task timeout at the node's throughput) hold at most about 45 MB.
+ */
+const MAX_RECORDS = 50_000;
+/**
+ * Settled records kept (the newest), so that a late or repeated input for a settled task is
+ * answered without a chain read; an older one costs one read (`ReadBudget`), whose answer
+ * comes back here. About 2 MB. Keeping every settled record up to MAX_RECORDS (it was 200,000,
+ * about 180 MB) made every node's heap grow with every task of a 10,000-task soak.
+ */
+const MAX_SETTLED = 2_000;
 /** Most callers waiting for records at once (`waitFor`). */
 const MAX_WAITERS = 2_000;
 /** Most task ids remembered as "no record" (see `markUnrecorded`). */
@@ -24,6 +35,8 @@ const MAX_UNRECORDED = 20_000;
  */
 export class RecordBook {
   readonly #records = new Map<string, KnownRecord>();
+  /** Settled task ids, oldest first (at most `MAX_SETTLED`: their records go beyond it). */
+  readonly #settled = new Set<string>();
   /** taskId -> the block through which the watcher had scanned when a read found nothing. */
   readonly #unrecorded = new Map<string, number>();
   readonly #max: number;
@@ -32,8 +45,11 @@ export class RecordBook {
   #waiters = 0;
   #heardThrough = -1;
 
-  constructor(max = MAX_RECORDS) {
+  readonly #maxSettled: number;
+
+  constructor(max = MAX_RECORDS, maxSettled = MAX_SETTLED) {
     this.#max = max;
+    this.#maxSettled = maxSettled;
   }
 
   /** The newest block whose records the watcher has delivered. */
@@ -63,9 +79,13 @@ export class RecordBook {
       this.#waiting.delete(id);
       for (const wake of waiting) wake();
     }
+    if (!kept.pending) this.#keepSettled(id);
     if (this.#records.size > this.#max) {
       const oldest = this.#records.keys().next();
-      if (oldest.done !== true) this.#records.delete(oldest.value);
+      if (oldest.done !== true) {
+        this.#records.delete(oldest.value);
+        this.#settled.delete(oldest.value);
+      }
     }
     return kept;
   }
@@ -101,10 +121,34 @@ export class RecordBook {
     return this.#records.get(id);
   }
 
-  /** A receipt or refund settled the task (its record stays, so late inputs are answered). */
+  /**
+   * A receipt or refund settled the task. Its record stays among the newest `maxSettled`
+   * settled ones, so that late inputs are answered without a chain read.
+   */
   settle(taskId: string): void {
-    const r = this.#records.get(taskId.toLowerCase());
-    if (r !== undefined) r.pending = false;
+    const id = taskId.toLowerCase();
+    const r = this.#records.get(id);
+    if (r === undefined) return;
+    r.pending = false;
+    this.#keepSettled(id);
+  }
+
+  /** Settled records held now (at most `maxSettled`). */
+  get settledSize(): number {
+    return this.#settled.size;
+  }
+
+  /** Counts `id` among the newest settled records, dropping the oldest settled record beyond. */
+  #keepSettled(id: string): void {
+    this.#settled.delete(id);
+    this.#settled.add(id);
+    if (this.#settled.size > this.#maxSettled) {
+      const oldest = this.#settled.values().next();
+      if (oldest.done !== true) {
+        this.#settled.delete(oldest.value);
+        this.#records.delete(oldest.value);
+      }
+    }
   }
 
   /** The watcher delivered every record through `block`. */

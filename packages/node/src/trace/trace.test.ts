@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TaskTraceLog, type TraceStage } from "./trace.js";
+import { DEFAULT_TRACE_TASKS, TaskTraceLog, type TraceStage } from "./trace.js";
 
 const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}`;
 
@@ -50,5 +50,26 @@ describe("TaskTraceLog", () => {
     expect(log.since(all.next)).toMatchObject({ events: [{ seq: 7, stage: "executed" }], next: 7 });
     expect(log.since(7)).toEqual({ events: [], next: 7 });
     expect(log.since(0, 1).events).toHaveLength(1);
+  });
+
+  it("stays bounded with no reader: the events of dropped tasks go too", () => {
+    const log = new TaskTraceLog({ maxTasks: 100, maxEventsPerTask: 4 });
+    for (let i = 1; i <= 10_000; i++) {
+      log.event(id(i), "recorded", { block: i });
+      log.event(id(i), "input-heard", { via: "gossip" });
+      log.event(id(i), "executed", { success: true });
+    }
+    expect(log.size).toBe(100);
+    // 300 events kept; at most a third more of dropped ones await compaction (not 30,000).
+    expect(log.heldEvents).toBeLessThanOrEqual(400);
+    expect(log.since(0).events).toHaveLength(300);
+  });
+
+  it("keeps 2,000 tasks by default", () => {
+    const log = new TaskTraceLog();
+    for (let i = 1; i <= 2_500; i++) log.event(id(i), "recorded");
+    expect(log.size).toBe(DEFAULT_TRACE_TASKS);
+    expect(log.trace(id(500))).toEqual([]);
+    expect(log.trace(id(501))).toHaveLength(1);
   });
 });

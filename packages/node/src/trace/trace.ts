@@ -63,7 +63,7 @@ export interface TaskTracer {
 export const noTrace: TaskTracer = { event: () => undefined };
 
 export interface TaskTraceLogOptions {
-  /** Tasks kept (the oldest is dropped first); 10,000 by default. */
+  /** Tasks kept (the oldest is dropped first); `DEFAULT_TRACE_TASKS` (2,000) by default. */
   maxTasks?: number;
   /** Events kept per task (later ones are dropped); 32 by default. */
   maxEventsPerTask?: number;
@@ -73,6 +73,16 @@ export interface TaskTraceLogOptions {
   now?: () => number;
 }
 
+/**
+ * Tasks a node keeps traces of by default. Measured about 330 bytes of heap an event and 6-8
+ * events a task on a worker (about 2.3 KB a task), so 2,000 tasks hold about 5 MB: the newest
+ * minute of a 35 tasks/s soak, hours of a realistic devnet. A reader (the explorer, `enigma
+ * task trace`) asks about tasks just run, or follows `since` every few seconds. It was 10,000
+ * (about 23 MB): a 10,000-task soak never filled it, so every node's heap grew with every task
+ * and V8 sized the old generation after it (RSS +31-40% after warm-up, see the node README).
+ */
+export const DEFAULT_TRACE_TASKS = 2_000;
+
 /** A task's events, oldest first. */
 interface TaskEntry {
   events: SequencedTraceEvent[];
@@ -81,7 +91,8 @@ interface TaskEntry {
 /**
  * The node's bounded log of task events: at most `maxTasks` tasks (least recently started
  * dropped first) of at most `maxEventsPerTask` events each, so a node under any load keeps
- * bounded memory (about 200 bytes an event: a few MB at the defaults).
+ * bounded memory (about 330 bytes an event: about 5 MB at the defaults), whether or not anyone
+ * reads it.
  *
  * @example
  * const log = new TaskTraceLog();
@@ -100,7 +111,7 @@ export class TaskTraceLog implements TaskTracer {
   #seq = 0;
 
   constructor(o: TaskTraceLogOptions = {}) {
-    this.#maxTasks = positive("maxTasks", o.maxTasks ?? 10_000);
+    this.#maxTasks = positive("maxTasks", o.maxTasks ?? DEFAULT_TRACE_TASKS);
     this.#maxEvents = positive("maxEventsPerTask", o.maxEventsPerTask ?? 32);
     this.#observe = o.observe;
     this.#now = o.now ?? (() => performance.timeOrigin + performance.now());
@@ -113,7 +124,12 @@ export class TaskTraceLog implements TaskTracer {
     if (entry === undefined) {
       entry = { events: [] };
       this.#tasks.set(id, entry);
-      if (this.#tasks.size > this.#maxTasks) this.#dropOldest();
+      if (this.#tasks.size > this.#maxTasks) {
+        this.#dropOldest();
+        // Here too, not only in `since`: with no reader, `#recent` would keep every event ever
+        // recorded (a leak the task bound did not cover).
+        this.#compact();
+      }
     }
     if (entry.events.length >= this.#maxEvents) return;
     const at = Math.round(this.#now() * 100) / 100;
@@ -157,6 +173,14 @@ export class TaskTraceLog implements TaskTracer {
   /** Tasks held now. */
   get size(): number {
     return this.#tasks.size;
+  }
+
+  /**
+   * Events held now, counting those of dropped tasks not compacted away yet: at most 4/3 of
+   * `maxTasks * maxEventsPerTask` (compaction runs once a quarter of them are dropped ones).
+   */
+  get heldEvents(): number {
+    return this.#recent.length;
   }
 
   #dropOldest(): void {

@@ -12,6 +12,7 @@ import {
   bytesToHex,
   keccak256,
   normalizePublicKey,
+  parseSignature,
   toBytes,
   toChecksumAddress,
   type BytesLike,
@@ -85,23 +86,9 @@ export function recoverAddress(digest: BytesLike, signature: BytesLike): Hex {
  */
 export function recoverPublicKey(digest: BytesLike, signature: BytesLike): Uint8Array {
   const d = toBytes(digest, "digest", 32);
-  let sig: Uint8Array;
+  const { rs, recovery } = parseSignature(signature);
   try {
-    sig = toBytes(signature, "signature", 65);
-  } catch (cause) {
-    throw new EnigmaError(ErrorCode.InvalidSignature, "a signature must be 65 bytes r||s||v", {
-      cause,
-    });
-  }
-  const v = sig[64] ?? 0;
-  const recid = v >= 27 ? v - 27 : v;
-  if (recid !== 0 && recid !== 1) {
-    throw new EnigmaError(ErrorCode.InvalidSignature, "signature v must be 27 or 28 (or 0/1)", {
-      details: { v },
-    });
-  }
-  try {
-    return native.ecdsaRecover(sig.subarray(0, 64), recid, d, false).slice(1);
+    return native.ecdsaRecover(rs, recovery, d, false).slice(1);
   } catch (cause) {
     throw new EnigmaError(ErrorCode.InvalidSignature, "no public key recovers from signature", {
       cause,

@@ -42,9 +42,10 @@ export {
   sameAddress,
   signDigest,
   recoverAddress,
+  parseSignature,
   SignerVerifier,
 } from "./keys.js";
-export type { KeyPair } from "./keys.js";
+export type { KeyPair, ParsedSignature } from "./keys.js";
 export { deriveSharedKey, encryptTo, decryptFrom } from "./envelope.js";
 export {
   workerKeyMessage,

@@ -117,14 +117,19 @@ export function recoverAddress(digest: BytesLike, signature: BytesLike): Hex {
   );
 }
 
-interface ParsedSignature {
+/** A 65-byte `r || s || v` signature, split. */
+export interface ParsedSignature {
   /** r || s */
   rs: Uint8Array;
   /** 0 or 1 */
   recovery: number;
 }
 
-function parseSignature(signature: BytesLike): ParsedSignature {
+/**
+ * Splits a 65-byte `r || s || v` signature (`v` 27/28 or 0/1); `InvalidSignature` when it is
+ * not one. The one reading of a signature's bytes (the noble and native paths both use it).
+ */
+export function parseSignature(signature: BytesLike): ParsedSignature {
   let sig: Uint8Array;
   try {
     sig = toBytes(signature, "signature", 65);

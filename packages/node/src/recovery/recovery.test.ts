@@ -231,7 +231,8 @@ describe("admin endpoint", () => {
         deltaCount: number;
         deltaHashes: string[];
       };
-      return r.deltaCount > 0 ? r : undefined;
+      // The code and the first delta come separately (sync and gossip): wait for both.
+      return r.deltaCount > 0 && r.codeHash !== null ? r : undefined;
     }, "the contract on the restarted worker")) as { codeHash: string; deltaHashes: string[] };
     expect(c.codeHash).toMatch(/^0x[0-9a-f]{64}$/);
     expect(c.deltaHashes).toHaveLength(1);

@@ -26,6 +26,7 @@ import {
   isEnigmaError,
   type Hex,
 } from "@enigma/protocol";
+import { adminCall } from "@enigma/node/admin-client";
 import { EnigmaChain } from "@enigma/node/chain";
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
 
@@ -717,24 +718,9 @@ async function contractOf(
   };
 }
 
-/** One call to a node's admin endpoint. */
-export async function admin(url: string, method: string, params: unknown): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (cause) {
-    throw new EnigmaError(ErrorCode.AdminUnavailable, `${method} at ${url}: no answer`, { cause });
-  }
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (body.error !== undefined) {
-    throw new EnigmaError(ErrorCode.AdminUnavailable, `${method}: ${body.error.message}`);
-  }
-  return body.result;
+/** One call to a node's admin endpoint (30 s: a rebuild of a long history takes a while). */
+export function admin(url: string, method: string, params: unknown): Promise<unknown> {
+  return adminCall(url, method, params, 30_000);
 }
 
 function u64(hex: string): bigint | undefined {

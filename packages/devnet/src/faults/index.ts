@@ -2,7 +2,8 @@
 // seeded chaos schedule and the control endpoint `enigma devnet fault` talks to.
 export { ChainProxy } from "./chain-proxy.js";
 export type { ChainMode, ChainProxyOptions } from "./chain-proxy.js";
-export { FAULT_KINDS, KILL_POINTS, Nemesis, adminCall } from "./nemesis.js";
+export { FAULT_KINDS, KILL_POINTS, Nemesis } from "./nemesis.js";
+export { adminCall } from "@enigma/node/admin-client";
 export type { FaultEvent, FaultKind, FaultableNode, KillPoint, NemesisOptions } from "./nemesis.js";
 export { NetnsNetwork, sweepStale } from "./netns.js";
 export type { NetnsHost, NetnsOptions } from "./netns.js";

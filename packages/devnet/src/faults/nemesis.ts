@@ -17,6 +17,7 @@
 // inbound connections all fail), which a node that restarts is told again. Every fault is
 // recorded (`history`) with its time, so that the checker can name the faults around a task.
 import { EnigmaError, ErrorCode, ENIGMA_ABI } from "@enigma/protocol";
+import { adminCall } from "@enigma/node/admin-client";
 import { Interface } from "ethers";
 import type { ChainProxy } from "./chain-proxy.js";
 import type { NetnsNetwork } from "./netns.js";
@@ -380,40 +381,4 @@ export class Nemesis {
       },
     );
   }
-}
-
-/** One admin JSON-RPC call (the node's admin endpoint). */
-export async function adminCall(
-  url: string,
-  method: string,
-  params: unknown,
-  timeoutMs = 10_000,
-): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (cause) {
-    throw new EnigmaError(ErrorCode.AdminUnavailable, `${method} at ${url}: no answer`, {
-      details: { url, method },
-      cause,
-    });
-  }
-  const body = (await res.json()) as {
-    result?: unknown;
-    error?: { code: number; message: string; data?: { code?: number } };
-  };
-  if (body.error !== undefined) {
-    const code = body.error.data?.code;
-    throw new EnigmaError(
-      typeof code === "number" && code >= 100 ? (code as ErrorCode) : ErrorCode.AdminUnavailable,
-      `${method}: ${body.error.message}`,
-      { details: { url, method, rpcCode: body.error.code } },
-    );
-  }
-  return body.result;
 }

@@ -10,11 +10,12 @@ import {
   ErrorCode,
   base64Encode,
   concatBytes,
-  enigmaDomain,
+  enigmaDomainSeparator,
   keccak256,
   parseAttestationReport,
   toBytes,
   toChecksumAddress,
+  type Hex,
   type SignedAttestationReport,
 } from "@enigma/protocol";
 import { TypedDataEncoder, type TypedDataField } from "ethers";
@@ -108,6 +109,9 @@ function mutableTypes(
  * contract's `_hashTypedDataV4` computes for a value of `types`.
  */
 export class Eip712 {
+  readonly chainId: bigint;
+  /** The `Enigma` contract's address, checksummed. */
+  readonly verifyingContract: Hex;
   readonly #domainSeparator: Uint8Array;
   readonly #encoders = new Map<object, TypedDataEncoder>();
 
@@ -117,11 +121,9 @@ export class Eip712 {
         details: { chainId: String(chainId) },
       });
     }
-    const verifyingContract = toChecksumAddress(toBytes(enigmaAddress, "enigmaAddress", 20));
-    this.#domainSeparator = toBytes(
-      TypedDataEncoder.hashDomain(enigmaDomain(chainId, verifyingContract)),
-      "domainSeparator",
-    );
+    this.chainId = chainId;
+    this.verifyingContract = toChecksumAddress(toBytes(enigmaAddress, "enigmaAddress", 20));
+    this.#domainSeparator = enigmaDomainSeparator(chainId, this.verifyingContract);
   }
 
   encoder(types: Readonly<Record<string, readonly TypedDataField[]>>): TypedDataEncoder {

@@ -12,14 +12,15 @@ import {
   encryptTo,
   generateKeyPair,
   hexToBytes,
+  publicKeyOf,
   publicKeyToAddress,
   sameAddress,
+  signDigest,
   workerKeyDigest,
   type BytesLike,
   type Hex,
 } from "@enigma/protocol";
 import { Sealer } from "./sealing.js";
-import { publicKeyOf, signDigest } from "./secp256k1.js";
 
 /** What the simulated CPU measures about an enclave build (DESIGN.md section 6). */
 export interface EnclaveMeasurement {

@@ -48,7 +48,6 @@ export {
 } from "./state/deltas.js";
 export type { DeltaRecord, EncryptedDelta, RebuildOptions, RebuiltState } from "./state/deltas.js";
 export { EnclaveIdentity, IDENTITY_FILE, loadOrCreatePlatformKey } from "./identity.js";
-export { secp256k1Native } from "./secp256k1.js";
 export type { EnclaveMeasurement } from "./identity.js";
 export {
   SimulatedAttestationService,

@@ -6,7 +6,9 @@ import {
   aesEncrypt,
   bytesToHex,
   concatBytes,
+  deriveSharedKey,
   normalizePublicKey,
+  publicKeyOf,
   secretKeyFromSeed,
   toBytes,
   type BytesLike,
@@ -15,7 +17,6 @@ import {
 import type { EnclaveIdentity } from "./identity.js";
 import { SealedLog } from "./receipt-log.js";
 import type { Sealer } from "./sealing.js";
-import { deriveSharedKey, publicKeyOf } from "./secp256k1.js";
 
 /** Bytes of the enclave's user-key secret. */
 export const USER_KEY_SECRET_BYTES = 32;

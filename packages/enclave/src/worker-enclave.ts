@@ -6,7 +6,8 @@ import { join } from "node:path";
 import {
   EnigmaError,
   ErrorCode,
-  RECEIPT_BATCH_TYPES,
+  receiptBatchDigest,
+  receiptHash,
   bytesToHex,
   concatBytes,
   deploymentInputsHash,
@@ -456,11 +457,10 @@ export class WorkerEnclave {
     if (receipts.length === 0) {
       throw new EnigmaError(ErrorCode.InvalidArgument, "signReceipts needs at least one receipt");
     }
-    const encoder = this.#eip712.encoder(RECEIPT_BATCH_TYPES);
     receipts.forEach((r, i) => {
       let hash: Uint8Array;
       try {
-        hash = toBytes(encoder.hashStruct("Receipt", r), "receiptHash");
+        hash = receiptHash(r);
       } catch (cause) {
         throw new EnigmaError(ErrorCode.InvalidArgument, `receipt ${i} is malformed`, {
           details: { index: i },
@@ -633,9 +633,7 @@ export class WorkerEnclave {
       ethAddress: p.ethCall?.address ?? ZERO_ADDRESS,
       ethCalldata: p.ethCall === null ? "0x" : bytesToHex(p.ethCall.payload),
     };
-    this.#receipts.add(
-      toBytes(this.#eip712.encoder(RECEIPT_BATCH_TYPES).hashStruct("Receipt", receipt), "hash"),
-    );
+    this.#receipts.add(receiptHash(receipt));
     return {
       taskId,
       contractAddress,
@@ -669,7 +667,9 @@ export class WorkerEnclave {
 
   #signBatch(receipts: readonly ChainReceipt[]): Hex {
     return bytesToHex(
-      this.#identity.sign(this.#eip712.digest(RECEIPT_BATCH_TYPES, { receipts: [...receipts] })),
+      this.#identity.sign(
+        receiptBatchDigest(this.#eip712.chainId, this.#eip712.verifyingContract, receipts),
+      ),
     );
   }
 

@@ -13,6 +13,7 @@ import {
   hexToBytes,
   isEnigmaError,
   parseMessage,
+  recoverAddress,
   sameAddress,
   signWorkerKey,
   toRpcHex,
@@ -20,7 +21,7 @@ import {
   workerKeyDigest,
   type RpcParams,
 } from "@enigma/protocol";
-import { secp256k1Native, type WorkerEnclave } from "@enigma/enclave";
+import type { WorkerEnclave } from "@enigma/enclave";
 import type { NodeContext } from "./context.js";
 import type { PeerDirectory } from "./directory.js";
 import {
@@ -150,12 +151,8 @@ export class Gateway {
       const peer = await this.#d.directory.peerOf(p.workerAddress);
       const raw = await this.#ctx.p2p.request(peer, PROTOCOLS.workerKey, p, { timeoutMs: 10_000 });
       const r = parseMessage(workerEncryptionKeySchema, raw, "worker key");
-      // The client checks this too; a gateway does not pass on a key its worker did not sign
-      // (libsecp256k1: a recovery per forwarded key request costs ~50 us, noble's ~1 ms).
-      const signer = secp256k1Native.recoverAddress(
-        workerKeyDigest(r.workerEncryptionKey),
-        r.workerSig,
-      );
+      // The client checks this too; a gateway does not pass on a key its worker did not sign.
+      const signer = recoverAddress(workerKeyDigest(r.workerEncryptionKey), r.workerSig);
       if (!sameAddress(signer, p.workerAddress)) {
         throw new EnigmaError(
           ErrorCode.SignerMismatch,

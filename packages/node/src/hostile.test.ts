@@ -7,19 +7,14 @@ import {
   bytesToHex,
   generateKeyPair,
   publicKeyToAddress,
+  receiptBatchDigest,
   signDigest,
   type Hex,
 } from "@enigma/protocol";
 import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contract";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  TOPICS,
-  encodeMessage,
-  receiptBatchDigest,
-  receiptOf,
-  type TaskResult,
-} from "./messages.js";
+import { TOPICS, encodeMessage, receiptOf, type TaskResult } from "./messages.js";
 import type { EnigmaNode } from "./node.js";
 import { P2PNetwork } from "./p2p/network.js";
 import {

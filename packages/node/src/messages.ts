@@ -5,14 +5,11 @@ import { gunzipSync } from "node:zlib";
 import {
   EnigmaError,
   ErrorCode,
-  RECEIPT_BATCH_TYPES,
   addressSchema,
   base64Decode,
   bytes32Schema,
   bytesToHex,
-  concatBytes,
   deploymentInputsHash,
-  enigmaDomain,
   hexSchema,
   hexToBytes,
   inputsHash,
@@ -25,7 +22,6 @@ import {
   type ChainReceipt,
   type Hex,
 } from "@enigma/protocol";
-import { TypedDataEncoder } from "ethers";
 import { z } from "zod";
 import { decodeJson, encodeJson } from "./p2p/wire.js";
 
@@ -243,29 +239,6 @@ export function receiptOf(result: TaskResult): ChainReceipt {
     ethAddress: result.ethCall?.address ?? ZERO_ADDRESS,
     ethCalldata: result.ethCall?.payload ?? "0x",
   };
-}
-
-// Built once: ethers resolves the types and hashes the domain anew on every
-// `TypedDataEncoder.hash`, which was most of a result check's cost besides the recovery.
-const RECEIPT_BATCH_ENCODER = TypedDataEncoder.from(
-  Object.fromEntries(Object.entries(RECEIPT_BATCH_TYPES).map(([k, v]) => [k, [...v]])),
-);
-const domainSeparators = new Map<string, Uint8Array>();
-
-/** The EIP-712 digest of a batch (what `commitReceipts` recovers the signer from). */
-export function receiptBatchDigest(
-  chainId: bigint,
-  enigmaAddress: string,
-  receipts: readonly ChainReceipt[],
-): Uint8Array {
-  const domain = `${chainId}:${enigmaAddress.toLowerCase()}`;
-  let separator = domainSeparators.get(domain);
-  if (separator === undefined) {
-    separator = hexToBytes(TypedDataEncoder.hashDomain(enigmaDomain(chainId, enigmaAddress)));
-    domainSeparators.set(domain, separator);
-  }
-  const struct = hexToBytes(RECEIPT_BATCH_ENCODER.hash({ receipts }));
-  return keccak256(concatBytes(Uint8Array.of(0x19, 0x01), separator, struct));
 }
 
 /** Internal consistency of a result (hashes match their data); ResultRejected otherwise. */

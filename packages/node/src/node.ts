@@ -5,7 +5,9 @@ import { join } from "node:path";
 import {
   EnigmaError,
   ErrorCode,
+  SignerVerifier,
   TaskResultStatus,
+  receiptBatchDigest,
   bytesToHex,
   checkRegistrationBinding,
   concatBytes,
@@ -39,7 +41,6 @@ import {
   checkResultShape,
   decodeMessage,
   decodePreCode,
-  receiptBatchDigest,
   receiptOf,
   taskInputSchema,
   taskResultSchema,
@@ -63,7 +64,6 @@ import { DeltaSync } from "./sync.js";
 import { InputDelivery } from "./tasks/delivery.js";
 import { HeldInputs } from "./tasks/held-inputs.js";
 import { RecordBook, type KnownRecord } from "./tasks/record-book.js";
-import { ResultSignatures } from "./tasks/result-signatures.js";
 import { ReadBudget, TaskValidator } from "./tasks/validator.js";
 import { nodeContractSource } from "./worker/contract-source.js";
 import type { Execution } from "./worker/execution.js";
@@ -134,7 +134,7 @@ export class EnigmaNode {
   /** Chain reads for result checks of tasks whose record the watcher has not delivered. */
   readonly #resultReads = new ReadBudget(50, 100);
   /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
-  readonly #signers = new ResultSignatures();
+  readonly #signers = new SignerVerifier();
   readonly #parsedMessages = new WeakMap<Uint8Array, unknown>();
   #state: "new" | "starting" | "started" | "stopped" = "new";
 

@@ -42,6 +42,7 @@ export {
   sameAddress,
   signDigest,
   recoverAddress,
+  recoverPublicKey,
   parseSignature,
   SignerVerifier,
 } from "./keys.js";
@@ -176,7 +177,10 @@ export {
   ENIGMA_EIP712_NAME,
   ENIGMA_EIP712_VERSION,
   enigmaDomain,
+  enigmaDomainSeparator,
   MAX_RECEIPTS_PER_BATCH,
+  receiptBatchDigest,
+  receiptHash,
   RECEIPT_BATCH_TYPES,
   WORKERS_PARAMS_TYPES,
 } from "./abi/receipts.js";

@@ -1,9 +1,12 @@
+// Keys, signatures and ECDH. The curve work runs on libsecp256k1 where Node runs and on noble
+// elsewhere (curve.ts); the checks and typed errors are here, the same for both.
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { toBytes, type BytesLike } from "./bytes.js";
 import { keccak256 } from "./crypto.js";
-import { EnigmaError, ErrorCode } from "./errors.js";
+import { curve } from "./curve.js";
+import { EnigmaError, ErrorCode, isEnigmaError } from "./errors.js";
 import { bytesToHex, type Hex } from "./hex.js";
 
 /** A secp256k1 key pair; `publicKey` is Discovery's 64-byte form (x || y, no `04` prefix). */
@@ -41,7 +44,7 @@ export function secretKeyFromSeed(seed: Uint8Array): Uint8Array {
 /** The 64-byte public key of a 32-byte private key. */
 export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
   checkPrivateKey(privateKey);
-  return secp256k1.getPublicKey(privateKey, false).slice(1);
+  return curve.publicKey(privateKey).slice(1);
 }
 
 /**
@@ -60,8 +63,13 @@ export function normalizePublicKey(publicKey: BytesLike, what = "publicKey"): Ui
   if (sec1.length !== 65 && sec1.length !== 33) {
     throw invalidKey(what, `${b.length} bytes (expected 64, 65 or 33)`);
   }
+  // SEC1 prefixes only: 04 uncompressed, 02/03 compressed (libsecp256k1 would also take the
+  // "hybrid" 06/07 form).
+  if (sec1[0] !== (sec1.length === 65 ? 4 : sec1[0] === 3 ? 3 : 2)) {
+    throw invalidKey(what, "not a SEC1 prefix");
+  }
   try {
-    return secp256k1.Point.fromBytes(sec1).toBytes(false).slice(1);
+    return curve.uncompressed(sec1).slice(1);
   } catch (cause) {
     throw invalidKey(what, "not a point on secp256k1", cause);
   }
@@ -69,8 +77,7 @@ export function normalizePublicKey(publicKey: BytesLike, what = "publicKey"): Ui
 
 /** The Ethereum address (EIP-55 checksummed) of a public key in any accepted form. */
 export function publicKeyToAddress(publicKey: BytesLike): Hex {
-  const pub = normalizePublicKey(publicKey);
-  return toChecksumAddress(bytesToHex(keccak256(pub).slice(12)));
+  return addressOf(normalizePublicKey(publicKey));
 }
 
 /** EIP-55 checksum of a 20-byte address (with or without `0x`); throws on anything else. */
@@ -99,11 +106,11 @@ export function sameAddress(a: BytesLike, b: BytesLike): boolean {
  */
 export function signDigest(privateKey: Uint8Array, digest: Uint8Array): Uint8Array {
   checkPrivateKey(privateKey);
-  toBytes(digest, "digest", 32);
-  const rec = secp256k1.sign(digest, privateKey, { prehash: false, format: "recovered" });
+  const d = toBytes(digest, "digest", 32);
+  const { rs, recovery } = curve.sign(d, privateKey);
   const out = new Uint8Array(65);
-  out.set(rec.subarray(1), 0);
-  out[64] = 27 + (rec[0] ?? 0);
+  out.set(rs, 0);
+  out[64] = 27 + recovery;
   return out;
 }
 
@@ -112,9 +119,28 @@ export function signDigest(privateKey: Uint8Array, digest: Uint8Array): Uint8Arr
  * 0/1 or 27/28). Throws `InvalidSignature` when nothing can be recovered.
  */
 export function recoverAddress(digest: BytesLike, signature: BytesLike): Hex {
-  return publicKeyToAddress(
-    recoverPublicKey(toBytes(digest, "digest", 32), parseSignature(signature)),
-  );
+  return addressOf(recoverPublicKey(digest, signature));
+}
+
+/**
+ * The 64-byte public key (x || y) that produced a 65-byte `r || s || v` signature over
+ * `digest` (`v` 27/28 or 0/1). Throws `InvalidSignature` when nothing can be recovered.
+ */
+export function recoverPublicKey(digest: BytesLike, signature: BytesLike): Uint8Array {
+  const d = toBytes(digest, "digest", 32);
+  const sig = parseSignature(signature);
+  try {
+    return curve.recover(sig.rs, sig.recovery, d).slice(1);
+  } catch (cause) {
+    throw new EnigmaError(ErrorCode.InvalidSignature, "no public key recovers from signature", {
+      cause,
+    });
+  }
+}
+
+/** The checksummed address of a 64-byte public key already known to be on the curve. */
+function addressOf(publicKey64: Uint8Array): Hex {
+  return toChecksumAddress(bytesToHex(keccak256(publicKey64).subarray(12)));
 }
 
 /** A 65-byte `r || s || v` signature, split. */
@@ -127,7 +153,7 @@ export interface ParsedSignature {
 
 /**
  * Splits a 65-byte `r || s || v` signature (`v` 27/28 or 0/1); `InvalidSignature` when it is
- * not one. The one reading of a signature's bytes (the noble and native paths both use it).
+ * not one. The one reading of a signature's bytes.
  */
 export function parseSignature(signature: BytesLike): ParsedSignature {
   let sig: Uint8Array;
@@ -148,33 +174,20 @@ export function parseSignature(signature: BytesLike): ParsedSignature {
   return { rs: sig.subarray(0, 64), recovery };
 }
 
-/** The 65-byte uncompressed public key that produced `sig` over `digest`. */
-function recoverPublicKey(digest: Uint8Array, sig: ParsedSignature): Uint8Array {
-  try {
-    const rec = concat(Uint8Array.of(sig.recovery), sig.rs);
-    return secp256k1.recoverPublicKey(rec, digest, { prehash: false });
-  } catch (cause) {
-    throw new EnigmaError(ErrorCode.InvalidSignature, "no public key recovers from signature", {
-      cause,
-    });
-  }
-}
-
-type Point = ReturnType<typeof secp256k1.Point.fromBytes>;
-
 /**
- * Checks that signatures are by given addresses, faster for signers seen before: the first
- * signature of an address is checked by recovery (which yields the signer's public key), later
- * ones by ECDSA verification against that key with a precomputed multiplication table (about
- * 40% less work than a recovery). Accepts exactly what `recoverAddress` + comparison accepts,
- * recovery bit included. Remembers up to `maxSigners` keys (a node hears a few workers).
+ * Checks that signatures are by given addresses (a node checks every gossiped result): by
+ * recovery, with recovered keys mapped to their address through a cache of up to
+ * `maxSigners` keys (keccak per signer, not per check; a node hears a few workers). Accepts
+ * exactly what `recoverAddress` + comparison (and the chain's ecrecover) accept, recovery bit
+ * included; a signature that recovers nothing is `false`, one that is not 65 bytes with `v`
+ * 27/28 or 0/1 throws `InvalidSignature`.
  *
  * @example
  * const signers = new SignerVerifier();
  * if (!signers.isSignedBy(digest, result.signature, result.workerAddress)) reject();
  */
 export class SignerVerifier {
-  readonly #points = new Map<string, Point>();
+  readonly #addresses = new Map<string, Hex>();
   readonly #max: number;
 
   constructor(maxSigners = 1024) {
@@ -183,42 +196,26 @@ export class SignerVerifier {
 
   /** Whether `signature` (65 bytes r||s||v) over `digest` is `address`'s. */
   isSignedBy(digest: BytesLike, signature: BytesLike, address: BytesLike): boolean {
-    const d = toBytes(digest, "digest", 32);
-    const sig = parseSignature(signature);
-    const key = bytesToHex(toBytes(address, "address", 20));
-    const known = this.#points.get(key);
-    if (known !== undefined) return verifyWith(known, d, sig);
-    const pub = recoverPublicKey(d, sig);
-    if (!sameAddress(publicKeyToAddress(pub), key)) return false;
-    const point = secp256k1.Point.fromBytes(pub);
-    point.precompute(8);
-    if (this.#points.size >= this.#max) {
-      const oldest = this.#points.keys().next();
-      if (oldest.done !== true) this.#points.delete(oldest.value);
+    parseSignature(signature);
+    let pub: Uint8Array;
+    try {
+      pub = recoverPublicKey(digest, signature);
+    } catch (e) {
+      if (isEnigmaError(e, ErrorCode.InvalidSignature)) return false;
+      throw e;
     }
-    this.#points.set(key, point);
-    return true;
+    const key = bytesToHex(pub);
+    let signer = this.#addresses.get(key);
+    if (signer === undefined) {
+      signer = bytesToHex(keccak256(pub).subarray(12));
+      if (this.#addresses.size >= this.#max) {
+        const oldest = this.#addresses.keys().next();
+        if (oldest.done !== true) this.#addresses.delete(oldest.value);
+      }
+      this.#addresses.set(key, signer);
+    }
+    return sameAddress(signer, address);
   }
-}
-
-/** ECDSA verification of `sig` over `digest` by `pub`, and its recovery bit (R's y parity). */
-function verifyWith(pub: Point, digest: Uint8Array, sig: ParsedSignature): boolean {
-  const { Fn } = secp256k1.Point;
-  const r = bytesToBigInt(sig.rs.subarray(0, 32));
-  const s = bytesToBigInt(sig.rs.subarray(32, 64));
-  if (r === 0n || s === 0n || r >= Fn.ORDER || s >= Fn.ORDER) return false;
-  const z = Fn.create(bytesToBigInt(digest));
-  const w = Fn.inv(s);
-  const R = secp256k1.Point.BASE.multiplyUnsafe(Fn.mul(z, w)).add(pub.multiplyUnsafe(Fn.mul(r, w)));
-  if (R.is0()) return false;
-  const { x, y } = R.toAffine();
-  // r = R.x mod n; recovery ids 2 and 3 (R.x >= n) are never produced by the signers here and
-  // `recoverAddress` refuses them too.
-  return x === r && Number(y & 1n) === sig.recovery;
-}
-
-function bytesToBigInt(b: Uint8Array): bigint {
-  return b.length === 0 ? 0n : BigInt(bytesToHex(b));
 }
 
 /**
@@ -227,14 +224,18 @@ function bytesToBigInt(b: Uint8Array): bigint {
  */
 export function ecdhPoint(privateKey: Uint8Array, peerPublicKey: BytesLike): Uint8Array {
   checkPrivateKey(privateKey);
-  const pub = normalizePublicKey(peerPublicKey, "peerPublicKey");
-  return secp256k1.getSharedSecret(privateKey, concat(Uint8Array.of(4), pub), true);
+  const sec1 = concat(Uint8Array.of(4), normalizePublicKey(peerPublicKey, "peerPublicKey"));
+  return curve.ecdh(privateKey, sec1);
 }
 
 function checkPrivateKey(privateKey: Uint8Array): void {
-  if (!secp256k1.utils.isValidSecretKey(privateKey)) {
+  const valid =
+    privateKey instanceof Uint8Array &&
+    privateKey.length === 32 &&
+    curve.isValidSecretKey(privateKey);
+  if (!valid) {
     throw new EnigmaError(ErrorCode.InvalidArgument, "a private key must be 32 bytes in [1, n-1]", {
-      details: { length: privateKey.length },
+      details: { length: (privateKey as Uint8Array | undefined)?.length },
     });
   }
 }

@@ -496,6 +496,36 @@ describe("workers and epochs", () => {
       await proxy.close();
     }
   });
+  it("getEpoch of a block just ahead of a watcher waits for the watcher instead of asking the chain", async () => {
+    const current = await principal.getEpoch(await principal.blockNumber());
+    expect(current).toBeDefined();
+    const proxy = new FaultyProxy(url);
+    const counted = await connect({ rpcUrl: await proxy.listen(), pollIntervalMs: 50 });
+    try {
+      const w = counted.watch({
+        fromBlock: current?.firstBlockNumber ?? 0,
+        onEvents: async () => {},
+        onError: () => {},
+      });
+      await mine(1);
+      const calls = proxy.count("eth_call");
+      // Each new block is asked about before the watcher's next poll has scanned it.
+      for (let i = 0; i < 3; i++) {
+        await mine(1);
+        const b = await admin.getBlockNumber();
+        expect((await counted.getEpoch(b))?.index).toBe(current?.index);
+      }
+      expect(proxy.count("eth_call")).toBe(calls);
+      // Without a watcher, the same question goes to the chain.
+      await w.stop();
+      await mine(1);
+      expect((await counted.getEpoch(await admin.getBlockNumber()))?.index).toBe(current?.index);
+      expect(proxy.count("eth_call")).toBeGreaterThan(calls);
+    } finally {
+      await counted.close();
+      await proxy.close();
+    }
+  });
 });
 
 describe("tasks, events and receipts", () => {

@@ -68,6 +68,12 @@ const ALL_EVENT_TOPICS = Object.values(EVENT_TOPICS);
 // Secret contract addresses read per request.
 const ADDRESS_PAGE = 1_000;
 /**
+ * getEpoch waits for a watcher (with no confirmations) that is at most this many blocks behind
+ * the block asked about, for at most SCAN_WAIT_MS; past either it asks the chain.
+ */
+const SCAN_AHEAD_BLOCKS = 64;
+const SCAN_WAIT_MS = 1_000;
+/**
  * State delta hashes read per request: a page reads at most a few runs' receipt logs (~7k gas
  * each) plus 32 bytes a hash, far under any node's `eth_call` gas cap.
  */
@@ -158,6 +164,8 @@ export class EnigmaChain {
   readonly #principal: string;
   readonly #watches = new Set<ChainWatch>();
   readonly #epochs = new EpochCache();
+  /** How far ahead of a watcher's scan front getEpoch waits for it (0: no watcher acting on every block). */
+  #scanAhead = 0;
   #selectionName: Promise<string> | undefined;
   #closed: Promise<void> | undefined;
 
@@ -276,7 +284,19 @@ export class EnigmaChain {
   async getEpoch(blockNumber: number): Promise<EpochInfo | undefined> {
     const b = argBlock("blockNumber", blockNumber);
     const cached = this.#epochs.at(b);
-    return cached === null ? this.#epochAt(b) : cached;
+    if (cached !== null) return cached;
+    // A block just ahead of a watcher that acts on every block (no confirmations): under load
+    // that is most questions (a task's input arrives with its record, before the watcher has
+    // scanned the record's block), and the watcher gets there within milliseconds. Waiting
+    // for it spares the chain a `getWorkerParams` call per block (measured at 32 senders over
+    // 8 contracts: 8% of a worker's time went to them).
+    if (this.#scanAhead > 0 && b - this.#epochs.scannedTo <= this.#scanAhead) {
+      if (await this.#epochs.whenScanned(b, SCAN_WAIT_MS)) {
+        const scanned = this.#epochs.at(b);
+        if (scanned !== null) return scanned;
+      }
+    }
+    return this.#epochAt(b);
   }
 
   /** The latest epoch (undefined before the first one). */
@@ -418,6 +438,7 @@ export class EnigmaChain {
   watch(o: WatchOptions): ChainWatch {
     this.#rpc.assertOpen("watch");
     let from = o.fromBlock;
+    if ((o.confirmations ?? 0) === 0) this.#scanAhead = SCAN_AHEAD_BLOCKS;
     const w = startWatch(
       {
         head: () =>
@@ -471,6 +492,8 @@ export class EnigmaChain {
     );
     const handle: ChainWatch = {
       stop: async () => {
+        this.#scanAhead = 0;
+        this.#epochs.release();
         await w.stop();
         this.#watches.delete(handle);
       },

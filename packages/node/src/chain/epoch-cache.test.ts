@@ -56,4 +56,19 @@ describe("EpochCache", () => {
     c.scanned(41, 50, []);
     expect(c.at(50)?.index).toBe(1);
   });
+
+  it("wakes a caller waiting for a block once it is scanned, and not otherwise", async () => {
+    const c = new EpochCache();
+    c.scanned(1, 10, [epoch(0, 5)]);
+    expect(await c.whenScanned(10, 1_000)).toBe(true); // already scanned
+    const waiting = c.whenScanned(12, 5_000);
+    c.scanned(11, 11, []);
+    c.scanned(12, 13, []);
+    expect(await waiting).toBe(true);
+    expect(c.at(12)?.index).toBe(0);
+    expect(await c.whenScanned(20, 10)).toBe(false); // timed out: the watcher did not get there
+    const released = c.whenScanned(30, 5_000);
+    c.release(); // the watcher stopped
+    expect(await released).toBe(false);
+  });
 });

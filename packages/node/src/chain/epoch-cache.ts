@@ -10,6 +10,8 @@ export class EpochCache {
   /** Blocks a watcher has scanned for WorkersParameterized, contiguously: [from, to]. */
   #scannedFrom: number | undefined;
   #scannedTo = -1;
+  /** `whenScanned` callers, woken as the scan front passes their block (or on `release`). */
+  readonly #waiters = new Set<{ block: number; wake: (scanned: boolean) => void }>();
 
   /** Keeps at most `max` epochs (each holds its worker list), dropping the oldest. */
   constructor(max = 1_024) {
@@ -52,6 +54,40 @@ export class EpochCache {
     for (const e of started) this.remember(e);
     if (this.#scannedFrom === undefined || from > this.#scannedTo + 1) this.#scannedFrom = from;
     this.#scannedTo = Math.max(this.#scannedTo, to);
+    for (const w of this.#waiters) if (w.block <= this.#scannedTo) w.wake(true);
+  }
+
+  /** The last block a watcher has scanned (-1 before any). */
+  get scannedTo(): number {
+    return this.#scannedTo;
+  }
+
+  /**
+   * Resolves true once a watcher has scanned block `b`, false after `timeoutMs` or on
+   * `release()`. Lets a question about a block the watcher is about to scan wait for it
+   * instead of asking the chain.
+   */
+  whenScanned(b: number, timeoutMs: number): Promise<boolean> {
+    if (b <= this.#scannedTo) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = {
+        block: b,
+        wake: (scanned: boolean) => {
+          clearTimeout(timer);
+          this.#waiters.delete(w);
+          resolve(scanned);
+        },
+      };
+      const timer = setTimeout(() => {
+        w.wake(false);
+      }, timeoutMs);
+      this.#waiters.add(w);
+    });
+  }
+
+  /** Wakes every `whenScanned` caller with false (the watcher stopped). */
+  release(): void {
+    for (const w of this.#waiters) w.wake(false);
   }
 
   /** The known epoch that starts at block `first`. */

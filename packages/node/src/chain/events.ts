@@ -57,6 +57,15 @@ export interface RawLog {
  * (`DepositSuccessful`, `LoggedIn`...) or of another contract's ABI.
  */
 export function decodeEvent(log: RawLog): ChainEvent | undefined {
+  if (log.topics[0]?.toLowerCase() === TASK_RECORD_TOPIC) {
+    const fast = decodeTaskRecord(log);
+    if (fast !== undefined) return fast;
+  }
+  return decodeEventGeneric(log);
+}
+
+/** `decodeEvent` through ethers' ABI decoder for every event (exported for tests). */
+export function decodeEventGeneric(log: RawLog): ChainEvent | undefined {
   const fragment = FRAGMENTS.get(log.topics[0]?.toLowerCase() ?? "");
   if (fragment === undefined) return undefined;
   let args: Result;
@@ -135,6 +144,39 @@ export function decodeEvent(log: RawLog): ChainEvent | undefined {
     default:
       return undefined;
   }
+}
+
+// TaskRecordCreated(bytes32 taskId, bytes32 inputsHash, uint64 gasLimit, uint64 gasPx,
+// address sender, uint256 blockNumber): one per task, heard by every node. Its six static,
+// unindexed words are read here directly (ethers' generic decoding cost ~65 us a log); a log
+// that is not exactly that shape takes the generic path and its checks.
+const TASK_RECORD_TOPIC = EVENT_TOPICS.TaskRecordCreated.toLowerCase();
+const TASK_RECORD_DATA = /^0x[0-9a-fA-F]{384}$/;
+const ZERO_WORD_PREFIX = /^0{24}$/;
+const UINT64_PREFIX = /^0{48}$/;
+
+function decodeTaskRecord(log: RawLog): ChainEvent | undefined {
+  if (log.topics.length !== 1 || !TASK_RECORD_DATA.test(log.data)) return undefined;
+  const data = log.data.toLowerCase();
+  const word = (i: number) => data.slice(2 + 64 * i, 66 + 64 * i);
+  const gasLimit = word(2);
+  const gasPx = word(3);
+  const sender = word(4);
+  if (!UINT64_PREFIX.test(gasLimit.slice(0, 48)) || !UINT64_PREFIX.test(gasPx.slice(0, 48))) {
+    return undefined;
+  }
+  if (!ZERO_WORD_PREFIX.test(sender.slice(0, 24))) return undefined;
+  return {
+    type: "TaskRecordCreated",
+    taskId: `0x${word(0)}`,
+    inputsHash: `0x${word(1)}`,
+    gasLimit: BigInt(`0x${gasLimit}`),
+    gasPx: BigInt(`0x${gasPx}`),
+    sender: `0x${sender.slice(24)}`,
+    blockNumber: log.blockNumber,
+    logIndex: log.index,
+    transactionHash: log.transactionHash.toLowerCase(),
+  };
 }
 
 /** Decodes the node's events out of `logs` and orders them by (block, log index). */

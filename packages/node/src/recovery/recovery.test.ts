@@ -220,6 +220,14 @@ describe("a refunded task's delta", () => {
 describe("admin endpoint", () => {
   it("answers status and contract queries, and has no fault methods unless asked", async () => {
     const sc = await deployCounter();
+    // The worker to restart stores the contract first (the deployment is not committed yet, so
+    // after a restart nothing would bring it back before the epoch ends): its admin endpoint
+    // then answers what the node kept across the restart.
+    const before = net.workers[0];
+    await waitFor(async () => {
+      const c = await before?.contract(sc);
+      return c !== undefined && c.deltas > 0 && c.codeHash !== undefined ? true : undefined;
+    }, "the contract stored before the restart");
     const w = await startWorkerWithAdmin();
     const url = w.endpoints().adminUrl ?? "";
     const status = (await rpc(url, "admin_status", {})) as { roles: string[]; faults: unknown };

@@ -12,7 +12,7 @@ import {
 } from "@enigma/protocol";
 import { Level } from "level";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { NodeStore, type StoredDelta } from "./store.js";
+import { NodeStore, TASK_CACHE, type StoredDelta } from "./store.js";
 
 const enc = new TextEncoder();
 const contract = bytesToHex(keccak256(enc.encode("contract A")));
@@ -458,6 +458,60 @@ describe("NodeStore tasks", () => {
     // A task read back from disk (messages unknown to the cache) keeps its first input too.
     await store.addTask(t, contract, TaskResultStatus.Unverified, { input: { other: 2 } });
     expect(await store.getMessage("input", t)).toEqual(input);
+  });
+});
+
+describe("NodeStore task cache", () => {
+  it("keeps at most its bound of tasks in memory; older ones are read back from disk", async () => {
+    // A principal stores every task it hears and reads none back: with no reader the cache
+    // must still stop at its bound (it was 10,000, which a 10,000-task soak never filled).
+    const small = new NodeStore({ dir: join(dir, "small"), taskCache: 50 });
+    await small.start();
+    try {
+      const ids = Array.from({ length: 500 }, (_, i) => id(`bounded ${i}`));
+      for (const [i, t] of ids.entries()) {
+        await small.addTask(t, contract, TaskResultStatus.Unverified, { input: { i } });
+        await small.updateTask(t, { status: TaskResultStatus.InProgress });
+        await small.updateTask(t, {
+          status: TaskResultStatus.Success,
+          result: { output: enc.encode(`output ${i}`), usedGas: i },
+          receipt: receipt(t),
+        });
+        await small.commitReceipts([t]);
+        expect(small.cachedTasks).toBeLessThanOrEqual(50);
+      }
+      expect(small.cachedTasks).toBe(50);
+      // The first task left the cache long ago: every answer comes from disk, unchanged.
+      const first = at(ids, 0);
+      expect(await small.getTask(first)).toMatchObject({
+        status: "SUCCESS",
+        committed: true,
+        result: { usedGas: 0 },
+      });
+      expect(await small.getMessage("input", first)).toEqual({ i: 0 });
+      // A read-check-write of an evicted task still refuses what the disk forbids.
+      await rejectsWith(
+        small.updateTask(first, { status: TaskResultStatus.InProgress }),
+        ErrorCode.TaskStatusTransition,
+      );
+      await small.addTask(first, contract, TaskResultStatus.Unverified, { input: { i: -1 } });
+      expect(await small.getMessage("input", first)).toEqual({ i: 0 });
+      expect(small.cachedTasks).toBe(50);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it("holds 2,000 tasks by default", async () => {
+    expect(TASK_CACHE).toBe(2_000);
+    for (let i = 0; i < TASK_CACHE + 100; i++) await store.addTask(id(`default ${i}`), contract);
+    expect(store.cachedTasks).toBe(TASK_CACHE);
+  });
+
+  it("refuses a bound that is not a non-negative integer", () => {
+    for (const taskCache of [-1, 1.5, Number.NaN]) {
+      expect(() => new NodeStore({ dir, taskCache })).toThrow(/taskCache/);
+    }
   });
 });
 

@@ -54,6 +54,8 @@ export interface StoredCode {
 export interface NodeStoreOptions {
   /** Directory of the LevelDB database (created when missing). */
   dir: string;
+  /** Tasks kept in memory, the newest first (default TASK_CACHE). */
+  taskCache?: number;
 }
 
 /** A task's messages by kind (JSON values, as `putMessage` keeps them). */
@@ -130,8 +132,15 @@ interface Subs {
 type Op = readonly [Sub, Uint8Array, Uint8Array | undefined];
 
 const utf8 = new TextEncoder();
-/** Tasks the store keeps in memory (about 1 KiB each with a result). */
-const TASK_CACHE = 10_000;
+/**
+ * Tasks the store keeps in memory: a task's read-check-writes (input heard, result, receipt
+ * queued, receipt committed) fall within seconds of each other, 2,000 tasks is 20 s at 100
+ * tasks/s; a task older than that costs one read. Measured 1.5 KiB a task with its result
+ * (heap snapshots of the principal in bench:chaos's soak, which stores every task it hears):
+ * ~3 MiB here. It was 10,000 (~15 MiB), which a 10,000-task soak never filled, so every
+ * node's live heap grew with every task for the whole run.
+ */
+export const TASK_CACHE = 2_000;
 /** What the store knows of a task without reading it (see `NodeStore.#tasks`). */
 interface CachedTask {
   task: StoredTask;
@@ -169,11 +178,12 @@ export class NodeStore {
   readonly #deltaCounts = new Map<string, number>();
   #nextReceiptSeq: number | undefined;
   // Tasks as this store last wrote or read them inside exclusive operations (hex id -> entry),
-  // the newest TASK_CACHE: a task's read-check-write (addTask, updateTask) then reads nothing.
+  // the newest `taskCache`: a task's read-check-write (addTask, updateTask) then reads nothing.
   // `kinds`, when known, is every message kind stored for the task (known for tasks this store
   // created: it wrote them all), so that looking for a message that is not there costs no read.
   // Entries change only after their write landed, and only inside exclusive operations.
   readonly #tasks = new Map<string, CachedTask>();
+  readonly #taskCache: number;
 
   constructor(options: NodeStoreOptions) {
     if (
@@ -184,6 +194,16 @@ export class NodeStore {
       throw invalid("store dir must be a non-empty path");
     }
     this.#dir = options.dir;
+    const cache = options.taskCache ?? TASK_CACHE;
+    if (!Number.isSafeInteger(cache) || cache < 0) {
+      throw invalid("taskCache must be a non-negative integer", { taskCache: cache });
+    }
+    this.#taskCache = cache;
+  }
+
+  /** Tasks held in memory now (at most `taskCache`). */
+  get cachedTasks(): number {
+    return this.#tasks.size;
   }
 
   get isStarted(): boolean {
@@ -803,7 +823,7 @@ export class NodeStore {
     return task;
   }
 
-  /** Keeps a task as written or read (the newest TASK_CACHE; the oldest are dropped). */
+  /** Keeps a task as written or read (the newest `taskCache`; the oldest are dropped). */
   #remember(
     id: string,
     task: StoredTask,
@@ -815,9 +835,10 @@ export class NodeStore {
     if (kinds !== undefined) entry.kinds = kinds;
     if (queued !== undefined) entry.queued = queued;
     this.#tasks.set(id, entry);
-    if (this.#tasks.size > TASK_CACHE) {
+    while (this.#tasks.size > this.#taskCache) {
       const oldest = this.#tasks.keys().next();
-      if (oldest.done !== true) this.#tasks.delete(oldest.value);
+      if (oldest.done === true) break;
+      this.#tasks.delete(oldest.value);
     }
   }
 }

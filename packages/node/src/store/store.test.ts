@@ -11,7 +11,7 @@ import {
   type Hex,
 } from "@enigma/protocol";
 import { Level } from "level";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { NodeStore, TASK_CACHE, type StoredDelta } from "./store.js";
 
 const enc = new TextEncoder();
@@ -122,6 +122,26 @@ describe("NodeStore deltas", () => {
     expect(await store.deltaCount(otherContract)).toBe(1);
     expect((await store.lastDelta(contract))?.index).toBe(299);
     expect(verifyChain(back)).toBe(300);
+  });
+
+  it("reads a window of deltas with an iterator limited to the window (classic-level sizes its native read-ahead by it)", async () => {
+    const deltas = chain(40);
+    await store.putDeltas(contract, deltas);
+    const iterator = vi.spyOn(Level.prototype, "iterator");
+    try {
+      const one = await store.getDeltas(contract, 7, 8);
+      expect(one.map((d) => d.index)).toEqual([7]);
+      expect(bytesToHex(at(one, 0).hash)).toBe(bytesToHex(at(deltas, 7).hash));
+      // Past the end: only what is stored.
+      expect((await store.getDeltas(contract, 36, 44)).map((d) => d.index)).toEqual([
+        36, 37, 38, 39,
+      ]);
+      expect(await store.getDeltas(contract, 5, 5)).toEqual([]);
+      expect(iterator.mock.calls.map((c) => (c[0] as { limit?: number }).limit)).toEqual([1, 8, 0]);
+      expect(verifyChain(await store.getDeltas(contract))).toBe(40);
+    } finally {
+      iterator.mockRestore();
+    }
   });
 
   it("refuses a gap and a conflicting delta, changes nothing, and accepts an identical re-put", async () => {

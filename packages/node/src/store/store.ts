@@ -330,8 +330,14 @@ export class NodeStore {
     checkIndex(from, "from");
     checkIndex(to, "to");
     if (to < from) throw invalid("range end must not be before its start", { from, to });
+    // A window holds at most `to - from` deltas. The limit changes no answer, but it sizes
+    // classic-level's native read-ahead: without one, each iterator step reserves 1,000 entries
+    // (64 KiB) on a libuv thread, kept until V8 collects the iterator object. Every node reads
+    // one delta per result and per commit it hears; heaptrack on the soak's principal showed
+    // up to 71 MB of such reservations waiting for a GC, and the threads' malloc arenas keep
+    // that high-water mark.
     const entries = await this.#s()
-      .delta.iterator({ gte: deltaKey(addr, from), lt: deltaKey(addr, to) })
+      .delta.iterator({ gte: deltaKey(addr, from), lt: deltaKey(addr, to), limit: to - from })
       .all();
     return entries.map(([k, v]) => ({ index: readU64be(k, 32), ...decodeHashed(v, "delta") }));
   }

@@ -44,6 +44,7 @@ import {
   receiptOf,
   taskInputSchema,
   taskResultSchema,
+  type TaskInput,
   type TaskResult,
 } from "./messages.js";
 import { FaultPoints } from "./faults.js";
@@ -471,6 +472,8 @@ export class EnigmaNode {
           this.trace.event(input.taskId, "input-gossiped");
         },
         handOver: (input) => delivery.handOver(input),
+        keptDeployment: (input) =>
+          this.#storeDeployedCode(input.taskId, input.contractAddress, undefined, input),
         notify: (taskId, status) => this.#rpc?.notifyTaskStatus(taskId, status),
         // Ids the watcher has not told: one read each, and a bounded rate per path.
         reads: {
@@ -964,22 +967,31 @@ export class EnigmaNode {
     );
   }
 
+  /**
+   * Stores a deployed contract's code once this node has both the deployment's input (its
+   * pre-code) and its verified, successful result (the code hash), whichever came second:
+   * gossip does not keep their order.
+   */
+  async #storeDeployedCode(
+    taskId: string,
+    contract: string,
+    result?: TaskResult,
+    input?: TaskInput,
+  ): Promise<void> {
+    const { store } = this.#live();
+    if ((await store.getCode(contract)) !== undefined) return;
+    const r = result ?? taskResultSchema.safeParse(await store.getMessage("result", taskId)).data;
+    if (r?.success !== true || r.preCodeHash === null || r.codeHash === null) return;
+    const i = input ?? taskInputSchema.safeParse(await store.getMessage("input", taskId)).data;
+    if (i?.preCode === undefined) return;
+    const code = decodePreCode(i.preCode);
+    if (bytesToHex(keccak256(code)) === r.codeHash) await store.putCode(r.contractAddress, code);
+  }
+
   /** Stores a verified result of another worker: the task, its code, its delta, its status. */
   async #acceptVerified(r: TaskResult): Promise<void> {
     const { store, log } = this.#live();
-    if (
-      r.success &&
-      r.preCodeHash !== null &&
-      (await store.getCode(r.contractAddress)) === undefined
-    ) {
-      const input = await store.getMessage("input", r.taskId);
-      const parsed = taskInputSchema.safeParse(input);
-      if (parsed.success && parsed.data.preCode !== undefined) {
-        const code = decodePreCode(parsed.data.preCode);
-        if (bytesToHex(keccak256(code)) === r.codeHash)
-          await store.putCode(r.contractAddress, code);
-      }
-    }
+    if (r.preCodeHash !== null) await this.#storeDeployedCode(r.taskId, r.contractAddress, r);
     let delta: { index: number; hash: Uint8Array; data: Uint8Array } | undefined;
     if (r.delta !== null) {
       // The index and the predecessor are signed with the receipt: a delta is stored only at

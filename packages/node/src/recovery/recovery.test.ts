@@ -222,7 +222,8 @@ describe("admin endpoint", () => {
     const sc = await deployCounter();
     // The worker to restart stores the contract first (the deployment is not committed yet, so
     // after a restart nothing would bring it back before the epoch ends): its admin endpoint
-    // then answers what the node kept across the restart.
+    // then answers what the node kept across the restart. A node that is not the selected
+    // worker stores the code from the deployment's gossiped input and result, in either order.
     const before = net.workers[0];
     await waitFor(async () => {
       const c = await before?.contract(sc);

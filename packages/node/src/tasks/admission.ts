@@ -47,6 +47,11 @@ export interface AdmissionPorts {
   publish(input: TaskInput): void;
   /** Hands an input straight to the worker it names; rejects with that worker's error. */
   handOver(input: TaskInput): Promise<void>;
+  /**
+   * A deployment's input was stored: its code can be stored now if its result came first
+   * (gossip does not keep their order).
+   */
+  keptDeployment?(input: TaskInput): Promise<void>;
   /** RPC subscribers (`taskStatus`). */
   notify(taskId: string, status: "FAILED"): void;
   /** Chain reads for ids not heard from the watcher: per path. */
@@ -248,7 +253,9 @@ export class Admission {
       await this.#p.store.addTask(input.taskId, input.contractAddress, undefined, { input });
     } catch (e) {
       if (!isEnigmaError(e, ErrorCode.TaskConflict)) throw e;
+      return;
     }
+    if (input.preCode !== undefined) await this.#p.keptDeployment?.(input);
   }
 
   #hold(input: TaskInput): void {

@@ -220,16 +220,16 @@ describe("a refunded task's delta", () => {
 describe("admin endpoint", () => {
   it("answers status and contract queries, and has no fault methods unless asked", async () => {
     const sc = await deployCounter();
-    // The worker to restart stores the contract first (the deployment is not committed yet, so
-    // after a restart nothing would bring it back before the epoch ends): its admin endpoint
-    // then answers what the node kept across the restart. A node that is not the selected
-    // worker stores the code from the deployment's gossiped input and result, in either order.
-    const before = net.workers[0];
+    // The deployment's own worker is restarted with an admin endpoint, once it has stored the
+    // contract: the endpoint answers what the node kept across the restart (the deployment is
+    // not committed yet, so nothing else would bring it back before the epoch ends).
+    const i = indexOf(await selectedFor(sc));
+    const before = net.workers[i];
     await waitFor(async () => {
       const c = await before?.contract(sc);
       return c !== undefined && c.deltas > 0 && c.codeHash !== undefined ? true : undefined;
     }, "the contract stored before the restart");
-    const w = await startWorkerWithAdmin();
+    const w = await startWorkerWithAdmin(i);
     const url = w.endpoints().adminUrl ?? "";
     const status = (await rpc(url, "admin_status", {})) as { roles: string[]; faults: unknown };
     expect(status.roles).toEqual(["worker", "gateway"]);
@@ -254,7 +254,7 @@ describe("admin endpoint", () => {
   }, 120_000);
 });
 
-async function startWorkerWithAdmin(): Promise<EnigmaNode> {
-  await stopWorker(0);
-  return startWorker(0, { admin: { host: "127.0.0.1", port: 0, faults: false } });
+async function startWorkerWithAdmin(i: number): Promise<EnigmaNode> {
+  await stopWorker(i);
+  return startWorker(i, { admin: { host: "127.0.0.1", port: 0, faults: false } });
 }

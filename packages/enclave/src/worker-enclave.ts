@@ -6,7 +6,7 @@ import { join } from "node:path";
 import {
   EnigmaError,
   ErrorCode,
-  receiptBatchDigest,
+  receiptBatchDigestOf,
   receiptHash,
   bytesToHex,
   concatBytes,
@@ -457,7 +457,7 @@ export class WorkerEnclave {
     if (receipts.length === 0) {
       throw new EnigmaError(ErrorCode.InvalidArgument, "signReceipts needs at least one receipt");
     }
-    receipts.forEach((r, i) => {
+    const hashes = receipts.map((r, i) => {
       let hash: Uint8Array;
       try {
         hash = receiptHash(r);
@@ -474,8 +474,9 @@ export class WorkerEnclave {
           { details: { index: i, taskId: r.taskId } },
         );
       }
+      return hash;
     });
-    return this.#signBatch(receipts);
+    return this.#signBatch(hashes);
   }
 
   /** The enclave's signature over the node's libp2p peer id (see `peerIdentityDigest`). */
@@ -633,7 +634,8 @@ export class WorkerEnclave {
       ethAddress: p.ethCall?.address ?? ZERO_ADDRESS,
       ethCalldata: p.ethCall === null ? "0x" : bytesToHex(p.ethCall.payload),
     };
-    this.#receipts.add(receiptHash(receipt));
+    const hash = receiptHash(receipt);
+    this.#receipts.add(hash);
     return {
       taskId,
       contractAddress,
@@ -644,7 +646,7 @@ export class WorkerEnclave {
       ethCall: p.ethCall,
       ...(p.error === undefined ? {} : { error: p.error }),
       receipt,
-      signature: this.#signBatch([receipt]),
+      signature: this.#signBatch([hash]),
     };
   }
 
@@ -665,10 +667,11 @@ export class WorkerEnclave {
     return this.#kx.encrypt(task.userPubKey, plaintext, iv);
   }
 
-  #signBatch(receipts: readonly ChainReceipt[]): Hex {
+  /** Signs the batch of receipts with these `receiptHash`es. */
+  #signBatch(receiptHashes: readonly Uint8Array[]): Hex {
     return bytesToHex(
       this.#identity.sign(
-        receiptBatchDigest(this.#eip712.chainId, this.#eip712.verifyingContract, receipts),
+        receiptBatchDigestOf(this.#eip712.chainId, this.#eip712.verifyingContract, receiptHashes),
       ),
     );
   }

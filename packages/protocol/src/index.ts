@@ -180,6 +180,7 @@ export {
   enigmaDomainSeparator,
   MAX_RECEIPTS_PER_BATCH,
   receiptBatchDigest,
+  receiptBatchDigestOf,
   receiptHash,
   RECEIPT_BATCH_TYPES,
   WORKERS_PARAMS_TYPES,

@@ -65,7 +65,8 @@ export function normalizePublicKey(publicKey: BytesLike, what = "publicKey"): Ui
   }
   // SEC1 prefixes only: 04 uncompressed, 02/03 compressed (libsecp256k1 would also take the
   // "hybrid" 06/07 form).
-  if (sec1[0] !== (sec1.length === 65 ? 4 : sec1[0] === 3 ? 3 : 2)) {
+  const prefix = sec1[0];
+  if (sec1.length === 65 ? prefix !== 4 : prefix !== 2 && prefix !== 3) {
     throw invalidKey(what, "not a SEC1 prefix");
   }
   try {
@@ -127,8 +128,10 @@ export function recoverAddress(digest: BytesLike, signature: BytesLike): Hex {
  * `digest` (`v` 27/28 or 0/1). Throws `InvalidSignature` when nothing can be recovered.
  */
 export function recoverPublicKey(digest: BytesLike, signature: BytesLike): Uint8Array {
-  const d = toBytes(digest, "digest", 32);
-  const sig = parseSignature(signature);
+  return recoverParsed(toBytes(digest, "digest", 32), parseSignature(signature));
+}
+
+function recoverParsed(d: Uint8Array, sig: ParsedSignature): Uint8Array {
   try {
     return curve.recover(sig.rs, sig.recovery, d).slice(1);
   } catch (cause) {
@@ -196,10 +199,11 @@ export class SignerVerifier {
 
   /** Whether `signature` (65 bytes r||s||v) over `digest` is `address`'s. */
   isSignedBy(digest: BytesLike, signature: BytesLike, address: BytesLike): boolean {
-    parseSignature(signature);
+    const d = toBytes(digest, "digest", 32);
+    const sig = parseSignature(signature);
     let pub: Uint8Array;
     try {
-      pub = recoverPublicKey(digest, signature);
+      pub = recoverParsed(d, sig);
     } catch (e) {
       if (isEnigmaError(e, ErrorCode.InvalidSignature)) return false;
       throw e;

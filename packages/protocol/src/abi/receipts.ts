@@ -180,7 +180,8 @@ export function enigmaDomainSeparator(chainId: bigint | number, enigmaAddress: s
         keccak256(utf8.encode(ENIGMA_EIP712_NAME)),
         keccak256(utf8.encode(ENIGMA_EIP712_VERSION)),
         word(id),
-        addressWord(enigmaAddress, "enigmaAddress"),
+        new Uint8Array(12),
+        address,
       ),
     );
     if (domainSeparators.size >= 64) domainSeparators.clear();
@@ -198,9 +199,16 @@ export function receiptBatchDigest(
   enigmaAddress: string,
   receipts: readonly ChainReceipt[],
 ): Uint8Array {
-  const batch = keccak256(
-    concatBytes(BATCH_TYPEHASH, keccak256(concatBytes(...receipts.map(receiptHash)))),
-  );
+  return receiptBatchDigestOf(chainId, enigmaAddress, receipts.map(receiptHash));
+}
+
+/** `receiptBatchDigest` from the receipts' `receiptHash`es (for a caller that has them). */
+export function receiptBatchDigestOf(
+  chainId: bigint | number,
+  enigmaAddress: string,
+  receiptHashes: readonly Uint8Array[],
+): Uint8Array {
+  const batch = keccak256(concatBytes(BATCH_TYPEHASH, keccak256(concatBytes(...receiptHashes))));
   return keccak256(
     concatBytes(Uint8Array.of(0x19, 0x01), enigmaDomainSeparator(chainId, enigmaAddress), batch),
   );

@@ -55,6 +55,7 @@ import { stageObserver } from "./trace/trace-metrics.js";
 import { TracedAdmission, TracedExecution, TracedPublisher } from "./trace/traced-stages.js";
 import { P2PNetwork, type GossipVerdict } from "./p2p/network.js";
 import { PrincipalService } from "./principal.js";
+import { AheadResults } from "./recovery/ahead-results.js";
 import { PredecessorDeltas } from "./recovery/predecessors.js";
 import { InputRedelivery } from "./recovery/redelivery.js";
 import { ResultRecovery } from "./recovery/results.js";
@@ -136,6 +137,8 @@ export class EnigmaNode {
   readonly #resultReads = new ReadBudget(50, 100);
   /** Result signatures (libsecp256k1: microseconds, where every node checks every result). */
   readonly #signers = new SignerVerifier();
+  /** Verified results whose delta came ahead of its predecessors (`recovery/ahead-results.ts`). */
+  readonly #ahead = new AheadResults();
   readonly #parsedMessages = new WeakMap<Uint8Array, unknown>();
   #state: "new" | "starting" | "started" | "stopped" = "new";
 
@@ -988,11 +991,16 @@ export class EnigmaNode {
     if (bytesToHex(keccak256(code)) === r.codeHash) await store.putCode(r.contractAddress, code);
   }
 
-  /** Stores a verified result of another worker: the task, its code, its delta, its status. */
-  async #acceptVerified(r: TaskResult): Promise<void> {
+  /**
+   * Stores a verified result of another worker: the task, its code, its delta, its status.
+   * `again`: a held result whose delta can go in now (it was announced when first heard).
+   */
+  async #acceptVerified(r: TaskResult, again = false): Promise<void> {
     const { store, log } = this.#live();
     if (r.preCodeHash !== null) await this.#storeDeployedCode(r.taskId, r.contractAddress, r);
     let delta: { index: number; hash: Uint8Array; data: Uint8Array } | undefined;
+    /** Its delta waits here for its predecessors. */
+    let held = false;
     if (r.delta !== null) {
       // The index and the predecessor are signed with the receipt: a delta is stored only at
       // its own index, on the delta it was built on (a replay or a fork is not).
@@ -1005,10 +1013,14 @@ export class EnigmaNode {
       if (r.delta.index > count) {
         // Gossip does not keep order: under load this is routine (debug, not warn). Committed
         // deltas come by sync, the others from the workers that hold them (issue 16).
+        // It is held and stored once the delta before it is; meanwhile a gap that gossip does
+        // not fill is asked for.
         log.debug(
           { contract: r.contractAddress, index: r.delta.index, have: count },
-          "delta arrived ahead of its predecessors; catching up from peers",
+          "delta arrived ahead of its predecessors; held until they are stored",
         );
+        this.#ahead.hold(r);
+        held = true;
         void this.#sync?.catchUp(r.contractAddress).catch(() => undefined);
         this.#predecessors?.behind(r.contractAddress);
       } else if (baseHash !== r.prevDeltaHash) {
@@ -1047,13 +1059,30 @@ export class EnigmaNode {
       await store.putMessage("result", r.taskId, r);
     }
     if (delta !== undefined) this.#execution?.markStale(r.contractAddress);
-    this.trace.event(r.taskId, "result-heard", {
-      worker: r.workerAddress.toLowerCase(),
-      success: r.success,
-    });
-    this.#pipeline?.onResult(r.taskId);
-    this.#redelivery?.onSettled(r.taskId);
-    this.#notifyDone(r.taskId, r.success ? "SUCCESS" : "FAILED", hexToBytes(r.output));
+    // A held delta still holds the contract's later tasks on this worker: they would run on
+    // the state before it (a fork).
+    this.#pipeline?.onResult(r.taskId, held ? { contract: r.contractAddress } : undefined);
+    if (!again) {
+      this.trace.event(r.taskId, "result-heard", {
+        worker: r.workerAddress.toLowerCase(),
+        success: r.success,
+      });
+      this.#redelivery?.onSettled(r.taskId);
+      this.#notifyDone(r.taskId, r.success ? "SUCCESS" : "FAILED", hexToBytes(r.output));
+    }
+    // The next held delta may now go in (or the gap closed while this one was read).
+    if (delta !== undefined || held) {
+      this.#applyAhead(r.contractAddress).catch((e: unknown) => {
+        log.warn({ contract: r.contractAddress, err: String(e) }, "held delta not stored");
+      });
+    }
+  }
+
+  /** Stores the held result whose delta is next for `contract`, if there is one. */
+  async #applyAhead(contract: Hex): Promise<void> {
+    if (this.#ahead.size === 0) return;
+    const next = this.#ahead.take(contract, await this.#live().store.deltaCount(contract));
+    if (next !== undefined) await this.#acceptVerified(next, true);
   }
 }
 

@@ -11,7 +11,9 @@ import { compileSecretContract, exampleSourcePath } from "@enigma/secret-contrac
 import { sameAddress, selectWorker, type Hex } from "@enigma/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveNodeConfig, type NodeUserConfig } from "../config.js";
+import { PROTOCOLS, TOPICS, encodeMessage, taskResultSchema } from "../messages.js";
 import { EnigmaNode } from "../node.js";
+import { P2PNetwork } from "../p2p/network.js";
 import {
   TestClient,
   rpc,
@@ -214,6 +216,73 @@ describe("a refunded task's delta", () => {
     const next = await client.compute(sc, "increment()", []);
     expect(await value(next, 60_000)).toBe(1n);
   }, 240_000);
+});
+
+describe("results heard out of order", () => {
+  it("a node that hears a worker's results k+1 then k stores both deltas, in order", async () => {
+    // A listener cut off from every peer of the network (a partition it keeps) misses two
+    // results on gossip; then a peer it does accept gossips them to it in the wrong order. Before
+    // the fix it dropped delta k+1 and, being cut off, had no peer to ask for it again.
+    const listener = new EnigmaNode(
+      resolveNodeConfig(
+        net.configFor(11, {
+          roles: ["gateway"],
+          admin: { host: "127.0.0.1", port: 0, faults: true },
+        }),
+      ),
+    );
+    await listener.start();
+    const intruder = new P2PNetwork({});
+    await intruder.start();
+    try {
+      const sc = await deployCounter();
+      const first = await client.compute(sc, "increment()", []);
+      expect(await value(first)).toBe(1n);
+      await waitFor(
+        async () => ((await listener.contract(sc)).deltas === 2 ? true : undefined),
+        "the listener at deltas 0 and 1",
+        60_000,
+      );
+      const others = [net.principal, ...net.workers, gateway].map((n) => n.endpoints().peerId);
+      await rpc(listener.endpoints().adminUrl ?? "", "admin_refusePeers", { peers: others });
+      const k = await client.compute(sc, "increment()", []);
+      expect(await value(k)).toBe(2n);
+      const next = await client.compute(sc, "increment()", []);
+      expect(await value(next)).toBe(3n);
+      // The genuine signed results, as any node serves them (asked by another peer: the
+      // intruder's only connection is to the listener).
+      const fetcher = new P2PNetwork({});
+      await fetcher.start();
+      const [rk, rNext] = await (async () => {
+        try {
+          const source = await fetcher.dial(gateway.endpoints().multiaddrs[0] ?? "");
+          return await Promise.all(
+            [k, next].map(async (t) =>
+              taskResultSchema.parse(
+                await fetcher.request(source, PROTOCOLS.taskResult, { taskId: t.taskId }),
+              ),
+            ),
+          );
+        } finally {
+          await fetcher.stop();
+        }
+      })();
+      expect([rk?.delta?.index, rNext?.delta?.index]).toEqual([2, 3]);
+      expect((await listener.contract(sc)).deltas).toBe(2);
+      await intruder.dial(listener.endpoints().multiaddrs[0] ?? "");
+      for (const r of [rNext, rk]) {
+        await intruder.publish(TOPICS.results, encodeMessage(r), { minPeers: 1, timeoutMs: 5_000 });
+      }
+      await waitFor(
+        async () => ((await listener.contract(sc)).deltas === 4 ? true : undefined),
+        "both deltas stored",
+      );
+      expect(await listener.deltaHashes(sc)).toEqual(await gateway.deltaHashes(sc, 0, 4));
+    } finally {
+      await intruder.stop();
+      await listener.stop();
+    }
+  }, 120_000);
 });
 
 // The admin endpoint's read-only answers, against the same network.

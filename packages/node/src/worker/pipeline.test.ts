@@ -226,6 +226,46 @@ describe("TaskPipeline across an epoch change", () => {
   });
 });
 
+describe("TaskPipeline and a delta held for its predecessors", () => {
+  it("holds later tasks while another worker's result is in but its delta is not stored yet", async () => {
+    // Gossip brought the previous worker's result of `earlier` ahead of the delta before it:
+    // its delta waits, and running `later` now would build on the state without it (a fork).
+    const p = await startPipeline();
+    const earlier = await hear(p, "earlier", CONTRACT, 15, OTHER);
+    const later = await hear(p, "later", CONTRACT, 25, ME);
+    p.onResult(earlier, { contract: CONTRACT });
+    await turns();
+    expect(computed).toEqual([]);
+    p.onResult(earlier); // its delta stored
+    await computedTask(later);
+  });
+
+  it("holds later tasks when the held result came before the previous worker's input", async () => {
+    const p = await startPipeline();
+    const input = inputOf(id("earlier"), CONTRACT, OTHER);
+    const record = recordOf(input, 15);
+    p.onRecord(record);
+    p.onResult(input.taskId, { contract: CONTRACT });
+    const later = await hear(p, "later", CONTRACT, 25, ME);
+    p.onInput(input, verdict(input, record)); // the input still comes: nothing changes
+    await turns();
+    expect(computed).toEqual([]);
+    p.onResult(input.taskId);
+    await computedTask(later);
+  });
+
+  it("a held delta holds its own contract only, and for the bound at most", async () => {
+    const p = await startPipeline({ foreignWaitMs: 100 });
+    const earlier = await hear(p, "earlier", CONTRACT, 15, OTHER);
+    p.onResult(earlier, { contract: CONTRACT });
+    const other = await hear(p, "other", ANOTHER, 20, ME);
+    await computedTask(other);
+    const later = await hear(p, "later", CONTRACT, 25, ME);
+    await computedTask(later); // after foreignWaitMs
+    expect(computed).toEqual([other, later]);
+  });
+});
+
 describe("TaskPipeline records without inputs", () => {
   it("a record whose input never came holds later tasks until its result is heard", async () => {
     // After a restart a record can be known without its input ever coming again (it was

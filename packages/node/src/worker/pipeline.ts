@@ -215,9 +215,18 @@ export class TaskPipeline {
     return (outcome as { code?: number } | undefined)?.code === ErrorCode.TaskSkipped;
   }
 
-  /** A result of `taskId` was stored (heard from its worker): nothing waits for it any more. */
-  onResult(taskId: string): void {
+  /**
+   * A result of `taskId` was stored (heard from its worker): nothing waits for it any more.
+   * Unless its delta could not be stored yet (`held`: it came ahead of the delta before it):
+   * then the later tasks of its contract wait for it as for another worker's task still
+   * running, until `onResult` without `held` (or FOREIGN_WAIT_MS).
+   */
+  onResult(taskId: string, held?: { contract: string }): void {
     const id = taskId.toLowerCase();
+    if (held !== undefined) {
+      this.#holdFor(id, held.contract.toLowerCase());
+      return;
+    }
     // Its record holds later tasks no longer (its input may never come here: a restart).
     if (!this.#taken.has(id)) {
       this.#ordering.elsewhere(id);
@@ -231,6 +240,22 @@ export class TaskPipeline {
     }
     this.#dropForeign(id);
     this.#pump();
+  }
+
+  /** A task of another worker whose delta this worker lacks: later tasks of `contract` wait. */
+  #holdFor(id: string, contract: string): void {
+    if (this.#stopped || this.#taken.has(id) || this.#done.has(id) || this.#foreign.has(id)) return;
+    const record = this.#records.get(id);
+    // Without its record its place is unknown: its input or its record places it later.
+    if (record === undefined) return;
+    this.#ordering.elsewhere(id);
+    this.#addForeign(id, contract, recordOrder(record));
+    this.#pump();
+  }
+
+  #addForeign(id: string, contract: string, order: number): void {
+    this.#foreign.set(id, { contract, order, since: Date.now() });
+    this.#foreignPerContract.set(contract, (this.#foreignPerContract.get(contract) ?? 0) + 1);
   }
 
   #dropForeign(id: string): boolean {
@@ -304,8 +329,7 @@ export class TaskPipeline {
     }
     // Another worker's task: a later task of its contract on this worker waits for its result.
     if (this.#done.has(id) || this.#foreign.has(id)) return;
-    this.#foreign.set(id, { contract, order: recordOrder(record), since: Date.now() });
-    this.#foreignPerContract.set(contract, (this.#foreignPerContract.get(contract) ?? 0) + 1);
+    this.#addForeign(id, contract, recordOrder(record));
   }
 
   #pump(): void {

@@ -5,11 +5,11 @@ import { describe, expect, it } from "vitest";
 import type { TaskResult } from "../messages.js";
 import { AheadResults } from "./ahead-results.js";
 
-const C = `0x${"cc".repeat(32)}`;
-const D = `0x${"dd".repeat(32)}`;
+const C: Hex = `0x${"cc".repeat(32)}`;
+const D: Hex = `0x${"dd".repeat(32)}`;
 
 function result(contract: Hex, index: number, dataBytes = 4, tag = 0): TaskResult {
-  const data = `0x${(index + tag * 1000).toString(16).padStart(dataBytes * 2, "0")}`;
+  const data: Hex = `0x${(index + tag * 1000).toString(16).padStart(dataBytes * 2, "0")}`;
   return {
     taskId: bytesToHex(keccak256(new TextEncoder().encode(`${contract}:${index}:${tag}`))),
     contractAddress: contract,

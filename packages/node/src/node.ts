@@ -403,6 +403,7 @@ export class EnigmaNode {
             chain,
             sync,
             stateKeys: new StateKeyClient(ctx, worker, directory),
+            fetchCode: (contract) => this.#fetchDeployedCode(contract, redelivery),
           }),
           beforeCompute: (contract, record) => predecessors.ensure(contract, record.blockNumber),
         },
@@ -989,6 +990,32 @@ export class EnigmaNode {
     if (i?.preCode === undefined) return;
     const code = decodePreCode(i.preCode);
     if (bytesToHex(keccak256(code)) === r.codeHash) await store.putCode(r.contractAddress, code);
+  }
+
+  /**
+   * The code of a deployment whose verified result this node holds but whose input it missed
+   * (it was down or cut off when the input went out, or could not keep it): until the
+   * deployment's receipt is committed no chain sync brings the code, so the input is asked of
+   * peers. Its pre-code must hash to the result's code hash (a peer cannot slip in other code).
+   */
+  async #fetchDeployedCode(
+    contract: Hex,
+    redelivery: InputRedelivery,
+  ): Promise<Uint8Array | undefined> {
+    const { store, log } = this.#live();
+    // A contract's address is its deployment task's id.
+    const r = taskResultSchema.safeParse(await store.getMessage("result", contract)).data;
+    if (r?.success !== true || r.preCodeHash === null || r.codeHash === null) return undefined;
+    const got = await redelivery.fetchInput(contract, async (input) => {
+      try {
+        await this.#storeDeployedCode(contract, contract, r, input);
+      } catch (e) {
+        log.debug({ contract, err: String(e) }, "a peer's deployment input is unusable");
+      }
+      return (await store.getCode(contract)) !== undefined;
+    });
+    if (got) log.info({ contract }, "deployment's code fetched from a peer");
+    return (await store.getCode(contract))?.code;
   }
 
   /**

@@ -340,6 +340,13 @@ export class TestClient {
     this.gateway = gateway;
   }
 
+  /** The id this client's next task will have (the address of a contract it deploys next). */
+  async nextTaskId(): Promise<Hex> {
+    const enigma = new Contract(this.#net.enigmaAddress, this.#net.enigma.interface, this.#wallet);
+    const nonce = (await enigma.getFunction("getUserTaskDeployments")(this.#address)) as bigint;
+    return taskIdOf(this.#address, nonce);
+  }
+
   async #prepare(contract: string | undefined): Promise<Prepared> {
     const user = generateKeyPair();
     const enigma = new Contract(this.#net.enigmaAddress, this.#net.enigma.interface, this.#wallet);

@@ -183,6 +183,49 @@ describe("the previous worker's deltas before a hand-over", () => {
   }, 240_000);
 });
 
+describe("a deployment's code before it is committed", () => {
+  it("a contract's new worker that was down during the deployment runs it before it commits", async () => {
+    // The deployment runs on worker a while worker b is down, and a then loses the chain, so
+    // the deployment stays uncommitted: no chain sync can bring b the code. b gets the
+    // deployment's signed result from a before it runs (its delta 0), and the code from a
+    // peer's copy of the deployment's input: re-delivered at its start (the record is pending
+    // and b has no trace of it), else asked for when the code is needed and checked against
+    // the result's code hash (`fetchInput`, tested on its own in redelivery.test.ts).
+    const sc = await client.nextTaskId();
+    const a = indexOf(await selectedFor(sc));
+    const b = 1 - a;
+    await stopWorker(b);
+    await stopWorker(a);
+    const gate = await chainGate(net.rpcUrl);
+    gates.push(gate);
+    await startWorker(a, { ethereum: { ...net.configFor(a + 1).ethereum, rpcUrl: gate.url } });
+    expect(await deployCounter()).toBe(sc);
+    gate.open = false;
+    const bSigner = net.workers[b]?.signer ?? "";
+    for (let n = 0; !sameAddress(await selectedFor(sc), bSigner); n++) {
+      if (n > 12) throw new Error("the contract never moved to the other worker");
+      await net.advanceEpoch();
+    }
+    expect(await chainStatus(sc)).toBe(1); // still pending on chain
+    const fresh = await startWorker(b);
+    expect((await fresh.contract(sc)).codeHash).toBeUndefined();
+    const one = await client.compute(sc, "increment()", []);
+    // Without the code its worker retries "being deployed but its code is not here" until it
+    // gives up, and the task fails.
+    expect(await value(one, 60_000)).toBe(1n);
+    expect((await fresh.contract(sc)).codeHash).toMatch(/^0x[0-9a-f]{64}$/);
+    gate.open = true;
+    await net.advanceEpoch();
+    for (const t of [sc, one.taskId]) {
+      await waitFor(
+        async () => ((await chainStatus(t)) === 2 ? true : undefined),
+        `commit of ${t}`,
+        60_000,
+      );
+    }
+  }, 240_000);
+});
+
 describe("a refunded task's delta", () => {
   it("is dropped by every node that stored it, and the contract goes on from the chain's state", async () => {
     const sc = await deployCounter();

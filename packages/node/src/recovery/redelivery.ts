@@ -204,9 +204,49 @@ export class InputRedelivery {
     }
   }
 
+  /**
+   * Asks peers for the input of `taskId` until `use` takes one (true), for a node that needs
+   * it outside admission: a deployment's pre-code, checked by `use` against the deployment's
+   * verified result. False when no peer had one that `use` took.
+   */
+  async fetchInput(taskId: string, use: (input: TaskInput) => Promise<boolean>): Promise<boolean> {
+    let taken = false;
+    await this.#query([taskId.toLowerCase()], async (input) => {
+      taken = await use(input);
+      return taken;
+    });
+    return taken;
+  }
+
   async #ask(ids: readonly string[]): Promise<void> {
-    const { p2p, log } = this.#o;
+    const { log } = this.#o;
     this.#pulls++;
+    await this.#query(ids, async (input, peer) => {
+      const id = input.taskId.toLowerCase();
+      try {
+        await this.#o.deliver(input);
+        this.#found++;
+        this.onInput(id);
+        log.info({ taskId: id, peer }, "task input re-delivered by a peer");
+      } catch (e) {
+        // A settled or skipped task, or no input of this task: asking again cannot help.
+        // Anything else (the chain unreachable) leaves it for the next attempt.
+        log.info({ taskId: id, peer, err: String(e) }, "re-delivered task input not admitted");
+        if (isEnigmaError(e) && FINAL.has(e.code)) this.onInput(id);
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Asks up to PEERS_PER_ROUND connected peers, in random order, for the inputs of `ids`;
+   * each answered input goes to `got`, and its id is asked no more once `got` says so.
+   */
+  async #query(
+    ids: readonly string[],
+    got: (input: TaskInput, peer: string) => Promise<boolean>,
+  ): Promise<void> {
+    const { p2p, log } = this.#o;
     const missing = new Set(ids);
     const peers = shuffled(p2p.peers()).slice(0, PEERS_PER_ROUND);
     for (const peer of peers) {
@@ -227,21 +267,9 @@ export class InputRedelivery {
       for (const raw of answer.inputs) {
         const parsed = taskInputSchema.safeParse(raw);
         if (!parsed.success) continue;
-        const input = parsed.data;
-        const id = input.taskId.toLowerCase();
+        const id = parsed.data.taskId.toLowerCase();
         if (!missing.has(id)) continue;
-        missing.delete(id);
-        try {
-          await this.#o.deliver(input);
-          this.#found++;
-          this.onInput(id);
-          log.info({ taskId: id, peer }, "task input re-delivered by a peer");
-        } catch (e) {
-          // A settled or skipped task, or no input of this task: asking again cannot help.
-          // Anything else (the chain unreachable) leaves it for the next attempt.
-          log.info({ taskId: id, peer, err: String(e) }, "re-delivered task input not admitted");
-          if (isEnigmaError(e) && FINAL.has(e.code)) this.onInput(id);
-        }
+        if (await got(parsed.data, peer)) missing.delete(id);
       }
     }
   }

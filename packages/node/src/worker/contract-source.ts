@@ -1,6 +1,6 @@
 // Where the execution stage gets a contract from: code and deltas from the store (peers first
-// when some are missing), state keys from the principal, and the chain for whether a contract
-// exists at all.
+// when some are missing, the code of a deployment not committed yet included), state keys from
+// the principal, and the chain for whether a contract exists at all.
 import { TaskResultStatus, type Hex } from "@enigma/protocol";
 import type { EnigmaChain } from "../chain/enigma-chain.js";
 import type { NodeStore } from "../store/store.js";
@@ -13,10 +13,15 @@ export function nodeContractSource(o: {
   chain: Pick<EnigmaChain, "getSecretContract" | "getTaskRecord">;
   sync: Pick<DeltaSync, "catchUp">;
   stateKeys: Pick<StateKeyClient, "ensure">;
+  /**
+   * A deployment's code this node lacks, from peers (its input, checked against the
+   * deployment's verified result); undefined when no peer has it.
+   */
+  fetchCode?: (contract: Hex) => Promise<Uint8Array | undefined>;
 }): ContractSource {
   const { store, chain } = o;
   return {
-    code: async (c) => (await store.getCode(c))?.code,
+    code: async (c) => (await store.getCode(c))?.code ?? (await o.fetchCode?.(c)),
     putCode: async (c, code) => {
       await store.putCode(c, code);
     },

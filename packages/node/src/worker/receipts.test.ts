@@ -62,6 +62,8 @@ function setup(
   onChain: Map<string, Hex[]>,
   writers: Map<string, Hex> = new Map(),
   records: Map<string, { status: number; blockNumber: number }> = new Map(),
+  /** After each commit: what the worker queues meanwhile, or what other workers commit. */
+  afterCommit?: (push: (r: ChainReceipt) => void) => void,
 ) {
   const batches: string[][] = [];
   const truncated: [string, number][] = [];
@@ -99,6 +101,7 @@ function setup(
         const rec = records.get(r.taskId);
         if (rec !== undefined) rec.status = 2;
       }
+      afterCommit?.((r) => pending.push(r));
       return Promise.resolve({ transactionHash: "0x01", blockNumber: 1, events: [] });
     },
   } as unknown as EnigmaChain;
@@ -180,6 +183,55 @@ describe("ReceiptBatcher: receipts on top of the chain's delta head", () => {
       records.set(h("other x1"), { status: 2, blockNumber: 90 });
       await until(() => t.pending().length === 0, "the held receipts");
       expect(t.batches).toEqual([[h("y0")], [h("x2"), h("x3")]]);
+      expect(t.truncated).toEqual([]);
+    } finally {
+      await t.batcher.stop();
+    }
+  });
+
+  it("commits a held receipt once the earlier delta is committed, while receipts of other contracts keep coming", async () => {
+    // The worker's x2 waits for the previous worker's delta 1; meanwhile it keeps queueing
+    // receipts of Y, so one commit round goes on and on. The previous worker commits delta 1
+    // during that round: x2 must follow in the same round. (It used to stay held until the
+    // round ended; with receipts arriving all the time that was after x1's timeout, when this
+    // worker refunded its own x2 as "a delta that never came" and dropped all it built on it.)
+    const [d0, d1] = [h("d0"), h("d1")];
+    const records = new Map([[h("other x1"), { status: 1, blockNumber: 90 }]]);
+    let y = 0;
+    let x1Committed = false;
+    const t = setup(
+      [
+        receipt("y0", Y, { index: 0, base: ZERO, delta: h("y0 delta") }),
+        receipt("x2", X, { index: 2, base: d1, delta: h("d2") }),
+      ],
+      new Map([[X, [d0]]]),
+      new Map([
+        [`${X}:1`, h("other x1")],
+        [`${X}:2`, h("x2")],
+      ]),
+      records,
+      (push) => {
+        if (!x1Committed) {
+          // The previous worker commits delta 1 right after this worker's first batch.
+          x1Committed = true;
+          t.onChain.set(X, [d0, d1]);
+          records.set(h("other x1"), { status: 2, blockNumber: 90 });
+        }
+        // Another Y receipt is queued while each batch is in flight, for a long while.
+        if (t.pending().includes(h("x2")) && y < 200) {
+          y++;
+          push(
+            receipt(`y${y}`, Y, { index: y, base: h(`y${y - 1} delta`), delta: h(`y${y} delta`) }),
+          );
+        }
+      },
+    );
+    try {
+      await t.batcher.trigger("epoch-end");
+      expect(t.pending()).not.toContain(h("x2"));
+      expect(t.batches.flat()).toContain(h("x2"));
+      expect(y).toBeLessThan(5); // in the round's next batch, not after the stream ran dry
+      expect(t.refunded).toEqual([]);
       expect(t.truncated).toEqual([]);
     } finally {
       await t.batcher.stop();

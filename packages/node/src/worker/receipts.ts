@@ -114,18 +114,31 @@ export class ReceiptBatcher {
 
   async #commitAll(trigger: CommitTrigger): Promise<void> {
     const { store, config } = this.#ctx;
+    /** Held since this round last committed: skipped, so that the round gets past them. */
     const held = new Set<string>();
+    /** Held at any point of this round (their hold timers stay). */
+    const heldInRound = new Set<string>();
     for (;;) {
       const pending = (await store.pendingReceipts()).filter((r) => !held.has(r.taskId));
       if (pending.length === 0 || this.#stopping.signal.aborted) break;
       const plan = await this.#plan(pending.slice(0, config.worker.maxBatch));
-      for (const id of plan.held) held.add(id);
+      for (const id of plan.held) {
+        held.add(id);
+        heldInRound.add(id);
+      }
       await this.#settlePlan(plan);
       if (plan.ready.length === 0) continue;
       const ok = await this.#commitBatch(plan.ready, trigger);
       if (!ok) return;
+      // Time has passed and the chain moved (other workers commit too): what was held may be
+      // ready now. A round lasts as long as receipts keep coming, so a held receipt skipped to
+      // its end could wait past its predecessor's timeout, and this worker would then refund
+      // its own task as a delta that never came.
+      held.clear();
     }
-    for (const id of this.#heldSince.keys()) if (!held.has(id)) this.#heldSince.delete(id);
+    for (const id of this.#heldSince.keys()) {
+      if (!heldInRound.has(id)) this.#heldSince.delete(id);
+    }
     if (held.size > 0 && !this.#stopping.signal.aborted && this.#retry === undefined) {
       this.#retry = setTimeout(() => {
         this.#retry = undefined;

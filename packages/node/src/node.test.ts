@@ -112,6 +112,9 @@ describe("an Enigma network in one process", () => {
   it("commits the epoch's receipts in one batch when the epoch ends, paying the worker", async () => {
     const sc = await net.chain.getSecretContract(scAddr);
     expect(sc).toBeUndefined(); // nothing committed yet: receipts wait for the epoch end
+    // The principal is off the task path (no task gossip): it holds nothing of the contract
+    // until its deltas are committed, then it syncs them.
+    expect(await net.principal.contract(scAddr)).toMatchObject({ codeHash: undefined, deltas: 0 });
     const epoch = await net.chain.currentEpoch();
     const selected = epoch === undefined ? "" : (selectWorker(scAddr, epoch) ?? "");
     const worker = nodeOf(selected);
@@ -138,6 +141,13 @@ describe("an Enigma network in one process", () => {
     expect(deployed.codeHash).toBe(bytesToHex(keccak256(counter)));
     const after = (await net.chain.getWorkerBySigner(selected))?.balance ?? 0n;
     expect(after).toBeGreaterThan(before);
+    const onChain = await net.chain.getStateDeltaHashes(scAddr);
+    await waitFor(async () => {
+      const hashes = await net.principal.deltaHashes(scAddr);
+      return hashes.length === onChain.length ? hashes : undefined;
+    }, "the principal to sync the committed deltas");
+    expect(await net.principal.deltaHashes(scAddr)).toEqual(onChain);
+    expect((await net.principal.contract(scAddr)).codeHash).toBe(deployed.codeHash);
   }, 60_000);
 
   it("accepts inputs as Discovery did: a missing contract fails with a receipt, a wrong worker never runs", async () => {

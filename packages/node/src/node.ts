@@ -501,20 +501,13 @@ export class EnigmaNode {
       return Promise.resolve();
     });
 
-    // Every node hears every task input and every result.
-    p2p.subscribe(
-      TOPICS.tasks,
-      (data) =>
-        this.#verdict(TOPICS.tasks, () =>
-          admission.gossipVerdict(this.#parsed(data, taskInputSchema, "task input")),
-        ),
-      (data) => admission.heard(this.#parsed(data, taskInputSchema, "task input")),
-    );
-    p2p.subscribe(
-      TOPICS.results,
-      (data) => this.#verdict(TOPICS.results, () => this.#checkResult(data)),
-      (data) => this.#acceptVerified(this.#parsed(data, taskResultSchema, "task result")),
-    );
+    // Every worker and gateway hears every task input and every result. A principal-only node
+    // does not: it has no part in running a task (Discovery's principal is a key manager and
+    // epoch provider that talks to Ethereum and answers `getStateKeys` over JSON-RPC, never on
+    // the task path: enigma-core, enigma-principal/app/src/controller/km_http_server.rs), and
+    // relaying, checking and storing every task cost it about 2 ms a task, a tenth of the whole
+    // network's CPU under load (`pnpm bench:e2e`). It follows the committed deltas by sync.
+    if (this.has("worker") || this.has("gateway")) this.#subscribeTasks(admission);
 
     // Chain: register, stake and log in (worker), or register (principal).
     await this.#joinChain();
@@ -785,6 +778,24 @@ export class EnigmaNode {
         return;
     }
     await this.#sync?.truncate(task.contract, delta.index);
+  }
+
+  /** The task topics: inputs (judged by admission) and results (checked, then stored). */
+  #subscribeTasks(admission: TracedAdmission): void {
+    const { p2p } = this.#live();
+    p2p.subscribe(
+      TOPICS.tasks,
+      (data) =>
+        this.#verdict(TOPICS.tasks, () =>
+          admission.gossipVerdict(this.#parsed(data, taskInputSchema, "task input")),
+        ),
+      (data) => admission.heard(this.#parsed(data, taskInputSchema, "task input")),
+    );
+    p2p.subscribe(
+      TOPICS.results,
+      (data) => this.#verdict(TOPICS.results, () => this.#checkResult(data)),
+      (data) => this.#acceptVerified(this.#parsed(data, taskResultSchema, "task result")),
+    );
   }
 
   /** A task record heard from the watcher (or again after a restart). */

@@ -30,6 +30,8 @@ const MAX_RESPONSE_DATA_BYTES = 6 * 1024 * 1024;
 export class DeltaSync {
   readonly #ctx: NodeContext;
   readonly #inflight = new Map<string, Promise<void>>();
+  /** Per contract: the run that follows the one in flight (asked for while it ran). */
+  readonly #again = new Map<string, Promise<void>>();
   /** Per contract: how many stored deltas (from index 0) were found equal to the chain's. */
   readonly #verified = new Map<string, number>();
   /** Called after stored deltas of a contract were removed (the enclave copy must reload). */
@@ -65,11 +67,25 @@ export class DeltaSync {
    * the deltas it holds against the chain; shares calls.
    */
   catchUp(contract: Hex): Promise<void> {
-    let p = this.#inflight.get(contract);
-    if (p === undefined) {
-      p = this.#catchUp(contract).finally(() => this.#inflight.delete(contract));
-      this.#inflight.set(contract, p);
+    const running = this.#inflight.get(contract);
+    if (running !== undefined) {
+      // Asked again while one runs: the chain may have committed more since it read the
+      // contract's head, so one more run follows it (shared by every ask meanwhile). Without
+      // it, the receipts of an epoch's last batch could leave a node behind until the next.
+      let next = this.#again.get(contract);
+      if (next === undefined) {
+        next = running
+          .catch(() => undefined)
+          .then(() => {
+            this.#again.delete(contract);
+            return this.catchUp(contract);
+          });
+        this.#again.set(contract, next);
+      }
+      return next;
     }
+    const p = this.#catchUp(contract).finally(() => this.#inflight.delete(contract));
+    this.#inflight.set(contract, p);
     return p;
   }
 

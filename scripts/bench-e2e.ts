@@ -29,7 +29,9 @@
  * 4,400 of a run's 5,000 blocks were the pacer's, and every run crossed an epoch change.)
  * Other knobs: BENCH_WORKERS (3), BENCH_APPROVE (max | exact), BENCH_BATCH (ethers
  * batchMaxCount for the senders' providers, 1), BENCH_PUSH (1; 0 polls the node over HTTP),
- * BENCH_GATEWAYS (all | first), BENCH_SAVE=dir (each run's task timings as JSON).
+ * BENCH_GATEWAYS (all | first), BENCH_SAVE=dir (each run's task timings as JSON), BENCH_NODE_ARGS
+ * (Node.js flags for the node processes after the devnet's NODE_PROCESS_FLAGS; a later
+ * "--max-semi-space-size=64" overrides its 16).
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -37,7 +39,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Contract, JsonRpcProvider, MaxUint256 } from "ethers";
-import { startDevnet } from "../packages/devnet/dist/index.js";
+import { NODE_PROCESS_FLAGS, startDevnet } from "../packages/devnet/dist/index.js";
 import { ENIGMA_ABI } from "../packages/protocol/dist/index.js";
 import type { SenderConfig, SenderOutput } from "./bench-e2e-senders.ts";
 
@@ -57,6 +59,8 @@ const S = {
   epochBlocks: envInt("BENCH_EPOCH_BLOCKS", 5000),
   epochSeconds: envInt("BENCH_EPOCH_SECONDS", 0),
   nodeProfile: process.env["BENCH_NODE_PROFILE"],
+  /** Extra Node.js flags for the node processes (BENCH_NODE_ARGS, space-separated). */
+  nodeArgs: (process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== ""),
   approve: (process.env["BENCH_APPROVE"] ?? "max") as "max" | "exact",
   batchMaxCount: envInt("BENCH_BATCH", 1),
   push: process.env["BENCH_PUSH"] !== "0",
@@ -219,13 +223,14 @@ const devnet = await startDevnet({
   epochBlocks: S.epochBlocks,
   epochSeconds: S.epochSeconds,
   taskTimeoutBlocks: S.epochBlocks * 4,
-  ...(S.nodeProfile === undefined
+  ...(S.nodeProfile === undefined && S.nodeArgs.length === 0
     ? {}
     : {
         nodeCommand: [
           process.execPath,
-          "--cpu-prof",
-          `--cpu-prof-dir=${S.nodeProfile}`,
+          ...NODE_PROCESS_FLAGS,
+          ...S.nodeArgs,
+          ...(S.nodeProfile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${S.nodeProfile}`]),
           join(ROOT, "packages/cli/bin/enigma.js"),
         ],
       }),

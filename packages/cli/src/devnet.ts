@@ -294,7 +294,7 @@ async function up(
   // Signals that arrive during bring-up stop the devnet as soon as it is up.
   const signal = untilSignal();
   const started = performance.now();
-  const { startDevnet } = await import("@enigma/devnet");
+  const { NODE_PROCESS_FLAGS, startDevnet } = await import("@enigma/devnet");
   const devnet = await startDevnet({
     ...options,
     inProcess: false,
@@ -315,7 +315,11 @@ async function up(
     ...(opts.faults === true ? { faults: true } : {}),
     ...(opts.netns === true ? { hosts: "netns" as const } : {}),
     // Same depth from src/ and dist/: packages/cli/<src|dist>/ -> packages/cli/bin/enigma.js.
-    nodeCommand: [process.execPath, fileURLToPath(new URL("../bin/enigma.js", import.meta.url))],
+    nodeCommand: [
+      process.execPath,
+      ...NODE_PROCESS_FLAGS,
+      fileURLToPath(new URL("../bin/enigma.js", import.meta.url)),
+    ],
     onProgress: (m) => {
       io.err(`devnet: ${m}\n`);
     },

@@ -1,6 +1,6 @@
 export { PRESETS, resolveDevnetOptions } from "./presets.js";
 export type { DevnetOptions, PresetName } from "./presets.js";
-export { startDevnet } from "./devnet.js";
+export { NODE_PROCESS_FLAGS, startDevnet } from "./devnet.js";
 export type {
   Devnet,
   DevnetChain,

@@ -23,10 +23,14 @@
  *   BENCH_PROFILE=.bench-profiles pnpm bench:e2e      # a .cpuprofile of each sender process
  *   BENCH_NODE_PROFILE=.bench-profiles pnpm bench:e2e # ... and of each node process
  *
- * Epochs: 5000 blocks (BENCH_EPOCH_BLOCKS) and no block pacing (BENCH_EPOCH_SECONDS, 0): no
- * epoch ends during a run, so the figures are the steady state. (With the devnet's default
- * pacing, an idle moment of the chain gets empty blocks at the pace that ends an epoch in 5 s:
- * 4,400 of a run's 5,000 blocks were the pacer's, and every run crossed an epoch change.)
+ * Epochs: 200,000 blocks (BENCH_EPOCH_BLOCKS) and no block pacing (BENCH_EPOCH_SECONDS, 0):
+ * no epoch ends during the benchmark (every task mines a block, and a whole default run mines
+ * about 60,000), so the figures are the steady state between epoch ends. At 5,000 blocks, the
+ * default until the nodes passed 120 tasks/s, an epoch ended in a third of the runs, and such
+ * a run was 25-60% slower (the chain verifies the epoch's receipts, in batches of 100, while
+ * the senders run). (With the devnet's default pacing, an idle moment of the chain gets empty
+ * blocks at the pace that ends an epoch in 5 s: 4,400 of a run's 5,000 blocks were the
+ * pacer's, and every run crossed an epoch change.)
  * Other knobs: BENCH_WORKERS (3), BENCH_APPROVE (max | exact), BENCH_BATCH (ethers
  * batchMaxCount for the senders' providers, 1), BENCH_PUSH (1; 0 polls the node over HTTP),
  * BENCH_GATEWAYS (all | first), BENCH_SAVE=dir (each run's task timings as JSON), BENCH_NODE_ARGS
@@ -56,7 +60,7 @@ const S = {
   runs: envInt("BENCH_RUNS", 3),
   seconds: envInt("BENCH_SECONDS", 20),
   workers: envInt("BENCH_WORKERS", 3),
-  epochBlocks: envInt("BENCH_EPOCH_BLOCKS", 5000),
+  epochBlocks: envInt("BENCH_EPOCH_BLOCKS", 200_000),
   epochSeconds: envInt("BENCH_EPOCH_SECONDS", 0),
   nodeProfile: process.env["BENCH_NODE_PROFILE"],
   /** Extra Node.js flags for the node processes (BENCH_NODE_ARGS, space-separated). */

@@ -383,6 +383,10 @@ export class EnigmaNode {
     await directory.start();
     this.#stops.push(() => directory.stop());
     await sync.start();
+    this.#stops.push(() => {
+      sync.stopRetries();
+      return Promise.resolve();
+    });
 
     if (this.#worker !== undefined) {
       const batcher = new ReceiptBatcher(ctx, this.#worker, {

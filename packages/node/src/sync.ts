@@ -27,9 +27,19 @@ import {
 /** Raw bytes (code and deltas) per sync response: 6 MiB, 12 MiB of hex under the 16 MiB cap. */
 const MAX_RESPONSE_DATA_BYTES = 6 * 1024 * 1024;
 
+/** A failed catch-up is tried again after 1 s, doubling, this many times. */
+const MAX_RETRIES = 8;
+const RETRY_FIRST_MS = 1_000;
+
 export class DeltaSync {
   readonly #ctx: NodeContext;
   readonly #inflight = new Map<string, Promise<void>>();
+  /**
+   * Per contract whose last catch-up failed (no peer could serve it: peers down, restarting or
+   * not connected yet): the attempts so far and the timer of the next one.
+   */
+  readonly #retries = new Map<string, { attempt: number; timer: NodeJS.Timeout | undefined }>();
+  #stopped = false;
   /** Per contract: the run that follows the one in flight (asked for while it ran). */
   readonly #again = new Map<string, Promise<void>>();
   /** Per contract: how many stored deltas (from index 0) were found equal to the chain's. */
@@ -84,9 +94,60 @@ export class DeltaSync {
       }
       return next;
     }
-    const p = this.#catchUp(contract).finally(() => this.#inflight.delete(contract));
+    const p = this.#catchUp(contract)
+      .then(
+        () => {
+          this.#clearRetry(contract);
+        },
+        (e: unknown) => {
+          this.#scheduleRetry(contract);
+          throw e;
+        },
+      )
+      .finally(() => this.#inflight.delete(contract));
     this.#inflight.set(contract, p);
     return p;
+  }
+
+  /**
+   * Stops the catch-up retries (the node is stopping). A failed catch-up is tried again 1 s
+   * later, then 2, 4... (8 times): a node that follows committed deltas by sync alone (the
+   * principal) would otherwise stay behind until the contract's next commit, which may never
+   * come (the chaos run's principal, restarted while peers were down, missed the last one).
+   */
+  stopRetries(): void {
+    this.#stopped = true;
+    for (const r of this.#retries.values()) clearTimeout(r.timer);
+    this.#retries.clear();
+  }
+
+  #scheduleRetry(contract: Hex): void {
+    const key = contract.toLowerCase();
+    const prev = this.#retries.get(key);
+    if (this.#stopped || prev?.timer !== undefined) return;
+    const attempt = (prev?.attempt ?? 0) + 1;
+    if (attempt > MAX_RETRIES) {
+      this.#retries.delete(key);
+      return;
+    }
+    const timer = setTimeout(
+      () => {
+        const r = this.#retries.get(key);
+        if (r !== undefined) r.timer = undefined;
+        this.catchUp(contract).catch(() => undefined);
+      },
+      RETRY_FIRST_MS * 2 ** (attempt - 1),
+    );
+    timer.unref();
+    this.#retries.set(key, { attempt, timer });
+  }
+
+  #clearRetry(contract: Hex): void {
+    const key = contract.toLowerCase();
+    const r = this.#retries.get(key);
+    if (r === undefined) return;
+    clearTimeout(r.timer);
+    this.#retries.delete(key);
   }
 
   /**

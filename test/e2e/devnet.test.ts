@@ -188,7 +188,7 @@ describe("startDevnet in process", () => {
 });
 
 describe("enigma devnet up", () => {
-  it("runs a multi-process devnet in the foreground and stops it on SIGTERM", async () => {
+  it("runs a multi-process devnet in the foreground and stops it on SIGTERM (a second one waits for the stop)", async () => {
     const t0 = performance.now();
     const dir = await mkdtemp(join(tmpdir(), "enigma-devnet-cli-"));
     const child = spawn(
@@ -230,9 +230,22 @@ describe("enigma devnet up", () => {
     } finally {
       child.kill("SIGTERM");
     }
+    // A second signal while it stops (an impatient Ctrl-C) must not kill it before its nodes.
+    await new Promise<void>((resolve) => {
+      const seen = () => {
+        if (!stderr.includes("SIGTERM, stopping")) return false;
+        child.stderr.off("data", seen);
+        resolve();
+        return true;
+      };
+      if (!seen()) child.stderr.on("data", seen);
+    });
+    const second = child.kill("SIGTERM");
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ healthy: true, running: true });
     expect(await exited).toBe(0);
+    // (Unless it had stopped before the second signal was sent: it takes about a second.)
+    if (second) expect(stderr).toMatch(/SIGTERM again; already stopping[\s\S]*devnet: stopped/);
     // Only the JSON object went to stdout.
     expect(stdout.trim().split("\n")).toHaveLength(1);
     for (const n of info.nodes) {

@@ -226,26 +226,41 @@ export function formatDevnet(r: DevnetRecord): string {
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}\n`).join("");
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal(): { done: Promise<string>; received(): string | undefined; dispose(): void } {
-  let dispose: () => void = () => undefined;
+/**
+ * Resolves on the first SIGINT or SIGTERM. Later ones, while the devnet stops, are told to
+ * `onRepeat` and otherwise ignored until `dispose`: Node.js's default for them would kill this
+ * process before it has stopped its nodes.
+ */
+function untilSignal(onRepeat: (sig: string) => void): {
+  done: Promise<string>;
+  received(): string | undefined;
+  dispose(): void;
+} {
   let received: string | undefined;
+  let resolveDone: (sig: string) => void = () => undefined;
   const done = new Promise<string>((resolve) => {
-    const on = (sig: string) => () => {
-      dispose();
-      received = sig;
-      resolve(sig);
-    };
-    const onInt = on("SIGINT");
-    const onTerm = on("SIGTERM");
-    process.once("SIGINT", onInt);
-    process.once("SIGTERM", onTerm);
-    dispose = () => {
+    resolveDone = resolve;
+  });
+  const on = (sig: string) => () => {
+    if (received !== undefined) {
+      onRepeat(sig);
+      return;
+    }
+    received = sig;
+    resolveDone(sig);
+  };
+  const onInt = on("SIGINT");
+  const onTerm = on("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  return {
+    done,
+    received: () => received,
+    dispose: () => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
-    };
-  });
-  return { done, received: () => received, dispose };
+    },
+  };
 }
 
 async function up(
@@ -292,7 +307,9 @@ async function up(
     );
   }
   // Signals that arrive during bring-up stop the devnet as soon as it is up.
-  const signal = untilSignal();
+  const signal = untilSignal((sig) => {
+    io.err(`devnet: ${sig} again; already stopping, wait for "devnet: stopped"\n`);
+  });
   const started = performance.now();
   const { NODE_PROCESS_FLAGS, startDevnet } = await import("@enigma/devnet");
   const devnet = await startDevnet({
@@ -380,12 +397,15 @@ async function up(
       io.err(`devnet: ${sig}, stopping\n`);
     }
   } finally {
-    signal.dispose();
-    await faults.stop();
-    await control.stop();
-    await devnet.stop();
-    await rm(join(dir, RECORD), { force: true });
-    io.err("devnet: stopped\n");
+    try {
+      await faults.stop();
+      await control.stop();
+      await devnet.stop();
+      await rm(join(dir, RECORD), { force: true });
+      io.err("devnet: stopped\n");
+    } finally {
+      signal.dispose();
+    }
   }
 }
 

@@ -750,14 +750,27 @@ interface RunningNode {
   stop(): Promise<void>;
 }
 
-type Launcher = (config: NodeUserConfig, dir: string, name: string) => Promise<RunningNode>;
+/**
+ * Starts a node and resolves once it is up. `abort` ends a start in flight: a process is
+ * killed (the launch then rejects); an in-process start is let finish and stopped at once.
+ */
+type Launcher = (
+  config: NodeUserConfig,
+  dir: string,
+  name: string,
+  abort: AbortSignal,
+) => Promise<RunningNode>;
 
-const inProcessLauncher: Launcher = async (config, _dir, name) => {
+const inProcessLauncher: Launcher = async (config, _dir, name, abort) => {
   const resolved = resolveNodeConfig(config);
   const node = new EnigmaNode(resolved, {
     logger: createLogger({ level: resolved.logLevel, name }),
   });
   await node.start();
+  if (abort.aborted) {
+    await node.stop();
+    throw new Error(`${name}: start aborted`);
+  }
   let done: () => void = () => undefined;
   const exited = new Promise<string>((r) => {
     done = () => {
@@ -775,10 +788,17 @@ const inProcessLauncher: Launcher = async (config, _dir, name) => {
   };
 };
 
+/**
+ * How long a node process may take to print its endpoints. A node is up in 1-3 s on this
+ * machine (most of it loading modules); a loaded CI machine takes a few times that.
+ */
+const NODE_START_TIMEOUT_MS = 60_000;
+
 function processLauncher(command: readonly string[]): Launcher {
   const [exe, ...args] = command;
   if (exe === undefined) throw new Error("nodeCommand must name an executable");
-  return async (config, dir, name) => {
+  return async (config, dir, name, abort) => {
+    abort.throwIfAborted();
     const configFile = join(dir, "config.json");
     await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
     const log = createWriteStream(join(dir, "node.log"), { flags: "a" });
@@ -793,6 +813,14 @@ function processLauncher(command: readonly string[]): Launcher {
       });
     });
     void exited.then(() => log.end());
+    // A stop asked for while the node is still starting kills it; the wait below then rejects.
+    const onAbort = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    };
+    abort.addEventListener("abort", onAbort, { once: true });
+    void exited.then(() => {
+      abort.removeEventListener("abort", onAbort);
+    });
     let tail = "";
     child.stderr?.on("data", (b: Buffer) => {
       log.write(b);
@@ -800,13 +828,22 @@ function processLauncher(command: readonly string[]): Launcher {
     });
     const stdout = child.stdout;
     if (stdout === null) throw new Error("no stdout");
+    // A node that neither comes up nor exits (hung while starting) is killed, not waited on.
+    let timer: NodeJS.Timeout | undefined;
     const line = await new Promise<string>((resolve, reject) => {
       const rl = createInterface({ input: stdout });
       rl.once("line", resolve);
       child.once("error", reject);
+      timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`${name} was not up within ${NODE_START_TIMEOUT_MS / 1000} s; killed it`));
+      }, NODE_START_TIMEOUT_MS);
       void exited.then(() => {
-        reject(new Error(`${name} exited before it was up; its log ends with:\n${tail.trim()}`));
+        const why = abort.aborted ? "was stopped while it was starting" : "exited before it was up";
+        reject(new Error(`${name} ${why}; its log ends with:\n${tail.trim()}`));
       });
+    }).finally(() => {
+      clearTimeout(timer);
     });
     // Keep draining stdout so the child never blocks on a full pipe.
     stdout.on("data", (b: Buffer) => log.write(b));
@@ -834,6 +871,8 @@ class ManagedNode implements DevnetNode, FaultableNode {
   #endpoints: NodeEndpoints | undefined;
   #running: RunningNode | undefined;
   #stopping: RunningNode | undefined;
+  /** A start in flight: `stop` aborts it and waits for it to settle. */
+  #starting: { abort: AbortController; settled: Promise<unknown> } | undefined;
   /** The next exit is a fault's (the nemesis's): not reported to `onExit`. */
   #expectExit = false;
   readonly #onExit: (node: DevnetNode, how: string) => void;
@@ -905,6 +944,13 @@ class ManagedNode implements DevnetNode, FaultableNode {
   }
 
   async stop(): Promise<void> {
+    // A node still starting (its peers' bring-up failed meanwhile) must not be left running
+    // once everything else has stopped: its process would outlive the devnet.
+    const starting = this.#starting;
+    if (starting !== undefined) {
+      starting.abort.abort();
+      await starting.settled;
+    }
     const r = this.#running;
     if (r === undefined) return;
     this.#stopping = r;
@@ -914,7 +960,23 @@ class ManagedNode implements DevnetNode, FaultableNode {
   async restart(): Promise<void> {
     await this.stop();
     await mkdir(this.#dir, { recursive: true });
-    const r = await this.#launch(this.#config(this.#ports), this.#dir, this.name);
+    const abort = new AbortController();
+    const launch = (async () => {
+      const up = await this.#launch(this.#config(this.#ports), this.#dir, this.name, abort.signal);
+      if (abort.signal.aborted) {
+        // Up just as the stop came: stopped here, before the waiting `stop` returns.
+        await up.stop();
+        throw new Error(`${this.name}: stopped while it was starting`);
+      }
+      return up;
+    })();
+    this.#starting = { abort, settled: launch.catch(() => undefined) };
+    let r: RunningNode;
+    try {
+      r = await launch;
+    } finally {
+      this.#starting = undefined;
+    }
     this.#running = r;
     this.#expectExit = false;
     void r.exited.then((how) => {

@@ -999,12 +999,24 @@ export class EnigmaNode {
   ): Promise<void> {
     const { store } = this.#live();
     if ((await store.getCode(contract)) !== undefined) return;
-    const r = result ?? taskResultSchema.safeParse(await store.getMessage("result", taskId)).data;
-    if (r?.success !== true || r.preCodeHash === null || r.codeHash === null) return;
+    const r = await this.#deploymentResult(taskId, result);
+    if (r === undefined) return;
     const i = input ?? taskInputSchema.safeParse(await store.getMessage("input", taskId)).data;
     if (i?.preCode === undefined) return;
     const code = decodePreCode(i.preCode);
     if (bytesToHex(keccak256(code)) === r.codeHash) await store.putCode(r.contractAddress, code);
+  }
+
+  /** A deployment's result (`given`, else the stored one) when it succeeded and names its code. */
+  async #deploymentResult(
+    taskId: string,
+    given?: TaskResult,
+  ): Promise<(TaskResult & { codeHash: Hex }) | undefined> {
+    const r =
+      given ??
+      taskResultSchema.safeParse(await this.#live().store.getMessage("result", taskId)).data;
+    if (r?.success !== true || r.preCodeHash === null || r.codeHash === null) return undefined;
+    return { ...r, codeHash: r.codeHash };
   }
 
   /**
@@ -1019,8 +1031,8 @@ export class EnigmaNode {
   ): Promise<Uint8Array | undefined> {
     const { store, log } = this.#live();
     // A contract's address is its deployment task's id.
-    const r = taskResultSchema.safeParse(await store.getMessage("result", contract)).data;
-    if (r?.success !== true || r.preCodeHash === null || r.codeHash === null) return undefined;
+    const r = await this.#deploymentResult(contract);
+    if (r === undefined) return undefined;
     const got = await redelivery.fetchInput(contract, async (input) => {
       try {
         await this.#storeDeployedCode(contract, contract, r, input);

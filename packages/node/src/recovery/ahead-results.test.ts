@@ -4,29 +4,15 @@ import { bytesToHex, keccak256, type Hex } from "@enigma/protocol";
 import { describe, expect, it } from "vitest";
 import type { TaskResult } from "../messages.js";
 import { AheadResults } from "./ahead-results.js";
+import { resultLike } from "./results.fixture.js";
 
 const C: Hex = `0x${"cc".repeat(32)}`;
 const D: Hex = `0x${"dd".repeat(32)}`;
 
 function result(contract: Hex, index: number, dataBytes = 4, tag = 0): TaskResult {
   const data: Hex = `0x${(index + tag * 1000).toString(16).padStart(dataBytes * 2, "0")}`;
-  return {
-    taskId: bytesToHex(keccak256(new TextEncoder().encode(`${contract}:${index}:${tag}`))),
-    contractAddress: contract,
-    workerAddress: `0x${"ab".repeat(20)}`,
-    inputsHash: `0x${"12".repeat(32)}`,
-    prevDeltaHash: `0x${"34".repeat(32)}`,
-    deltaIndex: index,
-    success: true,
-    output: "0x01",
-    delta: { index, hash: bytesToHex(keccak256(new TextEncoder().encode(data))), data },
-    gasUsed: "10",
-    ethCall: null,
-    preCodeHash: null,
-    codeHash: null,
-    error: null,
-    signature: `0x${"11".repeat(65)}`,
-  };
+  const taskId = bytesToHex(keccak256(new TextEncoder().encode(`${contract}:${index}:${tag}`)));
+  return resultLike(taskId, contract, index, data);
 }
 
 describe("AheadResults", () => {

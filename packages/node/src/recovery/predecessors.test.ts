@@ -4,12 +4,13 @@
 // gap). The node-level behaviour (verification, storing, the counter going on) is in
 // recovery.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bytesToHex, keccak256, type Hex } from "@enigma/protocol";
+import type { Hex } from "@enigma/protocol";
 import type { EpochInfo } from "../chain/types.js";
 import type { TaskResult } from "../messages.js";
 import { silentLogger } from "../observability.js";
 import { P2PNetwork } from "../p2p/network.js";
 import { PredecessorDeltas } from "./predecessors.js";
+import { resultLike } from "./results.fixture.js";
 
 const hex = (body: string): Hex => `0x${body}`;
 const C = hex("cc".repeat(32));
@@ -17,28 +18,7 @@ const OTHER = hex("dd".repeat(32));
 const id = (n: number) => hex(n.toString(16).padStart(64, "0"));
 
 function result(n: number, contract: Hex, index: number): TaskResult {
-  const data = `0x${index.toString(16).padStart(8, "0")}`;
-  return {
-    taskId: id(n),
-    contractAddress: contract,
-    workerAddress: `0x${"ab".repeat(20)}`,
-    inputsHash: `0x${"12".repeat(32)}`,
-    prevDeltaHash: `0x${"34".repeat(32)}`,
-    deltaIndex: index,
-    success: true,
-    output: "0x01",
-    delta: {
-      index,
-      hash: bytesToHex(keccak256(new Uint8Array(Buffer.from(data.slice(2), "hex")))),
-      data,
-    },
-    gasUsed: "10",
-    ethCall: null,
-    preCodeHash: null,
-    codeHash: null,
-    error: null,
-    signature: `0x${"11".repeat(65)}`,
-  } as TaskResult;
+  return resultLike(id(n), contract, index, `0x${index.toString(16).padStart(8, "0")}`);
 }
 
 /** A store answering for the results it holds (deltas 0..count-1 of C, 1.. with their task). */

@@ -74,6 +74,18 @@ async function startWorker(i: number, extra: Partial<NodeUserConfig> = {}): Prom
   return w;
 }
 
+/**
+ * Restarts worker `i` behind a chain gate (open for now): closing it later cuts that worker off
+ * the chain, so what it runs stays uncommitted.
+ */
+async function restartGated(i: number): Promise<ChainGate> {
+  await stopWorker(i);
+  const gate = await chainGate(net.rpcUrl);
+  gates.push(gate);
+  await startWorker(i, { ethereum: { ...net.configFor(i + 1).ethereum, rpcUrl: gate.url } });
+  return gate;
+}
+
 async function selectedFor(contract: string): Promise<Hex> {
   const epoch = await net.chain.currentEpoch();
   const w = epoch === undefined ? undefined : selectWorker(contract, epoch);
@@ -149,11 +161,7 @@ describe("the previous worker's deltas before a hand-over", () => {
     // The next worker is down while the current one runs two tasks, and the current one then
     // loses the chain, so its deltas stay uncommitted (only it holds them).
     await stopWorker(b);
-    await stopWorker(a);
-    const gate = await chainGate(net.rpcUrl);
-    gates.push(gate);
-    const cfgA = net.configFor(a + 1);
-    await startWorker(a, { ethereum: { ...cfgA.ethereum, rpcUrl: gate.url } });
+    const gate = await restartGated(a);
     const one = await client.compute(sc, "increment()", []);
     const two = await client.compute(sc, "increment()", []);
     expect([await value(one), await value(two)]).toEqual([1n, 2n]);
@@ -195,10 +203,7 @@ describe("a deployment's code before it is committed", () => {
     const a = indexOf(await selectedFor(sc));
     const b = 1 - a;
     await stopWorker(b);
-    await stopWorker(a);
-    const gate = await chainGate(net.rpcUrl);
-    gates.push(gate);
-    await startWorker(a, { ethereum: { ...net.configFor(a + 1).ethereum, rpcUrl: gate.url } });
+    const gate = await restartGated(a);
     expect(await deployCounter()).toBe(sc);
     gate.open = false;
     const bSigner = net.workers[b]?.signer ?? "";
@@ -233,10 +238,7 @@ describe("a refunded task's delta", () => {
     await waitFor(async () => ((await chainStatus(sc)) === 2 ? true : undefined), "deployment");
     const a = indexOf(await selectedFor(sc));
     // Its worker runs the task and everyone stores its delta, but the worker cannot commit it.
-    await stopWorker(a);
-    const gate = await chainGate(net.rpcUrl);
-    gates.push(gate);
-    await startWorker(a, { ethereum: { ...net.configFor(a + 1).ethereum, rpcUrl: gate.url } });
+    const gate = await restartGated(a);
     const lost = await client.compute(sc, "increment()", []);
     expect(await value(lost)).toBe(1n);
     await waitFor(

@@ -107,6 +107,13 @@ const MCACHE_GOSSIP = 3;
 const MESH_D = 6;
 const MESH_DLO = 4;
 const MESH_DHI = 12;
+// IDONTWANT (gossipsub 1.2): on each message of at least this size, a node tells its other mesh
+// peers not to send it a copy. Gossipsub's default, 512 bytes, covers every task input and
+// result (1-3 KiB), but in a devnet's mesh every subscriber has the message from its publisher
+// (flood publishing) at the moment it would send the IDONTWANT: it is one more frame per
+// message and peer, rarely in time to save a copy. Kept for large messages (deployments with
+// their code), where a copy saved is worth a frame.
+const IDONTWANT_MIN_BYTES = 64 * 1024;
 
 // Peer scoring keeps only the penalty for invalid messages (P4). Each "reject" adds 1 to a
 // per-peer counter n that decays 3% a second; the peer's score is -10 * n^2 (thresholds are
@@ -628,6 +635,7 @@ export class P2PNetwork {
             Dhi: MESH_DHI,
             mcacheLength: MCACHE_LENGTH,
             mcacheGossip: MCACHE_GOSSIP,
+            idontwantMinDataSize: IDONTWANT_MIN_BYTES,
             maxInboundDataLength: this.#maxMessageBytes + RPC_ENVELOPE_ALLOWANCE_BYTES,
             // Every devnet node shares 127.0.0.1: IP colocation must not count against them.
             scoreParams: { IPColocationFactorWeight: 0 },

@@ -6,13 +6,14 @@
 import { readFile } from "node:fs/promises";
 import { ErrorCode, isEnigmaError } from "@enigma/protocol";
 import { EnigmaClient, type TaskHandle } from "@enigma/client";
-import { Contract, JsonRpcProvider, MaxUint256, Wallet } from "ethers";
+import { Contract, Interface, JsonRpcProvider, MaxUint256, Transaction, Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rpcProxy, type RpcProxy } from "./rpc-proxy.js";
-import { ENIGMA_TOKEN_ABI } from "@enigma/protocol";
+import { ENIGMA_ABI, ENIGMA_TOKEN_ABI } from "@enigma/protocol";
 import { startDevnet, type Devnet } from "../../packages/devnet/src/index.js";
 
 const GAS = { gasLimit: 5_000_000n, gasPx: 1n };
+const ENIGMA_ABI_INTERFACE = new Interface(ENIGMA_ABI);
 const SENDERS = 16;
 const PER_SENDER = 3;
 let devnet: Devnet;
@@ -40,12 +41,19 @@ afterAll(async () => {
 }, 60_000);
 
 /** A client as a dApp builds one: its own provider (no batching stall), a standing approval. */
-function clientOf(account: number, extra: { nodeUrl?: string } = {}): EnigmaClient {
-  const provider = new JsonRpcProvider(devnet.chain.rpcUrl, devnet.chain.chainId, {
-    staticNetwork: true,
-    cacheTimeout: -1,
-    batchMaxCount: 1,
-  });
+function clientOf(
+  account: number,
+  extra: { nodeUrl?: string; chainUrl?: string; maxEpochChanges?: number } = {},
+): EnigmaClient {
+  const provider = new JsonRpcProvider(
+    extra.chainUrl ?? devnet.chain.rpcUrl,
+    devnet.chain.chainId,
+    {
+      staticNetwork: true,
+      cacheTimeout: -1,
+      batchMaxCount: 1,
+    },
+  );
   providers.push(provider);
   const a = devnet.accounts[account];
   if (a === undefined) throw new Error(`no account ${account}`);
@@ -58,6 +66,7 @@ function clientOf(account: number, extra: { nodeUrl?: string } = {}): EnigmaClie
     attestationPolicy: devnet.attestationPolicy,
     approve: "max",
     resultTimeoutMs: 60_000,
+    ...(extra.maxEpochChanges === undefined ? {} : { maxEpochChanges: extra.maxEpochChanges }),
   });
 }
 
@@ -139,6 +148,78 @@ describe("many clients at once", () => {
       await skipping.close();
     }
   }, 60_000);
+});
+
+describe("records that meet epoch changes", () => {
+  // A chain proxy that starts a new epoch just before each of the first `changes` record
+  // transactions reaches the chain: each of them reverts WrongEpoch, as a record does under
+  // load on a devnet with short epochs (10 blocks of one transaction each: a new epoch every
+  // ~100 ms with 32 senders, `pnpm bench:e2e`).
+  async function epochChangingChain(changes: number) {
+    const record = ENIGMA_ABI_INTERFACE.getFunction("createTaskRecord")?.selector ?? "";
+    let left = changes;
+    const proxy = await rpcProxy(devnet.chain.rpcUrl, async (msg) => {
+      const raw = (msg as { params?: unknown[] }).params?.[0];
+      if (msg.method === "eth_sendRawTransaction" && typeof raw === "string" && left > 0) {
+        if (Transaction.from(raw).data.startsWith(record)) {
+          left--;
+          await devnet.chain.advanceEpoch();
+        }
+      }
+      return { forward: true };
+    });
+    return { proxy, met: () => changes - left };
+  }
+
+  it("prepares the task again for each new epoch, beyond maxRecordAttempts, and it succeeds", async () => {
+    const deployer = clientOf(0);
+    // Deployed before the epochs move on: five epochs in a second would leave its worker
+    // outside the principal's window for the contract's state key.
+    const deployment = deployer.deploySecretContract(counter, "construct()", [], GAS);
+    const scAddr = await deployment.submitted();
+    await deployment.result();
+    deployer.close();
+    const chain = await epochChangingChain(5);
+    try {
+      const c = clientOf(2, { chainUrl: chain.proxy.url });
+      const t = c.computeTask(scAddr, "increment()", [], GAS);
+      const r = await t.result();
+      expect(u64be(r.output)).toBe(1n);
+      expect(chain.met()).toBe(5);
+      // Six records were prepared (maxRecordAttempts is 3: epoch changes have their own budget).
+      const attempts = t.events.flatMap((e) => (e.type === "created" ? [e.attempt] : []));
+      expect(attempts).toEqual([1, 2, 3, 4, 5, 6]);
+      // One record on chain, the last one (the reverted ones left none): pending or committed.
+      const record = await c.getTaskStatus(r.taskId);
+      expect(record.sender.toLowerCase()).toBe(devnet.accounts[2]?.address.toLowerCase());
+      expect([1, 2]).toContain(record.status);
+      c.close();
+    } finally {
+      await chain.proxy.close();
+    }
+  }, 120_000);
+
+  it("fails with WrongEpoch once its record met maxEpochChanges epoch changes", async () => {
+    const deployer = clientOf(0);
+    const scAddr = await deployer.deploySecretContract(counter, "construct()", [], GAS).submitted();
+    deployer.close();
+    const chain = await epochChangingChain(2);
+    try {
+      const c = clientOf(3, { chainUrl: chain.proxy.url, maxEpochChanges: 2 });
+      const err = await c
+        .computeTask(scAddr, "increment()", [], GAS)
+        .result()
+        .catch((e: unknown) => e);
+      expect(isEnigmaError(err, ErrorCode.WrongEpoch)).toBe(true);
+      expect(chain.met()).toBe(2);
+      expect(() => clientOf(3, { maxEpochChanges: 0 })).toThrow(
+        /maxEpochChanges must be an integer from 1, got 0/,
+      );
+      c.close();
+    } finally {
+      await chain.proxy.close();
+    }
+  }, 120_000);
 });
 
 /** A JSON-RPC proxy to `target` (HTTP only) that answers `method` with a JSON-RPC error. */

@@ -97,8 +97,21 @@ export interface EnigmaClientOptions {
   resultTimeoutMs?: number;
   /** How long `waitForReceipt()` waits for the commit (default 600 s). */
   receiptTimeoutMs?: number;
-  /** Attempts at recording a task when the epoch changes or the nonce races (default 3). */
+  /**
+   * Attempts at recording a task when its transaction fails in a way worth another try: the
+   * nonce raced, the fees went stale, it ran out of gas (default 3). An epoch change has its
+   * own budget, `maxEpochChanges`.
+   */
   maxRecordAttempts?: number;
+  /**
+   * Epoch changes a task's record may meet before the task fails (default 20). Each one is a
+   * record that reverted `WrongEpoch` because a new epoch started between reading the epoch and
+   * mining the record; the task is prepared again for the new epoch's worker. Not the client's
+   * fault and not lasting, so it gets more tries than other failures: on a devnet whose epochs
+   * are 10 blocks of one transaction each, 32 senders start a new epoch every ~100 ms, about
+   * as long as a record takes, and 3 attempts left 40% of the tasks failed.
+   */
+  maxEpochChanges?: number;
   /** Injected fetch for the node RPC. */
   fetch?: typeof fetch;
   /**
@@ -243,6 +256,7 @@ export class EnigmaClient {
   readonly #resultTimeout: number;
   readonly #receiptTimeout: number;
   readonly #maxAttempts: number;
+  readonly #maxEpochChanges: number;
   readonly #approve: "exact" | "max";
   // The sender's task counter (`getUserTaskDeployments`) as this client expects it after its
   // own records: read once, counted locally, read again after any failed record. Task ids are
@@ -295,7 +309,8 @@ export class EnigmaClient {
     this.#poll = options.pollIntervalMs ?? 500;
     this.#resultTimeout = options.resultTimeoutMs ?? 120_000;
     this.#receiptTimeout = options.receiptTimeoutMs ?? 600_000;
-    this.#maxAttempts = options.maxRecordAttempts ?? 3;
+    this.#maxAttempts = attemptsOption(options, "maxRecordAttempts", 3);
+    this.#maxEpochChanges = attemptsOption(options, "maxEpochChanges", 20);
     this.#tx = new TxSender(options.signer, provider, {
       pollMs: this.#poll,
       timeoutMs: options.txTimeoutMs ?? 120_000,
@@ -463,9 +478,11 @@ export class EnigmaClient {
     // (tasks of one contract run in record order, so a task created later must not be
     // recorded before it). The queue is released once the record is mined; the input's send
     // and the wait for the result go on outside it.
+    let epochChanges = 0;
+    let failures = 0;
     return this.#queue.run(() =>
       withRetries(
-        this.#maxAttempts,
+        Number.POSITIVE_INFINITY,
         async (attempt) => {
           const p = await this.#prepare(scAddr, member);
           const call = encryptCallWith(
@@ -528,11 +545,12 @@ export class EnigmaClient {
           // the fees went stale, or the record ran out of gas (estimated again).
           const wrongEpoch = err.code === ErrorCode.WrongEpoch;
           if (wrongEpoch) this.#epochs.invalidate();
-          const retry =
-            wrongEpoch ||
-            err.code === ErrorCode.TaskNonceMismatch ||
-            (err.code === ErrorCode.TransactionReverted && err.details["outOfGas"] === true) ||
-            isNonceRace(e);
+          const retry = wrongEpoch
+            ? ++epochChanges < this.#maxEpochChanges
+            : (err.code === ErrorCode.TaskNonceMismatch ||
+                (err.code === ErrorCode.TransactionReverted && err.details["outOfGas"] === true) ||
+                isNonceRace(e)) &&
+              ++failures < this.#maxAttempts;
           // Whatever failed, the counters may be off: read them again.
           this.#taskNonce = undefined;
           this.#allowance = undefined;
@@ -956,4 +974,23 @@ export class EnigmaClient {
       (e) => ({ retry: isNonceRace(e), error: fromChainError(e, fn) }),
     );
   }
+}
+
+/** A count of attempts from the options: an integer from 1 (refused otherwise, naming it). */
+function attemptsOption(
+  options: EnigmaClientOptions,
+  name: "maxRecordAttempts" | "maxEpochChanges",
+  fallback: number,
+): number {
+  const v = options[name] ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new EnigmaError(
+      ErrorCode.InvalidConfig,
+      `${name} must be an integer from 1, got ${String(v)}`,
+      {
+        details: { path: name },
+      },
+    );
+  }
+  return v;
 }

@@ -201,7 +201,9 @@ describe("records that meet epoch changes", () => {
 
   it("fails with WrongEpoch once its record met maxEpochChanges epoch changes", async () => {
     const deployer = clientOf(0);
-    const scAddr = await deployer.deploySecretContract(counter, "construct()", [], GAS).submitted();
+    const deployment = deployer.deploySecretContract(counter, "construct()", [], GAS);
+    const scAddr = await deployment.submitted();
+    await deployment.result();
     deployer.close();
     const chain = await epochChangingChain(2);
     try {

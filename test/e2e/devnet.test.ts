@@ -231,15 +231,19 @@ describe("enigma devnet up", () => {
       child.kill("SIGTERM");
     }
     // A second signal while it stops (an impatient Ctrl-C) must not kill it before its nodes.
-    await new Promise<void>((resolve) => {
-      const seen = () => {
-        if (!stderr.includes("SIGTERM, stopping")) return false;
-        child.stderr.off("data", seen);
-        resolve();
-        return true;
-      };
-      if (!seen()) child.stderr.on("data", seen);
-    });
+    // (Or until it exits: a process that never says so fails the assertions below, not here.)
+    await Promise.race([
+      exited,
+      new Promise<void>((resolve) => {
+        const seen = () => {
+          if (!stderr.includes("SIGTERM, stopping")) return false;
+          child.stderr.off("data", seen);
+          resolve();
+          return true;
+        };
+        if (!seen()) child.stderr.on("data", seen);
+      }),
+    ]);
     const second = child.kill("SIGTERM");
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ healthy: true, running: true });

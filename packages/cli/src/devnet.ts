@@ -307,11 +307,16 @@ async function up(
     );
   }
   // Signals that arrive during bring-up stop the devnet as soon as it is up.
-  const signal = untilSignal((sig) => {
-    io.err(`devnet: ${sig} again; already stopping, wait for "devnet: stopped"\n`);
-  });
   const started = performance.now();
   const { NODE_PROCESS_FLAGS, startDevnet } = await import("@enigma/devnet");
+  let up = false;
+  const signal = untilSignal((sig) => {
+    io.err(
+      up
+        ? `devnet: ${sig} again; already stopping, wait for "devnet: stopped"\n`
+        : `devnet: ${sig} again; the bring-up cannot be cut short, it stops once it ends\n`,
+    );
+  });
   const devnet = await startDevnet({
     ...options,
     inProcess: false,
@@ -357,17 +362,21 @@ async function up(
     io.err(`devnet: ${devnet} during bring-up; stopped everything it had started\n`);
     return;
   }
-  const control = await startControl(devnet);
-  // `enigma devnet fault` reaches this process's nemesis here (loopback only).
-  const { FaultControlServer } = await import("@enigma/devnet/faults");
-  const faults = new FaultControlServer(devnet.faults);
+  up = true;
+  let control: Awaited<ReturnType<typeof startControl>> | undefined;
+  let faults: { stop(): Promise<void> } | undefined;
   try {
-    await faults.start();
+    control = await startControl(devnet);
+    // `enigma devnet fault` reaches this process's nemesis here (loopback only).
+    const { FaultControlServer } = await import("@enigma/devnet/faults");
+    const server = new FaultControlServer(devnet.faults);
+    faults = server;
+    await server.start();
     const record: DevnetRecord = {
       ...devnet.info(),
       pid: process.pid,
       controlUrl: control.url,
-      faultsUrl: faults.url,
+      faultsUrl: server.url,
     };
     await writeFile(join(dir, RECORD), `${JSON.stringify(record, null, 2)}\n`);
     io.err(
@@ -398,8 +407,8 @@ async function up(
     }
   } finally {
     try {
-      await faults.stop();
-      await control.stop();
+      await faults?.stop();
+      await control?.stop();
       await devnet.stop();
       await rm(join(dir, RECORD), { force: true });
       io.err("devnet: stopped\n");

@@ -59,7 +59,10 @@ describe("a devnet whose bring-up fails", () => {
     let guard: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       started.then(
-        () => new Error("the devnet came up"),
+        async (devnet) => {
+          await devnet.stop();
+          return new Error("the devnet came up");
+        },
         (e: unknown) => e,
       ),
       new Promise<string>((r) => (guard = setTimeout(r, 40_000, "hung"))),

@@ -443,7 +443,9 @@ export async function startDevnet(given: StartDevnetOptions = {}): Promise<Devne
 
     const nodes: ManagedNode[] = [];
     undo.push(async () => {
-      for (const n of [...nodes].reverse()) await n.stop();
+      // Closed, not only stopped: a restart still under way (a fault, chaos) must not start
+      // the node again once the devnet is going down.
+      for (const n of [...nodes].reverse()) await n.close();
     });
     const startNode = async (i: number, bootstrap: string[]): Promise<ManagedNode> => {
       const name = nodeName(i);
@@ -818,6 +820,8 @@ function processLauncher(command: readonly string[]): Launcher {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     };
     abort.addEventListener("abort", onAbort, { once: true });
+    // Aborted while the config was written: the listener came too late to hear it.
+    if (abort.aborted) onAbort();
     void exited.then(() => {
       abort.removeEventListener("abort", onAbort);
     });
@@ -834,12 +838,18 @@ function processLauncher(command: readonly string[]): Launcher {
       const rl = createInterface({ input: stdout });
       rl.once("line", resolve);
       child.once("error", reject);
+      let timedOut = false;
       timer = setTimeout(() => {
+        // Rejected once the process is gone (below): its ports and data are free again.
+        timedOut = true;
         child.kill("SIGKILL");
-        reject(new Error(`${name} was not up within ${NODE_START_TIMEOUT_MS / 1000} s; killed it`));
       }, NODE_START_TIMEOUT_MS);
       void exited.then(() => {
-        const why = abort.aborted ? "was stopped while it was starting" : "exited before it was up";
+        const why = timedOut
+          ? `was not up within ${NODE_START_TIMEOUT_MS / 1000} s and was killed`
+          : abort.aborted
+            ? "was stopped while it was starting"
+            : "exited before it was up";
         reject(new Error(`${name} ${why}; its log ends with:\n${tail.trim()}`));
       });
     }).finally(() => {
@@ -873,6 +883,8 @@ class ManagedNode implements DevnetNode, FaultableNode {
   #stopping: RunningNode | undefined;
   /** A start in flight: `stop` aborts it and waits for it to settle. */
   #starting: { abort: AbortController; settled: Promise<unknown> } | undefined;
+  /** Closed with the devnet: never started again. */
+  #closed = false;
   /** The next exit is a fault's (the nemesis's): not reported to `onExit`. */
   #expectExit = false;
   readonly #onExit: (node: DevnetNode, how: string) => void;
@@ -895,6 +907,10 @@ class ManagedNode implements DevnetNode, FaultableNode {
     this.#dir = dir;
     this.#launch = launch;
     this.#ports = ports;
+  }
+
+  #refuseClosed(): void {
+    if (this.#closed) throw new Error(`${this.name}: the devnet is stopping; not started again`);
   }
 
   get #ep(): NodeEndpoints {
@@ -957,9 +973,18 @@ class ManagedNode implements DevnetNode, FaultableNode {
     await r.stop();
   }
 
+  /** Stops the node for good: a later or pending `restart` rejects instead of starting it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.stop();
+  }
+
   async restart(): Promise<void> {
+    this.#refuseClosed();
     await this.stop();
     await mkdir(this.#dir, { recursive: true });
+    // Closed while the old process stopped: start nothing.
+    this.#refuseClosed();
     const abort = new AbortController();
     const launch = (async () => {
       const up = await this.#launch(this.#config(this.#ports), this.#dir, this.name, abort.signal);
@@ -970,12 +995,13 @@ class ManagedNode implements DevnetNode, FaultableNode {
       }
       return up;
     })();
-    this.#starting = { abort, settled: launch.catch(() => undefined) };
+    const starting = { abort, settled: launch.catch(() => undefined) };
+    this.#starting = starting;
     let r: RunningNode;
     try {
       r = await launch;
     } finally {
-      this.#starting = undefined;
+      if (this.#starting === starting) this.#starting = undefined;
     }
     this.#running = r;
     this.#expectExit = false;

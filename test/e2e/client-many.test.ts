@@ -171,14 +171,19 @@ describe("records that meet epoch changes", () => {
     return { proxy, met: () => changes - left };
   }
 
-  it("prepares the task again for each new epoch, beyond maxRecordAttempts, and it succeeds", async () => {
+  // Deployed, and run, before the epochs move on: five epochs in a second would leave its
+  // worker outside the principal's window for the contract's state key.
+  async function deployedCounter(): Promise<string> {
     const deployer = clientOf(0);
-    // Deployed before the epochs move on: five epochs in a second would leave its worker
-    // outside the principal's window for the contract's state key.
     const deployment = deployer.deploySecretContract(counter, "construct()", [], GAS);
     const scAddr = await deployment.submitted();
     await deployment.result();
     deployer.close();
+    return scAddr;
+  }
+
+  it("prepares the task again for each new epoch, beyond maxRecordAttempts, and it succeeds", async () => {
+    const scAddr = await deployedCounter();
     const chain = await epochChangingChain(5);
     try {
       const c = clientOf(2, { chainUrl: chain.proxy.url });
@@ -200,11 +205,7 @@ describe("records that meet epoch changes", () => {
   }, 120_000);
 
   it("fails with WrongEpoch once its record met maxEpochChanges epoch changes", async () => {
-    const deployer = clientOf(0);
-    const deployment = deployer.deploySecretContract(counter, "construct()", [], GAS);
-    const scAddr = await deployment.submitted();
-    await deployment.result();
-    deployer.close();
+    const scAddr = await deployedCounter();
     const chain = await epochChangingChain(2);
     try {
       const c = clientOf(3, { chainUrl: chain.proxy.url, maxEpochChanges: 2 });

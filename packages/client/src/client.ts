@@ -14,6 +14,7 @@ import {
   parseAttestationPolicy,
   parseRpcResult,
   parseTrustRoot,
+  readTaskRecordLog,
   deriveSharedKey,
   WORKER_SELECTION_ABI,
   taskId as taskIdOf,
@@ -627,18 +628,10 @@ export class EnigmaClient {
     logs: readonly { topics: readonly string[]; data: string }[],
     sender: string,
   ): Hex | undefined {
+    const from = sender.toLowerCase();
     for (const log of logs) {
-      let parsed: ReturnType<Interface["parseLog"]>;
-      try {
-        parsed = this.#enigmaTarget.iface.parseLog(log);
-      } catch {
-        continue;
-      }
-      if (parsed?.name === "TaskRecordCreated") {
-        if (String(parsed.args[4]).toLowerCase() === sender.toLowerCase()) {
-          return bytesToHex(hexToBytes(String(parsed.args[0])));
-        }
-      }
+      const record = readTaskRecordLog(log);
+      if (record?.sender === from) return record.taskId;
     }
     return undefined;
   }

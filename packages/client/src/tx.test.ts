@@ -12,7 +12,7 @@ import {
 } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isNonceRace } from "./client.js";
-import { TxSender, type Target } from "./tx.js";
+import { TxSender, signWithWallet, type Target, type TxFields } from "./tx.js";
 
 // Hardhat's first test account (funded with ETH by the default network).
 const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -167,5 +167,37 @@ describe("TxSender", () => {
     await tx.mined(await tx.send(token, "transfer", [OTHER, 1n]));
     expect(await balanceOf(OTHER)).toBe(before + 1n);
     expect(seen).toEqual([token.iface.getFunction("transfer")?.selector]);
+  });
+});
+
+describe("signWithWallet", () => {
+  const base = {
+    to: OTHER,
+    data: "0xa9059cbb",
+    nonce: 7,
+    gasLimit: 90_000n,
+    chainId: 31337n,
+  };
+  const cases: [string, TxFields][] = [
+    [
+      "EIP-1559",
+      { ...base, from: "", type: 2, maxFeePerGas: 3_000_000_000n, maxPriorityFeePerGas: 1n },
+    ],
+    ["legacy", { ...base, from: "", type: 0, gasPrice: 875_000_000n }],
+  ];
+
+  it.each(cases)("gives the bytes ethers' own signTransaction gives (%s)", async (_, fields) => {
+    const w = new Wallet(KEY);
+    const tx = { ...fields, from: w.address.toLowerCase() };
+    expect(signWithWallet(w, tx)).toBe(await w.signTransaction(tx));
+  });
+
+  it("refuses a transaction from another address, as ethers does", async () => {
+    const w = new Wallet(KEY);
+    const tx = { ...base, from: OTHER, type: 0, gasPrice: 1n };
+    expect(() => signWithWallet(w, tx)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument }),
+    );
+    await expect(w.signTransaction(tx)).rejects.toThrow(/from address mismatch/);
   });
 });

@@ -187,5 +187,7 @@ export {
 } from "./abi/receipts.js";
 export type { ChainReceipt } from "./abi/receipts.js";
 export { ENIGMA_ABI, ENIGMA_TOKEN_ABI, WORKER_SELECTION_ABI } from "./abi/contracts.js";
+export { readTaskRecordLog, TASK_RECORD_CREATED_TOPIC } from "./abi/task-record-log.js";
+export type { TaskRecordLog } from "./abi/task-record-log.js";
 export { validationIssues } from "./issues.js";
 export type { ValidationIssue } from "./issues.js";

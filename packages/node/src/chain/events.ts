@@ -1,6 +1,6 @@
 // Decodes the Enigma events the node acts on from raw logs. Logs are chain data, i.e. input
 // from outside: every field is checked for its type and shape before it is handed on.
-import { ENIGMA_ABI, EnigmaError, ErrorCode } from "@enigma/protocol";
+import { ENIGMA_ABI, EnigmaError, ErrorCode, readTaskRecordLog } from "@enigma/protocol";
 import { Interface, type EventFragment, type Result } from "ethers";
 import type { ChainEvent, ChainEventType } from "./types.js";
 import { ChainFields } from "./values.js";
@@ -57,11 +57,7 @@ export interface RawLog {
  * (`DepositSuccessful`, `LoggedIn`...) or of another contract's ABI.
  */
 export function decodeEvent(log: RawLog): ChainEvent | undefined {
-  if (log.topics[0]?.toLowerCase() === TASK_RECORD_TOPIC) {
-    const fast = decodeTaskRecord(log);
-    if (fast !== undefined) return fast;
-  }
-  return decodeEventGeneric(log);
+  return decodeTaskRecord(log) ?? decodeEventGeneric(log);
 }
 
 /** `decodeEvent` through ethers' ABI decoder for every event (exported for tests). */
@@ -146,33 +142,14 @@ export function decodeEventGeneric(log: RawLog): ChainEvent | undefined {
   }
 }
 
-// TaskRecordCreated(bytes32 taskId, bytes32 inputsHash, uint64 gasLimit, uint64 gasPx,
-// address sender, uint256 blockNumber): one per task, heard by every node. Its six static,
-// unindexed words are read here directly (ethers' generic decoding cost ~65 us a log); a log
-// that is not exactly that shape takes the generic path and its checks.
-const TASK_RECORD_TOPIC = EVENT_TOPICS.TaskRecordCreated.toLowerCase();
-const TASK_RECORD_DATA = /^0x[0-9a-fA-F]{384}$/;
-const ZERO_WORD_PREFIX = /^0{24}$/;
-const UINT64_PREFIX = /^0{48}$/;
-
+// TaskRecordCreated: one per task, heard by every node. Its canonical encoding is read word by
+// word (`readTaskRecordLog`); a log of another shape takes the generic path and its checks.
 function decodeTaskRecord(log: RawLog): ChainEvent | undefined {
-  if (log.topics.length !== 1 || !TASK_RECORD_DATA.test(log.data)) return undefined;
-  const data = log.data.toLowerCase();
-  const word = (i: number) => data.slice(2 + 64 * i, 66 + 64 * i);
-  const gasLimit = word(2);
-  const gasPx = word(3);
-  const sender = word(4);
-  if (!UINT64_PREFIX.test(gasLimit.slice(0, 48)) || !UINT64_PREFIX.test(gasPx.slice(0, 48))) {
-    return undefined;
-  }
-  if (!ZERO_WORD_PREFIX.test(sender.slice(0, 24))) return undefined;
+  const record = readTaskRecordLog(log);
+  if (record === undefined) return undefined;
   return {
     type: "TaskRecordCreated",
-    taskId: `0x${word(0)}`,
-    inputsHash: `0x${word(1)}`,
-    gasLimit: BigInt(`0x${gasLimit}`),
-    gasPx: BigInt(`0x${gasPx}`),
-    sender: `0x${sender.slice(24)}`,
+    ...record,
     blockNumber: log.blockNumber,
     logIndex: log.index,
     transactionHash: log.transactionHash.toLowerCase(),

@@ -458,6 +458,7 @@ export class EnigmaChain {
               },
             }),
         minGapMs: this.#o.minPollGapMs,
+        busyGapMs: this.#o.busyPollGapMs,
         baseDelayMs: Math.max(1, this.#o.retry.baseDelayMs),
         maxRange: this.#o.logChunkBlocks,
         closed: this.#closing.signal,

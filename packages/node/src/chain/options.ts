@@ -16,6 +16,7 @@ export interface ResolvedOptions {
   /** Where new heads are pushed (`watch` polls only when undefined). */
   wsUrl: string | undefined;
   minPollGapMs: number;
+  busyPollGapMs: number;
   retry: RetryPolicy;
   requestTimeoutMs: number;
   receiptTimeoutMs: number;
@@ -81,6 +82,7 @@ export function resolveOptions(o: ChainOptions): ResolvedOptions {
     pollIntervalMs: positiveInt("pollIntervalMs", o.pollIntervalMs, 250),
     wsUrl: resolveWsUrl(o),
     minPollGapMs: positiveInt("minPollGapMs", o.minPollGapMs, 10, 0),
+    busyPollGapMs: positiveInt("busyPollGapMs", o.busyPollGapMs, 25, 0),
     retry: {
       attempts: positiveInt("retry.attempts", o.retry?.attempts, 5),
       baseDelayMs: positiveInt("retry.baseDelayMs", o.retry?.baseDelayMs, 100, 0),

@@ -3,7 +3,7 @@ import type { ChainEvent } from "./types.js";
 import { startWatch, type WatchSource } from "./watcher.js";
 
 /** A chain of `head` blocks without events, whose new heads a test pushes by hand. */
-function fakeSource(o: { pollIntervalMs: number; minGapMs?: number }) {
+function fakeSource(o: { pollIntervalMs: number; minGapMs?: number; busyGapMs?: number }) {
   const calls = { head: 0, events: [] as [number, number][], subscribed: 0, unsubscribed: 0 };
   let head = 10;
   let push: ((n: number) => void) | undefined;
@@ -27,6 +27,7 @@ function fakeSource(o: { pollIntervalMs: number; minGapMs?: number }) {
     },
     pollIntervalMs: o.pollIntervalMs,
     ...(o.minGapMs === undefined ? {} : { minGapMs: o.minGapMs }),
+    ...(o.busyGapMs === undefined ? {} : { busyGapMs: o.busyGapMs }),
     baseDelayMs: 1,
     maxRange: 1000,
     closed: closed.signal,
@@ -93,6 +94,35 @@ describe("startWatch with pushed heads", () => {
     f.mine();
     await seen.until(14);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(150);
+    await w.stop();
+  });
+
+  it("waits busyGapMs after a poll that read several blocks, minGapMs after one that read one", async () => {
+    const f = fakeSource({ pollIntervalMs: 60_000, minGapMs: 0, busyGapMs: 400 });
+    const seen = deliveries();
+    const w = startWatch(f.source, { fromBlock: 1, onEvents: seen.onEvents });
+    await seen.until(10); // blocks 1-10 in one poll: busy
+    const t0 = performance.now();
+    f.mine();
+    await seen.until(11);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(300);
+    // That poll read one block: the next announced one is read at once.
+    f.mine();
+    let late: NodeJS.Timeout | undefined;
+    await Promise.race([
+      seen.until(12),
+      new Promise<never>((_, reject) => {
+        late = setTimeout(() => {
+          reject(new Error("block 12 waited for the busy gap after a one-block poll"));
+        }, 300);
+      }),
+    ]).finally(() => {
+      clearTimeout(late);
+    });
+    expect(f.calls.events.slice(1)).toEqual([
+      [11, 11],
+      [12, 12],
+    ]);
     await w.stop();
   });
 

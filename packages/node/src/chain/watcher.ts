@@ -20,6 +20,12 @@ export interface WatchSource {
    * blocks are then read a few at a time rather than one request per block. Default 0.
    */
   minGapMs?: number;
+  /**
+   * The same gap once a poll has read more than one new block (the chain makes blocks faster
+   * than the watch reads them): more blocks a request under load, while a quiet chain's block is
+   * still read `minGapMs` after the last. Default `minGapMs`.
+   */
+  busyGapMs?: number;
   baseDelayMs: number;
   /** Largest range handed to `onEvents` at once (bounds memory while catching up). */
   maxRange: number;
@@ -96,6 +102,8 @@ export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
     let failures = 0;
     while (!stopped()) {
       let behind = false;
+      // Whether this poll read more than one new block.
+      let busy = false;
       const started = performance.now();
       try {
         // A pushed head saves the request for it.
@@ -108,6 +116,7 @@ export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
           const events = await source.events(next, to);
           if (stopped()) break;
           await o.onEvents(events, to);
+          busy = to > next;
           next = to + 1;
           behind = to < safe;
         }
@@ -120,7 +129,9 @@ export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
         continue;
       }
       // Still catching up: go on at once instead of waiting for the next poll.
-      if (!behind) await idle(source.pollIntervalMs, started + (source.minGapMs ?? 0));
+      const minGap = source.minGapMs ?? 0;
+      const gap = busy ? (source.busyGapMs ?? minGap) : minGap;
+      if (!behind) await idle(source.pollIntervalMs, started + gap);
     }
   })();
 

@@ -81,7 +81,7 @@ function chain(initial: { bytes: Uint8Array; signature: Hex }) {
 
 describe("AttestationCache", () => {
   it("verifies a worker once per epoch, reading the report again (but not its signature) in a new epoch", async () => {
-    const c = chain(report(MRENCLAVE, "1"));
+    const c = chain(report(MRENCLAVE, "once-1"));
     const cache = new AttestationCache(c.src, root, policy([MRENCLAVE]));
     const first = await Promise.all([cache.verify(worker, 10n), cache.verify(worker, 10n)]);
     expect(first[0].signer.toLowerCase()).toBe(worker.toLowerCase());
@@ -92,11 +92,11 @@ describe("AttestationCache", () => {
   });
 
   it("re-verifies when the worker's report changed, and refuses a report the policy rejects", async () => {
-    const c = chain(report(MRENCLAVE, "1"));
+    const c = chain(report(MRENCLAVE, "changed-1"));
     const cache = new AttestationCache(c.src, root, policy([MRENCLAVE]));
     await cache.verify(worker, 10n);
     // The worker re-registers with a build the policy does not accept.
-    c.reRegister(report(OTHER, "2"));
+    c.reRegister(report(OTHER, "changed-2"));
     await cache.verify(worker, 10n); // same epoch: the pass holds
     expect(await rejectedCode(cache.verify(worker, 20n))).toBe(
       ErrorCode.AttestationMrenclaveRejected,
@@ -110,7 +110,7 @@ describe("AttestationCache", () => {
   });
 
   it("drops every pass when the policy or trust root changes", async () => {
-    const c = chain(report(MRENCLAVE, "1"));
+    const c = chain(report(MRENCLAVE, "policy-1"));
     const cache = new AttestationCache(c.src, root, policy([MRENCLAVE]));
     await cache.verify(worker, 10n);
     cache.setPolicy(policy([OTHER]));
@@ -131,5 +131,61 @@ describe("AttestationCache", () => {
     );
     // Only the report was read again each time; its signature was looked up once.
     expect(c.calls).toEqual({ report: 4, signature: 1 });
+  });
+
+  it("shares a signature found by one client's lookup with every client of the process", async () => {
+    const r = report(MRENCLAVE, "shared-1");
+    const clients = Array.from({ length: 8 }, () => chain(r));
+    const caches = clients.map((c) => new AttestationCache(c.src, root, policy([MRENCLAVE])));
+    // Clients that start together look it up once.
+    await Promise.all(caches.map((cache) => cache.verify(worker, 10n)));
+    expect(clients.reduce((n, c) => n + c.calls.signature, 0)).toBe(1);
+    expect(clients.every((c) => c.calls.report === 1)).toBe(true);
+    // A client that comes later finds it too.
+    const late = chain(r);
+    await new AttestationCache(late.src, root, policy([MRENCLAVE])).verify(worker, 10n);
+    expect(late.calls).toEqual({ report: 1, signature: 0 });
+  });
+
+  it("shares nothing across trust roots, and a client whose shared signature fails looks it up itself", async () => {
+    const r = report(MRENCLAVE, "roots-1");
+    const a = chain(r);
+    await new AttestationCache(a.src, root, policy([MRENCLAVE])).verify(worker, 10n);
+    // The same report bytes on another chain, signed by another attestation service.
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const otherJwk = other.publicKey.export({ format: "jwk" });
+    const otherRoot: RsaTrustRoot = {
+      modulus: bytesToHex(Buffer.from(otherJwk.n ?? "", "base64url")),
+      exponent: bytesToHex(Buffer.from(otherJwk.e ?? "", "base64url")),
+    };
+    const text = new TextDecoder().decode(r.bytes);
+    const b = chain({
+      bytes: r.bytes,
+      signature: bytesToHex(sign("sha256", Buffer.from(text), other.privateKey)),
+    });
+    const verified = await new AttestationCache(b.src, otherRoot, policy([MRENCLAVE])).verify(
+      worker,
+      10n,
+    );
+    expect(verified.signer.toLowerCase()).toBe(worker.toLowerCase());
+    expect(b.calls.signature).toBe(1);
+    // Two clients of different chains starting together, with the same root and report: the
+    // second joins the first one's lookup, whose chain holds a signature the root refuses,
+    // and looks the signature up on its own chain.
+    const r2 = report(MRENCLAVE, "roots-2");
+    const forged = chain({
+      bytes: r2.bytes,
+      signature: bytesToHex(
+        sign("sha256", Buffer.from(new TextDecoder().decode(r2.bytes)), other.privateKey),
+      ),
+    });
+    const honest = chain(r2);
+    const [fromForged, fromHonest] = await Promise.allSettled([
+      new AttestationCache(forged.src, root, policy([MRENCLAVE])).verify(worker, 10n),
+      new AttestationCache(honest.src, root, policy([MRENCLAVE])).verify(worker, 10n),
+    ]);
+    expect(fromForged.status).toBe("rejected");
+    expect(fromHonest.status).toBe("fulfilled");
+    expect(honest.calls.signature).toBe(1);
   });
 });

@@ -5,6 +5,8 @@ import {
   bytesToHex,
   equalBytes,
   hexToBytes,
+  isEnigmaError,
+  keccak256,
   sameAddress,
   verifyAttestationReport,
   verifyWorkerKey,
@@ -156,6 +158,32 @@ export function chainReportSource(provider: Provider, enigmaAddress: string): Re
   };
 }
 
+/**
+ * Report signatures that verified, shared by every `AttestationCache` of this process:
+ * keccak256(report) and the trust root's modulus -> signature. Finding a signature is a scan of
+ * every `Registered` log since block 0, which grows with the chain: on a devnet of 30,000 blocks,
+ * 32 clients starting at once, each verifying 3 workers, made the chain ~3 s of scans and
+ * their first tasks wait 100-200 ms. A hit is sound by construction: the entry verified over
+ * these very report bytes under this very root. Bounded; the oldest entries go first.
+ */
+const SHARED_SIGNATURES = new Map<string, Hex>();
+const SHARED_SIGNATURES_MAX = 1024;
+/** Scans in flight, by the same key: clients starting together scan once. */
+const SHARED_SCANS = new Map<string, Promise<Hex>>();
+
+function sharedKey(report: Uint8Array, trustRoot: RsaTrustRoot): string {
+  return `${bytesToHex(keccak256(report))}/${trustRoot.modulus.toLowerCase()}/${trustRoot.exponent.toLowerCase()}`;
+}
+
+function rememberShared(key: string, signature: Hex): void {
+  SHARED_SIGNATURES.delete(key);
+  SHARED_SIGNATURES.set(key, signature);
+  if (SHARED_SIGNATURES.size > SHARED_SIGNATURES_MAX) {
+    const oldest = SHARED_SIGNATURES.keys().next().value;
+    if (oldest !== undefined) SHARED_SIGNATURES.delete(oldest);
+  }
+}
+
 interface Passed {
   epoch: bigint;
   policy: number;
@@ -216,19 +244,49 @@ export class AttestationCache {
     const trustRoot = this.#trustRoot;
     const report = await this.#src.report(signer);
     const known = this.#signatures.get(key);
+    const shared = sharedKey(report, trustRoot);
+    const verify = (signature: Hex) =>
+      verifyAttestationReport(
+        { report: new TextDecoder().decode(report), signature },
+        trustRoot,
+        policy,
+        signer,
+      );
     let signature: Hex;
+    let verified: VerifiedAttestation;
     if (known !== undefined && equalBytes(known.report, report)) {
       signature = known.signature;
+      verified = await verify(signature);
     } else {
-      signature = await this.#src.signature(signer, report);
+      const hit = SHARED_SIGNATURES.get(shared);
+      let scan = SHARED_SCANS.get(shared);
+      const joined = hit === undefined && scan !== undefined;
+      if (hit !== undefined) signature = hit;
+      else {
+        if (scan === undefined) {
+          scan = this.#src.signature(signer, report);
+          const mine = scan;
+          SHARED_SCANS.set(shared, mine);
+          void mine
+            .finally(() => {
+              if (SHARED_SCANS.get(shared) === mine) SHARED_SCANS.delete(shared);
+            })
+            .catch(() => undefined);
+        }
+        signature = await scan;
+      }
+      try {
+        verified = await verify(signature);
+      } catch (e) {
+        // Another client's scan may have read another chain that holds the same report with
+        // another signature: then this client's own scan decides.
+        if (!joined || !isEnigmaError(e, ErrorCode.AttestationSignatureInvalid)) throw e;
+        signature = await this.#src.signature(signer, report);
+        verified = await verify(signature);
+      }
       this.#signatures.set(key, { report, signature });
+      rememberShared(shared, signature);
     }
-    const verified = await verifyAttestationReport(
-      { report: new TextDecoder().decode(report), signature },
-      trustRoot,
-      policy,
-      signer,
-    );
     // A policy set meanwhile is not what this pass was checked under.
     if (version === this.#policyVersion) {
       this.#passed.set(key, { epoch, policy: version, report, verified });

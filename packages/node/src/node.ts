@@ -37,6 +37,7 @@ import { recordOfEvent, type NodeContext, type NodePolicy, type RecordInfo } fro
 import { PeerDirectory } from "./directory.js";
 import { Gateway } from "./gateway.js";
 import {
+  PROTOCOLS,
   TOPICS,
   checkResultShape,
   decodeMessage,
@@ -311,6 +312,8 @@ export class EnigmaNode {
       bootstrap: [...c.p2p.bootstrap],
       ...(c.p2p.announce === undefined ? {} : { announce: [...c.p2p.announce] }),
       maxMessageBytes: MAX_GOSSIP_BYTES,
+      // A gateway's two requests per task it does not run itself share one stream per peer.
+      channelProtocols: [PROTOCOLS.workerKey, PROTOCOLS.taskInput],
       logger: this.log.child({ module: "p2p" }),
       ...(p2pSeed === undefined ? {} : { privateKeySeed: p2pSeed }),
     });

@@ -18,6 +18,12 @@ import { CODE_P2P, multiaddr } from "@multiformats/multiaddr";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import {
+  CHANNEL_MAX_BODY_BYTES,
+  CHANNEL_PROTOCOL,
+  ChannelClient,
+  serveChannel,
+} from "./channel.js";
+import {
   decodeJson,
   decodeResponse,
   encodeJson,
@@ -50,6 +56,12 @@ export interface P2POptions {
   privateKeySeed?: Uint8Array;
   /** Largest gossip message, in bytes. Default 4 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Protocols whose requests to a peer (by peer id, bodies up to 64 KiB) share one long-lived
+   * stream, a request channel (`channel.ts`), instead of a stream each: for small, frequent
+   * requests. Any node serves channel requests for every protocol it handles. Default none.
+   */
+  channelProtocols?: readonly string[];
   logger?: P2PLogger;
 }
 
@@ -152,6 +164,8 @@ interface Session {
   pubsub: GossipSub;
   /** Aborted by stop(): pending waits and requests end with NodeNotReady. */
   stopping: AbortController;
+  /** This node's request channels, by peer id (each opened on first use). */
+  channels: Map<string, Promise<ChannelClient | undefined>>;
 }
 
 /**
@@ -197,6 +211,7 @@ export class P2PNetwork {
   #refused: ReadonlySet<string> = new Set();
   readonly #seed: Uint8Array | undefined;
   readonly #maxMessageBytes: number;
+  readonly #channelProtocols: ReadonlySet<string>;
   readonly #log: P2PLogger;
 
   readonly #topics = new Map<string, TopicEntry>();
@@ -241,6 +256,9 @@ export class P2PNetwork {
     this.#announce = Object.freeze([...announce]);
     this.#seed = seed === undefined ? undefined : Uint8Array.from(seed);
     this.#maxMessageBytes = maxMessageBytes;
+    const channelProtocols = options.channelProtocols ?? [];
+    channelProtocols.forEach(assertProtocol);
+    this.#channelProtocols = new Set(channelProtocols);
     this.#log = options.logger ?? noopLogger;
   }
 
@@ -444,6 +462,11 @@ export class P2PNetwork {
     const payload = encodeJson(body, "request body");
     const session = this.#requireSession("request");
     const context = { peer, protocol };
+    const overChannel =
+      this.#channelProtocols.has(protocol) &&
+      payload.byteLength <= CHANNEL_MAX_BODY_BYTES &&
+      maxResponseBytes <= DEFAULT_MAX_RESPONSE_BYTES &&
+      !peer.startsWith("/");
 
     const controller = new AbortController();
     let timedOut = false;
@@ -473,6 +496,22 @@ export class P2PNetwork {
     let stream: Stream | undefined;
     let answered = false;
     try {
+      const channel = overChannel
+        ? await this.#channel(session, peer, target, controller.signal).catch((e: unknown) => {
+            throw fail(e, ErrorCode.PeerUnreachable, `cannot reach ${peer}: ${describe(e)}`);
+          })
+        : undefined;
+      // No channel: the peer serves none (it still answers on a stream of its own).
+      if (channel !== undefined) {
+        let envelope: Uint8Array;
+        try {
+          envelope = await channel.request(protocol, payload, maxResponseBytes, controller.signal);
+        } catch (e) {
+          throw fail(e, ErrorCode.PeerRequestFailed, `request to ${peer} failed: ${describe(e)}`);
+        }
+        answered = true;
+        return decodeResponse(envelope, context);
+      }
       let connection: Connection;
       try {
         connection = await this.#dial(session, target, controller.signal);
@@ -519,6 +558,77 @@ export class P2PNetwork {
         stream.abort(new Error("request abandoned"));
       }
     }
+  }
+
+  /** Peers this node has an open request channel to (see `channelProtocols`). */
+  async channelPeers(): Promise<string[]> {
+    const session = this.#session;
+    if (session === undefined) return [];
+    const open = await Promise.all(
+      [...session.channels].map(async ([peer, opening]) => {
+        const channel = await opening.catch(() => undefined);
+        return channel !== undefined && !channel.closed ? peer : undefined;
+      }),
+    );
+    return open.filter((p): p is string => p !== undefined);
+  }
+
+  /**
+   * This node's request channel to `peer`, opened on first use and shared by every request
+   * after it; undefined when the peer serves no channels. A channel that closed (the peer went
+   * away, the connection dropped) is replaced by the next request. `signal` abandons the wait,
+   * not the opening, which other requests may share.
+   */
+  async #channel(
+    session: Session,
+    peer: string,
+    target: Multiaddr,
+    signal: AbortSignal,
+  ): Promise<ChannelClient | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      let opening = session.channels.get(peer);
+      if (opening === undefined) {
+        const mine = this.#openChannel(session, peer, target);
+        session.channels.set(peer, mine);
+        mine.catch(() => {
+          if (session.channels.get(peer) === mine) session.channels.delete(peer);
+        });
+        opening = mine;
+      }
+      const channel = await untilAborted(opening, signal);
+      if (channel === undefined || !channel.closed || attempt > 0) return channel;
+      if (session.channels.get(peer) === opening) session.channels.delete(peer);
+    }
+  }
+
+  async #openChannel(
+    session: Session,
+    peer: string,
+    target: Multiaddr,
+  ): Promise<ChannelClient | undefined> {
+    const signal = AbortSignal.any([
+      session.stopping.signal,
+      AbortSignal.timeout(DEFAULT_REQUEST_TIMEOUT_MS),
+    ]);
+    const connection = await this.#dial(session, target, signal);
+    let stream: Stream;
+    try {
+      stream = await connection.newStream(CHANNEL_PROTOCOL, { signal });
+    } catch (e) {
+      if (e instanceof Error && e.name === "UnsupportedProtocolError") return undefined;
+      throw e;
+    }
+    const channel: ChannelClient = new ChannelClient(
+      stream,
+      peer,
+      DEFAULT_MAX_RESPONSE_BYTES,
+      () => {
+        void session.channels.get(peer)?.then((c) => {
+          if (c === channel) session.channels.delete(peer);
+        });
+      },
+    );
+    return channel;
   }
 
   /** Opens a connection to a multiaddr and resolves with the remote peer id. */
@@ -653,8 +763,20 @@ export class P2PNetwork {
       node,
       pubsub: node.services.pubsub,
       stopping: new AbortController(),
+      channels: new Map(),
     };
     try {
+      await node.handle(CHANNEL_PROTOCOL, (stream, connection) => {
+        const from = connection.remotePeer.toString();
+        void serveChannel(
+          stream,
+          from,
+          (protocol) => this.#protocols.get(protocol),
+          (e) => {
+            this.#log.debug({ peer: from, err: describe(e) }, "request channel failed");
+          },
+        );
+      });
       node.addEventListener("peer:connect", (evt) => {
         this.#peerConnected(evt.detail);
       });
@@ -950,6 +1072,32 @@ function parseMultiaddr(address: string, what: string): Multiaddr {
 
 // A bare peer id dials through the addresses the peer store holds for it (from a dial,
 // bootstrap or identify); a full multiaddr also works.
+/** `promise`, or the abort reason of `signal` if that comes first (the promise runs on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(abortError(signal));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error("aborted");
+}
+
 function peerTarget(peer: string): Multiaddr {
   if (typeof peer !== "string" || peer.length === 0) {
     throw invalid("peer must be a peer id or a multiaddr", { peer });

@@ -1,5 +1,6 @@
 import { EnigmaError, ErrorCode, isEnigmaError } from "@enigma/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHANNEL_MAX_IN_FLIGHT } from "./channel.js";
 import { P2PNetwork } from "./network.js";
 
 // Requests of the `channelProtocols` share one long-lived stream per peer (`channel.ts`); they
@@ -11,7 +12,8 @@ const SMALL = "/test/channel-small/1";
 const REFUSE = "/test/channel-refuse/1";
 const SLOW = "/test/channel-slow/1";
 const UNSERVED = "/test/channel-unserved/1";
-const CHANNELLED = [ECHO, SMALL, REFUSE, SLOW, UNSERVED];
+const GATE = "/test/channel-gate/1";
+const CHANNELLED = [ECHO, SMALL, REFUSE, SLOW, UNSERVED, GATE];
 const SEED = new Uint8Array(32).fill(7);
 
 async function rejection(promise: Promise<unknown>): Promise<EnigmaError> {
@@ -30,6 +32,7 @@ describe("request channels", () => {
   let port = 0;
   const released: (() => void)[] = [];
   let served = 0;
+  const gate = { running: 0, most: 0, open: () => undefined as void, opened: Promise.resolve() };
 
   async function startServer(): Promise<P2PNetwork> {
     const s = new P2PNetwork({ port, privateKeySeed: SEED });
@@ -44,6 +47,13 @@ describe("request channels", () => {
       });
     });
     await s.handle(SLOW, () => new Promise((resolve) => released.push(() => resolve("late"))));
+    await s.handle(GATE, async (request) => {
+      gate.running++;
+      gate.most = Math.max(gate.most, gate.running);
+      await gate.opened;
+      gate.running--;
+      return request;
+    });
     await s.start();
     port = Number(/\/tcp\/(\d+)\//.exec(s.multiaddrs[0] ?? "")?.[1]);
     return s;
@@ -118,6 +128,21 @@ describe("request channels", () => {
       request: "after",
       from: client.peerId,
     });
+  });
+
+  it(`serves at most ${CHANNEL_MAX_IN_FLIGHT} requests of one channel at once, and the rest after`, async () => {
+    gate.opened = new Promise<void>((resolve) => (gate.open = resolve));
+    const all = Promise.all(
+      Array.from({ length: 300 }, (_, i) => client.request(server.peerId, GATE, i)),
+    );
+    const deadline = Date.now() + 5_000;
+    while (gate.running < CHANNEL_MAX_IN_FLIGHT && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(gate.running).toBe(CHANNEL_MAX_IN_FLIGHT);
+    gate.open();
+    expect(await all).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(gate.most).toBe(CHANNEL_MAX_IN_FLIGHT);
   });
 
   it("fails pending requests at once when the peer goes away, and reopens when it is back", async () => {

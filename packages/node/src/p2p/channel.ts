@@ -25,6 +25,12 @@ const REQUEST_HEADER_BYTES = 6;
 const RESPONSE_HEADER_BYTES = 4;
 const MAX_REQUEST_FRAME = REQUEST_HEADER_BYTES + MAX_PROTOCOL_BYTES + CHANNEL_MAX_BODY_BYTES;
 const MAX_ID = 0xffff_ffff;
+/**
+ * Requests of one inbound channel served at once; beyond, the channel stops reading (and
+ * yamux stops granting the peer send window) until one is answered. A request on a stream of
+ * its own is bounded the same way, by libp2p's 32 inbound streams per protocol.
+ */
+export const CHANNEL_MAX_IN_FLIGHT = 128;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -198,8 +204,15 @@ export async function serveChannel(
   lookup: (protocol: string) => ChannelHandler | undefined,
   onFailure: (e: unknown) => void,
 ): Promise<void> {
+  let inFlight = 0;
+  let slotFree: (() => void) | undefined;
   try {
     for await (const chunk of lp.decode(stream, { maxDataLength: MAX_REQUEST_FRAME })) {
+      if (inFlight >= CHANNEL_MAX_IN_FLIGHT) {
+        if (stream.readStatus === "readable") stream.pause();
+        await new Promise<void>((resolve) => (slotFree = resolve));
+        if (stream.readStatus === "paused") stream.resume();
+      }
       const bytes = chunk.subarray();
       if (bytes.byteLength < REQUEST_HEADER_BYTES) throw new Error("malformed channel request");
       const view = new DataView(bytes.buffer, bytes.byteOffset);
@@ -212,7 +225,13 @@ export async function serveChannel(
         bytes.subarray(REQUEST_HEADER_BYTES, REQUEST_HEADER_BYTES + nameBytes),
       );
       const body = bytes.subarray(REQUEST_HEADER_BYTES + nameBytes);
-      void answer(stream, id, protocol, body, from, lookup(protocol));
+      inFlight++;
+      void answer(stream, id, protocol, body, from, lookup(protocol)).finally(() => {
+        inFlight--;
+        const free = slotFree;
+        slotFree = undefined;
+        free?.();
+      });
     }
   } catch (e) {
     onFailure(e);

@@ -100,6 +100,9 @@ export const DEFAULT_PUBLISH_TIMEOUT_MS = 5_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 const BOOTSTRAP_REDIAL_MS = 500;
+// Request channels a peer may hold open to this node at once: one, and one more while it
+// replaces a channel that closed.
+const CHANNEL_MAX_INBOUND = 4;
 // A slow or silent requester must not hold a handler stream forever.
 const REQUEST_READ_TIMEOUT_MS = 10_000;
 // A gossipsub RPC frame carries the message data plus its envelope (topic, seqno, 64-byte
@@ -766,17 +769,21 @@ export class P2PNetwork {
       channels: new Map(),
     };
     try {
-      await node.handle(CHANNEL_PROTOCOL, (stream, connection) => {
-        const from = connection.remotePeer.toString();
-        void serveChannel(
-          stream,
-          from,
-          (protocol) => this.#protocols.get(protocol),
-          (e) => {
-            this.#log.debug({ peer: from, err: describe(e) }, "request channel failed");
-          },
-        );
-      });
+      await node.handle(
+        CHANNEL_PROTOCOL,
+        (stream, connection) => {
+          const from = connection.remotePeer.toString();
+          void serveChannel(
+            stream,
+            from,
+            (protocol) => this.#protocols.get(protocol),
+            (e) => {
+              this.#log.debug({ peer: from, err: describe(e) }, "request channel failed");
+            },
+          );
+        },
+        { maxInboundStreams: CHANNEL_MAX_INBOUND },
+      );
       node.addEventListener("peer:connect", (evt) => {
         this.#peerConnected(evt.detail);
       });

@@ -32,7 +32,12 @@ describe("request channels", () => {
   let port = 0;
   const released: (() => void)[] = [];
   let served = 0;
-  const gate = { running: 0, most: 0, open: () => undefined as void, opened: Promise.resolve() };
+  const gate: { running: number; most: number; open: () => void; opened: Promise<void> } = {
+    running: 0,
+    most: 0,
+    open: () => undefined,
+    opened: Promise.resolve(),
+  };
 
   async function startServer(): Promise<P2PNetwork> {
     const s = new P2PNetwork({ port, privateKeySeed: SEED });
@@ -46,7 +51,15 @@ describe("request channels", () => {
         details: { taskId: "0x01" },
       });
     });
-    await s.handle(SLOW, () => new Promise((resolve) => released.push(() => resolve("late"))));
+    await s.handle(
+      SLOW,
+      () =>
+        new Promise((resolve) => {
+          released.push(() => {
+            resolve("late");
+          });
+        }),
+    );
     await s.handle(GATE, async (request) => {
       gate.running++;
       gate.most = Math.max(gate.most, gate.running);

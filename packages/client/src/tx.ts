@@ -272,6 +272,7 @@ export class TxSender {
     if (
       this.#signer instanceof BaseWallet &&
       this.#signer.sendTransaction === BaseWallet.prototype.sendTransaction &&
+      this.#signer.signTransaction === BaseWallet.prototype.signTransaction &&
       typeof rpc.send === "function"
     ) {
       const send = rpc.send.bind(rpc);

@@ -188,4 +188,18 @@ describe("AttestationCache", () => {
     expect(fromHonest.status).toBe("fulfilled");
     expect(honest.calls.signature).toBe(1);
   });
+
+  it("a client whose joined lookup failed (another client's chain or connection) looks it up itself", async () => {
+    const r = report(MRENCLAVE, "joined-fails-1");
+    const broken = chain(r);
+    broken.src.signature = () => Promise.reject(new Error("socket hang up"));
+    const honest = chain(r);
+    const [fromBroken, fromHonest] = await Promise.allSettled([
+      new AttestationCache(broken.src, root, policy([MRENCLAVE])).verify(worker, 10n),
+      new AttestationCache(honest.src, root, policy([MRENCLAVE])).verify(worker, 10n),
+    ]);
+    expect(fromBroken.status).toBe("rejected");
+    expect(fromHonest.status).toBe("fulfilled");
+    expect(honest.calls.signature).toBe(1);
+  });
 });

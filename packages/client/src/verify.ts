@@ -273,7 +273,12 @@ export class AttestationCache {
             })
             .catch(() => undefined);
         }
-        signature = await scan;
+        signature = await scan.catch((e: unknown) => {
+          // Another client's scan (of its own provider and chain) failing says nothing of
+          // this client's: it scans for itself.
+          if (!joined) throw e;
+          return this.#src.signature(signer, report);
+        });
       }
       try {
         verified = await verify(signature);

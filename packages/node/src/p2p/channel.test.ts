@@ -14,6 +14,8 @@ const SLOW = "/test/channel-slow/1";
 const UNSERVED = "/test/channel-unserved/1";
 const GATE = "/test/channel-gate/1";
 const CHANNELLED = [ECHO, SMALL, REFUSE, SLOW, UNSERVED, GATE];
+/** Handled by the server, but not among its channel protocols (as `/enigma/deltas/1`). */
+const UNLISTED = "/test/channel-unlisted/1";
 const SEED = new Uint8Array(32).fill(7);
 
 async function rejection(promise: Promise<unknown>): Promise<EnigmaError> {
@@ -40,7 +42,8 @@ describe("request channels", () => {
   };
 
   async function startServer(): Promise<P2PNetwork> {
-    const s = new P2PNetwork({ port, privateKeySeed: SEED });
+    const s = new P2PNetwork({ port, privateKeySeed: SEED, channelProtocols: CHANNELLED });
+    await s.handle(UNLISTED, (request) => Promise.resolve(request));
     await s.handle(ECHO, (request, from) => {
       served++;
       return Promise.resolve({ request, from });
@@ -76,7 +79,7 @@ describe("request channels", () => {
     server = await startServer();
     client = new P2PNetwork({
       bootstrap: [server.multiaddrs[0] ?? ""],
-      channelProtocols: CHANNELLED,
+      channelProtocols: [...CHANNELLED, UNLISTED],
     });
     await client.start();
   });
@@ -102,6 +105,11 @@ describe("request channels", () => {
     expect(refused.message).toBe("not selected for task 0x01");
     expect(refused.details).toMatchObject({ taskId: "0x01", protocol: REFUSE });
     expect((await rejection(client.request(server.peerId, UNSERVED, {}))).code).toBe(
+      ErrorCode.PeerRequestFailed,
+    );
+    // A protocol the server serves on streams only is refused over a channel: a channel must
+    // not lift that protocol's per-stream bounds.
+    expect((await rejection(client.request(server.peerId, UNLISTED, {}))).code).toBe(
       ErrorCode.PeerRequestFailed,
     );
     // Over the protocol's maxRequestBytes (1 KiB), under the channel's 64 KiB.

@@ -279,7 +279,10 @@ async function answer(
   const head = new Uint8Array(RESPONSE_HEADER_BYTES);
   new DataView(head.buffer).setUint32(0, id);
   try {
-    stream.send(lp.encode.single(concat(head, envelope)));
+    // The request's slot (CHANNEL_MAX_IN_FLIGHT) is held until its response has left the write
+    // buffer: a peer that sends requests and never reads the answers must not make this node
+    // buffer them without bound.
+    if (!stream.send(lp.encode.single(concat(head, envelope)))) await stream.onDrain();
   } catch {
     // The opener went away; nothing left to tell it.
   }

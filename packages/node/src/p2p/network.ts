@@ -59,7 +59,8 @@ export interface P2POptions {
   /**
    * Protocols whose requests to a peer (by peer id, bodies up to 64 KiB) share one long-lived
    * stream, a request channel (`channel.ts`), instead of a stream each: for small, frequent
-   * requests. Any node serves channel requests for every protocol it handles. Default none.
+   * requests. A node serves channel requests for these protocols only (both ends list the
+   * same ones). Default none.
    */
   channelProtocols?: readonly string[];
   logger?: P2PLogger;
@@ -776,7 +777,10 @@ export class P2PNetwork {
           void serveChannel(
             stream,
             from,
-            (protocol) => this.#protocols.get(protocol),
+            // Only the protocols this node lists: the others (deltas, state keys...) keep the
+            // per-stream bounds (libp2p's 32 inbound streams per protocol and connection).
+            (protocol) =>
+              this.#channelProtocols.has(protocol) ? this.#protocols.get(protocol) : undefined,
             (e) => {
               this.#log.debug({ peer: from, err: describe(e) }, "request channel failed");
             },

@@ -15,12 +15,20 @@ import { rejectedCode } from "@enigma/protocol/testing";
 import { describe, expect, it } from "vitest";
 import { AttestationCache, type ReportSource } from "./verify.js";
 
-const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const jwk = publicKey.export({ format: "jwk" });
-const root: RsaTrustRoot = {
-  modulus: bytesToHex(Buffer.from(jwk.n ?? "", "base64url")),
-  exponent: bytesToHex(Buffer.from(jwk.e ?? "", "base64url")),
-};
+/** An attestation service: its trust root, and its signature over report bytes. */
+function attestationService(): { root: RsaTrustRoot; sign: (bytes: Uint8Array) => Hex } {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = publicKey.export({ format: "jwk" });
+  return {
+    root: {
+      modulus: bytesToHex(Buffer.from(jwk.n ?? "", "base64url")),
+      exponent: bytesToHex(Buffer.from(jwk.e ?? "", "base64url")),
+    },
+    sign: (bytes) => bytesToHex(sign("sha256", bytes, privateKey)),
+  };
+}
+const service = attestationService();
+const root = service.root;
 const worker = "0x627306090abaB3A6e1400e9345bC60c78a8BEf57";
 const MRENCLAVE: Hex = `0x${"aa".repeat(32)}`;
 const OTHER: Hex = `0x${"cc".repeat(32)}`;
@@ -54,8 +62,15 @@ function report(mrenclave: Hex, id: string): { bytes: Uint8Array; signature: Hex
   });
   return {
     bytes: new TextEncoder().encode(text),
-    signature: bytesToHex(sign("sha256", Buffer.from(text), privateKey)),
+    signature: service.sign(new TextEncoder().encode(text)),
   };
+}
+
+/** `worker` verified in epoch 10 by two clients (caches), one per source, starting together. */
+function verifyTogether(a: ReportSource, b: ReportSource) {
+  const verify = (src: ReportSource) =>
+    new AttestationCache(src, root, policy([MRENCLAVE])).verify(worker, 10n);
+  return Promise.allSettled([verify(a), verify(b)] as const);
 }
 
 /** A chain double that counts report reads and signature lookups (the costly log scan). */
@@ -119,13 +134,7 @@ describe("AttestationCache", () => {
     );
     cache.setPolicy(policy([MRENCLAVE, OTHER]));
     await cache.verify(worker, 10n);
-    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({
-      format: "jwk",
-    });
-    cache.setPolicy(policy([MRENCLAVE]), {
-      modulus: bytesToHex(Buffer.from(other.n ?? "", "base64url")),
-      exponent: bytesToHex(Buffer.from(other.e ?? "", "base64url")),
-    });
+    cache.setPolicy(policy([MRENCLAVE]), attestationService().root);
     expect(await rejectedCode(cache.verify(worker, 10n))).toBe(
       ErrorCode.AttestationSignatureInvalid,
     );
@@ -152,18 +161,9 @@ describe("AttestationCache", () => {
     const a = chain(r);
     await new AttestationCache(a.src, root, policy([MRENCLAVE])).verify(worker, 10n);
     // The same report bytes on another chain, signed by another attestation service.
-    const other = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const otherJwk = other.publicKey.export({ format: "jwk" });
-    const otherRoot: RsaTrustRoot = {
-      modulus: bytesToHex(Buffer.from(otherJwk.n ?? "", "base64url")),
-      exponent: bytesToHex(Buffer.from(otherJwk.e ?? "", "base64url")),
-    };
-    const text = new TextDecoder().decode(r.bytes);
-    const b = chain({
-      bytes: r.bytes,
-      signature: bytesToHex(sign("sha256", Buffer.from(text), other.privateKey)),
-    });
-    const verified = await new AttestationCache(b.src, otherRoot, policy([MRENCLAVE])).verify(
+    const other = attestationService();
+    const b = chain({ bytes: r.bytes, signature: other.sign(r.bytes) });
+    const verified = await new AttestationCache(b.src, other.root, policy([MRENCLAVE])).verify(
       worker,
       10n,
     );
@@ -173,17 +173,9 @@ describe("AttestationCache", () => {
     // second joins the first one's lookup, whose chain holds a signature the root refuses,
     // and looks the signature up on its own chain.
     const r2 = report(MRENCLAVE, "roots-2");
-    const forged = chain({
-      bytes: r2.bytes,
-      signature: bytesToHex(
-        sign("sha256", Buffer.from(new TextDecoder().decode(r2.bytes)), other.privateKey),
-      ),
-    });
+    const forged = chain({ bytes: r2.bytes, signature: other.sign(r2.bytes) });
     const honest = chain(r2);
-    const [fromForged, fromHonest] = await Promise.allSettled([
-      new AttestationCache(forged.src, root, policy([MRENCLAVE])).verify(worker, 10n),
-      new AttestationCache(honest.src, root, policy([MRENCLAVE])).verify(worker, 10n),
-    ]);
+    const [fromForged, fromHonest] = await verifyTogether(forged.src, honest.src);
     expect(fromForged.status).toBe("rejected");
     expect(fromHonest.status).toBe("fulfilled");
     expect(honest.calls.signature).toBe(1);
@@ -194,10 +186,7 @@ describe("AttestationCache", () => {
     const broken = chain(r);
     broken.src.signature = () => Promise.reject(new Error("socket hang up"));
     const honest = chain(r);
-    const [fromBroken, fromHonest] = await Promise.allSettled([
-      new AttestationCache(broken.src, root, policy([MRENCLAVE])).verify(worker, 10n),
-      new AttestationCache(honest.src, root, policy([MRENCLAVE])).verify(worker, 10n),
-    ]);
+    const [fromBroken, fromHonest] = await verifyTogether(broken.src, honest.src);
     expect(fromBroken.status).toBe("rejected");
     expect(fromHonest.status).toBe("fulfilled");
     expect(honest.calls.signature).toBe(1);

@@ -1,4 +1,5 @@
-import { EnigmaError, ErrorCode, isEnigmaError } from "@enigma/protocol";
+import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import { rejectedCode } from "@enigma/protocol/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHANNEL_MAX_IN_FLIGHT } from "./channel.js";
 import { P2PNetwork } from "./network.js";
@@ -17,16 +18,6 @@ const CHANNELLED = [ECHO, SMALL, REFUSE, SLOW, UNSERVED, GATE];
 /** Handled by the server, but not among its channel protocols (as `/enigma/deltas/1`). */
 const UNLISTED = "/test/channel-unlisted/1";
 const SEED = new Uint8Array(32).fill(7);
-
-async function rejection(promise: Promise<unknown>): Promise<EnigmaError> {
-  try {
-    await promise;
-  } catch (e) {
-    if (isEnigmaError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected the promise to reject");
-}
 
 describe("request channels", () => {
   let server: P2PNetwork;
@@ -100,28 +91,27 @@ describe("request channels", () => {
   });
 
   it("carries a handler's error with its code, and refuses what a stream would refuse", async () => {
-    const refused = await rejection(client.request(server.peerId, REFUSE, {}));
-    expect(refused.code).toBe(ErrorCode.WorkerNotSelected);
-    expect(refused.message).toBe("not selected for task 0x01");
-    expect(refused.details).toMatchObject({ taskId: "0x01", protocol: REFUSE });
-    expect((await rejection(client.request(server.peerId, UNSERVED, {}))).code).toBe(
+    await expect(client.request(server.peerId, REFUSE, {})).rejects.toMatchObject({
+      code: ErrorCode.WorkerNotSelected,
+      message: "not selected for task 0x01",
+      details: { taskId: "0x01", protocol: REFUSE },
+    });
+    expect(await rejectedCode(client.request(server.peerId, UNSERVED, {}))).toBe(
       ErrorCode.PeerRequestFailed,
     );
     // A protocol the server serves on streams only is refused over a channel: a channel must
     // not lift that protocol's per-stream bounds.
-    expect((await rejection(client.request(server.peerId, UNLISTED, {}))).code).toBe(
+    expect(await rejectedCode(client.request(server.peerId, UNLISTED, {}))).toBe(
       ErrorCode.PeerRequestFailed,
     );
     // Over the protocol's maxRequestBytes (1 KiB), under the channel's 64 KiB.
-    expect((await rejection(client.request(server.peerId, SMALL, "y".repeat(5000)))).code).toBe(
+    expect(await rejectedCode(client.request(server.peerId, SMALL, "y".repeat(5000)))).toBe(
       ErrorCode.MessageTooLarge,
     );
     expect(
-      (
-        await rejection(
-          client.request(server.peerId, ECHO, "z".repeat(5000), { maxResponseBytes: 1000 }),
-        )
-      ).code,
+      await rejectedCode(
+        client.request(server.peerId, ECHO, "z".repeat(5000), { maxResponseBytes: 1000 }),
+      ),
     ).toBe(ErrorCode.MessageTooLarge);
     // The channel outlives its requests' failures.
     expect(await client.request(server.peerId, ECHO, 1)).toEqual({
@@ -142,7 +132,7 @@ describe("request channels", () => {
     const slow = client.request(server.peerId, SLOW, {}, { timeoutMs: 200 });
     const fast = client.request(server.peerId, ECHO, "fast");
     expect(await fast).toEqual({ request: "fast", from: client.peerId });
-    expect((await rejection(slow)).code).toBe(ErrorCode.PeerTimeout);
+    expect(await rejectedCode(slow)).toBe(ErrorCode.PeerTimeout);
     // Its late answer is dropped; the channel still works.
     for (const release of released.splice(0)) release();
     expect(await client.request(server.peerId, ECHO, "after")).toEqual({
@@ -171,13 +161,12 @@ describe("request channels", () => {
     // The request is on its way before the server stops.
     while (released.length === 0) await new Promise((r) => setTimeout(r, 5));
     const stopped = Date.now();
-    const failed = rejection(pending);
+    const failed = rejectedCode(pending);
     await server.stop();
-    const e = await failed;
-    expect([ErrorCode.PeerRequestFailed, ErrorCode.PeerUnreachable]).toContain(e.code);
+    expect([ErrorCode.PeerRequestFailed, ErrorCode.PeerUnreachable]).toContain(await failed);
     expect(Date.now() - stopped).toBeLessThan(5_000);
     released.splice(0);
-    expect((await rejection(client.request(server.peerId, ECHO, 1))).code).toBe(
+    expect(await rejectedCode(client.request(server.peerId, ECHO, 1))).toBe(
       ErrorCode.PeerUnreachable,
     );
     // The same peer id and port, started again: the next request opens a new channel.

@@ -52,13 +52,11 @@ export class ChannelClient {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closed = false;
-  readonly #onClose: () => void;
 
   /** Starts reading responses from `stream` (a just-opened CHANNEL_PROTOCOL stream). */
-  constructor(stream: Stream, peer: string, maxResponseBytes: number, onClose: () => void) {
+  constructor(stream: Stream, peer: string, maxResponseBytes: number) {
     this.#stream = stream;
     this.#peer = peer;
-    this.#onClose = onClose;
     void this.#read(maxResponseBytes + RESPONSE_HEADER_BYTES);
   }
 
@@ -173,7 +171,6 @@ export class ChannelClient {
     const error = this.#closedError(cause);
     for (const p of this.#pending.values()) p.reject(error);
     this.#pending.clear();
-    this.#onClose();
   }
 
   #closedError(cause?: unknown): EnigmaError {
@@ -295,7 +292,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-function abortReason(signal: AbortSignal): Error {
+/** Why `signal` aborted, as an Error. */
+export function abortReason(signal: AbortSignal): Error {
   const r: unknown = signal.reason;
   return r instanceof Error ? r : new Error("request aborted");
 }

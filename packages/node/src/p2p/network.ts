@@ -21,6 +21,7 @@ import {
   CHANNEL_MAX_BODY_BYTES,
   CHANNEL_PROTOCOL,
   ChannelClient,
+  abortReason,
   serveChannel,
 } from "./channel.js";
 import {
@@ -622,17 +623,9 @@ export class P2PNetwork {
       if (e instanceof Error && e.name === "UnsupportedProtocolError") return undefined;
       throw e;
     }
-    const channel: ChannelClient = new ChannelClient(
-      stream,
-      peer,
-      DEFAULT_MAX_RESPONSE_BYTES,
-      () => {
-        void session.channels.get(peer)?.then((c) => {
-          if (c === channel) session.channels.delete(peer);
-        });
-      },
-    );
-    return channel;
+    // A channel that closes stays in `session.channels` until the next request to the peer
+    // replaces it (`#channel`): one entry per peer.
+    return new ChannelClient(stream, peer, DEFAULT_MAX_RESPONSE_BYTES);
   }
 
   /** Opens a connection to a multiaddr and resolves with the remote peer id. */
@@ -1081,14 +1074,12 @@ function parseMultiaddr(address: string, what: string): Multiaddr {
   }
 }
 
-// A bare peer id dials through the addresses the peer store holds for it (from a dial,
-// bootstrap or identify); a full multiaddr also works.
 /** `promise`, or the abort reason of `signal` if that comes first (the promise runs on). */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError(signal));
+  if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => {
-      reject(abortError(signal));
+      reject(abortReason(signal));
     };
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
@@ -1104,11 +1095,8 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function abortError(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  return reason instanceof Error ? reason : new Error("aborted");
-}
-
+// A bare peer id dials through the addresses the peer store holds for it (from a dial,
+// bootstrap or identify); a full multiaddr also works.
 function peerTarget(peer: string): Multiaddr {
   if (typeof peer !== "string" || peer.length === 0) {
     throw invalid("peer must be a peer id or a multiaddr", { peer });

@@ -489,6 +489,8 @@ interface RunResult {
   p50Local: number;
   p50Remote: number;
   accept50: number;
+  /** Process CPU (user + system, every node, the chain and the clients) per task, in ms. */
+  cpuPerTask: number;
 }
 
 async function benchNetwork(workers: number): Promise<RunResult[]> {
@@ -567,6 +569,7 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
         const before = new Map(chainCalls);
         const levelBefore = new Map(levelCalls);
         const timings = new Map<string, Timing>();
+        const cpuBefore = process.cpuUsage();
         const batches: Prepared[][] = [];
         for (let i = 0; i < pool.length; i += SETTINGS.recordBatch) {
           batches.push(pool.slice(i, i + SETTINGS.recordBatch));
@@ -629,6 +632,7 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
             return [...timings.values()];
           },
         );
+        const cpu = process.cpuUsage(cpuBefore);
         lastTask = [...timings.keys()].at(-1);
 
         // Spot-check outputs as a dApp would: status with result, decrypted.
@@ -671,6 +675,7 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
           p50Local: latOf(true),
           p50Remote: latOf(false),
           accept50: median(all.map((t) => t.acceptedAt - t.sentAt)),
+          cpuPerTask: (cpu.user + cpu.system) / 1000 / all.length,
         };
         const calls = perTask(chainCalls, before, all.length);
         const level = perTask(levelCalls, levelBefore, all.length);
@@ -680,7 +685,7 @@ async function benchNetwork(workers: number): Promise<RunResult[]> {
             (workers > 1
               ? ` (p50 via the worker's gateway ${r.p50Local.toFixed(0)}, via another ${r.p50Remote.toFixed(0)})`
               : "") +
-            `, accept p50 ${r.accept50.toFixed(1)} ms; nodes' chain requests per task: ${calls}; ` +
+            `, accept p50 ${r.accept50.toFixed(1)} ms, CPU ${r.cpuPerTask.toFixed(2)} ms/task; nodes' chain requests per task: ${calls}; ` +
             `LevelDB calls per task: ${level}`,
         );
         if (TRACE && load.name !== "warm-up") printTrace(timings.size);
@@ -802,6 +807,7 @@ for (const workers of SETTINGS.workers) {
       m((r) => r.p50),
       m((r) => r.p95),
       workers > 1 ? `${m((r) => r.p50Local)} / ${m((r) => r.p50Remote)}` : "-",
+      m((r) => r.cpuPerTask, 2),
       String(rs.reduce((n, r) => n + r.failed, 0)),
     ]);
   }
@@ -816,6 +822,7 @@ const header = [
   "p50 ms",
   "p95 ms",
   "p50 own/other gw",
+  "CPU ms/task",
   "failed",
 ];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -823,7 +830,8 @@ const line = (cells: readonly string[]) =>
   cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
 console.log(
   `\nmedians of ${SETTINGS.runs} runs (latency: sendTaskInput sent -> SUCCESS at the gateway that took ` +
-    `the task; tasks/s: successful tasks, first send to last SUCCESS; failed: all runs)`,
+    `the task; tasks/s: successful tasks, first send to last SUCCESS; CPU: the whole process's, ` +
+    `nodes, chain and clients, from the first send to the last result; failed: all runs)`,
 );
 console.log(line(header));
 for (const r of rows) console.log(line(r));

@@ -129,6 +129,8 @@ export class EnigmaNode {
   #stops: (() => Promise<void>)[] = [];
   /** Task records heard from the watcher (or read once): the validator's first source. */
   readonly #book = new RecordBook();
+  /** The one check of task inputs, whose record lookup results use too (set by start). */
+  #validator: TaskValidator | undefined;
   #admission: TracedAdmission | undefined;
   /** Inputs a worker missed, pulled from peers (`recovery/redelivery.ts`). */
   #redelivery: InputRedelivery | undefined;
@@ -355,6 +357,7 @@ export class EnigmaNode {
       group: (contract, epoch) => ctx.selection.group(contract, epoch),
       watcherWaitMs: 2 * c.ethereum.pollIntervalMs + 20,
     });
+    this.#validator = validator;
     // Recovery after faults (issue 16): every node serves the inputs and results it holds; a
     // worker also pulls what it missed.
     const redelivery = new InputRedelivery({
@@ -956,9 +959,9 @@ export class EnigmaNode {
     checkResultShape(r);
     const digest = receiptBatchDigest(chain.chainId, chain.enigmaAddress, [receiptOf(r)]);
     if (!this.#signers.isSignedBy(digest, r.signature, r.workerAddress)) return "reject";
-    const record =
-      this.#book.get(r.taskId) ??
-      (this.#resultReads.take() ? await this.#readRecord(r.taskId) : undefined);
+    // A result usually outruns this node's watcher by a little (its record was mined before the
+    // worker ran it): waited for, as an input is, rather than read from the chain.
+    const record = await this.#validator?.record(r.taskId, this.#resultReads);
     if (record === undefined) return "ignore";
     if (!(await selection.isSelectedAt(r.contractAddress, record.blockNumber, r.workerAddress)))
       return "reject";

@@ -19,20 +19,26 @@ export const RPC_LIMITS = Object.freeze({
   maxPreCodeChars: 8 * 1024 * 1024,
 });
 
-const HEX_BODY = /^(0x)?([0-9a-fA-F]{2})*$/;
+const HEX_BODY = /^(?:0x)?(?:[0-9a-fA-F]{2})*$/;
+
+/** Hex digits after an optional `0x` (counted, not copied: payloads run to megabytes). */
+const hexDigits = (s: string): number => (s.startsWith("0x") ? s.length - 2 : s.length);
 
 /** Hex string with or without `0x`, optionally of an exact byte length; parses to `0x` lower-case. */
 export function hexSchema(bytes?: number, maxBytes = RPC_LIMITS.maxPayloadBytes) {
   return z
     .string()
     .regex(HEX_BODY, "must be an even-length hex string (0x optional)")
-    .refine((s) => bytes === undefined || s.replace(/^0x/, "").length === 2 * bytes, {
+    .refine((s) => bytes === undefined || hexDigits(s) === 2 * bytes, {
       message: `must be ${bytes ?? 0} bytes`,
     })
-    .refine((s) => s.replace(/^0x/, "").length <= 2 * maxBytes, {
+    .refine((s) => hexDigits(s) <= 2 * maxBytes, {
       message: `must be at most ${maxBytes} bytes`,
     })
-    .transform((s): Hex => `0x${s.replace(/^0x/, "").toLowerCase()}`);
+    .transform((s): Hex => {
+      const lower = s.toLowerCase();
+      return (lower.startsWith("0x") ? lower : `0x${lower}`) as Hex;
+    });
 }
 
 export const addressSchema = hexSchema(20);

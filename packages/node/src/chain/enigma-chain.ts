@@ -450,12 +450,8 @@ export class EnigmaChain {
         ...(this.#o.wsUrl === undefined
           ? {}
           : {
-              heads: (onHead: (n: number) => void) => {
-                const sub = subscribeHeads({ url: this.#o.wsUrl ?? "", onHead });
-                return () => {
-                  sub.close();
-                };
-              },
+              heads: (onHead: (n: number) => void) =>
+                subscribeHeads({ url: this.#o.wsUrl ?? "", onHead }),
             }),
         minGapMs: this.#o.minPollGapMs,
         busyGapMs: this.#o.busyPollGapMs,

@@ -3,10 +3,18 @@ import type { ChainEvent } from "./types.js";
 import { startWatch, type WatchSource } from "./watcher.js";
 
 /** A chain of `head` blocks without events, whose new heads a test pushes by hand. */
-function fakeSource(o: { pollIntervalMs: number; minGapMs?: number; busyGapMs?: number }) {
+function fakeSource(o: {
+  pollIntervalMs: number;
+  minGapMs?: number;
+  busyGapMs?: number;
+  livePollIntervalMs?: number;
+  /** Whether the head subscription says heads are pushed. Default false. */
+  live?: boolean;
+}) {
   const calls = { head: 0, events: [] as [number, number][], subscribed: 0, unsubscribed: 0 };
   let head = 10;
   let push: ((n: number) => void) | undefined;
+  const subscription = { live: o.live ?? false };
   const closed = new AbortController();
   const source: WatchSource = {
     head: () => {
@@ -20,12 +28,18 @@ function fakeSource(o: { pollIntervalMs: number; minGapMs?: number; busyGapMs?: 
     heads: (onHead) => {
       calls.subscribed++;
       push = onHead;
-      return () => {
-        calls.unsubscribed++;
-        push = undefined;
+      return {
+        get live() {
+          return subscription.live;
+        },
+        close() {
+          calls.unsubscribed++;
+          push = undefined;
+        },
       };
     },
     pollIntervalMs: o.pollIntervalMs,
+    ...(o.livePollIntervalMs === undefined ? {} : { livePollIntervalMs: o.livePollIntervalMs }),
     ...(o.minGapMs === undefined ? {} : { minGapMs: o.minGapMs }),
     ...(o.busyGapMs === undefined ? {} : { busyGapMs: o.busyGapMs }),
     baseDelayMs: 1,
@@ -35,6 +49,7 @@ function fakeSource(o: { pollIntervalMs: number; minGapMs?: number; busyGapMs?: 
   return {
     source,
     calls,
+    subscription,
     /** Mines a block and announces it. */
     mine(): void {
       head++;
@@ -142,5 +157,34 @@ describe("startWatch with pushed heads", () => {
     });
     await w.stop();
     expect(f.calls.unsubscribed).toBe(1);
+  });
+
+  it("polls every livePollIntervalMs while heads are pushed, every pollIntervalMs otherwise", async () => {
+    const f = fakeSource({ pollIntervalMs: 5, livePollIntervalMs: 60_000, live: true });
+    const seen = deliveries();
+    const w = startWatch(f.source, { fromBlock: 1, onEvents: seen.onEvents });
+    await seen.until(10);
+    // Live heads: the first poll is the only one; announced blocks are still read at once.
+    for (let b = 11; b <= 12; b++) {
+      f.mine();
+      await seen.until(b);
+    }
+    await new Promise((r) => setTimeout(r, 100)); // 20 intervals of 5 ms
+    expect(f.calls.head).toBe(1);
+    // The subscription drops: the next wait is the plain interval again. A pushed head ends
+    // the 60 s wait in progress.
+    f.subscription.live = false;
+    f.mine();
+    await seen.until(13);
+    const before = f.calls.head;
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (f.calls.head >= before + 2) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 5);
+    });
+    await w.stop();
   });
 });

@@ -1,6 +1,7 @@
 // The polling loop behind `EnigmaChain.watch`: consecutive block ranges, each delivered once
 // it has enough confirmations and only after the previous one's handler has finished.
 import { EnigmaError, ErrorCode } from "@enigma/protocol";
+import type { HeadSubscription } from "./heads.js";
 import { backoffDelay, sleep } from "./retry.js";
 import type { ChainEvent, ChainWatch, WatchOptions } from "./types.js";
 
@@ -12,9 +13,14 @@ export interface WatchSource {
   pollIntervalMs: number;
   /**
    * New heads as the endpoint announces them (`chain/heads.ts`): each one starts a poll at
-   * once instead of at the next interval. Returns the unsubscribe function.
+   * once instead of at the next interval.
    */
-  heads?: (onHead: (blockNumber: number) => void) => () => void;
+  heads?: (onHead: (blockNumber: number) => void) => HeadSubscription;
+  /**
+   * The poll interval while heads are pushed (`live`): a poll then only finds a head the
+   * subscription missed, so it can be rare. Default 1,000 ms (never below `pollIntervalMs`).
+   */
+  livePollIntervalMs?: number;
   /**
    * Least time between the starts of two polls that pushed heads started: a busy chain's
    * blocks are then read a few at a time rather than one request per block. Default 0.
@@ -74,10 +80,14 @@ export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
   // Heads pushed by the endpoint: the newest one not polled yet, and a wake-up for the loop.
   let pushed: number | undefined;
   let wake: (() => void) | undefined;
-  const unsubscribe = source.heads?.((n) => {
+  const subscription = source.heads?.((n) => {
     if (pushed === undefined || n > pushed) pushed = n;
     wake?.();
   });
+  const pollInterval = () =>
+    subscription?.live === true
+      ? Math.max(source.pollIntervalMs, source.livePollIntervalMs ?? 1_000)
+      : source.pollIntervalMs;
   /** Sleeps `ms`, or less when a head is pushed (then at least until `notBefore`). */
   const idle = async (ms: number, notBefore: number) => {
     if (pushed === undefined && !stopped()) {
@@ -131,14 +141,14 @@ export function startWatch(source: WatchSource, o: WatchOptions): ChainWatch {
       // Still catching up: go on at once instead of waiting for the next poll.
       const minGap = source.minGapMs ?? 0;
       const gap = busy ? (source.busyGapMs ?? minGap) : minGap;
-      if (!behind) await idle(source.pollIntervalMs, started + gap);
+      if (!behind) await idle(pollInterval(), started + gap);
     }
   })();
 
   return {
     stop: async () => {
       stopping.abort();
-      unsubscribe?.();
+      subscription?.close();
       await loop;
       source.closed.removeEventListener("abort", onClose);
     },

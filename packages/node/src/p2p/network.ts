@@ -171,6 +171,17 @@ interface Session {
   stopping: AbortController;
   /** This node's request channels, by peer id (each opened on first use). */
   channels: Map<string, Promise<ChannelClient | undefined>>;
+  /** Publishes and waits for subscribers (`#waitForReadyPeers`), woken together. */
+  peerWaits: Set<PeerWait>;
+}
+
+/** One caller waiting for `n` ready subscribers of `topic`. */
+interface PeerWait {
+  topic: string;
+  n: number;
+  operation: string;
+  /** Ends the wait: resolves without `err`, rejects with it. */
+  done(err?: EnigmaError): void;
 }
 
 /**
@@ -761,6 +772,7 @@ export class P2PNetwork {
       pubsub: node.services.pubsub,
       stopping: new AbortController(),
       channels: new Map(),
+      peerWaits: new Set(),
     };
     try {
       await node.handle(
@@ -787,6 +799,21 @@ export class P2PNetwork {
       session.pubsub.addEventListener("message", (evt) => {
         this.#deliver(evt.detail);
       });
+      // Waits for subscribers are re-checked on each subscription change, graft and heartbeat
+      // (100 ms): an outbound gossip stream opening has no event of its own.
+      const recheck = (): void => {
+        this.#recheckPeerWaits(session);
+      };
+      session.pubsub.addEventListener("subscription-change", recheck);
+      session.pubsub.addEventListener("gossipsub:heartbeat", recheck);
+      session.pubsub.addEventListener("gossipsub:graft", recheck);
+      session.stopping.signal.addEventListener(
+        "abort",
+        () => {
+          for (const w of [...session.peerWaits]) w.done(notReady(w.operation));
+        },
+        { once: true },
+      );
       for (const topic of this.#topics.keys()) this.#joinTopic(session, topic);
       await Promise.all(
         [...this.#protocols].map(([protocol, entry]) =>
@@ -982,37 +1009,45 @@ export class P2PNetwork {
     wait: { operation: string; deadline: number; timeoutMs: number; waitForChange: boolean },
   ): Promise<void> {
     const { operation, deadline, timeoutMs, waitForChange } = wait;
-    const ready = (): boolean => readyTopicPeers(session.pubsub, topic) >= n;
     if (session.stopping.signal.aborted) throw notReady(operation);
-    if (!waitForChange && ready()) return;
+    if (!waitForChange && readyTopicPeers(session.pubsub, topic) >= n) return;
     const remainingMs = deadline - Date.now();
     if (remainingMs <= 0) throw this.#tooFewPeers(session, topic, n, timeoutMs);
     await new Promise<void>((resolve, reject) => {
-      // Re-checked on each subscription change, graft and heartbeat (100 ms): an outbound
-      // gossip stream opening has no event of its own.
-      const check = (): void => {
-        if (ready()) finish();
-      };
-      const onStop = (): void => {
-        finish(notReady(operation));
-      };
       const timer = setTimeout(() => {
-        finish(this.#tooFewPeers(session, topic, n, timeoutMs));
+        w.done(this.#tooFewPeers(session, topic, n, timeoutMs));
       }, remainingMs);
-      const finish = (err?: EnigmaError): void => {
-        clearTimeout(timer);
-        session.pubsub.removeEventListener("subscription-change", check);
-        session.pubsub.removeEventListener("gossipsub:heartbeat", check);
-        session.pubsub.removeEventListener("gossipsub:graft", check);
-        session.stopping.signal.removeEventListener("abort", onStop);
-        if (err === undefined) resolve();
-        else reject(err);
+      const w: PeerWait = {
+        topic,
+        n,
+        operation,
+        done: (err) => {
+          clearTimeout(timer);
+          session.peerWaits.delete(w);
+          if (err === undefined) resolve();
+          else reject(err);
+        },
       };
-      session.pubsub.addEventListener("subscription-change", check);
-      session.pubsub.addEventListener("gossipsub:heartbeat", check);
-      session.pubsub.addEventListener("gossipsub:graft", check);
-      session.stopping.signal.addEventListener("abort", onStop, { once: true });
+      session.peerWaits.add(w);
     });
+  }
+
+  /**
+   * Ends the waits whose topic now has enough ready subscribers. One count per topic however
+   * many wait: a node alone on a topic (a one-worker devnet) has a wait per publish for the
+   * publish timeout, and each wait counting on each event cost it 5% of its CPU.
+   */
+  #recheckPeerWaits(session: Session): void {
+    if (session.peerWaits.size === 0) return;
+    const ready = new Map<string, number>();
+    for (const w of [...session.peerWaits]) {
+      let count = ready.get(w.topic);
+      if (count === undefined) {
+        count = readyTopicPeers(session.pubsub, w.topic);
+        ready.set(w.topic, count);
+      }
+      if (count >= w.n) w.done();
+    }
   }
 
   #tooFewPeers(session: Session, topic: string, n: number, timeoutMs: number): EnigmaError {

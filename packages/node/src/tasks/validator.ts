@@ -95,7 +95,7 @@ export class TaskValidator {
   async check(input: TaskInput, reads?: ReadBudget): Promise<InputVerdict> {
     const derived = this.#derive(input);
     if (derived instanceof EnigmaError) return { kind: "malformed", error: derived };
-    const record = await this.#record(input.taskId, reads);
+    const record = await this.record(input.taskId, reads);
     if (record === undefined) {
       return { kind: "unrecorded", confirmed: this.#p.book.knownUnrecorded(input.taskId) };
     }
@@ -128,7 +128,13 @@ export class TaskValidator {
     return { kind: "runnable", record, selected: named, preCode: derived.preCode };
   }
 
-  async #record(taskId: string, reads?: ReadBudget): Promise<KnownRecord | undefined> {
+  /**
+   * The record of `taskId` as every path finds it (inputs here, results in the node): the
+   * watcher's; else, with `reads`, the watcher's after waiting `watcherWaitMs` for it; else
+   * one chain read when `reads` allows it (an id the chain does not know is remembered, so
+   * that it costs no second read until the watcher has moved on).
+   */
+  async record(taskId: string, reads?: ReadBudget): Promise<KnownRecord | undefined> {
     const { book } = this.#p;
     const known = book.get(taskId);
     if (known !== undefined || reads === undefined) return known;

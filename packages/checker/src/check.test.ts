@@ -17,6 +17,8 @@ let workload: Workload;
 let target: CheckTarget;
 let stuck: Hex;
 let fake: Server;
+/** What beforeAll started, stopped in reverse order (also when it failed half-way). */
+const started: (() => Promise<void>)[] = [];
 let fakeUrl = "";
 /** What the stand-in node answers: a copy of worker-1's, altered by the test. */
 let alter: (method: string, result: unknown) => unknown = (_m, r) => r;
@@ -28,6 +30,7 @@ const example = (name: string) =>
 
 beforeAll(async () => {
   devnet = await startDevnet({ workers: 2, users: 2, seed: "checker-test", taskTimeoutBlocks: 24 });
+  started.push(() => devnet.stop());
   workload = new Workload(
     {
       rpcUrl: devnet.chain.rpcUrl,
@@ -47,6 +50,7 @@ beforeAll(async () => {
     },
   );
   await workload.start();
+  started.push(() => workload.stop());
   await workload.done();
   // A task recorded whose input nobody ever sends: it stays pending past its timeout.
   const provider = new JsonRpcProvider(devnet.chain.rpcUrl, undefined, { staticNetwork: true });
@@ -58,12 +62,25 @@ beforeAll(async () => {
       (await (tx as Promise<{ wait(): Promise<unknown> }>)).wait();
     await wait(token.getFunction("approve")(devnet.chain.enigmaAddress, 10n ** 12n));
     const nonce = (await enigma.getFunction("getUserTaskDeployments")(user.getAddress())) as bigint;
-    const epoch = (await enigma.getFunction("getWorkerParams")(
-      await provider.getBlockNumber(),
-    )) as [bigint];
-    await wait(
-      enigma.getFunction("createTaskRecord")(`0x${"11".repeat(32)}`, 1_000_000n, 1n, epoch[0]),
-    );
+    // The devnet's epochs go on (the principal starts one every few blocks and seconds): a
+    // record sent while a new epoch is pending is refused "Wrong epoch", and sent again once
+    // that epoch is on chain, as a client does.
+    for (let attempt = 1; ; attempt++) {
+      // The head asked for now: ethers' getBlockNumber answers from a cache for a while.
+      const head = BigInt((await provider.send("eth_blockNumber", [])) as string);
+      const epoch = (await enigma.getFunction("getWorkerParams")(head)) as [bigint];
+      try {
+        await wait(
+          enigma.getFunction("createTaskRecord")(`0x${"11".repeat(32)}`, 1_000_000n, 1n, epoch[0]),
+        );
+        break;
+      } catch (e) {
+        if (attempt >= 5 || !String(e).includes("Wrong epoch")) throw e;
+        user.reset();
+        // The principal's new epoch may still be pending: a block puts it on chain.
+        await devnet.chain.mine(1);
+      }
+    }
     stuck = taskId(await user.getAddress(), nonce);
   } finally {
     provider.destroy();
@@ -85,6 +102,14 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
+  started.push(
+    () =>
+      new Promise<void>((r) =>
+        fake.close(() => {
+          r();
+        }),
+      ),
+  );
   fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
   target = {
     rpcUrl: devnet.chain.rpcUrl,
@@ -95,13 +120,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await workload.stop();
-  await new Promise<void>((r) =>
-    fake.close(() => {
-      r();
-    }),
-  );
-  await devnet.stop();
+  for (const stop of started.reverse()) await stop();
 }, 60_000);
 
 const options = { settleMs: 30_000, quiesceMs: 15_000 };

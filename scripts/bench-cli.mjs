@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // @ts-check
 /**
- * How fast the `enigma` command answers (`pnpm bench:cli`; `.ci/run` runs it with `--runs 5`).
+ * How fast the `enigma` command answers (`pnpm bench:cli`; `.ci/run` runs it with `--runs 3`).
  * Brings up a one-worker devnet (nodes as processes, in a temporary folder), then times each
  * command below `--runs` times (default 10), the commands taking turns so that load from other
  * processes spreads over all of them, and prints the median, min and max wall time of each with

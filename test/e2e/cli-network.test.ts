@@ -111,13 +111,27 @@ describe("enigma deploy, call, task status, epoch, worker list on a devnet", () 
     expect(r.out).toContain('\noutput     ["42"]\n');
     expect(r.out).toMatch(/\ncommitted {2}verified on chain \(output hash 0x[0-9a-f]{64}\)/);
     const lines = r.out.split("\n").map((l) => l.split(" ")[0]);
-    // In the order they happened.
-    expect(
-      lines.filter((l) =>
-        ["created", "recorded", "submitted", "executed", "committed"].includes(l ?? ""),
-      ),
-    ).toEqual(["created", "recorded", "submitted", "executed", "committed"]);
-    const taskId = /^created {4}task (0x[0-9a-f]{64})/m.exec(r.out)?.[1] ?? "";
+    // In the order they happened. A record mined after the devnet's epoch changed is refused
+    // ('Wrong epoch') and created again under the new epoch's worker: each such line names its
+    // attempt, and the task id stays the same.
+    const steps = lines.filter((l) =>
+      ["created", "recorded", "submitted", "executed", "committed"].includes(l ?? ""),
+    );
+    const attempts = steps.lastIndexOf("created") + 1;
+    expect(steps).toEqual([
+      ...Array<string>(attempts).fill("created"),
+      "recorded",
+      "submitted",
+      "executed",
+      "committed",
+    ]);
+    const created = [...r.out.matchAll(/^created {4}task (0x[0-9a-f]{64}),.*$/gm)];
+    expect(created).toHaveLength(attempts);
+    created.forEach((m, i) => {
+      expect(m[1]).toBe(created[0]?.[1]);
+      if (i > 0) expect(m[0]).toContain(`, attempt ${i + 1}`);
+    });
+    const taskId = created[0]?.[1] ?? "";
 
     const status = await run("task", "status", taskId, "--dir", dir);
     expect(status.code).toBe(0);

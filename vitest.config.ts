@@ -13,14 +13,17 @@ export default defineConfig({
   test: {
     // CI reads the JSON report (see .ci/run); people read the default reporter.
     reporters: ["default", ["json", { outputFile: ".test-results/vitest.json" }]],
-    // Three groups, one after the other. First the in-process tests (unit, contracts), two
-    // files at a time; then the tests that start devnets of OS processes (e2e, then chaos), one
-    // file at a time, since those processes want the other core. Vitest's default on a 2-core
-    // machine is one file at a time throughout: the unit and contract files took 378 s that way,
-    // 237 s two at a time (the whole suite had reached ~16 min in a slow hour, against CI's 15).
-    // The two e2e files that wait on wall-clock epochs (one-second blocks, epochs that end on
-    // their own: 122 s at ~0.3 of a core) run in the first group, beside the in-process files
-    // (a group has one maxWorkers: beside the other e2e files they would run one at a time).
+    // Three groups, one after the other. First the tests that start devnets of OS processes
+    // (e2e), one file at a time, since those processes want the other core; then the in-process
+    // tests (unit, contracts), two files at a time; then chaos, one file at a time. The e2e group
+    // comes first because it leaves a core idle (320 s of CPU in 327 s): CI's lint and typecheck
+    // (.ci/run, at nice 19) start with the tests and use that core. Started beside the first
+    // group when it was the in-process one, they added ~80 s to its files. Vitest's default on a
+    // 2-core machine is one file at a time throughout: the unit and contract files took 378 s
+    // that way, 237 s two at a time (the whole suite had reached ~16 min in a slow hour, against
+    // CI's 15). The two e2e files that wait on wall-clock epochs (one-second blocks, epochs that
+    // end on their own: 122 s at ~0.3 of a core) run beside the in-process files (a group has one
+    // maxWorkers: beside the other e2e files they would run one at a time).
     maxWorkers: 2,
     projects: [
       {
@@ -29,7 +32,7 @@ export default defineConfig({
           name: "unit",
           include: ["packages/*/src/**/*.test.ts"],
           environment: "node",
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -38,7 +41,7 @@ export default defineConfig({
           name: "contracts",
           include: ["contracts/test/**/*.test.ts"],
           environment: "node",
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
@@ -50,7 +53,7 @@ export default defineConfig({
           include: ["test/**/*.test.ts"],
           exclude: ["test/chaos/**", ...PACED, "**/node_modules/**"],
           environment: "node",
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 0 },
           maxWorkers: 1,
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -63,7 +66,7 @@ export default defineConfig({
           name: "e2e-paced",
           include: [...PACED],
           environment: "node",
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

@@ -278,3 +278,47 @@ export function staleParts(parts, stamp, force = false) {
   }
   return { stale, inputs };
 }
+
+/**
+ * Runs `step` for each of `parts` (given in build order), up to `width` at a time, starting a
+ * part only once every part of `parts` it builds after has finished. On a failure no part
+ * starts any more; the parts already running finish, then the first error is thrown.
+ * @template {{ name: string; after: string[] }} P
+ * @param {P[]} parts
+ * @param {number} width
+ * @param {(part: P) => Promise<void>} step
+ */
+export async function inDependencyOrder(parts, width, step) {
+  const waiting = [...parts];
+  const unfinished = new Set(parts.map((p) => p.name));
+  /** @type {Map<string, Promise<void>>} */
+  const running = new Map();
+  /** @type {{ error: unknown } | undefined} */
+  let failed;
+  for (;;) {
+    while (failed === undefined && running.size < Math.max(1, width)) {
+      const i = waiting.findIndex((p) => p.after.every((a) => a === p.name || !unfinished.has(a)));
+      if (i < 0) break;
+      const [part] = waiting.splice(i, 1);
+      if (part === undefined) break;
+      running.set(
+        part.name,
+        step(part).then(
+          () => {
+            unfinished.delete(part.name);
+            running.delete(part.name);
+          },
+          (/** @type {unknown} */ error) => {
+            failed ??= { error };
+            running.delete(part.name);
+          },
+        ),
+      );
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  if (failed !== undefined) throw failed.error;
+  if (waiting.length > 0)
+    throw new Error(`parts wait for each other: ${waiting.map((p) => p.name).join(", ")}`);
+}

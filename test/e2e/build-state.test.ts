@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   buildParts,
   closure,
+  inDependencyOrder,
   inputsFingerprint,
   outputsFingerprint,
   readStamp,
@@ -189,6 +190,100 @@ describe("staleParts", () => {
     expect(Object.keys(stale())).toHaveLength(4);
     await writeFile(stampFile(root), JSON.stringify({ version: 0, parts: {} }));
     expect(Object.keys(stale())).toHaveLength(4);
+  });
+});
+
+describe("the build's order (inDependencyOrder)", () => {
+  // contracts and @x/a stand alone; @x/b builds after @x/a; @x/c after @x/a and @x/b (and after
+  // @x/z, which is up to date: not among the parts to build).
+  const parts = [
+    { name: "contracts", after: [] },
+    { name: "@x/a", after: [] },
+    { name: "@x/b", after: ["@x/a"] },
+    { name: "@x/c", after: ["@x/a", "@x/b", "@x/z"] },
+  ];
+
+  /** A step the test finishes by hand, recording what ran at once. */
+  function steps() {
+    const log: string[] = [];
+    const open = new Map<string, { ok: () => void; fail: (e: Error) => void }>();
+    let peak = 0;
+    const step = (p: { name: string }) =>
+      new Promise<void>((ok, fail) => {
+        log.push(`start ${p.name}`);
+        open.set(p.name, { ok, fail });
+        peak = Math.max(peak, open.size);
+      });
+    const settled = () => new Promise((r) => setImmediate(r));
+    const finish = async (name: string, error?: Error) => {
+      const s = open.get(name);
+      if (s === undefined) throw new Error(`${name} is not running (${log.join(", ")})`);
+      open.delete(name);
+      log.push(`${error ? "fail" : "end"} ${name}`);
+      if (error) s.fail(error);
+      else s.ok();
+      await settled();
+    };
+    return { log, step, finish, settled, running: () => [...open.keys()], peak: () => peak };
+  }
+
+  it("starts a part only after the parts it builds after, width at a time", async () => {
+    const s = steps();
+    const done = inDependencyOrder(parts, 2, s.step);
+    await s.settled();
+    expect(s.running()).toEqual(["contracts", "@x/a"]);
+    await s.finish("@x/a");
+    expect(s.running()).toEqual(["contracts", "@x/b"]);
+    await s.finish("@x/b");
+    expect(s.running()).toEqual(["contracts", "@x/c"]);
+    await s.finish("contracts");
+    await s.finish("@x/c");
+    await done;
+    expect(s.peak()).toBe(2);
+  });
+
+  it("with width 1 is the build order, one part at a time", async () => {
+    const s = steps();
+    const done = inDependencyOrder(parts, 1, s.step);
+    for (const name of ["contracts", "@x/a", "@x/b", "@x/c"]) {
+      await s.settled();
+      expect(s.running()).toEqual([name]);
+      await s.finish(name);
+    }
+    await done;
+    expect(s.peak()).toBe(1);
+  });
+
+  it("after a failure starts nothing more, lets the running parts finish, then throws", async () => {
+    const s = steps();
+    const done = inDependencyOrder(parts, 2, s.step);
+    const outcome = done.then(
+      () => "resolved",
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+    );
+    await s.settled();
+    await s.finish("@x/a", new Error("tsc failed"));
+    // @x/b waits for @x/a: it never starts; contracts, already running, ends first.
+    expect(s.running()).toEqual(["contracts"]);
+    let ended = false;
+    void outcome.then(() => (ended = true));
+    await s.settled();
+    expect(ended).toBe(false);
+    await s.finish("contracts");
+    expect(await outcome).toBe("tsc failed");
+    expect(s.log).toEqual(["start contracts", "start @x/a", "fail @x/a", "end contracts"]);
+  });
+
+  it("refuses parts that wait for each other instead of waiting forever", async () => {
+    const looped = [
+      { name: "@x/a", after: ["@x/b"] },
+      { name: "@x/b", after: ["@x/a"] },
+    ];
+    const s = steps();
+    await expect(inDependencyOrder(looped, 2, s.step)).rejects.toThrow(
+      "parts wait for each other: @x/a, @x/b",
+    );
+    expect(s.log).toEqual([]);
   });
 });
 

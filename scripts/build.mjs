@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // @ts-check
 /**
- * The repository's build (`pnpm run build`): the contracts (`hardhat build`), then each
- * workspace package's own `build` script in dependency order; only the parts that are not up
- * to date (see build-state.mjs), so a build with nothing changed takes a few tens of
- * milliseconds. Packages build with `tsc -b` (project references, .tsbuildinfo), so a part that
- * is rebuilt recompiles only what changed. One progress line per part, with its duration, on
- * stderr.
+ * The repository's build (`pnpm run build`): the contracts (`hardhat build`) and each
+ * workspace package's own `build` script, one per core, each after the parts it depends on; only
+ * the parts that are not up to date (see build-state.mjs), so a build with nothing changed takes
+ * a few tens of milliseconds. Packages build with `tsc -b` (project references, .tsbuildinfo), so
+ * a part that is rebuilt recompiles only what changed. One progress line per part, with its
+ * duration, on stderr.
  *
  *   node scripts/build.mjs            # every part
  *   node scripts/build.mjs --force    # run every part's build step, even those up to date

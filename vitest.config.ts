@@ -17,15 +17,15 @@ export default defineConfig({
     // (e2e), one file at a time, since those processes want the other core; then the in-process
     // tests (unit, contracts), three files at a time; then chaos, one file at a time. The e2e
     // group comes first because it leaves a core idle (320 s of CPU in 327 s): CI's lint and
-    // typecheck (.ci/run, at nice 19) start with the tests and use that core. Started beside the
-    // in-process group, they added ~80 s to its files. Vitest's default on a 2-core machine is
-    // one file at a time throughout: the unit and contract files took 378 s that way, 237 s two
-    // at a time (the whole suite had reached ~16 min in a slow hour, against CI's 15). The two e2e
-    // files that wait on wall-clock epochs (one-second blocks, epochs that end on their own: 122 s
-    // at ~0.3 of a core) run beside the in-process files (a group has one maxWorkers: beside the
-    // other e2e files they would run one at a time). Three at a time, so that two in-process
-    // files run beside them: that group took 250 s against 291 s two at a time (same hour, two
-    // runs, 1.8 cores busy).
+    // typecheck (.ci/run, at nice 19) start with the tests and use that core (.ci/run took
+    // 894 s this way, 918 s with the in-process group first: one run each, same hour).
+    // Vitest's default on a 2-core machine is one file at a time throughout: the unit and
+    // contract files took 378 s that way, 237 s two at a time (the whole suite had reached
+    // ~16 min in a slow hour, against CI's 15). The two e2e files that wait on wall-clock epochs
+    // (one-second blocks, epochs that end on their own: 122 s at ~0.3 of a core) run beside the
+    // in-process files (a group has one maxWorkers: beside the other e2e files they would run
+    // one at a time). Three at a time, so that two in-process files run beside them: that group
+    // took 250 s against 291 s two at a time (same hour, two runs, 1.8 cores busy).
     maxWorkers: 3,
     projects: [
       {

@@ -297,7 +297,7 @@ export async function inDependencyOrder(parts, width, step) {
   let failed;
   for (;;) {
     while (failed === undefined && running.size < Math.max(1, width)) {
-      const i = waiting.findIndex((p) => p.after.every((a) => a === p.name || !unfinished.has(a)));
+      const i = waiting.findIndex((p) => p.after.every((a) => !unfinished.has(a)));
       if (i < 0) break;
       const [part] = waiting.splice(i, 1);
       if (part === undefined) break;

@@ -163,9 +163,8 @@ export async function build(o = {}) {
         `${stale.length} of ${parts.length} parts to build: ${stale.map((s) => s.part.name).join(", ")}`,
       );
     }
-    const reasons = new Map(stale.map(({ part, reason }) => [part.name, reason]));
     await inDependencyOrder(
-      stale.map((s) => s.part),
+      stale.map(({ part, reason }) => ({ ...part, reason })),
       o.width ?? BUILD_WIDTH,
       async (part) => {
         const started = performance.now();
@@ -180,9 +179,7 @@ export async function build(o = {}) {
         // Recorded part by part: a later failure does not make the parts already built stale.
         writeStamp(stamp);
         built++;
-        log(
-          `${part.name} built in ${secs(performance.now() - started)} (${reasons.get(part.name)})`,
-        );
+        log(`${part.name} built in ${secs(performance.now() - started)} (${part.reason})`);
       },
     );
   }, log);
